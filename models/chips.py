@@ -1,0 +1,78 @@
+"""Chip supply lines: quarterly output of a generation, this customer's share, shipments.
+
+A generation's output per quarter is either an explicit list (from the scenario's start)
+or a ramp: a first quarter, growth quarter-on-quarter in its first and second years, then
+flat at a cap, until production ends. Output is split into batches shipped evenly through
+the quarter, shifted by the generation's slip and the scenario's delivery-delay knob.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.scenario import Generation
+from simcore.clock import HOURS_PER_DAY, Clock
+
+DAYS_PER_QUARTER = 365.25 / 4
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """Chips of one generation arriving at a time (hours)."""
+
+    t: float
+    chips: int
+
+
+def quarterly_output(gen: Generation, rng: np.random.Generator, n_quarters: int) -> np.ndarray:
+    """Chips produced in each quarter from the generation's first quarter (all customers)."""
+    if gen.quarterly_output is not None:
+        out = np.zeros(n_quarters)
+        vals = np.asarray(gen.quarterly_output.values, float)[:n_quarters]
+        out[: vals.size] = vals
+        return out
+    first = float(gen.ramp_first_quarter.sample(rng))
+    g1 = float(gen.ramp_growth_year1.sample(rng))
+    g2 = float(gen.ramp_growth_year2.sample(rng))
+    cap = float(gen.max_per_quarter.sample(rng))
+    q = np.arange(n_quarters)
+    # Quarters 1-4 grow at the first-year rate, 5-8 at the second-year rate, then flat.
+    log_out = np.log(first) + np.minimum(q, 4) * np.log(g1) + np.clip(q - 4, 0, 4) * np.log(g2)
+    return np.minimum(np.exp(log_out), cap)
+
+
+def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
+              delay_days: float = 0.0) -> list[Shipment]:
+    """This customer's shipments of one generation over the horizon, in time order.
+
+    Draws (in this order, from `rng`): share, slip, then the ramp parameters.
+    Shipments that would land before the start arrive at time 0.
+    """
+    share = float(np.clip(gen.share.sample(rng), 0.0, 1.0))
+    slip_q = max(0.0, float(gen.slip_quarters.sample(rng)))
+    # An explicit list starts at the scenario's start; a ramp at the generation's date.
+    origin = clock.start if gen.quarterly_output is not None else gen.available
+    end = gen.production_end or clock.end
+    n_q = max(0, int(np.ceil(((end - origin).days) / DAYS_PER_QUARTER)))
+    if n_q == 0:
+        return []
+    output = quarterly_output(gen, rng, n_q) * share
+    origin_h = clock.hours(origin) + (slip_q * DAYS_PER_QUARTER + delay_days) * HOURS_PER_DAY
+    b = gen.batches_per_quarter
+    out: list[Shipment] = []
+    carry = 0.0
+    for q, chips in enumerate(output):
+        for k in range(b):
+            # Carry fractions so that integer batches add up to the quarter's output.
+            exact = chips / b + carry
+            n = int(np.floor(exact))
+            carry = exact - n
+            if n <= 0:
+                continue
+            t = origin_h + (q + (k + 0.5) / b) * DAYS_PER_QUARTER * HOURS_PER_DAY
+            if t >= clock.horizon:
+                return out
+            out.append(Shipment(max(0.0, t), n))
+    return out

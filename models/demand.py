@@ -1,0 +1,180 @@
+"""Claude demand: a vectorized enterprise population plus consumers, in tokens/s.
+
+Enterprise customers are NumPy arrays (size, region, tier, arrival day, churn day), never
+one process each. Because a customer's weight changes only when it arrives or churns, the
+daily totals per (region, tier) group are difference arrays summed once per replication;
+the daily tick then reads one column. Total use grows by a common intensity factor
+exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
+with a half-life, and m is the growth-multiplier stress knob.
+
+Tokens come from money: at the start, enterprise demand priced at the blended price equals
+the enterprise share of the revenue run-rate, and the same for consumers; `cloud_share`
+of it is served on this cloud.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.scenario import Demand
+from simcore.clock import Clock
+
+SECONDS_PER_YEAR = 365.25 * 86400
+
+
+def log_growth(years: np.ndarray, g0: float, g_inf: float, halflife: float) -> np.ndarray:
+    """L(t): integral of a log-growth rate decaying from ln g0 to ln g_inf with a half-life."""
+    a, b = math.log(g0), math.log(g_inf)
+    k = math.log(2) / halflife
+    return b * years + (a - b) * (1 - np.exp(-k * years)) / k
+
+
+def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_local_hour: float,
+                   peak_to_average: float) -> np.ndarray:
+    """(regions x 24) weekday profiles in UTC hours, each with mean 1.
+
+    Each region's use is a bump around its local peak hour; the bump's height is set so
+    that the share-weighted total has the requested peak-to-average ratio.
+    """
+    h = np.arange(24) + 0.5
+    local = (h[None, :] + utc_offsets[:, None]) % 24
+    dist = np.minimum(np.abs(local - peak_local_hour), 24 - np.abs(local - peak_local_hour))
+    bump = np.exp(-0.5 * (dist / 3.0) ** 2)
+    bump -= bump.mean(axis=1, keepdims=True)
+    total = region_shares @ bump
+    amp = (peak_to_average - 1.0) / max(total.max(), 1e-12)
+    # Keep every hour above zero: cap the amplitude if the request is too peaky.
+    floor = -bump.min()
+    if floor > 0:
+        amp = min(amp, 0.95 / floor)
+    return 1.0 + amp * bump
+
+
+@dataclass
+class Population:
+    """Enterprise customers as arrays, plus the per-group daily totals derived from them."""
+
+    size: np.ndarray        # float32 relative size (lognormal)
+    region: np.ndarray      # int8 region index
+    committed: np.ndarray   # bool: committed-throughput tier
+    arrive: np.ndarray      # int32 arrival day (<= 0 for customers present at the start)
+    churn: np.ndarray       # int32 churn day (> horizon if never within it)
+    weight: np.ndarray      # (groups, days) summed size of active customers
+    count: np.ndarray       # (groups, days) number of active customers
+
+    @property
+    def n(self) -> int:
+        """Customers ever present in the run."""
+        return int(self.size.size)
+
+
+def build_population(d: Demand, days: int, rng: np.random.Generator) -> Population:
+    """Draw the customer population of one replication.
+
+    Draws, in order: counts and rates, sizes, regions, arrivals, churn.
+    """
+    e = d.enterprise
+    n0 = int(round(float(e.customers.sample(rng))))
+    sigma = float(e.size_sigma.sample(rng))
+    committed_share = float(np.clip(e.committed_share.sample(rng), 0, 1))
+    arrivals_per_year = max(0.0, float(e.new_customers_per_year.sample(rng)))
+    churn_rate = max(0.0, float(e.churn_per_year.sample(rng)))
+    n_new = int(rng.poisson(arrivals_per_year * days / 365.25))
+    n = n0 + n_new
+    size = rng.lognormal(0.0, sigma, n).astype(np.float32)
+    shares = np.array(list(e.region_shares.values()), float)
+    region = rng.choice(shares.size, size=n, p=shares / shares.sum()).astype(np.int8)
+    arrive = np.zeros(n, np.int32)
+    arrive[n0:] = np.sort(rng.integers(0, max(days, 1), n_new))
+    if churn_rate > 0:
+        life = rng.exponential(365.25 / churn_rate, n)
+        churn = np.minimum(arrive + np.ceil(life), days + 1).astype(np.int32)
+    else:
+        churn = np.full(n, days + 1, np.int32)
+    # The largest customers hold committed throughput: a size threshold from the
+    # customers at the start, applied to newcomers too.
+    if committed_share > 0 and n0 > 0:
+        threshold = np.quantile(size[:n0], 1 - committed_share)
+        committed = size >= threshold
+    else:
+        committed = np.zeros(n, bool)
+    groups = region.astype(np.int64) * 2 + committed
+    n_groups = shares.size * 2
+    weight = np.zeros((n_groups, days + 2))
+    count = np.zeros((n_groups, days + 2))
+    np.add.at(weight, (groups, arrive), size)
+    np.add.at(weight, (groups, np.minimum(churn, days + 1)), -size)
+    np.add.at(count, (groups, arrive), 1)
+    np.add.at(count, (groups, np.minimum(churn, days + 1)), -1)
+    weight = np.cumsum(weight, axis=1)[:, :days]
+    count = np.cumsum(count, axis=1)[:, :days]
+    return Population(size, region, committed, arrive, churn, np.maximum(weight, 0), count)
+
+
+class DemandModel:
+    """Daily demand in tokens/s per UTC hour, by tier: committed, on-demand, consumer."""
+
+    def __init__(self, d: Demand, clock: Clock, rng: np.random.Generator) -> None:
+        self.clock = clock
+        days = clock.days
+        # Scalars first, then the population: a fixed draw order per stream.
+        revenue = float(d.revenue_run_rate_usd.sample(rng))
+        ent_share = float(np.clip(d.enterprise_revenue_share.sample(rng), 0, 1))
+        price = float(d.price_usd_per_mtok.sample(rng))
+        cloud = float(np.clip(d.cloud_share.sample(rng), 0, 1))
+        g0 = float(d.growth_start.sample(rng))
+        g_inf = float(d.growth_long_run.sample(rng))
+        half = float(d.growth_halflife_years.sample(rng))
+        self.efficiency_per_year = float(d.efficiency_gain_per_year.sample(rng))
+        c = d.consumer
+        c_price = float(c.price_usd_per_mtok.sample(rng))
+        c_growth = float(c.growth_factor.sample(rng))
+        c_weekend = float(c.weekend_factor.sample(rng))
+        c_p2a = float(c.peak_to_average.sample(rng))
+        c_peak = float(c.peak_local_hour.sample(rng))
+        e = d.enterprise
+        e_weekend = float(e.weekend_factor.sample(rng))
+        e_p2a = float(e.peak_to_average.sample(rng))
+        e_peak = float(e.peak_local_hour.sample(rng))
+        self.pop = build_population(d, days, rng)
+
+        shares = np.array(list(e.region_shares.values()), float)
+        offsets = np.array([e.region_utc_offset_hours[r] for r in e.region_shares], float)
+        self.ent_profile = hourly_profile(shares, offsets, e_peak, e_p2a)     # regions x 24
+        self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a)  # 24
+
+        years = np.arange(days) / 365.25
+        L = log_growth(years + 0.5 / 365.25, g0, g_inf, half)
+        m = d.growth_multiplier
+        self.ent_growth = np.exp(m * L)
+        self.con_growth = np.exp(m * c_growth * L)
+
+        # Tokens from money: reference tokens/s at the start on this cloud.
+        ent_tps0 = revenue * ent_share * cloud / (price / 1e6) / SECONDS_PER_YEAR
+        con_tps0 = revenue * (1 - ent_share) * cloud / (c_price / 1e6) / SECONDS_PER_YEAR
+        w0 = self.pop.weight[:, 0].sum()
+        self.tps_per_weight = ent_tps0 / w0 if w0 > 0 else 0.0
+        self.con_tps0 = con_tps0
+
+        # Weekday/weekend factors that keep the weekly mean at 1.
+        dow = (clock.dates().astype("datetime64[D]").view("int64") + 3) % 7  # Monday = 0
+        weekend = dow >= 5
+        self.ent_day = np.where(weekend, e_weekend, 1.0) * 7 / (5 + 2 * e_weekend)
+        self.con_day = np.where(weekend, c_weekend, 1.0) * 7 / (5 + 2 * c_weekend)
+
+    def hourly(self, day: int, surge: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(committed, on-demand, consumer) demand per UTC hour of `day`, tokens/s."""
+        w = self.pop.weight[:, day]                          # groups = region*2 + committed
+        scale = self.tps_per_weight * self.ent_growth[day] * self.ent_day[day]
+        committed = (w[1::2] @ self.ent_profile) * scale * surge
+        on_demand = (w[0::2] @ self.ent_profile) * scale * surge
+        consumer = self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile * surge
+        return committed, on_demand, consumer
+
+    def active_customers(self, day: int) -> tuple[int, int]:
+        """(committed, on-demand) customers active on `day`."""
+        c = self.pop.count[:, day]
+        return int(c[1::2].sum()), int(c[0::2].sum())

@@ -1,0 +1,115 @@
+"""The fleet: chips waiting for powered space, installed, failed, repaired, retired.
+
+State is integer chip counts per generation, so conservation is exact:
+delivered = waiting + installed + failed + retired, on every day and for every generation.
+Power is facility MW (PUE included): occupied MW = (installed + failed) x facility kW per
+chip / 1000 and never exceeds energized MW.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+
+class Fleet:
+    """Chip states per generation and the powered space they occupy.
+
+    Args:
+        generations: generation names, oldest first.
+        kw_per_chip: facility kW per chip for each generation.
+        tokens_per_s: tokens/s per healthy chip for each generation.
+        mtbf_hours: mean time between failures of one chip.
+        repair_days: days a failed chip stays out of service.
+        life_days: useful life after installation.
+        horizon_days: length of the run.
+        rng: the fleet's random stream (failures).
+    """
+
+    def __init__(self, generations: list[str], kw_per_chip: np.ndarray, tokens_per_s: np.ndarray,
+                 mtbf_hours: float, repair_days: int, life_days: float, horizon_days: int,
+                 rng: np.random.Generator) -> None:
+        n = len(generations)
+        self.generations = list(generations)
+        self.kw = np.asarray(kw_per_chip, float)
+        self.tps = np.asarray(tokens_per_s, float)
+        self.p_fail_day = min(1.0, 24.0 / mtbf_hours)
+        self.repair_days = max(1, int(repair_days))
+        self.life_days = float(life_days)
+        self.rng = rng
+        self.delivered = np.zeros(n, np.int64)
+        self.waiting = np.zeros(n, np.int64)
+        self.installed = np.zeros(n, np.int64)
+        self.failed = np.zeros(n, np.int64)
+        self.retired = np.zeros(n, np.int64)
+        self.energized_mw = 0.0
+        # Repairs finishing on each day; sized past the horizon so no bounds checks.
+        self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
+        self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
+        # Newest generation first: it gives the most tokens per MW of scarce power.
+        self._order = np.argsort(-(self.tps / self.kw), kind="stable")
+
+    # -- events ---------------------------------------------------------------------
+    def deliver(self, g: int, chips: int) -> None:
+        """Chips of generation g arrive and wait for powered space."""
+        self.delivered[g] += chips
+        self.waiting[g] += chips
+
+    def energize(self, mw: float) -> None:
+        """A building powers on."""
+        self.energized_mw += mw
+
+    def install_existing(self, g: int, chips: int, install_days: np.ndarray) -> None:
+        """Chips already installed before the start, with their (negative) install days."""
+        self.deliver(g, chips)
+        self.waiting[g] -= chips
+        self.installed[g] += chips
+        days, counts = np.unique(np.floor(install_days + self.life_days), return_counts=True)
+        for d, c in zip(days, counts, strict=True):
+            heapq.heappush(self._cohorts, (float(d), g, int(c)))
+
+    # -- daily step -----------------------------------------------------------------
+    @property
+    def occupied_mw(self) -> float:
+        """Facility MW taken by installed and failed chips."""
+        return float(((self.installed + self.failed) * self.kw).sum() / 1000.0)
+
+    def step(self, day: int) -> None:
+        """One day: repairs come back, failures, retirements, then placement."""
+        back = self._repairs[day]
+        self.failed -= back
+        self.installed += back
+        if self.p_fail_day > 0:
+            new = self.rng.binomial(self.installed, self.p_fail_day)
+            self.installed -= new
+            self.failed += new
+            self._repairs[day + self.repair_days] += new
+        while self._cohorts and self._cohorts[0][0] <= day:
+            _, g, c = heapq.heappop(self._cohorts)
+            # A cohort retires from service; chips of it that are out for repair retire
+            # when they come back, which we approximate by taking healthy ones first.
+            take = min(c, self.installed[g])
+            self.installed[g] -= take
+            self.retired[g] += take
+        self.place(day)
+
+    def place(self, day: int) -> None:
+        """Put waiting chips into free powered space, best tokens per MW first."""
+        free_kw = self.energized_mw * 1000.0 - ((self.installed + self.failed) * self.kw).sum()
+        for g in self._order:
+            if free_kw <= 0:
+                break
+            if self.waiting[g] == 0:
+                continue
+            n = int(min(self.waiting[g], np.floor(free_kw / self.kw[g] + 1e-9)))
+            if n <= 0:
+                continue
+            self.waiting[g] -= n
+            self.installed[g] += n
+            free_kw -= n * self.kw[g]
+            heapq.heappush(self._cohorts, (day + self.life_days, int(g), n))
+
+    def capacity_tps(self) -> float:
+        """Tokens/s of all healthy installed chips (before efficiency and serving share)."""
+        return float((self.installed * self.tps).sum())

@@ -1,0 +1,494 @@
+"""The scenario schema: typed, immutable, validated on load, every number with unit and source.
+
+A scenario is a TOML file. Calibrated numbers are *parameters*: inline tables holding a
+distribution spec (see `simcore.streams`), a `unit` and a `source`, for example::
+
+    pue = { dist = "triangular", low = 1.04, mode = 1.15, high = 1.15,
+            unit = "ratio", source = "AWS sustainability reports (2024, 2025)" }
+
+A parameter is drawn once per replication (uncertainty about the world), from the
+stream of the component that owns it. The four stress knobs are plain numbers meant for
+`--set`: demand.growth_multiplier, supply.delivery_delay_days,
+datacenters.power_on_delay_days, surges.intensity_multiplier.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import difflib
+import hashlib
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import tomli_w
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat,
+                      PositiveInt, TypeAdapter, ValidationError, model_validator)
+
+from simcore.streams import DistSpec
+
+SCENARIO_PACKAGE = "models.scenarios"
+DEFAULT_SCENARIO = "aws-anthropic-2026"
+
+
+class ScenarioError(Exception):
+    """A scenario (or an override) that cannot be used; `problems` has one line each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+_DIST = TypeAdapter(DistSpec)
+
+
+class Param(_Frozen):
+    """A calibrated number: a distribution, its unit and where it comes from."""
+
+    unit: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(min_length=1)]
+    spec: DistSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split(cls, data: Any) -> Any:
+        if isinstance(data, Param):
+            return data
+        if not isinstance(data, dict):
+            raise ValueError(
+                "a parameter is a table {value = ..., unit = \"...\", source = \"...\"} "
+                f"(or with dist = ...), not {data!r}")
+        d = dict(data)
+        out = {"unit": d.pop("unit", None), "source": d.pop("source", None)}
+        if "dist" not in d:
+            d["dist"] = "constant"
+        out["spec"] = d
+        return {k: v for k, v in out.items() if v is not None}
+
+    def sample(self, rng, size=None):
+        """Draw from the parameter's distribution."""
+        return self.spec.sample(rng, size)
+
+    @property
+    def base(self) -> float:
+        """The median: the value used when uncertainty is switched off."""
+        return float(self.spec.median)
+
+    def as_toml(self) -> dict:
+        """The inline-table form the parameter was written in."""
+        d = self.spec.model_dump(by_alias=True, exclude_defaults=False)
+        d = {k: v for k, v in d.items() if v is not None and v not in (float("inf"), float("-inf"))}
+        if d.get("dist") == "constant":
+            d.pop("dist")
+        return {**d, "unit": self.unit, "source": self.source}
+
+
+class Sourced(_Frozen):
+    """A plain list of values with unit and source (e.g. output per quarter)."""
+
+    values: list[NonNegativeFloat]
+    unit: str
+    source: str
+
+
+# ---------------------------------------------------------------------------
+class Meta(_Frozen):
+    """Name, title and horizon."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    title: str = ""
+    description: str = ""
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _horizon(self):
+        if self.end <= self.start:
+            raise ValueError(f"end(={self.end}) must be after start(={self.start})")
+        return self
+
+
+class Generation(_Frozen):
+    """One chip generation and its supply line for this customer."""
+
+    available: dt.date = Field(description="first quarter of volume output (before slip)")
+    chip_power_w: Param
+    tokens_per_s: Param
+    installed_at_start: Param
+    share: Param
+    slip_quarters: Param
+    quarterly_output: Sourced | None = None
+    ramp_first_quarter: Param | None = None
+    ramp_growth_year1: Param | None = None
+    ramp_growth_year2: Param | None = None
+    max_per_quarter: Param | None = None
+    production_end: dt.date | None = None
+    batches_per_quarter: PositiveInt = 3
+    install_spread_years: NonNegativeFloat = 1.0
+
+    @model_validator(mode="after")
+    def _supply(self):
+        ramp = [self.ramp_first_quarter, self.ramp_growth_year1, self.ramp_growth_year2,
+                self.max_per_quarter]
+        if self.quarterly_output is None and any(r is None for r in ramp):
+            raise ValueError("give quarterly_output, or all of ramp_first_quarter, "
+                             "ramp_growth_year1, ramp_growth_year2 and max_per_quarter")
+        if self.production_end is not None and self.production_end <= self.available:
+            raise ValueError(f"production_end(={self.production_end}) must be after "
+                             f"available(={self.available})")
+        return self
+
+
+class Supply(_Frozen):
+    """Chip supply: generations and the delivery-delay stress knob."""
+
+    delivery_delay_days: NonNegativeFloat = 0.0
+    generations: dict[str, Generation]
+
+    @model_validator(mode="after")
+    def _nonempty(self):
+        if not self.generations:
+            raise ValueError("at least one chip generation is needed")
+        return self
+
+
+class Campus(_Frozen):
+    """A datacenter campus: buildings of equal size that power on one after another."""
+
+    building_mw: Param
+    energized_at_start: Annotated[int, Field(ge=0)]
+    new_buildings: Annotated[int, Field(ge=0)]
+    first_power_on: dt.date
+    interval_days: Param
+    slip_days: Param
+    power_path_ready: dt.date | None = None
+    power_path_slip_days: Param | None = None
+
+    @model_validator(mode="after")
+    def _path(self):
+        if (self.power_path_ready is None) != (self.power_path_slip_days is None):
+            raise ValueError("power_path_ready and power_path_slip_days go together")
+        return self
+
+
+class Datacenters(_Frozen):
+    """Campuses, PUE and the power-on-delay stress knob."""
+
+    power_on_delay_days: NonNegativeFloat = 0.0
+    pue: Param
+    campuses: dict[str, Campus]
+
+
+class Fleet(_Frozen):
+    """Servers, failures, repairs and retirement."""
+
+    server_overhead: Param
+    mtbf_hours: Param
+    repair_hours: Param
+    useful_life_years: Param
+
+
+class Enterprise(_Frozen):
+    """The enterprise customer population."""
+
+    customers: Param
+    size_sigma: Param
+    region_shares: dict[str, float]
+    region_utc_offset_hours: dict[str, float]
+    committed_share: Param
+    new_customers_per_year: Param
+    churn_per_year: Param
+    weekend_factor: Param
+    peak_to_average: Param
+    peak_local_hour: Param
+
+    @model_validator(mode="after")
+    def _regions(self):
+        if set(self.region_shares) != set(self.region_utc_offset_hours):
+            raise ValueError("region_shares and region_utc_offset_hours must name the same regions")
+        if any(v < 0 for v in self.region_shares.values()):
+            raise ValueError("region_shares must be >= 0")
+        if abs(sum(self.region_shares.values()) - 1.0) > 1e-6:
+            raise ValueError(f"region_shares must sum to 1, got {sum(self.region_shares.values()):g}")
+        return self
+
+
+class Consumer(_Frozen):
+    """Consumer (chat app) demand."""
+
+    price_usd_per_mtok: Param
+    growth_factor: Param
+    weekend_factor: Param
+    peak_to_average: Param
+    peak_local_hour: Param
+
+
+class Demand(_Frozen):
+    """Claude demand on this cloud, from revenue, with a decaying growth rate."""
+
+    growth_multiplier: PositiveFloat = 1.0
+    revenue_run_rate_usd: Param
+    enterprise_revenue_share: Param
+    price_usd_per_mtok: Param
+    cloud_share: Param
+    growth_start: Param
+    growth_long_run: Param
+    growth_halflife_years: Param
+    efficiency_gain_per_year: Param
+    enterprise: Enterprise
+    consumer: Consumer
+
+
+class Surges(_Frozen):
+    """Random surges and scheduled launches: multiplicative bumps that decay."""
+
+    intensity_multiplier: NonNegativeFloat = 1.0
+    rate_per_year: Param
+    magnitude: Param
+    ramp_days: Param
+    halflife_days: Param
+    launches: list[dt.date] = []
+    launch_every_days: Param
+    launch_magnitude: Param
+
+
+class Service(_Frozen):
+    """Serving share of capacity and the first SLO rule."""
+
+    serving_share: Param
+    slo_utilization: Param
+
+
+class Finance(_Frozen):
+    """Cost of capacity."""
+
+    tco_usd_per_mw_it_year: Param
+
+
+class Scenario(_Frozen):
+    """A whole scenario."""
+
+    scenario: Meta
+    supply: Supply
+    datacenters: Datacenters
+    fleet: Fleet
+    demand: Demand
+    surges: Surges
+    service: Service
+    finance: Finance
+
+    @model_validator(mode="after")
+    def _dates(self):
+        for name, g in self.supply.generations.items():
+            if g.production_end is not None and g.production_end <= self.scenario.start and \
+                    g.installed_at_start.base <= 0:
+                raise ValueError(f"supply.generations.{name}: ends before the start and has no "
+                                 "installed base: it would contribute nothing")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return self.scenario.name
+
+
+# ---------------------------------------------------------------------------
+# Loading, overrides, errors
+# ---------------------------------------------------------------------------
+
+def embedded_names() -> list[str]:
+    """Names of the scenarios shipped inside the package."""
+    files = resources.files(SCENARIO_PACKAGE)
+    return sorted(p.name[:-5] for p in files.iterdir() if p.name.endswith(".toml"))
+
+
+def resolve_path(name_or_path: str | Path | None) -> tuple[str, str]:
+    """(label, TOML text) of an embedded scenario name or a file path."""
+    if name_or_path is None:
+        name_or_path = DEFAULT_SCENARIO
+    p = Path(name_or_path)
+    if p.suffix == ".toml" or p.exists() or "/" in str(name_or_path):
+        try:
+            return str(p), p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ScenarioError(str(p), ["file not found"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError(str(p), [f"cannot read: {exc}"]) from None
+    if str(name_or_path) in embedded_names():
+        res = resources.files(SCENARIO_PACKAGE) / f"{name_or_path}.toml"
+        return f"{name_or_path} (embedded)", res.read_text(encoding="utf-8")
+    hint = difflib.get_close_matches(str(name_or_path), embedded_names(), n=1)
+    msg = f"no scenario file or embedded scenario named {str(name_or_path)!r}"
+    if hint:
+        msg += f"; did you mean {hint[0]!r}?"
+    raise ScenarioError(str(name_or_path), [msg + f" (embedded: {', '.join(embedded_names())})"])
+
+
+def parse_toml(label: str, text: str) -> dict:
+    """Parse TOML text; a syntax error becomes a ScenarioError with the line."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(label, [f"TOML syntax error: {exc}"]) from None
+
+
+def _allowed_keys(model: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in model.model_fields.items()]
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    # Walk the schema along an error location to find the model that has the bad key.
+    model: Any = Scenario
+    for part in loc[:-1]:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            # A dict of models (generations, campuses): keep the model of its values.
+            continue
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+            model = args[-1]
+        else:
+            return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if p != "spec" and not (isinstance(p, str) and p in
+                    ("constant", "uniform", "triangular", "normal", "lognormal", "pert")))
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            model = _model_at(loc)
+            hint = ""
+            if model is not None:
+                close = difflib.get_close_matches(str(loc[-1]), _allowed_keys(model), n=1)
+                if close:
+                    hint = f"; did you mean {close[0]!r}?"
+            problems.append(f"{key}: unknown key{hint}")
+            continue
+        if err["type"] == "missing":
+            problems.append(f"{key}: required key is missing")
+            continue
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+        problems.append(f"{key}: {msg}{shown}")
+    return problems
+
+
+def validate_dict(label: str, data: dict) -> Scenario:
+    """Validate a parsed scenario; errors become a ScenarioError naming each key."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(label, _format_errors(exc)) from None
+
+
+def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
+    """Apply `key.path=value` overrides (values in TOML syntax, bare words as strings)."""
+    data = copy.deepcopy(data)
+    problems = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key or not raw:
+            problems.append(f"--set {item!r}: expected key=value")
+            continue
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            if raw.replace("-", "").replace("_", "").replace(".", "").isalnum() and not raw[0].isdigit():
+                value = raw
+            else:
+                problems.append(f"--set {key}: cannot parse value {raw!r}")
+                continue
+        parts = key.split(".")
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node:
+                here = ".".join(parts[: i + 1])
+                choices = list(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, choices, n=1)
+                problems.append(f"--set {key}: unknown key {here!r}"
+                                + (f"; did you mean {close[0]!r}?" if close else ""))
+                break
+            node = node[part]
+        else:
+            last = parts[-1]
+            if not isinstance(node, dict):
+                problems.append(f"--set {key}: {'.'.join(parts[:-1])} is not a table")
+            elif last not in node:
+                model = _model_at(tuple(parts))
+                known = _allowed_keys(model) if model else list(node)
+                if last in known:
+                    node[last] = value  # an optional key that the file leaves at its default
+                else:
+                    close = difflib.get_close_matches(last, known, n=1)
+                    problems.append(f"--set {key}: unknown key"
+                                    + (f"; did you mean {close[0]!r}?" if close else ""))
+            elif isinstance(node[last], dict) and not isinstance(value, dict):
+                # Setting a parameter to a number keeps its unit and makes it constant.
+                old = node[last]
+                node[last] = {"value": value, "unit": old.get("unit", ""),
+                              "source": f"override --set {key}={raw}"}
+            else:
+                node[last] = value
+    if problems:
+        raise ScenarioError(label, problems)
+    return data
+
+
+def load(name_or_path: str | Path | None = None, overrides: list[str] | None = None
+         ) -> tuple[Scenario, str]:
+    """Load and validate a scenario; returns (scenario, resolved TOML text).
+
+    Raises:
+        ScenarioError: naming the file and each bad key.
+    """
+    label, text = resolve_path(name_or_path)
+    data = parse_toml(label, text)
+    if overrides:
+        data = apply_overrides(label, data, overrides)
+    scenario = validate_dict(label, data)
+    return scenario, to_toml(scenario)
+
+
+def to_toml(scenario: Scenario) -> str:
+    """The fully resolved scenario as TOML (defaults filled in)."""
+
+    def conv(obj: Any) -> Any:
+        if isinstance(obj, Param):
+            return obj.as_toml()
+        if isinstance(obj, BaseModel):
+            out = {}
+            for name, field in type(obj).model_fields.items():
+                v = getattr(obj, name)
+                if v is None:
+                    continue
+                out[field.alias or name] = conv(v)
+            return out
+        if isinstance(obj, dict):
+            return {k: conv(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [conv(v) for v in obj]
+        return obj
+
+    return tomli_w.dumps(conv(scenario))
+
+
+def sha256(text: str) -> str:
+    """Hash of a resolved scenario text."""
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,121 @@
+"""Executors: where replications run. Results never depend on the executor.
+
+Each executor maps a top-level function over argument tuples and yields results as
+they finish (any order); callers key results by replication, never by arrival order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+
+class Executor:
+    """Interface: `imap_unordered(fn, argtuples)` yields fn(*args) as results complete."""
+
+    name = "base"
+    workers = 1
+
+    def imap_unordered(self, fn: Callable, argtuples: Iterable[tuple]) -> Iterator[Any]:
+        """Yield results in completion order."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release workers."""
+
+
+class SerialExecutor(Executor):
+    """Runs everything in this process, in order; the reference for the others."""
+
+    name = "serial"
+
+    def imap_unordered(self, fn, argtuples):  # noqa: D102
+        for args in argtuples:
+            yield fn(*args)
+
+
+class ProcessExecutor(Executor):
+    """A local process pool; keeps at most 2 x workers tasks in flight to bound memory."""
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = int(workers or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def imap_unordered(self, fn, argtuples):  # noqa: D102
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        pending: set[Future] = set()
+        it = iter(argtuples)
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < 2 * self.workers:
+                try:
+                    args = next(it)
+                except StopIteration:
+                    exhausted = True
+                    break
+                pending.add(self._pool.submit(fn, *args))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for f in done:
+                yield f.result()
+
+    def close(self) -> None:  # noqa: D102
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(Executor):
+    """dask.distributed: a given scheduler address, or a LocalCluster started here."""
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as exc:  # the optional extra is missing
+            raise RuntimeError(
+                "the dask executor needs the 'distributed' extra: pip install 'capsim[distributed]'"
+            ) from exc
+        self.workers = int(workers or os.cpu_count() or 1)
+        if scheduler:
+            self._cluster = None
+            self._client = Client(scheduler)
+        else:
+            self._cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+            )
+            self._client = Client(self._cluster)
+
+    def imap_unordered(self, fn, argtuples):  # noqa: D102
+        from dask.distributed import as_completed
+
+        futures = [self._client.submit(fn, *args, pure=False) for args in argtuples]
+        for f in as_completed(futures):
+            yield f.result()
+            f.release()
+
+    def close(self) -> None:  # noqa: D102
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+EXECUTORS = ("serial", "processes", "dask")
+
+
+def make_executor(name: str, workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """Build an executor by name: serial, processes (local pool) or dask."""
+    if name == "serial" or (name == "processes" and workers == 1):
+        return SerialExecutor()
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "dask":
+        return DaskExecutor(workers, scheduler)
+    raise ValueError(f"executor(={name!r}) must be one of {', '.join(EXECUTORS)}")

@@ -1,0 +1,90 @@
+"""One replication: a SimPy environment, its components and a horizon -> RunResult.
+
+Lifecycle (after desmod): build components -> each component starts its processes ->
+the environment runs to the horizon -> the model collects plain data into a RunResult.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import simpy
+
+from simcore.clock import Clock
+from simcore.probes import EventLog
+from simcore.streams import Streams
+
+
+class Component(Protocol):
+    """Anything that starts SimPy processes in a Simulation."""
+
+    name: str
+
+    def start(self, sim: Simulation) -> None:
+        """Register the component's processes with `sim.env`."""
+
+
+class Simulation:
+    """A SimPy environment bound to a clock, a stream tree and components."""
+
+    def __init__(self, clock: Clock, streams: Streams) -> None:
+        self.env = simpy.Environment()
+        self.clock = clock
+        self.streams = streams
+        self.events = EventLog()
+        self.components: list[Component] = []
+
+    def add(self, component: Component) -> Component:
+        """Add a component; it is started when the simulation runs."""
+        if any(c.name == component.name for c in self.components):
+            raise ValueError(f"component name {component.name!r} is used twice")
+        self.components.append(component)
+        return component
+
+    def run(self) -> None:
+        """Start every component, then run to the horizon."""
+        for c in self.components:
+            c.start(self)
+        self.env.run(until=self.clock.horizon)
+
+
+@dataclass
+class RunResult:
+    """What one replication returns: plain data, no live objects.
+
+    Attributes:
+        replication: replication index.
+        timeseries: daily series, each an array with one value per day.
+        kpis: scalar key figures of the replication.
+        events: (hour, kind, detail) rows.
+    """
+
+    replication: int
+    timeseries: Mapping[str, np.ndarray]
+    kpis: Mapping[str, float]
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+
+
+class Model(Protocol):
+    """A domain model the Monte Carlo driver can run.
+
+    `build` creates a Simulation with the model's components for one replication;
+    `collect` turns the finished simulation into a RunResult.
+    """
+
+    def __init__(self, scenario: Any) -> None: ...
+
+    def build(self, streams: Streams) -> Simulation: ...
+
+    def collect(self, sim: Simulation) -> RunResult: ...
+
+
+def run_replication(model_cls: type, scenario: Any, seed: int, replication: int) -> RunResult:
+    """Run one replication of `model_cls(scenario)`; top-level so that it pickles."""
+    model = model_cls(scenario)
+    sim = model.build(Streams(seed, replication))
+    sim.run()
+    return model.collect(sim)

@@ -1,0 +1,239 @@
+"""The run directory: atomic writes, one part per finished replication, resume.
+
+Layout (the contract other tools read):
+
+    DIR/manifest.json       status "running" | "partial" | "complete", replications_done, ...
+    DIR/scenario.toml       written by the caller through `write_text`
+    DIR/timeseries.parquet  one row per (replication, date), wide: one column per metric
+    DIR/kpis.parquet        one row per replication
+    DIR/summary.json        written by the caller through `write_json`
+    DIR/parts/              one Parquet file per finished replication while the run is open
+
+Every file is written to a temporary name in the same directory and renamed into place,
+so a reader (or a crash) never sees half a file. A run killed midway keeps its parts;
+`finalize` rebuilds the tables from them, streaming, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+PARTS = "parts"
+OWNED = ("manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet",
+         "summary.json", "plots", "parts", "report.html")
+
+
+class StoreError(Exception):
+    """A run directory that cannot be used as asked (exists, not ours, ...)."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file and rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_table(path: Path, table: pa.Table) -> None:
+    """Write a Parquet table atomically."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean_json(o: Any) -> Any:
+    # JSON has no NaN/inf: write them as null so every JSON reader accepts the file.
+    if isinstance(o, float | np.floating):
+        return None if not np.isfinite(o) else float(o)
+    if isinstance(o, dict):
+        return {k: _clean_json(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_clean_json(v) for v in o]
+    return o
+
+
+def dumps(obj: Any) -> str:
+    """JSON text with NaN/inf as null and numpy scalars as numbers."""
+    return json.dumps(_clean_json(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
+
+
+def is_run_dir(path: Path) -> bool:
+    """True when `path` holds a manifest written by this store."""
+    try:
+        return "capsim_version" in json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+
+
+class RunStore:
+    """A run directory opened for writing or reading."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.parts = self.path / PARTS
+
+    # -- creation -----------------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path, manifest: Mapping[str, Any], force: bool = False) -> RunStore:
+        """Create a new run directory.
+
+        An existing directory is refused unless `force` is set; with `force`, only a
+        previous capsim run is replaced, and only the files capsim writes are removed.
+        """
+        path = Path(path)
+        if path.exists():
+            if not path.is_dir():
+                raise StoreError(f"{path}: exists and is not a directory")
+            entries = list(path.iterdir())
+            if entries and not force:
+                raise StoreError(f"{path}: run directory exists; use --force to replace it "
+                                 "or --resume to complete it")
+            if entries and not is_run_dir(path):
+                raise StoreError(f"{path}: exists and is not a capsim run directory; "
+                                 "refusing to write into it")
+            foreign = [e.name for e in entries if e.name not in OWNED and not e.name.startswith(".")]
+            if foreign:
+                raise StoreError(f"{path}: holds files capsim did not write ({', '.join(sorted(foreign)[:3])}); "
+                                 "refusing to replace it")
+            for e in entries:
+                if e.name in OWNED:
+                    shutil.rmtree(e) if e.is_dir() else e.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path)
+        store.parts.mkdir(exist_ok=True)
+        store.write_manifest({**manifest, "status": "running", "replications_done": 0})
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> RunStore:
+        """Open an existing run directory (for resume or reading)."""
+        path = Path(path)
+        if not is_run_dir(path):
+            raise StoreError(f"{path}: not a capsim run directory (no readable manifest.json)")
+        store = cls(path)
+        store.parts.mkdir(exist_ok=True)
+        return store
+
+    # -- small files --------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        """The manifest as a dict."""
+        return json.loads((self.path / MANIFEST).read_text())
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        """Replace the manifest atomically."""
+        atomic_write_bytes(self.path / MANIFEST, dumps(dict(manifest)).encode())
+
+    def update_manifest(self, **changes: Any) -> dict[str, Any]:
+        """Merge changes into the manifest."""
+        m = {**self.manifest(), **changes}
+        self.write_manifest(m)
+        return m
+
+    def write_text(self, name: str, text: str) -> None:
+        """Write a text file in the run directory atomically."""
+        atomic_write_bytes(self.path / name, text.encode("utf-8"))
+
+    def write_json(self, name: str, obj: Any) -> None:
+        """Write a JSON file in the run directory atomically."""
+        self.write_text(name, dumps(obj))
+
+    # -- replications -------------------------------------------------------------
+    def _part(self, kind: str, rep: int) -> Path:
+        return self.parts / f"{kind}-{rep:06d}.parquet"
+
+    def append(self, replication: int, timeseries: pa.Table, kpis: pa.Table) -> None:
+        """Store one finished replication. The kpis part is written last: it marks it done."""
+        atomic_write_table(self._part("ts", replication), timeseries)
+        atomic_write_table(self._part("kpis", replication), kpis)
+
+    def done(self) -> list[int]:
+        """Replications whose parts are complete, sorted."""
+        reps = []
+        for p in self.parts.glob("kpis-*.parquet"):
+            rep = int(p.stem.split("-")[1])
+            if self._part("ts", rep).exists():
+                reps.append(rep)
+        return sorted(reps)
+
+    def finalize(self, status: str, keep_parts: bool | None = None) -> int:
+        """Build timeseries.parquet and kpis.parquet from the parts, in replication order.
+
+        Streams one part at a time, so memory does not grow with the replication count.
+        Parts are kept while the run is not complete, so that it can be resumed.
+        """
+        reps = self.done()
+        if reps:
+            kp = pa.concat_tables([pq.read_table(self._part("kpis", r)) for r in reps],
+                                  promote_options="default")
+            atomic_write_table(self.path / "kpis.parquet", kp)
+            target = self.path / "timeseries.parquet"
+            fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".timeseries.", suffix=".tmp")
+            os.close(fd)
+            try:
+                writer = None
+                for r in reps:
+                    t = pq.read_table(self._part("ts", r))
+                    if writer is None:
+                        writer = pq.ParquetWriter(tmp, t.schema)
+                    writer.write_table(t.cast(writer.schema))
+                writer.close()
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        self.update_manifest(status=status, replications_done=len(reps))
+        if keep_parts is None:
+            keep_parts = status != "complete"
+        if not keep_parts:
+            shutil.rmtree(self.parts, ignore_errors=True)
+        return len(reps)
+
+    # -- reading ------------------------------------------------------------------
+    def read_kpis(self):
+        """kpis table as a pandas DataFrame (from the parts while a run is open)."""
+        import pandas as pd
+
+        reps = self.done()
+        if reps:
+            return pd.concat([pq.read_table(self._part("kpis", r)).to_pandas() for r in reps],
+                             ignore_index=True)
+        return pd.read_parquet(self.path / "kpis.parquet")
+
+    def read_timeseries(self, columns: list[str] | None = None):
+        """timeseries table as a pandas DataFrame."""
+        import pandas as pd
+
+        return pd.read_parquet(self.path / "timeseries.parquet", columns=columns)

@@ -38,6 +38,13 @@ class StoreError(Exception):
     """A run directory that cannot be used as asked (exists, not ours, ...)."""
 
 
+def _umask_mode() -> int:
+    # mkstemp creates 0600 files; give finished files the mode a plain open() would.
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and rename."""
     path = Path(path)
@@ -47,6 +54,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,6 +68,7 @@ def atomic_write_table(path: Path, table: pa.Table) -> None:
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -210,6 +219,7 @@ class RunStore:
                         writer = pq.ParquetWriter(tmp, t.schema)
                     writer.write_table(t.cast(writer.schema))
                 writer.close()
+                os.chmod(tmp, _umask_mode())
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

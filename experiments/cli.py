@@ -1,0 +1,219 @@
+"""The `capsim` command.
+
+Exit codes: 0 ok, 2 bad input (one line per problem, no traceback), 1 internal error
+(short message; details in a log file), 130 interrupted (the run is kept as "partial").
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from models.scenario import DEFAULT_SCENARIO, ScenarioError, embedded_names, load
+from simcore.executors import EXECUTORS
+from simcore.store import StoreError
+
+DEFAULT_REPLICATIONS = 100  # ~1 minute on 2 cores for the default scenario
+DEFAULT_SEED = 2026
+
+
+class UsageError(Exception):
+    """Bad command-line input: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _positive(name: str, minimum: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
+        if v < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {v}")
+        return v
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    p = _Parser(prog="capsim", description="Will AI compute capacity keep up with demand? "
+                "Monte Carlo discrete-event simulation.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a scenario's Monte Carlo replications")
+    r.add_argument("scenario", nargs="?", default=None,
+                   help=f"TOML file or embedded scenario name (default: {DEFAULT_SCENARIO})")
+    r.add_argument("--replications", "-n", type=_positive("--replications", 1),
+                   default=DEFAULT_REPLICATIONS, help=f"default {DEFAULT_REPLICATIONS}")
+    r.add_argument("--seed", type=_positive("--seed", 0), default=DEFAULT_SEED,
+                   help=f"root seed (default {DEFAULT_SEED})")
+    r.add_argument("--workers", "-w", type=_positive("--workers", 1), default=os.cpu_count() or 1,
+                   help="parallel workers (default: all cores)")
+    r.add_argument("--executor", choices=EXECUTORS, default="processes",
+                   help="where replications run (default: local processes)")
+    r.add_argument("--scheduler", default=None, help="dask scheduler address (with --executor dask)")
+    r.add_argument("--out", "-o", type=Path, default=None,
+                   help="run directory (default: runs/<scenario>-<timestamp>)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario value, e.g. demand.growth_multiplier=1.5")
+    r.add_argument("--force", action="store_true", help="replace an existing run directory")
+    r.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                   help="finish the replications of a partial run directory")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("scenarios", help="list the embedded scenarios")
+    v = sub.add_parser("validate", help="check a scenario file")
+    v.add_argument("scenario", nargs="?", default=None)
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    pl = sub.add_parser("plot", help="redraw the plots of a run directory")
+    pl.add_argument("run_dir", type=Path)
+    return p
+
+
+# ---------------------------------------------------------------------------
+def _fmt(v: float | None, unit: str) -> str:
+    if v is None or v != v:
+        return "-"
+    if unit == "USD":
+        return f"${v / 1e9:,.1f}B"
+    if unit == "decimal year":
+        return f"{v:.2f}"
+    if abs(v) >= 1e4:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.2f}"
+
+
+def kpi_table(summary: dict) -> str:
+    """A plain-text table of the summary's KPIs and milestones."""
+    rows = [("KPI", "mean", "95% CI", "p05", "p50", "p95", "unit")]
+    for section in ("kpis", "milestones"):
+        for name, d in summary[section].items():
+            u = d.get("unit", "")
+            lo, hi = d["ci95"]
+            rows.append((name, _fmt(d["mean"], u), f"[{_fmt(lo, u)}, {_fmt(hi, u)}]",
+                         _fmt(d["p05"], u), _fmt(d["p50"], u), _fmt(d["p95"], u), u))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 6) else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    fa = summary["kpis"].get("first_adequate_date")
+    if fa and fa.get("share_never"):
+        lines.append(f"first_adequate_date: never adequate within the horizon in "
+                     f"{fa['share_never']:.0%} of replications (not in the statistics above)")
+    return "\n".join(lines)
+
+
+def cmd_run(a: argparse.Namespace) -> int:
+    from experiments import runs
+    from simcore.store import RunStore
+
+    progress = False if a.no_progress else None
+    if a.resume is not None:
+        if a.scenario or a.overrides or a.out or a.force:
+            raise UsageError("capsim run: --resume DIR takes no scenario, --set, --out or --force "
+                             "(the run directory records them)")
+        spec = runs.load_spec_from_run(a.resume, a.workers, a.executor, a.scheduler, progress)
+        store = RunStore.open(a.resume)
+        if store.manifest().get("status") == "complete":
+            raise UsageError(f"{a.resume}: run is already complete")
+        store.update_manifest(status="running", executor=a.executor, workers=a.workers)
+        out = a.resume
+    else:
+        scenario, text = load(a.scenario, a.overrides)
+        out = a.out or Path("runs") / f"{scenario.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+        spec = runs.RunSpec(scenario, text, a.replications, a.seed, a.workers, a.executor,
+                            a.scheduler, tuple(a.overrides), progress)
+        if a.executor == "dask":
+            try:
+                import dask.distributed  # noqa: F401
+            except ImportError:
+                raise UsageError("capsim run: --executor dask needs the 'distributed' extra: "
+                                 "pip install 'capsim[distributed]'") from None
+        store = RunStore.create(out, runs.manifest_for(spec), force=a.force)
+        store.write_text("scenario.toml", text)
+    print(f"capsim: {spec.scenario.name}: {spec.replications} replications, seed {spec.seed}, "
+          f"{spec.workers} worker(s) -> {out}", file=sys.stderr)
+    try:
+        runs.execute(spec, store)
+    except KeyboardInterrupt:
+        n = len(store.done())
+        print(f"\ncapsim: interrupted; {n} replications kept in {out} (status partial); "
+              f"finish with: capsim run --resume {out}", file=sys.stderr)
+        return 130
+    summary = runs.write_summary(store)
+    print(kpi_table(summary))
+    print(f"\nrun directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
+    return 0
+
+
+def cmd_scenarios(a: argparse.Namespace) -> int:
+    for name in embedded_names():
+        sc, _ = load(name)
+        mark = " (default)" if name == DEFAULT_SCENARIO else ""
+        print(f"{name}{mark}: {sc.scenario.title} [{sc.scenario.start} .. {sc.scenario.end}]")
+    return 0
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    sc, text = load(a.scenario, a.overrides)
+    n_params = text.count("source =")
+    print(f"{a.scenario or DEFAULT_SCENARIO}: ok: scenario {sc.name!r}, {sc.scenario.start} .. "
+          f"{sc.scenario.end}, {len(sc.supply.generations)} chip generations, "
+          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters")
+    return 0
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    from experiments import runs
+    from simcore.store import RunStore
+
+    store = RunStore.open(a.run_dir)
+    if not (a.run_dir / "timeseries.parquet").exists():
+        raise UsageError(f"{a.run_dir}: no timeseries.parquet yet (run not finalised)")
+    for p in runs.write_plots(store):
+        print(p)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `capsim` script."""
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except ScenarioError as exc:
+        for p in exc.problems:
+            print(f"capsim: {exc.source}: {p}", file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"capsim: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("capsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # internal error: short message, details in a log
+        fd, log = tempfile.mkstemp(prefix="capsim-error-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        print(f"capsim: internal error: {type(exc).__name__}: {exc} (details: {log})",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

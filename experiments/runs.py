@@ -1,0 +1,213 @@
+"""Run pipeline shared by the CLI and experiment scripts: run -> store -> summary -> plots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from models.capacity import BINARY_KPIS, KPIS, MILESTONES, CapacityModel
+from models.scenario import Scenario, load, sha256
+from simcore import plots, stats
+from simcore.clock import Clock
+from simcore.executors import make_executor
+from simcore.montecarlo import replicate
+from simcore.store import RunStore
+
+KPI_BOUNDS = {
+    "p_shortfall_any": (0.0, 1.0),
+    "unserved_fraction": (0.0, 1.0),
+    "slo_attainment": (0.0, 1.0),
+    "stranded_chip_months": (0.0, np.inf),
+    "aws_spend_10y_usd": (0.0, np.inf),
+    "customers_throttled_peak": (0.0, np.inf),
+    "trainium_gw_2026_12_31": (0.0, np.inf),
+}
+"""Natural bounds: a t-interval on few replications is clipped to them."""
+
+KPI_UNITS = {
+    "p_shortfall_any": "probability",
+    "unserved_fraction": "share of tokens",
+    "slo_attainment": "share of hours",
+    "first_adequate_date": "decimal year",
+    "stranded_chip_months": "chip-months",
+    "aws_spend_10y_usd": "USD",
+    "customers_throttled_peak": "customers",
+    "trainium_gw_2026_12_31": "GW facility",
+}
+
+
+def version() -> str:
+    """capsim's installed version (or 'dev' when run from a source tree)."""
+    try:
+        return metadata.version("capsim")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunSpec:
+    """What to run."""
+
+    scenario: Scenario
+    scenario_text: str
+    replications: int
+    seed: int
+    workers: int
+    executor: str = "processes"
+    scheduler: str | None = None
+    overrides: tuple[str, ...] = ()
+    progress: bool | None = None
+
+
+def manifest_for(spec: RunSpec) -> dict:
+    """The manifest of a new run."""
+    return {
+        "capsim_version": version(),
+        "scenario": spec.scenario.name,
+        "scenario_sha256": sha256(spec.scenario_text),
+        "overrides": list(spec.overrides),
+        "seed": spec.seed,
+        "replications": spec.replications,
+        "executor": spec.executor,
+        "workers": spec.workers,
+        "started": _now(),
+        "finished": None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "simpy": metadata.version("simpy"),
+        "command": " ".join(Path(sys.argv[0]).name.split() + sys.argv[1:]),
+    }
+
+
+def execute(spec: RunSpec, store: RunStore) -> None:
+    """Run (or finish) the replications of `spec` into `store`, then summarise and plot.
+
+    On Ctrl-C (or any error) the finished replications are kept, the tables are built
+    from them, and the manifest says "partial".
+    """
+    clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
+    done = store.done()
+    executor = make_executor(spec.executor, spec.workers, spec.scheduler)
+    try:
+        replicate(CapacityModel, spec.scenario, replications=spec.replications, seed=spec.seed,
+                  dates=clock.dates(), store=store, executor=executor, skip=done,
+                  progress=spec.progress)
+    except BaseException:
+        store.finalize("partial")
+        store.update_manifest(finished=_now())
+        if store.done():
+            write_summary(store)
+        raise
+    finally:
+        executor.close()
+    store.finalize("complete")
+    store.update_manifest(finished=_now())
+    write_summary(store)
+    write_plots(store)
+
+
+def summarize(kpis: pd.DataFrame) -> dict:
+    """KPI estimates: {"kpis": {...}, "milestones": {...}} with 95% intervals."""
+    out: dict = {"replications": int(len(kpis)), "kpis": {}, "milestones": {}}
+    for name in KPIS + MILESTONES:
+        if name not in kpis:
+            continue
+        x = kpis[name].to_numpy(float)
+        d = stats.describe(x)
+        if name in BINARY_KPIS:
+            p, lo, hi = stats.proportion_ci(int(np.nansum(x)), int(np.isfinite(x).sum()))
+            d.update(mean=p, ci95=[lo, hi], interval="Wilson score")
+        if name in KPI_BOUNDS and all(np.isfinite(d["ci95"])):
+            lo, hi = KPI_BOUNDS[name]
+            d["ci95"] = [float(np.clip(v, lo, hi)) for v in d["ci95"]]
+        if name == "first_adequate_date":
+            d["share_never"] = d["n_missing"] / max(1, x.size)
+        d["unit"] = KPI_UNITS.get(name, "")
+        out["milestones" if name in MILESTONES else "kpis"][name] = d
+    return out
+
+
+def write_summary(store: RunStore) -> dict:
+    """Compute and write summary.json from the run's kpis table."""
+    m = store.manifest()
+    summary = {"scenario": m["scenario"], "seed": m["seed"], "status": m["status"],
+               **summarize(store.read_kpis())}
+    store.write_json("summary.json", summary)
+    return summary
+
+
+def _matrix(ts: pd.DataFrame, col: str, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, replications x periods) of `col`, averaged over blocks of `step` days."""
+    wide = ts.pivot(index="replication", columns="date", values=col)
+    x = wide.to_numpy(float)
+    n = x.shape[1] // step * step
+    blocks = x[:, :n].reshape(x.shape[0], -1, step).mean(axis=2)
+    return wide.columns.to_numpy()[:n:step], blocks
+
+
+def write_plots(store: RunStore) -> list[Path]:
+    """Draw the run's standard plots into DIR/plots/."""
+    out = store.path / "plots"
+    out.mkdir(exist_ok=True)
+    cols = ["replication", "date", "demand_tps", "capacity_tps", "served_tps",
+            "energized_mw", "occupied_mw", "unserved_tps"]
+    ts = pq.read_table(store.path / "timeseries.parquet", columns=cols).to_pandas()
+    ts["date"] = pd.to_datetime(ts["date"])
+    made = []
+    # Weekly points are plenty for a ten-year picture and keep memory small.
+    d, demand = _matrix(ts, "demand_tps", 7)
+    _, cap = _matrix(ts, "capacity_tps", 7)
+    name = store.manifest()["scenario"]
+    made.append(plots.fan_chart(
+        out / "fan_chart.png", d, {"Claude demand on AWS": demand,
+                                   "Trainium serving capacity": cap},
+        ylabel="reference tokens/s (daily mean, log scale)", log=True,
+        title=f"Capacity vs demand, {name} ({demand.shape[0]} replications)"))
+    _, en = _matrix(ts, "energized_mw", 7)
+    _, occ = _matrix(ts, "occupied_mw", 7)
+    made.append(plots.fan_chart(
+        out / "power.png", d, {"energized (powered) MW": en, "occupied by chips MW": occ},
+        ylabel="facility MW", title="Datacenter power: energized vs populated"))
+    # Monthly probability of a shortfall across replications.
+    ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
+    g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
+    short = (g["unserved_tps"] > 1e-9 * g["demand_tps"]).unstack("month")
+    n = short.shape[0]
+    k = short.sum(axis=0).to_numpy()
+    ci = np.array([stats.proportion_ci(int(x), n) for x in k])
+    made.append(plots.share_over_time(
+        out / "shortfall_probability.png", short.columns.to_numpy(), ci[:, 0], ci[:, 1], ci[:, 2],
+        ylabel="P(demand not fully served in month)",
+        title=f"Probability of a shortfall by month ({n} replications)"))
+    kp = store.read_kpis()
+    made.append(plots.ecdf_grid(out / "kpi_ecdf.png",
+                                {c: kp[c].to_numpy() for c in KPIS + MILESTONES if c in kp},
+                                title="KPI distributions across replications (ECDF)"))
+    return made
+
+
+def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str | None,
+                       progress: bool | None) -> RunSpec:
+    """The RunSpec recorded in an existing run directory (for --resume)."""
+    store = RunStore.open(path)
+    m = store.manifest()
+    scenario, text = load(path / "scenario.toml")
+    if sha256(text) != m.get("scenario_sha256"):
+        from models.scenario import ScenarioError
+
+        raise ScenarioError(str(path / "scenario.toml"),
+                            ["differs from the scenario this run started with (sha256 mismatch)"])
+    return RunSpec(scenario, text, int(m["replications"]), int(m["seed"]), workers, executor,
+                   scheduler, tuple(m.get("overrides", [])), progress)

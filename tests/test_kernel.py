@@ -1,0 +1,142 @@
+"""simcore: clock, streams, distribution specs, stats, probes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+from scipy import stats as sst
+
+from simcore import stats
+from simcore.clock import Clock
+from simcore.probes import DailySeries
+from simcore.streams import DistSpec, Streams
+
+CLOCK = Clock.between("2026-04-01", "2036-04-01")
+SPEC = TypeAdapter(DistSpec)
+
+
+# -- clock -------------------------------------------------------------------------
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 1, 1)))
+def test_clock_date_round_trip(d):
+    assert CLOCK.date(CLOCK.hours(d)) == d
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
+def test_clock_hours_round_trip(t):
+    assert CLOCK.hours(CLOCK.datetime(t)) == pytest.approx(t, abs=1e-6)
+
+
+def test_clock_grid_and_horizon():
+    assert CLOCK.days == 3653  # 2028, 2032 and 2036 leap days are not all inside; 2 + 1
+    assert CLOCK.horizon == CLOCK.days * 24
+    dates = CLOCK.dates()
+    assert dates[0] == np.datetime64("2026-04-01") and dates[-1] == np.datetime64("2036-03-31")
+    assert CLOCK.day_index(CLOCK.hours("2026-12-31") + 12) == (dt.date(2026, 12, 31) - CLOCK.start).days
+    with pytest.raises(ValueError, match="must be after"):
+        Clock.between("2026-01-01", "2025-01-01")
+
+
+# -- streams -----------------------------------------------------------------------
+def test_streams_reproducible_and_order_free():
+    a, b = Streams(7, 3), Streams(7, 3)
+    b.rng("other").random(10)  # asking for another component first changes nothing
+    assert np.array_equal(a.rng("demand").random(100), b.rng("demand").random(100))
+
+
+def test_streams_independent_across_components_replications_seeds():
+    draws = [Streams(7, 0).rng("demand").random(20000), Streams(7, 0).rng("fleet").random(20000),
+             Streams(7, 1).rng("demand").random(20000), Streams(8, 0).rng("demand").random(20000)]
+    for i in range(len(draws)):
+        for j in range(i + 1, len(draws)):
+            assert not np.array_equal(draws[i], draws[j])
+            r = np.corrcoef(draws[i], draws[j])[0, 1]
+            assert abs(r) < 0.03  # ~4 standard errors at n = 20,000
+    # Each stream is itself uniform (Kolmogorov-Smirnov at a fixed seed).
+    assert sst.kstest(draws[0], "uniform").pvalue > 0.001
+
+
+@pytest.mark.parametrize("spec, mean, var", [
+    ({"dist": "uniform", "low": 2, "high": 6}, 4, 16 / 12),
+    ({"dist": "triangular", "low": 0, "mode": 1, "high": 4}, 5 / 3, (0 + 1 + 16 - 0 - 0 - 4) / 18),
+    ({"dist": "normal", "mean": 3, "sd": 2}, 3, 4),
+    ({"dist": "lognormal", "median": 2, "sigma": 0.5}, 2 * math.exp(0.125),
+     (math.exp(0.25) - 1) * 4 * math.exp(0.25)),
+    ({"dist": "pert", "low": 0, "mode": 2, "high": 10}, (0 + 8 + 10) / 6, None),
+    ({"dist": "constant", "value": 5}, 5, 0),
+])
+def test_distribution_moments_match_theory(spec, mean, var):
+    s = SPEC.validate_python(spec)
+    x = s.sample(np.random.default_rng(11), 200_000)
+    se = math.sqrt(var if var is not None else x.var()) / math.sqrt(x.size)
+    assert abs(x.mean() - mean) <= 4 * se + 1e-12
+    if var:
+        assert x.var() == pytest.approx(var, rel=0.03)
+
+
+def test_lognormal_by_90_percent_interval():
+    s = SPEC.validate_python({"dist": "lognormal", "p05": 0.05, "p95": 0.8})
+    x = s.sample(np.random.default_rng(1), 200_000)
+    assert np.percentile(x, 5) == pytest.approx(0.05, rel=0.03)
+    assert np.percentile(x, 95) == pytest.approx(0.8, rel=0.03)
+    assert s.median == pytest.approx(math.sqrt(0.05 * 0.8))
+
+
+@pytest.mark.parametrize("bad", [
+    {"dist": "uniform", "low": 3, "high": 1},
+    {"dist": "triangular", "low": 0, "mode": 5, "high": 4},
+    {"dist": "normal", "mean": 0, "sd": 0},
+    {"dist": "lognormal", "median": 1, "sigma": -1},
+    {"dist": "lognormal", "p05": 2, "p95": 1},
+    {"dist": "lognormal", "median": 1},
+    {"dist": "weibull", "k": 1},
+])
+def test_bad_distribution_specs_refused(bad):
+    with pytest.raises(ValidationError):
+        SPEC.validate_python(bad)
+
+
+# -- stats -------------------------------------------------------------------------
+def test_mean_ci_coverage_is_near_nominal():
+    rng = np.random.default_rng(5)
+    hits = 0
+    for _ in range(2000):
+        _, lo, hi = stats.mean_ci(rng.exponential(1.0, 30))
+        hits += lo <= 1.0 <= hi
+    assert 0.92 <= hits / 2000 <= 0.96  # skewed data: t-intervals under-cover a little
+
+
+def test_describe_and_degenerate_cases():
+    d = stats.describe(np.array([2.0, 2.0, 2.0, np.nan]))
+    assert d["mean"] == 2 and d["ci95"] == [2, 2] and d["n_missing"] == 1
+    assert math.isnan(stats.mean_ci(np.array([1.0]))[1])
+    p, lo, hi = stats.proportion_ci(0, 10)
+    assert p == 0 and lo == 0 and 0 < hi < 0.35
+    p, lo, hi = stats.proportion_ci(10, 10)
+    assert p == 1 and hi == 1 and lo > 0.65
+
+
+def test_paired_difference_narrower_than_unpaired_with_common_noise():
+    rng = np.random.default_rng(2)
+    common = rng.normal(0, 10, 50)
+    a, b = common, common + 1 + rng.normal(0, 0.1, 50)
+    p = stats.paired_difference(a, b)
+    u = stats.unpaired_difference(a, b)
+    assert p["diff_ci95"][0] > 0.9 and p["diff_ci95"][1] < 1.1
+    assert np.diff(p["diff_ci95"])[0] < np.diff(u["diff_ci95"])[0] / 10
+    z = stats.paired_difference(a, a)
+    assert z["diff_mean"] == 0 and z["diff_ci95"] == [0, 0]
+
+
+def test_daily_series_refuses_unknown_names():
+    s = DailySeries(["a"], 3)
+    s.record(0, a=1.0)
+    with pytest.raises(KeyError, match="unknown series 'b'"):
+        s.record(1, b=2.0)

@@ -66,7 +66,7 @@ def share_over_time(
     ax.step(dates, share, where="post", color=color, lw=1.6, label="estimate")
     ax.set_ylim(-0.02, 1.02)
     _style(ax, ylabel, title)
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
+    ax.legend(loc="best", fontsize=9, frameon=False)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

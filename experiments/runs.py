@@ -28,6 +28,7 @@ KPI_BOUNDS = {
     "stranded_chip_months": (0.0, np.inf),
     "aws_spend_10y_usd": (0.0, np.inf),
     "customers_throttled_peak": (0.0, np.inf),
+    "p99_latency_s": (0.0, np.inf),
     "trainium_gw_2026_12_31": (0.0, np.inf),
 }
 """Natural bounds: a t-interval on few replications is clipped to them."""
@@ -40,6 +41,7 @@ KPI_UNITS = {
     "stranded_chip_months": "chip-months",
     "aws_spend_10y_usd": "USD",
     "customers_throttled_peak": "customers",
+    "p99_latency_s": "seconds",
     "trainium_gw_2026_12_31": "GW facility",
 }
 
@@ -162,7 +164,7 @@ def write_plots(store: RunStore) -> list[Path]:
     out = store.path / "plots"
     out.mkdir(exist_ok=True)
     cols = ["replication", "date", "demand_tps", "capacity_tps", "served_tps",
-            "energized_mw", "occupied_mw", "unserved_tps"]
+            "energized_mw", "occupied_mw", "unserved_tps", "slo_hours"]
     ts = pq.read_table(store.path / "timeseries.parquet", columns=cols).to_pandas()
     ts["date"] = pd.to_datetime(ts["date"])
     made = []
@@ -191,6 +193,18 @@ def write_plots(store: RunStore) -> list[Path]:
         out / "shortfall_probability.png", short.columns.to_numpy(), ci[:, 0], ci[:, 1], ci[:, 2],
         ylabel="P(demand not fully served in month)",
         title=f"Probability of a shortfall by month ({n} replications)"))
+    # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
+    from models.scenario import load
+
+    target = load(store.path / "scenario.toml")[0].service.slo_target_share.base
+    gs = ts.groupby(["replication", "month"])["slo_hours"].agg(["sum", "count"])
+    breach = (gs["sum"] < target * 24 * gs["count"]).unstack("month")
+    kb = breach.sum(axis=0).to_numpy()
+    cb = np.array([stats.proportion_ci(int(x), n) for x in kb])
+    made.append(plots.share_over_time(
+        out / "slo_breach_probability.png", breach.columns.to_numpy(), cb[:, 0], cb[:, 1], cb[:, 2],
+        ylabel=f"P(< {target:.0%} of hours meet the SLO)",
+        title=f"Probability of an SLO breach by month ({n} replications)", color=plots.PALETTE[4]))
     kp = store.read_kpis()
     made.append(plots.ecdf_grid(out / "kpi_ecdf.png",
                                 {c: kp[c].to_numpy() for c in KPIS + MILESTONES if c in kp},

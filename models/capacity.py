@@ -17,7 +17,7 @@ from models.datacenters import power_on_times
 from models.demand import DemandModel
 from models.fleet import Fleet
 from models.scenario import Scenario
-from models.service import allocate
+from models.service import QueueSpec, allocate, latency, serving_capacity, slo_met
 from models.surges import SurgeProcess
 from simcore.clock import HOURS_PER_DAY, Clock
 from simcore.probes import DailySeries
@@ -26,7 +26,8 @@ from simcore.streams import Streams
 
 SERIES = [
     "demand_tps", "peak_demand_tps", "capacity_tps", "served_tps", "unserved_tps",
-    "peak_utilization", "slo_hours", "surge_multiplier",
+    "unserved_committed_tps", "unserved_on_demand_tps", "unserved_consumer_tps",
+    "unserved_batch_tps", "peak_utilization", "slo_hours", "p99_latency_s", "surge_multiplier",
     "energized_mw", "occupied_mw",
     "chips_delivered", "chips_waiting", "chips_installed", "chips_failed", "chips_retired",
     "customers_active", "customers_throttled",
@@ -35,7 +36,7 @@ SERIES = [
 
 KPIS = [
     "p_shortfall_any", "unserved_fraction", "slo_attainment", "first_adequate_date",
-    "stranded_chip_months", "aws_spend_10y_usd", "customers_throttled_peak",
+    "stranded_chip_months", "aws_spend_10y_usd", "customers_throttled_peak", "p99_latency_s",
 ]
 MILESTONES = ["trainium_gw_2026_12_31"]
 BINARY_KPIS = {"p_shortfall_any"}
@@ -96,10 +97,19 @@ class CapacityModel:
         launch_h = [clock.hours(d) for d in sc.surges.launches]
         self.surges = SurgeProcess(sc.surges, launch_h, streams.rng("surges.random"),
                                    streams.rng("surges.launch"))
-        svc_rng = streams.rng("service")
-        self.serving_share = float(np.clip(sc.service.serving_share.sample(svc_rng), 0, 1))
-        self.slo_util = float(sc.service.slo_utilization.sample(svc_rng))
+        svc, svc_rng = sc.service, streams.rng("service")
+        self.serving_share = float(np.clip(svc.serving_share.sample(svc_rng), 0, 1))
+        self.flex_share = float(np.clip(svc.training_flex_share.sample(svc_rng), 0, 1))
+        self.queue = QueueSpec(
+            pools=max(1.0, float(svc.pools.sample(svc_rng))),
+            slot_tps=float(svc.slot_tokens_per_s.sample(svc_rng)),
+            tokens_per_request=float(svc.tokens_per_request.sample(svc_rng)),
+            scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
+            slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self.series = DailySeries(SERIES, clock.days)
+        # Hourly serving capacity and utilization, for the queueing step in collect().
+        self.h_cap = np.zeros((clock.days, 24))
+        self.h_util = np.zeros((clock.days, 24))
         sim.add(self.surges)
         sim.add(_Process("supply", self._supply))
         sim.add(_Process("datacenters", self._datacenters))
@@ -141,17 +151,26 @@ class CapacityModel:
         for day in range(self.clock.days):
             f.step(day)
             t0 = day * HOURS_PER_DAY
-            surge = self.surges.multiplier(t0 + hours_of_day)
-            cap = f.capacity_tps() * eff ** (day / 365.25) * self.serving_share
-            committed, on_demand, consumer = dem.hourly(day, surge)
-            hs = allocate(np.full(24, cap), [committed, on_demand, consumer], self.slo_util)
+            surge_e, surge_c = self.surges.multiplier(t0 + hours_of_day)
+            total = f.capacity_tps() * eff ** (day / 365.25)
+            committed, on_demand, consumer, batch = dem.hourly(day, surge_e, surge_c)
+            cap = serving_capacity(total, self.serving_share, self.flex_share,
+                                   committed + on_demand + consumer)
+            hs = allocate(cap, [committed, on_demand, consumer], batch)
+            util = hs.utilization
+            self.h_cap[day] = cap
+            self.h_util[day] = util
             n_comm, n_od = dem.active_customers(day)
-            throttled = np.where(hs.short_committed, n_comm, 0) + np.where(hs.short_on_demand, n_od, 0)
+            # Customers count as throttled in an hour when their tier is short.
+            throttled = np.where(hs.short[0], n_comm, 0) + np.where(hs.short[1] | hs.short[3], n_od, 0)
+            uns = hs.unserved_by_tier.mean(axis=1)
             rec(day,
-                demand_tps=hs.demand.mean(), peak_demand_tps=hs.demand.max(), capacity_tps=cap,
-                served_tps=hs.served.mean(), unserved_tps=hs.unserved.mean(),
-                peak_utilization=min(hs.utilization.max(), 1e6), slo_hours=hs.slo_ok.sum(),
-                surge_multiplier=surge.max(),
+                demand_tps=hs.demand.mean(), peak_demand_tps=hs.demand.max(),
+                capacity_tps=cap.mean(), served_tps=hs.served.mean(), unserved_tps=uns.sum(),
+                unserved_committed_tps=uns[0], unserved_on_demand_tps=uns[1],
+                unserved_consumer_tps=uns[2], unserved_batch_tps=uns[3],
+                peak_utilization=min(util.max(), 1e6),
+                surge_multiplier=max(surge_e.max(), surge_c.max()),
                 energized_mw=f.energized_mw, occupied_mw=f.occupied_mw,
                 chips_delivered=f.delivered.sum(), chips_waiting=f.waiting.sum(),
                 chips_installed=f.installed.sum(), chips_failed=f.failed.sum(),
@@ -164,6 +183,15 @@ class CapacityModel:
         """Daily series and KPIs of the finished replication."""
         s = self.series.as_dict()
         clock = self.clock
+        # Service quality for every hour at once: one vectorized queueing evaluation.
+        wait, lat = latency(self.h_cap, self.h_util, self.queue)
+        ok = slo_met(self.h_util, wait, self.queue)
+        s["slo_hours"][:] = ok.sum(axis=1)
+        finite = np.where(np.isfinite(lat), lat, np.nan)
+        with np.errstate(invalid="ignore"):
+            counts = np.isfinite(finite).sum(axis=1)
+            s["p99_latency_s"][:] = np.where(counts > 0, np.nansum(finite, axis=1) / np.maximum(counts, 1),
+                                             np.nan)
         demand, unserved = s["demand_tps"], s["unserved_tps"]
         # Monthly shortfall: any unserved tokens in a calendar month.
         dates = clock.dates()
@@ -191,6 +219,8 @@ class CapacityModel:
             "aws_spend_10y_usd": finance.capacity_spend_usd(s["energized_mw"][:ten_years],
                                                             self.pue, self.tco),
             "customers_throttled_peak": float(s["customers_throttled"].max()),
+            # Mean over the hours that are not overloaded (overload counts against the SLO).
+            "p99_latency_s": float(np.nanmean(finite)) if np.isfinite(finite).any() else np.nan,
             "trainium_gw_2026_12_31": gw_2026,
         }
         return RunResult(sim.streams.replication, s, kpis, sim.events.rows)

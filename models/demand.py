@@ -136,6 +136,7 @@ class DemandModel:
         c_p2a = float(c.peak_to_average.sample(rng))
         c_peak = float(c.peak_local_hour.sample(rng))
         e = d.enterprise
+        self.batch_share = float(np.clip(e.batch_share.sample(rng), 0, 1))
         e_weekend = float(e.weekend_factor.sample(rng))
         e_p2a = float(e.peak_to_average.sample(rng))
         e_peak = float(e.peak_local_hour.sample(rng))
@@ -165,14 +166,18 @@ class DemandModel:
         self.ent_day = np.where(weekend, e_weekend, 1.0) * 7 / (5 + 2 * e_weekend)
         self.con_day = np.where(weekend, c_weekend, 1.0) * 7 / (5 + 2 * c_weekend)
 
-    def hourly(self, day: int, surge: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(committed, on-demand, consumer) demand per UTC hour of `day`, tokens/s."""
+    def hourly(self, day: int, surge_ent: np.ndarray | float = 1.0, surge_con: np.ndarray | float = 1.0
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """Demand of `day` in tokens/s: committed, on-demand and consumer per UTC hour, and
+        batch as a mean rate over the day (it can be served in any hour)."""
         w = self.pop.weight[:, day]                          # groups = region*2 + committed
         scale = self.tps_per_weight * self.ent_growth[day] * self.ent_day[day]
-        committed = (w[1::2] @ self.ent_profile) * scale * surge
-        on_demand = (w[0::2] @ self.ent_profile) * scale * surge
-        consumer = self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile * surge
-        return committed, on_demand, consumer
+        committed = (w[1::2] @ self.ent_profile) * scale * surge_ent
+        on_demand = (w[0::2] @ self.ent_profile) * scale * surge_ent
+        batch = float(on_demand.mean()) * self.batch_share
+        on_demand = on_demand * (1 - self.batch_share)
+        consumer = self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile * surge_con
+        return committed, on_demand, consumer, batch
 
     def active_customers(self, day: int) -> tuple[int, int]:
         """(committed, on-demand) customers active on `day`."""

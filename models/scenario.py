@@ -203,6 +203,7 @@ class Enterprise(_Frozen):
     region_shares: dict[str, float]
     region_utc_offset_hours: dict[str, float]
     committed_share: Param
+    batch_share: Param
     new_customers_per_year: Param
     churn_per_year: Param
     weekend_factor: Param
@@ -251,6 +252,7 @@ class Surges(_Frozen):
 
     intensity_multiplier: NonNegativeFloat = 1.0
     rate_per_year: Param
+    random_consumer_share: Param
     magnitude: Param
     ramp_days: Param
     halflife_days: Param
@@ -260,10 +262,16 @@ class Surges(_Frozen):
 
 
 class Service(_Frozen):
-    """Serving share of capacity and the first SLO rule."""
+    """Training reservation, the queueing picture of serving, and the SLO."""
 
     serving_share: Param
-    slo_utilization: Param
+    training_flex_share: Param
+    pools: Param
+    slot_tokens_per_s: Param
+    tokens_per_request: Param
+    service_scv: Param
+    slo_p99_wait_s: Param
+    slo_target_share: Param
 
 
 class Finance(_Frozen):

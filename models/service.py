@@ -1,8 +1,16 @@
-"""Serving each hour: allocation by priority, throttling, and the first SLO rule.
+"""Serving each hour: training reservation, allocation by priority, throttling, latency, SLO.
 
-Capacity for serving is shared in priority order: committed-throughput enterprise
-customers, then on-demand enterprise, then consumers. An hour is degraded when demand
-exceeds `slo_utilization` of serving capacity (the queueing model refines this later).
+Per hour, the fleet's capacity is split into a serving share and a training reservation;
+a `training_flex_share` of the reservation yields to serving when serving demand exceeds
+its share (Rainier "serves by day, trains by night"). Serving capacity goes, in priority
+order, to committed-throughput enterprise customers, on-demand enterprise customers and
+consumers; batch work then fills whatever capacity is left anywhere in the day.
+
+Service quality follows queueing theory: the serving fleet is `pools` independent pools
+(models x regions), each an M/G/c queue whose servers are concurrent request slots. The
+waiting time comes from Erlang C with the Allen-Cunneen correction for service-time
+variability; an hour meets the SLO when utilization < 1 and the p99 wait is within the
+target. `experiments.validate_queueing` checks Erlang C against a request-level SimPy model.
 """
 
 from __future__ import annotations
@@ -11,40 +19,105 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simcore import queueing
+
 
 @dataclass
 class HourlyService:
-    """Allocation of one day's 24 hours."""
+    """Allocation of one day's 24 hours (tokens/s unless stated)."""
 
-    demand: np.ndarray      # 24 total demand, tokens/s
-    served: np.ndarray      # 24 served
-    unserved: np.ndarray    # 24 unserved = demand - served
-    utilization: np.ndarray  # 24 demand / capacity (inf with no capacity and some demand)
-    slo_ok: np.ndarray      # 24 bool: hour meets the SLO
-    short_committed: np.ndarray  # 24 bool
-    short_on_demand: np.ndarray  # 24 bool
+    capacity: np.ndarray      # 24 serving capacity after training flex
+    demand: np.ndarray        # 24 total demand (batch spread evenly over the day)
+    served: np.ndarray        # 24 served
+    unserved_by_tier: np.ndarray  # (tiers, 24) unserved per tier in priority order, batch last
+    short: np.ndarray         # (tiers, 24) bool: the tier was throttled in the hour
+
+    @property
+    def unserved(self) -> np.ndarray:
+        """Unserved tokens/s per hour, all tiers."""
+        return self.unserved_by_tier.sum(axis=0)
+
+    @property
+    def utilization(self) -> np.ndarray:
+        """Demand / serving capacity per hour (inf with demand and no capacity)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.capacity > 0, self.demand / np.where(self.capacity > 0, self.capacity, 1),
+                            np.where(self.demand > 0, np.inf, 0.0))
 
 
-def allocate(capacity: np.ndarray, tiers: list[np.ndarray], slo_utilization: float) -> HourlyService:
-    """Serve `tiers` (highest priority first) from `capacity`, hour by hour (24-vectors)."""
+def serving_capacity(total: float, serving_share: float, flex_share: float,
+                     interactive_demand: np.ndarray) -> np.ndarray:
+    """Serving capacity per hour: the serving share plus what training lends when needed."""
+    base = total * serving_share
+    lendable = total * (1 - serving_share) * flex_share
+    return base + np.minimum(lendable, np.maximum(interactive_demand - base, 0.0))
+
+
+def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: float = 0.0
+             ) -> HourlyService:
+    """Serve hourly `tiers` (highest priority first), then batch from the day's leftover.
+
+    Args:
+        capacity: 24 serving capacities.
+        tiers: 24-vectors of interactive demand, highest priority first.
+        batch_daily_mean: batch demand as a mean rate over the day; it may be served in
+            any hour, so it takes leftover capacity wherever it is.
+    """
     remaining = np.maximum(np.asarray(capacity, float), 0.0)
-    served_total = np.zeros_like(remaining)
-    short = []
-    for demand in tiers:
+    n = len(tiers) + 1
+    unserved = np.zeros((n, remaining.size))
+    short = np.zeros((n, remaining.size), bool)
+    for i, demand in enumerate(tiers):
         s = np.minimum(demand, remaining)
         remaining = remaining - s
-        served_total += s
-        short.append(s < demand * (1 - 1e-12))
-    demand_total = np.sum(tiers, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(capacity > 0, demand_total / np.where(capacity > 0, capacity, 1.0),
-                        np.where(demand_total > 0, np.inf, 0.0))
-    return HourlyService(
-        demand=demand_total,
-        served=served_total,
-        unserved=demand_total - served_total,
-        utilization=util,
-        slo_ok=util <= slo_utilization,
-        short_committed=short[0],
-        short_on_demand=short[1] if len(short) > 1 else np.zeros_like(short[0]),
-    )
+        unserved[i] = demand - s
+        short[i] = unserved[i] > demand * 1e-12
+    # Batch: the day's batch volume against the day's leftover, filled in proportion.
+    batch = np.full(remaining.size, batch_daily_mean)
+    left = remaining.sum()
+    want = batch.sum()
+    if want > 0:
+        served_batch = remaining * min(1.0, want / left) if left > 0 else np.zeros_like(remaining)
+        unserved_b = (want - served_batch.sum()) / remaining.size
+        unserved[-1] = unserved_b
+        short[-1] = unserved_b > batch_daily_mean * 1e-12
+    demand_total = np.sum(tiers, axis=0) + batch
+    return HourlyService(np.asarray(capacity, float), demand_total,
+                         demand_total - unserved.sum(axis=0), unserved, short)
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """How requests meet servers: the M/G/c picture of the serving fleet."""
+
+    pools: float              # independent pools the fleet is split into
+    slot_tps: float           # tokens/s of one concurrent request slot
+    tokens_per_request: float
+    scv: float                # squared coefficient of variation of service time
+    slo_p99_wait_s: float
+
+    @property
+    def service_s(self) -> float:
+        """Mean service time of a request, seconds."""
+        return self.tokens_per_request / self.slot_tps
+
+
+def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(p99 wait, p99 latency) in seconds for arrays of hourly capacity and utilization.
+
+    Servers per pool c = capacity / slot_tps / pools (at least 1); the p99 wait is the
+    M/M/c quantile scaled by (1 + scv) / 2 (Allen-Cunneen), inf when utilization >= 1.
+    Latency adds the service time's p99 (exponential tail scaled by the same factor).
+    """
+    c = np.maximum(np.asarray(capacity, float) / q.slot_tps / q.pools, 1.0)
+    rho = np.asarray(utilization, float)
+    factor = (1 + q.scv) / 2
+    wait = queueing.wait_quantile(c, rho, 0.99) * q.service_s * factor
+    service_p99 = np.log(100.0) * q.service_s * factor
+    return wait, wait + service_p99
+
+
+def slo_met(utilization: np.ndarray, p99_wait_s: np.ndarray, q: QueueSpec) -> np.ndarray:
+    """Hours that meet the SLO: not overloaded and the p99 wait within target."""
+    return (np.asarray(utilization) < 1.0) & (p99_wait_s <= q.slo_p99_wait_s)

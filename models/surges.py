@@ -24,6 +24,7 @@ class Surge:
     ramp_h: float
     halflife_h: float
     kind: str
+    target: str = "all"  # "all", "consumer" or "enterprise"
 
     def shape(self, t: np.ndarray) -> np.ndarray:
         """0 before the start, a linear ramp to 1, then exponential decay."""
@@ -50,6 +51,7 @@ class SurgeProcess:
         self.rng = rng_random
         self.rng_launch = rng_launch
         self.rate_per_hour = max(0.0, float(s.rate_per_year.sample(rng_random))) / (365.25 * 24)
+        self.p_consumer = float(np.clip(s.random_consumer_share.sample(rng_random), 0, 1))
         self.active: list[Surge] = []
         self.started: list[Surge] = []
 
@@ -59,13 +61,14 @@ class SurgeProcess:
         sim.env.process(self._random())
         sim.env.process(self._launches())
 
-    def _new(self, t: float, magnitude: float, rng: np.random.Generator, kind: str) -> None:
+    def _new(self, t: float, magnitude: float, rng: np.random.Generator, kind: str,
+             target: str = "all") -> None:
         ramp = max(0.1, float(self.s.ramp_days.sample(rng))) * HOURS_PER_DAY
         half = max(0.1, float(self.s.halflife_days.sample(rng))) * HOURS_PER_DAY
-        surge = Surge(t, self.k * max(0.0, magnitude), ramp, half, kind)
+        surge = Surge(t, self.k * max(0.0, magnitude), ramp, half, kind, target)
         self.active.append(surge)
         self.started.append(surge)
-        self.sim.events.log(t, f"surge.{kind}", f"magnitude={surge.magnitude:.3f}")
+        self.sim.events.log(t, f"surge.{kind}", f"target={target} magnitude={surge.magnitude:.3f}")
 
     def _random(self):
         env = self.sim.env
@@ -73,7 +76,8 @@ class SurgeProcess:
             return
         while True:
             yield env.timeout(self.rng.exponential(1.0 / self.rate_per_hour))
-            self._new(env.now, float(self.s.magnitude.sample(self.rng)), self.rng, "random")
+            target = "consumer" if self.rng.random() < self.p_consumer else "enterprise"
+            self._new(env.now, float(self.s.magnitude.sample(self.rng)), self.rng, "random", target)
 
     def _launches(self):
         env = self.sim.env
@@ -91,11 +95,19 @@ class SurgeProcess:
             self._new(env.now, float(self.s.launch_magnitude.sample(self.rng_launch)),
                       self.rng_launch, "launch")
 
-    def multiplier(self, hours: np.ndarray) -> np.ndarray:
-        """Demand multiplier at the given hours (1 = no surge); drops finished surges."""
+    def multiplier(self, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(enterprise, consumer) demand multipliers at the given hours (1 = no surge).
+
+        Drops surges that have decayed.
+        """
         now = float(hours[0])
         self.active = [s for s in self.active if not s.over(now)]
-        m = np.ones_like(hours)
+        ent = np.ones_like(hours)
+        con = np.ones_like(hours)
         for s in self.active:
-            m += s.magnitude * s.shape(hours)
-        return m
+            bump = s.magnitude * s.shape(hours)
+            if s.target != "consumer":
+                ent += bump
+            if s.target != "enterprise":
+                con += bump
+        return ent, con

@@ -33,7 +33,7 @@ __all__ = [
     "simulate_mgc",
 ]
 
-ArrayLike = float | npt.ArrayLike
+ArrayLike = npt.ArrayLike
 ServiceDistribution = Literal["exponential", "deterministic", "lognormal"]
 
 
@@ -130,8 +130,8 @@ def mgc_mean_wait(servers: int, rho: ArrayLike, scv: ArrayLike) -> float | np.nd
 
     Scales the M/M/c result by ``(1 + scv) / 2`` (Poisson arrivals contribute
     an arrival SCV of 1). It is exact for c = 1 (Pollaczek-Khinchine) and for
-    exponential service, and typically within a few percent otherwise at the
-    moderate-to-high loads where queueing matters.
+    exponential service; otherwise it is a heuristic that is most accurate at
+    high utilisation, which is where queueing delay matters.
 
     Args:
         servers: Number of servers ``c`` (>= 1).
@@ -321,3 +321,46 @@ def simulate_mgc(
         stats.t.ppf(0.975, df=n_batches - 1) * batch_means.std(ddof=1) / math.sqrt(n_batches)
     )
     return SimulationResult(mean_wait=mean, ci95=(mean - half, mean + half), n_customers=n_used)
+
+
+# ---------------------------------------------------------------------------
+# Closed forms for many (servers, load) pairs at once
+# ---------------------------------------------------------------------------
+
+def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
+    """Erlang C for arrays of server counts and loads, in O(1) per element.
+
+    Erlang B is the Poisson ratio ``pmf(c; a) / cdf(c; a)``, written with the log-gamma
+    function and the regularized upper incomplete gamma ``Q(c + 1, a)``, so a whole
+    replication's hours (each with its own server count) are evaluated in one call.
+    It extends smoothly to non-integer ``c`` and agrees with :func:`erlang_c` (the exact
+    recursion) at integers; ``C = B / (1 - rho (1 - B))``, and 1 where ``rho >= 1``.
+    """
+    from scipy import special
+
+    c = np.asarray(servers, float)
+    a = np.asarray(offered_load, float)
+    c, a = np.broadcast_arrays(c, a)
+    rho = np.divide(a, c, out=np.full(c.shape, np.inf), where=c > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        log_pmf = c * np.log(a) - a - special.gammaln(c + 1)
+        b = np.exp(log_pmf) / special.gammaincc(c + 1, a)
+        out = b / (1.0 - rho * (1.0 - b))
+    out = np.where(a <= 0, 0.0, out)
+    return np.where(rho >= 1.0, 1.0, np.clip(out, 0.0, 1.0))
+
+
+def wait_quantile(servers: ArrayLike, rho: ArrayLike, q: float) -> np.ndarray:
+    """q-quantile of the M/M/c queueing delay for arrays of servers and utilizations.
+
+    In units of the mean service time; ``inf`` where ``rho >= 1``. Same formula as
+    :func:`mmc_wait_quantile`, on top of :func:`erlang_c_gamma`.
+    """
+    if not 0.0 <= q < 1.0:
+        raise ValueError(f"q(={q}) must lie in [0, 1)")
+    c = np.asarray(servers, float)
+    r = np.asarray(rho, float)
+    prob = erlang_c_gamma(c, r * c)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(prob / (1.0 - q)) / (c * (1.0 - r))
+    return np.where(r >= 1.0, np.inf, np.where(np.isfinite(t), np.maximum(t, 0.0), 0.0))

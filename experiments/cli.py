@@ -126,7 +126,7 @@ def cmd_run(a: argparse.Namespace) -> int:
         store = RunStore.open(a.resume)
         if store.manifest().get("status") == "complete":
             raise UsageError(f"{a.resume}: run is already complete")
-        store.update_manifest(status="running", executor=a.executor, workers=a.workers)
+        store.update_manifest(executor=a.executor, workers=a.workers)
         out = a.resume
     else:
         scenario, text = load(a.scenario, a.overrides)

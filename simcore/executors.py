@@ -6,6 +6,7 @@ they finish (any order); callers key results by replication, never by arrival or
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -89,7 +90,8 @@ class DaskExecutor(Executor):
             self._client = Client(scheduler)
         else:
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None
+                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster)
 

@@ -2,7 +2,7 @@
 
 Layout (the contract other tools read):
 
-    DIR/manifest.json       status "running" | "partial" | "complete", replications_done, ...
+    DIR/manifest.json       status "partial" (until every replication is in) | "complete"
     DIR/scenario.toml       written by the caller through `write_text`
     DIR/timeseries.parquet  one row per (replication, date), wide: one column per metric
     DIR/kpis.parquet        one row per replication
@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -110,9 +111,14 @@ def is_run_dir(path: Path) -> bool:
 class RunStore:
     """A run directory opened for writing or reading."""
 
+    FLUSH_SECONDS = 5.0
+    """How often kpis.parquet is refreshed while a run is going (it survives a SIGKILL)."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.parts = self.path / PARTS
+        self._kpis: dict[int, pa.Table] | None = None
+        self._flushed = 0.0
 
     # -- creation -----------------------------------------------------------------
     @classmethod
@@ -143,7 +149,9 @@ class RunStore:
         path.mkdir(parents=True, exist_ok=True)
         store = cls(path)
         store.parts.mkdir(exist_ok=True)
-        store.write_manifest({**manifest, "status": "running", "replications_done": 0})
+        # "partial" from the first moment: a run killed with SIGKILL runs no handler, and
+        # its manifest must still tell readers that it is incomplete.
+        store.write_manifest({**manifest, "status": "partial", "replications_done": 0})
         return store
 
     @classmethod
@@ -187,6 +195,19 @@ class RunStore:
         """Store one finished replication. The kpis part is written last: it marks it done."""
         atomic_write_table(self._part("ts", replication), timeseries)
         atomic_write_table(self._part("kpis", replication), kpis)
+        if self._kpis is None:  # first append after open: pick up earlier replications
+            self._kpis = {r: pq.read_table(self._part("kpis", r)) for r in self.done()}
+        self._kpis[replication] = kpis
+        if time.monotonic() - self._flushed > self.FLUSH_SECONDS:
+            self.flush_kpis()
+
+    def flush_kpis(self) -> None:
+        """Rewrite kpis.parquet from the replications appended so far (atomic)."""
+        if self._kpis:
+            table = pa.concat_tables([self._kpis[r] for r in sorted(self._kpis)],
+                                     promote_options="default")
+            atomic_write_table(self.path / "kpis.parquet", table)
+        self._flushed = time.monotonic()
 
     def done(self) -> list[int]:
         """Replications whose parts are complete, sorted."""

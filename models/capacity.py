@@ -100,6 +100,7 @@ class CapacityModel:
         svc, svc_rng = sc.service, streams.rng("service")
         self.serving_share = float(np.clip(svc.serving_share.sample(svc_rng), 0, 1))
         self.flex_share = float(np.clip(svc.training_flex_share.sample(svc_rng), 0, 1))
+        self.flex_target = float(svc.flex_target_utilization.sample(svc_rng))
         self.queue = QueueSpec(
             pools=max(1.0, float(svc.pools.sample(svc_rng))),
             slot_tps=float(svc.slot_tokens_per_s.sample(svc_rng)),
@@ -155,7 +156,7 @@ class CapacityModel:
             total = f.capacity_tps() * eff ** (day / 365.25)
             committed, on_demand, consumer, batch = dem.hourly(day, surge_e, surge_c)
             cap = serving_capacity(total, self.serving_share, self.flex_share,
-                                   committed + on_demand + consumer)
+                                   committed + on_demand + consumer, self.flex_target)
             hs = allocate(cap, [committed, on_demand, consumer], batch)
             util = hs.utilization
             self.h_cap[day] = cap
@@ -212,7 +213,9 @@ class CapacityModel:
         ten_years = min(clock.days, int(round(10 * 365.25)))
         kpis = {
             "p_shortfall_any": float(short.any()),
-            "unserved_fraction": float(unserved.sum() / demand.sum()) if demand.sum() > 0 else 0.0,
+            # Clipped against rounding: the ratio of two sums of the same hours.
+            "unserved_fraction": float(np.clip(unserved.sum() / demand.sum(), 0, 1))
+            if demand.sum() > 0 else 0.0,
             "slo_attainment": float(s["slo_hours"].sum() / (24 * clock.days)),
             "first_adequate_date": first_ok,
             "stranded_chip_months": float(s["chips_waiting"].sum() / DAYS_PER_MONTH),

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat,
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat,
                       PositiveInt, TypeAdapter, ValidationError, model_validator)
 
 from simcore.streams import DistSpec
@@ -43,7 +43,7 @@ class ScenarioError(Exception):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 _DIST = TypeAdapter(DistSpec)
@@ -90,6 +90,34 @@ class Param(_Frozen):
         return {**d, "unit": self.unit, "source": self.source}
 
 
+def _bounded(lo: float, hi: float, strict_lo: bool = False):
+    """A validator: every value the parameter's distribution can draw lies in [lo, hi]."""
+
+    def check(p: Param) -> Param:
+        s_lo, s_hi = p.spec.support
+        bad_lo = s_lo <= lo if strict_lo else s_lo < lo
+        if bad_lo or s_hi > hi:
+            left = "(" if strict_lo else "["
+            raise ValueError(f"values must lie in {left}{lo:g}, {hi:g}], but the distribution "
+                             f"spans [{s_lo:g}, {s_hi:g}]")
+        return p
+
+    return AfterValidator(check)
+
+
+INF = float("inf")
+Share = Annotated[Param, _bounded(0.0, 1.0)]
+"""A probability or share: in [0, 1]."""
+NonNeg = Annotated[Param, _bounded(0.0, INF)]
+"""A count, duration, rate or amount: >= 0."""
+Positive = Annotated[Param, _bounded(0.0, INF, strict_lo=True)]
+"""A size, speed or price: > 0."""
+AtLeastOne = Annotated[Param, _bounded(1.0, INF)]
+"""A ratio such as PUE or peak-to-average: >= 1."""
+Hour = Annotated[Param, _bounded(0.0, 24.0)]
+"""An hour of the day."""
+
+
 class Sourced(_Frozen):
     """A plain list of values with unit and source (e.g. output per quarter)."""
 
@@ -119,16 +147,16 @@ class Generation(_Frozen):
     """One chip generation and its supply line for this customer."""
 
     available: dt.date = Field(description="first quarter of volume output (before slip)")
-    chip_power_w: Param
-    tokens_per_s: Param
-    installed_at_start: Param
-    share: Param
-    slip_quarters: Param
+    chip_power_w: Positive
+    tokens_per_s: Positive
+    installed_at_start: NonNeg
+    share: Share
+    slip_quarters: NonNeg
     quarterly_output: Sourced | None = None
-    ramp_first_quarter: Param | None = None
-    ramp_growth_year1: Param | None = None
-    ramp_growth_year2: Param | None = None
-    max_per_quarter: Param | None = None
+    ramp_first_quarter: Positive | None = None
+    ramp_growth_year1: Positive | None = None
+    ramp_growth_year2: Positive | None = None
+    max_per_quarter: NonNeg | None = None
     production_end: dt.date | None = None
     batches_per_quarter: PositiveInt = 3
     install_spread_years: NonNegativeFloat = 1.0
@@ -162,14 +190,14 @@ class Supply(_Frozen):
 class Campus(_Frozen):
     """A datacenter campus: buildings of equal size that power on one after another."""
 
-    building_mw: Param
+    building_mw: Positive
     energized_at_start: Annotated[int, Field(ge=0)]
     new_buildings: Annotated[int, Field(ge=0)]
     first_power_on: dt.date
-    interval_days: Param
-    slip_days: Param
+    interval_days: NonNeg
+    slip_days: NonNeg
     power_path_ready: dt.date | None = None
-    power_path_slip_days: Param | None = None
+    power_path_slip_days: NonNeg | None = None
 
     @model_validator(mode="after")
     def _path(self):
@@ -182,33 +210,33 @@ class Datacenters(_Frozen):
     """Campuses, PUE and the power-on-delay stress knob."""
 
     power_on_delay_days: NonNegativeFloat = 0.0
-    pue: Param
+    pue: AtLeastOne
     campuses: dict[str, Campus]
 
 
 class Fleet(_Frozen):
     """Servers, failures, repairs and retirement."""
 
-    server_overhead: Param
-    mtbf_hours: Param
-    repair_hours: Param
-    useful_life_years: Param
+    server_overhead: AtLeastOne
+    mtbf_hours: Positive
+    repair_hours: NonNeg
+    useful_life_years: Positive
 
 
 class Enterprise(_Frozen):
     """The enterprise customer population."""
 
-    customers: Param
-    size_sigma: Param
+    customers: NonNeg
+    size_sigma: Positive
     region_shares: dict[str, float]
     region_utc_offset_hours: dict[str, float]
-    committed_share: Param
-    batch_share: Param
-    new_customers_per_year: Param
-    churn_per_year: Param
-    weekend_factor: Param
-    peak_to_average: Param
-    peak_local_hour: Param
+    committed_share: Share
+    batch_share: Share
+    new_customers_per_year: NonNeg
+    churn_per_year: NonNeg
+    weekend_factor: NonNeg
+    peak_to_average: AtLeastOne
+    peak_local_hour: Hour
 
     @model_validator(mode="after")
     def _regions(self):
@@ -224,25 +252,25 @@ class Enterprise(_Frozen):
 class Consumer(_Frozen):
     """Consumer (chat app) demand."""
 
-    price_usd_per_mtok: Param
-    growth_factor: Param
-    weekend_factor: Param
-    peak_to_average: Param
-    peak_local_hour: Param
+    price_usd_per_mtok: Positive
+    growth_factor: NonNeg
+    weekend_factor: NonNeg
+    peak_to_average: AtLeastOne
+    peak_local_hour: Hour
 
 
 class Demand(_Frozen):
     """Claude demand on this cloud, from revenue, with a decaying growth rate."""
 
     growth_multiplier: PositiveFloat = 1.0
-    revenue_run_rate_usd: Param
-    enterprise_revenue_share: Param
-    price_usd_per_mtok: Param
-    cloud_share: Param
-    growth_start: Param
-    growth_long_run: Param
-    growth_halflife_years: Param
-    efficiency_gain_per_year: Param
+    revenue_run_rate_usd: NonNeg
+    enterprise_revenue_share: Share
+    price_usd_per_mtok: Positive
+    cloud_share: Share
+    growth_start: Positive
+    growth_long_run: Positive
+    growth_halflife_years: Positive
+    efficiency_gain_per_year: Positive
     enterprise: Enterprise
     consumer: Consumer
 
@@ -251,33 +279,34 @@ class Surges(_Frozen):
     """Random surges and scheduled launches: multiplicative bumps that decay."""
 
     intensity_multiplier: NonNegativeFloat = 1.0
-    rate_per_year: Param
-    random_consumer_share: Param
-    magnitude: Param
-    ramp_days: Param
-    halflife_days: Param
+    rate_per_year: NonNeg
+    random_consumer_share: Share
+    magnitude: NonNeg
+    ramp_days: Positive
+    halflife_days: Positive
     launches: list[dt.date] = []
-    launch_every_days: Param
-    launch_magnitude: Param
+    launch_every_days: Positive
+    launch_magnitude: NonNeg
 
 
 class Service(_Frozen):
     """Training reservation, the queueing picture of serving, and the SLO."""
 
-    serving_share: Param
-    training_flex_share: Param
-    pools: Param
-    slot_tokens_per_s: Param
-    tokens_per_request: Param
-    service_scv: Param
-    slo_p99_wait_s: Param
-    slo_target_share: Param
+    serving_share: Share
+    training_flex_share: Share
+    flex_target_utilization: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
+    pools: AtLeastOne
+    slot_tokens_per_s: Positive
+    tokens_per_request: Positive
+    service_scv: NonNeg
+    slo_p99_wait_s: NonNeg
+    slo_target_share: Share
 
 
 class Finance(_Frozen):
     """Cost of capacity."""
 
-    tco_usd_per_mw_it_year: Param
+    tco_usd_per_mw_it_year: NonNeg
 
 
 class Scenario(_Frozen):
@@ -294,7 +323,12 @@ class Scenario(_Frozen):
 
     @model_validator(mode="after")
     def _dates(self):
+        start = self.scenario.start
         for name, g in self.supply.generations.items():
+            if g.installed_at_start.spec.support[1] > 0 and g.available > start:
+                raise ValueError(f"supply.generations.{name}: installed_at_start > 0 but the "
+                                 f"generation is available only from {g.available}, after the "
+                                 f"start {start}: a chip cannot be installed before it exists")
             if g.production_end is not None and g.production_end <= self.scenario.start and \
                     g.installed_at_start.base <= 0:
                 raise ValueError(f"supply.generations.{name}: ends before the start and has no "

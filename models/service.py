@@ -46,11 +46,16 @@ class HourlyService:
 
 
 def serving_capacity(total: float, serving_share: float, flex_share: float,
-                     interactive_demand: np.ndarray) -> np.ndarray:
-    """Serving capacity per hour: the serving share plus what training lends when needed."""
+                     interactive_demand: np.ndarray, target_utilization: float = 0.9) -> np.ndarray:
+    """Serving capacity per hour: the serving share plus what training lends when needed.
+
+    Training lends (up to `flex_share` of its reservation) enough for serving to run at
+    `target_utilization`, not merely at 100%, where queues would grow without bound.
+    """
     base = total * serving_share
     lendable = total * (1 - serving_share) * flex_share
-    return base + np.minimum(lendable, np.maximum(interactive_demand - base, 0.0))
+    need = np.asarray(interactive_demand, float) / target_utilization - base
+    return base + np.minimum(lendable, np.maximum(need, 0.0))
 
 
 def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: float = 0.0
@@ -67,9 +72,13 @@ def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: fl
     n = len(tiers) + 1
     unserved = np.zeros((n, remaining.size))
     short = np.zeros((n, remaining.size), bool)
+    # Served is summed from what each tier gets (not demand minus unserved), so that it
+    # can never exceed capacity by rounding.
+    served = np.zeros(remaining.size)
     for i, demand in enumerate(tiers):
         s = np.minimum(demand, remaining)
-        remaining = remaining - s
+        remaining = np.maximum(remaining - s, 0.0)
+        served += s
         unserved[i] = demand - s
         short[i] = unserved[i] > demand * 1e-12
     # Batch: the day's batch volume against the day's leftover, filled in proportion.
@@ -78,12 +87,12 @@ def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: fl
     want = batch.sum()
     if want > 0:
         served_batch = remaining * min(1.0, want / left) if left > 0 else np.zeros_like(remaining)
-        unserved_b = (want - served_batch.sum()) / remaining.size
+        served += served_batch
+        unserved_b = max(0.0, want - served_batch.sum()) / remaining.size
         unserved[-1] = unserved_b
         short[-1] = unserved_b > batch_daily_mean * 1e-12
     demand_total = np.sum(tiers, axis=0) + batch
-    return HourlyService(np.asarray(capacity, float), demand_total,
-                         demand_total - unserved.sum(axis=0), unserved, short)
+    return HourlyService(np.asarray(capacity, float), demand_total, served, unserved, short)
 
 
 @dataclass(frozen=True)

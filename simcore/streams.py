@@ -63,7 +63,7 @@ class Streams:
 # ---------------------------------------------------------------------------
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
         """Draw from the distribution."""
@@ -72,6 +72,15 @@ class _Spec(BaseModel):
     @property
     def median(self) -> float:
         """The distribution's median, used as its base value."""
+        raise NotImplementedError
+
+    @property
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest values a draw can take."""
+        lo = getattr(self, "low", None)
+        hi = getattr(self, "high", None)
+        if lo is not None and hi is not None:
+            return float(lo), float(hi)
         raise NotImplementedError
 
 
@@ -87,6 +96,10 @@ class Constant(_Spec):
     @property
     def median(self):  # noqa: D102
         return self.value
+
+    @property
+    def support(self):  # noqa: D102
+        return self.value, self.value
 
 
 class Uniform(_Spec):
@@ -165,7 +178,7 @@ class Lognormal(_Spec):
     p05: Annotated[float | None, Field(gt=0)] = None
     p95: Annotated[float | None, Field(gt=0)] = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
 
     @model_validator(mode="after")
     def _check(self):
@@ -192,6 +205,11 @@ class Lognormal(_Spec):
     @property
     def median(self):  # noqa: D102
         return math.exp(self.mu_sigma[0])
+
+    @property
+    def support(self):  # noqa: D102
+        # Open at 0: the smallest positive float stands for "just above zero".
+        return math.ulp(0.0), math.inf
 
 
 class Pert(_Spec):

@@ -93,9 +93,11 @@ def test_allocation_respects_capacity_demand_and_priority():
 def test_training_lends_capacity_only_when_serving_needs_it():
     from models.service import serving_capacity
 
-    demand = np.array([10.0, 50.0, 80.0, 200.0])
-    cap = serving_capacity(100.0, 0.5, 0.6, demand)  # base 50, up to 30 lent
+    demand = np.array([10.0, 45.0, 72.0, 200.0])
+    cap = serving_capacity(100.0, 0.5, 0.6, demand, 0.9)  # base 50, up to 30 lent
     np.testing.assert_allclose(cap, [50, 50, 80, 80])
+    cap = serving_capacity(100.0, 0.5, 0.6, np.array([63.0]), 0.9)
+    np.testing.assert_allclose(cap, [70])  # lends just enough for 90% utilization
     np.testing.assert_allclose(serving_capacity(100.0, 0.5, 0.0, demand), 50)
 
 

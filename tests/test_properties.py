@@ -1,0 +1,119 @@
+"""Property-based tests (hypothesis): random valid scenarios keep every invariant; random
+invalid ones are refused with exit code 2 naming the key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from experiments.cli import main
+from models.capacity import CapacityModel
+from models.scenario import load
+from simcore.streams import Streams
+
+SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+knobs = st.fixed_dictionaries({
+    "scenario.end": st.dates(dt.date(2026, 6, 1), dt.date(2027, 12, 31)).map(str),
+    "demand.growth_multiplier": st.floats(0.2, 3.0),
+    "supply.delivery_delay_days": st.floats(0, 720),
+    "datacenters.power_on_delay_days": st.floats(0, 720),
+    "surges.intensity_multiplier": st.floats(0, 5),
+    "demand.cloud_share": st.floats(0, 1),
+    "service.serving_share": st.floats(0, 1),
+    "service.training_flex_share": st.floats(0, 1),
+    "datacenters.pue": st.floats(1.0, 1.6),
+    "fleet.mtbf_hours": st.floats(500, 1e6),
+    "fleet.repair_hours": st.floats(0, 2000),
+    "demand.enterprise.customers": st.integers(0, 200_000),
+    "surges.rate_per_year": st.floats(0, 50),
+})
+
+
+def _override(d):
+    return [f"{k}={v}" for k, v in d.items()]
+
+
+@SETTINGS
+@given(knobs, st.integers(0, 2**32 - 1))
+def test_random_valid_scenarios_keep_every_invariant(d, seed):
+    sc = load(None, _override(d))[0]
+    model = CapacityModel(sc)
+    sim = model.build(Streams(seed, 0))
+    f = model.fleet
+    step = f.step
+
+    def checked(day):
+        step(day)
+        assert np.array_equal(f.delivered, f.waiting + f.installed + f.failed + f.retired)
+        assert min(f.waiting.min(), f.installed.min(), f.failed.min(), f.retired.min()) >= 0
+        assert f.occupied_mw <= f.energized_mw + 1e-6
+
+    f.step = checked
+    sim.run()
+    r = model.collect(sim)
+    s = r.timeseries
+    for name, x in s.items():
+        if name != "p99_latency_s":
+            assert np.all(np.isfinite(x)), name
+    assert np.all(s["served_tps"] <= s["demand_tps"] * (1 + 1e-9) + 1e-9)
+    assert np.all(s["served_tps"] <= s["capacity_tps"] * (1 + 1e-9) + 1e-9)
+    np.testing.assert_allclose(s["served_tps"] + s["unserved_tps"], s["demand_tps"], rtol=1e-9,
+                               atol=1e-9)
+    k = r.kpis
+    for name in ("unserved_fraction", "slo_attainment", "p_shortfall_any"):
+        assert 0.0 <= k[name] <= 1.0, name
+    for name in ("stranded_chip_months", "aws_spend_10y_usd", "customers_throttled_peak"):
+        assert k[name] >= 0 and np.isfinite(k[name]), name
+
+
+def _total_unserved(overrides, seed):
+    from simcore.simulation import run_replication
+
+    sc = load(None, ["scenario.end=2027-04-01", *overrides])[0]
+    r = run_replication(CapacityModel, sc, seed, 0)
+    return r.timeseries["unserved_tps"].sum()
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(st.floats(0.5, 2.0), st.floats(1.01, 2.0), st.integers(0, 1000))
+def test_more_demand_growth_never_serves_more_of_it(m, factor, seed):
+    # Same seed: the demand side scales up, every random draw stays the same.
+    lo = _total_unserved([f"demand.growth_multiplier={m}"], seed)
+    hi = _total_unserved([f"demand.growth_multiplier={m * factor}"], seed)
+    assert hi >= lo * (1 - 1e-12)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(st.floats(0.0, 2.0), st.floats(1.1, 4.0), st.integers(0, 1000))
+def test_bigger_surges_never_serve_more(k, factor, seed):
+    lo = _total_unserved([f"surges.intensity_multiplier={k}"], seed)
+    hi = _total_unserved([f"surges.intensity_multiplier={k * factor}"], seed)
+    assert hi >= lo * (1 - 1e-12)
+
+
+SHARES = ["demand.cloud_share", "service.serving_share", "demand.enterprise_revenue_share",
+          "supply.generations.trainium3.share", "demand.enterprise.batch_share",
+          "surges.random_consumer_share"]
+NONNEG = ["fleet.repair_hours", "datacenters.campuses.mississippi.slip_days",
+          "surges.rate_per_year", "demand.enterprise.churn_per_year",
+          "supply.generations.trainium4.slip_quarters", "datacenters.power_on_delay_days",
+          "supply.delivery_delay_days", "surges.intensity_multiplier"]
+
+
+@SETTINGS
+@given(st.one_of(
+    st.tuples(st.sampled_from(SHARES), st.one_of(st.floats(-10, -1e-6), st.floats(1.000001, 10)))
+    .map(lambda t: (t[0], f"{t[1]!r}")),
+    st.tuples(st.sampled_from(NONNEG), st.floats(-1e6, -1e-6)).map(lambda t: (t[0], f"{t[1]!r}")),
+    st.tuples(st.sampled_from(SHARES + NONNEG), st.sampled_from(['"x"', "[1, 2]", "true"])),
+))
+def test_random_invalid_values_are_refused_with_exit_2(capsys, bad):
+    key, value = bad
+    assert main(["validate", "--set", f"{key}={value}"]) == 2
+    err = capsys.readouterr().err
+    assert key in err and "Traceback" not in err

@@ -70,7 +70,8 @@ class CapacityModel:
         self.pue = pue
         self.tco = float(sc.finance.tco_usd_per_mw_it_year.sample(streams.rng("finance")))
         self.fleet = Fleet(gens, np.array(kw), np.array(tps), mtbf,
-                           int(np.ceil(repair_h / 24)), life_days, clock.days, rng_fleet)
+                           int(np.ceil(repair_h / 24)), life_days, clock.days, rng_fleet,
+                           np.array([g.chips_per_rack for g in sc.supply.generations.values()]))
 
         # Datacenters: energized buildings at the start, processes for the rest.
         self.power_ons: list[tuple[float, float, str]] = []

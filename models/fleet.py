@@ -29,11 +29,13 @@ class Fleet:
 
     def __init__(self, generations: list[str], kw_per_chip: np.ndarray, tokens_per_s: np.ndarray,
                  mtbf_hours: float, repair_days: int, life_days: float, horizon_days: int,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, chips_per_rack: np.ndarray | None = None) -> None:
         n = len(generations)
         self.generations = list(generations)
         self.kw = np.asarray(kw_per_chip, float)
         self.tps = np.asarray(tokens_per_s, float)
+        self.rack = (np.ones(n, np.int64) if chips_per_rack is None
+                     else np.asarray(chips_per_rack, np.int64))
         self.p_fail_day = min(1.0, 24.0 / mtbf_hours)
         self.repair_days = max(1, int(repair_days))
         self.life_days = float(life_days)
@@ -95,14 +97,18 @@ class Fleet:
         self.place(day)
 
     def place(self, day: int) -> None:
-        """Put waiting chips into free powered space, best tokens per MW first."""
+        """Put waiting chips into free powered space in whole racks, best tokens per MW first.
+
+        The last rack of a generation may be partly filled when fewer chips are waiting.
+        """
         free_kw = self.energized_mw * 1000.0 - ((self.installed + self.failed) * self.kw).sum()
         for g in self._order:
             if free_kw <= 0:
                 break
             if self.waiting[g] == 0:
                 continue
-            n = int(min(self.waiting[g], np.floor(free_kw / self.kw[g] + 1e-9)))
+            racks = np.floor(free_kw / (self.kw[g] * self.rack[g]) + 1e-9)
+            n = int(min(self.waiting[g], racks * self.rack[g]))
             if n <= 0:
                 continue
             self.waiting[g] -= n

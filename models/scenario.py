@@ -139,7 +139,7 @@ class Meta(_Frozen):
     @model_validator(mode="after")
     def _horizon(self):
         if self.end <= self.start:
-            raise ValueError(f"end(={self.end}) must be after start(={self.start})")
+            raise ValueError(f"end (={self.end}) must be after start (={self.start})")
         return self
 
 
@@ -158,6 +158,7 @@ class Generation(_Frozen):
     ramp_growth_year2: Positive | None = None
     max_per_quarter: NonNeg | None = None
     production_end: dt.date | None = None
+    chips_per_rack: PositiveInt = Field(description="chips placed together: powered space is filled in whole racks")
     batches_per_quarter: PositiveInt = 3
     install_spread_years: NonNegativeFloat = 1.0
 
@@ -329,6 +330,15 @@ class Scenario(_Frozen):
                 raise ValueError(f"supply.generations.{name}: installed_at_start > 0 but the "
                                  f"generation is available only from {g.available}, after the "
                                  f"start {start}: a chip cannot be installed before it exists")
+            rack_mw = (g.chips_per_rack * g.chip_power_w.spec.support[1]
+                       * self.fleet.server_overhead.spec.support[1]
+                       * self.datacenters.pue.spec.support[1] / 1e6)
+            for cname, campus in self.datacenters.campuses.items():
+                if rack_mw > campus.building_mw.spec.support[0]:
+                    raise ValueError(
+                        f"supply.generations.{name}.chips_per_rack: a rack of {g.chips_per_rack} "
+                        f"chips can need {rack_mw:g} MW, more than the smallest building of "
+                        f"datacenters.campuses.{cname} ({campus.building_mw.spec.support[0]:g} MW)")
             if g.production_end is not None and g.production_end <= self.scenario.start and \
                     g.installed_at_start.base <= 0:
                 raise ValueError(f"supply.generations.{name}: ends before the start and has no "
@@ -427,6 +437,9 @@ def _format_errors(exc: ValidationError) -> list[str]:
             continue
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
+        if not loc:  # a rule across keys: its message names them
+            problems.append(msg)
+            continue
         problems.append(f"{key}: {msg}{shown}")
     return problems
 

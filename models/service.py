@@ -24,7 +24,12 @@ from simcore import queueing
 
 @dataclass
 class HourlyService:
-    """Allocation of one day's 24 hours (tokens/s unless stated)."""
+    """Allocation of one day's 24 hours (tokens/s unless stated).
+
+    Batch demand is counted at its mean rate in every hour but served where capacity is
+    left, so served <= capacity holds per hour while served <= demand and
+    served + unserved = demand hold over the day.
+    """
 
     capacity: np.ndarray      # 24 serving capacity after training flex
     demand: np.ndarray        # 24 total demand (batch spread evenly over the day)

@@ -151,6 +151,60 @@ def test_bad_scenarios_exit_2_naming_file_and_key(tmp_path, capsys, kind, comman
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("override, fragments", [
+    ("supply.generations.trainium3.chips_per_rack=100000",
+     ["supply.generations.trainium3.chips_per_rack", "more than the smallest building"]),
+    ("supply.generations.trainium4.installed_at_start=1000",
+     ["supply.generations.trainium4", "cannot be installed before it exists"]),
+    ("scenario.end=2020-01-01", ["scenario: end (=2020-01-01) must be after start"]),
+    ("demand.growth_start={dist='lognormal', median=2, sigma=0, unit='x', source='s'}",
+     ["demand.growth_start.sigma", "greater than 0"]),
+    ("demand.cloud_share=true", ["demand.cloud_share", "valid number"]),
+])
+def test_impossible_combinations_exit_2(capsys, override, fragments):
+    assert main(["validate", "--set", override]) == 2
+    err = capsys.readouterr().err
+    for f in fragments:
+        assert f in err, (f, err)
+
+
+def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
+    import experiments.runs as R
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(R, "execute", boom)
+    assert main(["run", "--out", str(tmp_path / "r"), *SHORT, "-n", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "simulated bug" in err and "Traceback" not in err
+    log = err.split("details: ")[1].rstrip(")\n ")
+    assert "Traceback" in open(log).read()
+
+
+def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from simcore import store
+
+    path = tmp_path / "kpis.parquet"
+    store.atomic_write_table(path, pa.table({"x": [1.0, 2.0]}))
+    store.atomic_write_bytes(tmp_path / "manifest.json", b'{"a": 1}')
+
+    def dies_midway(table, where, **kw):
+        with open(where, "wb") as fh:
+            fh.write(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pq, "write_table", dies_midway)
+    with pytest.raises(KeyboardInterrupt):
+        store.atomic_write_table(path, pa.table({"x": [3.0]}))
+    monkeypatch.undo()
+    assert pq.read_table(path).column("x").to_pylist() == [1.0, 2.0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kpis.parquet", "manifest.json"]
+
+
 @pytest.mark.parametrize("args, fragment", [
     (["run", "-n", "0"], "--replications must be >= 1"),
     (["run", "--workers", "0"], "--workers must be >= 1"),

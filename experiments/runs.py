@@ -131,6 +131,11 @@ def summarize(kpis: pd.DataFrame) -> dict:
         if name in BINARY_KPIS:
             p, lo, hi = stats.proportion_ci(int(np.nansum(x)), int(np.isfinite(x).sum()))
             d.update(mean=p, ci95=[lo, hi], interval="Wilson score")
+            # Quantiles of a 0/1 outcome are 0 or 1: no interpolation between them.
+            fin = x[np.isfinite(x)]
+            if fin.size:
+                d.update({f"p{q:02d}": float(np.percentile(fin, q, method="inverted_cdf"))
+                          for q in (5, 50, 95)})
         if name in KPI_BOUNDS and all(np.isfinite(d["ci95"])):
             lo, hi = KPI_BOUNDS[name]
             d["ci95"] = [float(np.clip(v, lo, hi)) for v in d["ci95"]]

@@ -45,7 +45,7 @@ class HourlyService:
     @property
     def utilization(self) -> np.ndarray:
         """Demand / serving capacity per hour (inf with demand and no capacity)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(self.capacity > 0, self.demand / np.where(self.capacity > 0, self.capacity, 1),
                             np.where(self.demand > 0, np.inf, 0.0))
 

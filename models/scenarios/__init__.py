@@ -1,0 +1,1 @@
+"""Embedded scenarios (TOML files); see models.scenario.embedded_names()."""

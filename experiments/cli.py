@@ -14,6 +14,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from experiments._args import int_at_least
 from models.scenario import DEFAULT_SCENARIO, ScenarioError, embedded_names, load
 from simcore.executors import EXECUTORS
 from simcore.store import StoreError
@@ -31,18 +32,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def _positive(name: str, minimum: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be a whole number, got {text!r}") from None
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {v}")
-        return v
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     p = _Parser(prog="capsim", description="Will AI compute capacity keep up with demand? "
@@ -52,11 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario's Monte Carlo replications")
     r.add_argument("scenario", nargs="?", default=None,
                    help=f"TOML file or embedded scenario name (default: {DEFAULT_SCENARIO})")
-    r.add_argument("--replications", "-n", type=_positive("--replications", 1),
+    r.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
                    default=DEFAULT_REPLICATIONS, help=f"default {DEFAULT_REPLICATIONS}")
-    r.add_argument("--seed", type=_positive("--seed", 0), default=DEFAULT_SEED,
+    r.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
                    help=f"root seed (default {DEFAULT_SEED})")
-    r.add_argument("--workers", "-w", type=_positive("--workers", 1), default=os.cpu_count() or 1,
+    r.add_argument("--workers", "-w", type=int_at_least(1, "--workers"), default=os.cpu_count() or 1,
                    help="parallel workers (default: all cores)")
     r.add_argument("--executor", choices=EXECUTORS, default="processes",
                    help="where replications run (default: local processes)")

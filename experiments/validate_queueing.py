@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments._args import int_at_least
 from simcore.queueing import mmc_mean_wait, simulate_mgc
 
 #: Largest tolerated |sim - Erlang C| / Erlang C.
@@ -184,36 +185,6 @@ def format_table(records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _customers_arg(text: str) -> int:
-    """Argparse type for ``--customers``; argparse turns the error into exit 2."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < MIN_CUSTOMERS:
-        raise argparse.ArgumentTypeError(f"must be >= {MIN_CUSTOMERS}, got {value}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    """Argparse type for integers >= 0 (SeedSequence rejects negative seeds)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    """Argparse type for integers >= 1."""
-    value = _non_negative_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Create the command-line parser."""
     parser = argparse.ArgumentParser(
@@ -228,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--customers",
-        type=_customers_arg,
+        type=int_at_least(MIN_CUSTOMERS, "--customers"),
         default=DEFAULT_CUSTOMERS,
         metavar="N",
         help=(
@@ -238,14 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seed",
-        type=_non_negative_int,
+        type=int_at_least(0, "--seed"),
         default=DEFAULT_SEED,
         metavar="S",
         help=f"root random seed (default {DEFAULT_SEED})",
     )
     parser.add_argument(
         "--workers",
-        type=_positive_int,
+        type=int_at_least(1, "--workers"),
         default=min(2, os.cpu_count() or 1),
         metavar="W",
         help="worker processes (default: min(2, CPUs))",

@@ -24,6 +24,15 @@ def _style(ax, ylabel: str, title: str) -> None:
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
 
 
+def _finish(fig, ax, path: Path, ylabel: str, title: str, legend: str) -> Path:
+    _style(ax, ylabel, title)
+    ax.legend(loc=legend, fontsize=9, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def fan(ax, dates: np.ndarray, samples: np.ndarray, label: str, color: str) -> None:
     """Median line with 50% and 90% bands of `samples` (replications x time)."""
     q05, q25, q50, q75, q95 = np.nanpercentile(samples, [5, 25, 50, 75, 95], axis=0)
@@ -48,12 +57,7 @@ def fan_chart(
         fan(ax, dates, np.asarray(samples, float), label, color)
     if log:
         ax.set_yscale("log")
-    _style(ax, ylabel, title)
-    ax.legend(loc="upper left", fontsize=9, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, ax, path, ylabel, title, "upper left")
 
 
 def share_over_time(
@@ -65,12 +69,7 @@ def share_over_time(
     ax.fill_between(dates, lo, hi, step="post", color=color, alpha=0.2, lw=0, label="95% interval")
     ax.step(dates, share, where="post", color=color, lw=1.6, label="estimate")
     ax.set_ylim(-0.02, 1.02)
-    _style(ax, ylabel, title)
-    ax.legend(loc="best", fontsize=9, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    return _finish(fig, ax, path, ylabel, title, "best")
 
 
 def ecdf_grid(path: Path, samples: Mapping[str, np.ndarray], *, title: str) -> Path:

@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import difflib
 import hashlib
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -416,12 +417,47 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _format_errors(exc: ValidationError) -> list[str]:
+_HEADER = re.compile(r"^\s*\[\s*([^\]\[]+?)\s*\]\s*(#.*)?$")
+
+
+def _line_of(text: str | None, loc: tuple) -> int | None:
+    """Line (1-based) where the key at `loc` is written, when the text shows it plainly.
+
+    Finds the deepest `[table]` header that is a prefix of the key, then the first
+    `key =` line below it for the next part of the key. Keys inside inline tables are
+    reported at the line of the inline table; a missing key at its table's header.
+    """
+    if not text or not loc:
+        return None
+    lines = text.splitlines()
+    parts = [str(p) for p in loc]
+    start, depth = 0, 0
+    for i, line in enumerate(lines):
+        m = _HEADER.match(line)
+        if m:
+            names = [n.strip().strip('"') for n in m.group(1).split(".")]
+            if names == parts[: len(names)] and len(names) >= depth:
+                start, depth = i + 1, len(names)
+    if depth >= len(parts):
+        return start
+    key = re.compile(rf"^\s*\"?{re.escape(parts[depth])}\"?\s*=")
+    for i in range(start, len(lines)):
+        if i > start and _HEADER.match(lines[i]):
+            break
+        if key.match(lines[i]):
+            return i + 1
+    # Not written (a missing key): point at its table's header.
+    return start if depth else None
+
+
+def _format_errors(exc: ValidationError, text: str | None = None) -> list[str]:
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if p != "spec" and not (isinstance(p, str) and p in
                     ("constant", "uniform", "triangular", "normal", "lognormal", "pert")))
-        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(text, loc)
+        key = ("".join([f"line {line}: "] if line else []) + ".".join(str(p) for p in loc)
+               or "(top level)")
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             model = _model_at(loc)
@@ -444,12 +480,13 @@ def _format_errors(exc: ValidationError) -> list[str]:
     return problems
 
 
-def validate_dict(label: str, data: dict) -> Scenario:
-    """Validate a parsed scenario; errors become a ScenarioError naming each key."""
+def validate_dict(label: str, data: dict, text: str | None = None) -> Scenario:
+    """Validate a parsed scenario; errors become a ScenarioError naming each key (and its
+    line in `text`, the file's contents, where it can be found)."""
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(label, _format_errors(exc)) from None
+        raise ScenarioError(label, _format_errors(exc, text)) from None
 
 
 def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
@@ -517,7 +554,8 @@ def load(name_or_path: str | Path | None = None, overrides: list[str] | None = N
     data = parse_toml(label, text)
     if overrides:
         data = apply_overrides(label, data, overrides)
-    scenario = validate_dict(label, data)
+    # Line numbers refer to the file; with overrides the failing value may be an override.
+    scenario = validate_dict(label, data, None if overrides else text)
     return scenario, to_toml(scenario)
 
 

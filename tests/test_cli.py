@@ -151,6 +151,18 @@ def test_bad_scenarios_exit_2_naming_file_and_key(tmp_path, capsys, kind, comman
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("kind, written", [
+    ("negative", "delivery_delay_days = -30"),
+    ("bad_dist", "repair_hours = { dist"),
+    ("unknown", "growth_multiplyer = 1.0"),
+])
+def test_messages_give_the_line_of_the_bad_key(tmp_path, capsys, kind, written):
+    path = _broken(tmp_path, kind)
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if written in t)
+    assert main(["validate", str(path)]) == 2
+    assert f"{path}: line {line}: " in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("override, fragments", [
     ("supply.generations.trainium3.chips_per_rack=100000",
      ["supply.generations.trainium3.chips_per_rack", "more than the smallest building"]),

@@ -27,7 +27,8 @@ from simcore.streams import Streams
 SERIES = [
     "demand_tps", "peak_demand_tps", "capacity_tps", "served_tps", "unserved_tps",
     "unserved_committed_tps", "unserved_on_demand_tps", "unserved_consumer_tps",
-    "unserved_batch_tps", "peak_utilization", "slo_hours", "p99_latency_s", "surge_multiplier",
+    "unserved_batch_tps", "peak_utilization", "slo_hours", "p50_latency_s", "p99_latency_s",
+    "surge_multiplier",
     "energized_mw", "occupied_mw",
     "chips_delivered", "chips_waiting", "chips_installed", "chips_failed", "chips_retired",
     "customers_active", "customers_throttled",
@@ -190,10 +191,8 @@ class CapacityModel:
         ok = slo_met(self.h_util, wait, self.queue)
         s["slo_hours"][:] = ok.sum(axis=1)
         finite = np.where(np.isfinite(lat), lat, np.nan)
-        with np.errstate(invalid="ignore"):
-            counts = np.isfinite(finite).sum(axis=1)
-            s["p99_latency_s"][:] = np.where(counts > 0, np.nansum(finite, axis=1) / np.maximum(counts, 1),
-                                             np.nan)
+        s["p99_latency_s"][:] = _mean_finite(finite)
+        s["p50_latency_s"][:] = _mean_finite(latency(self.h_cap, self.h_util, self.queue, 0.5)[1])
         demand, unserved = s["demand_tps"], s["unserved_tps"]
         # Monthly shortfall: any unserved tokens in a calendar month.
         dates = clock.dates()
@@ -228,6 +227,14 @@ class CapacityModel:
             "trainium_gw_2026_12_31": gw_2026,
         }
         return RunResult(sim.streams.replication, s, kpis, sim.events.rows)
+
+
+def _mean_finite(x: np.ndarray) -> np.ndarray:
+    """Per day (row), the mean of the hours that are not overloaded; NaN when none is."""
+    ok = np.isfinite(x)
+    n = ok.sum(axis=1)
+    total = np.where(ok, x, 0.0).sum(axis=1)
+    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
 
 
 def _decimal_year(month: np.datetime64) -> float:

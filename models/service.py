@@ -116,20 +116,20 @@ class QueueSpec:
         return self.tokens_per_request / self.slot_tps
 
 
-def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec
+def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec, level: float = 0.99
             ) -> tuple[np.ndarray, np.ndarray]:
-    """(p99 wait, p99 latency) in seconds for arrays of hourly capacity and utilization.
+    """(wait, latency) quantiles at `level`, in seconds, for hourly capacity and utilization.
 
-    Servers per pool c = capacity / slot_tps / pools (at least 1); the p99 wait is the
-    M/M/c quantile scaled by (1 + scv) / 2 (Allen-Cunneen), inf when utilization >= 1.
-    Latency adds the service time's p99 (exponential tail scaled by the same factor).
+    Servers per pool c = capacity / slot_tps / pools (at least 1); the wait quantile is the
+    M/M/c one scaled by (1 + scv) / 2 (Allen-Cunneen), inf when utilization >= 1.
+    Latency adds the service time's quantile (exponential tail scaled by the same factor).
     """
     c = np.maximum(np.asarray(capacity, float) / q.slot_tps / q.pools, 1.0)
     rho = np.asarray(utilization, float)
     factor = (1 + q.scv) / 2
-    wait = queueing.wait_quantile(c, rho, 0.99) * q.service_s * factor
-    service_p99 = np.log(100.0) * q.service_s * factor
-    return wait, wait + service_p99
+    wait = queueing.wait_quantile(c, rho, level) * q.service_s * factor
+    service_q = -np.log(1.0 - level) * q.service_s * factor
+    return wait, wait + service_q
 
 
 def slo_met(utilization: np.ndarray, p99_wait_s: np.ndarray, q: QueueSpec) -> np.ndarray:

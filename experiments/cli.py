@@ -64,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("scenario", nargs="?", default=None)
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
 
+    c = sub.add_parser("compare", help="compare run B against run A (paired when seeds match)")
+    c.add_argument("run_a", type=Path)
+    c.add_argument("run_b", type=Path)
+    c.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the comparison as JSON")
+    c.add_argument("--plot", type=Path, default=None, metavar="FILE",
+                   help="overlay plot (default: B/plots/compare_vs_<A>.png)")
+
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
     return p
@@ -174,7 +181,22 @@ def cmd_plot(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+def cmd_compare(a: argparse.Namespace) -> int:
+    from experiments import compare
+    from simcore.store import atomic_write_bytes, dumps
+
+    cmp = compare.compare_runs(a.run_a, a.run_b)
+    print(compare.table(cmp))
+    if a.json is not None:
+        atomic_write_bytes(a.json, dumps(cmp).encode())
+        print(f"\njson: {a.json}")
+    target = a.plot or a.run_b / "plots" / f"compare_vs_{a.run_a.resolve().name}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    print(f"plot: {compare.plot(cmp, target)}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("capsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader closed the pipe (e.g. `| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # internal error: short message, details in a log
         fd, log = tempfile.mkstemp(prefix="capsim-error-", suffix=".log")
         with os.fdopen(fd, "w") as fh:

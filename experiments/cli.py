@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="overlay plot (default: B/plots/compare_vs_<A>.png)")
 
+    e = sub.add_parser("experiment", help="run an experiment script (--list shows them)")
+    e.add_argument("--list", action="store_true", help="list the experiments")
+    e.add_argument("name", nargs="?", default=None)
+    e.add_argument("args", nargs=argparse.REMAINDER, help="the experiment's own arguments")
+
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
     return p
@@ -196,7 +201,29 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "compare": cmd_compare, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress")
+"""Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
+
+
+def cmd_experiment(a: argparse.Namespace) -> int:
+    import importlib
+
+    if a.list or a.name is None:
+        for name in EXPERIMENTS:
+            mod = importlib.import_module(f"experiments.{name}")
+            print(f"{name:14s} {mod.DESCRIPTION}")
+        return 0
+    if a.name not in EXPERIMENTS:
+        import difflib
+
+        close = difflib.get_close_matches(a.name, EXPERIMENTS, n=1)
+        raise UsageError(f"capsim experiment: unknown experiment {a.name!r}"
+                         + (f"; did you mean {close[0]!r}?" if close else "")
+                         + f" (known: {', '.join(EXPERIMENTS)})")
+    return importlib.import_module(f"experiments.{a.name}").main(a.args)
+
+
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

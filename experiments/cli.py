@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
     r.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help="finish the replications of a partial run directory")
+    r.add_argument("--target-ci", dest="targets", action="append", default=[], metavar="KPI=HALFWIDTH",
+                   help="add replications until the KPI's 95%% interval half-width is at most "
+                        "HALFWIDTH (starting from --replications, up to --max-replications)")
+    r.add_argument("--max-replications", type=int_at_least(1, "--max-replications"), default=2000,
+                   help="cap for --target-ci (default 2000)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("scenarios", help="list the embedded scenarios")
@@ -114,6 +119,26 @@ def kpi_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def _targets(items: list[str]) -> dict[str, float]:
+    from models.capacity import KPIS, MILESTONES
+
+    out = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if name not in KPIS + MILESTONES:
+            raise UsageError(f"capsim run: --target-ci {item!r}: unknown KPI {name!r} "
+                             f"(one of {', '.join(KPIS + MILESTONES)})")
+        try:
+            width = float(raw)
+        except ValueError:
+            raise UsageError(f"capsim run: --target-ci {item!r}: HALFWIDTH must be a number") from None
+        if not sep or not width > 0:
+            raise UsageError(f"capsim run: --target-ci {item!r}: HALFWIDTH must be > 0")
+        out[name] = width
+    return out
+
+
 def cmd_run(a: argparse.Namespace) -> int:
     from experiments import runs
     from simcore.store import RunStore
@@ -133,7 +158,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         scenario, text = load(a.scenario, a.overrides)
         out = a.out or Path("runs") / f"{scenario.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         spec = runs.RunSpec(scenario, text, a.replications, a.seed, a.workers, a.executor,
-                            a.scheduler, tuple(a.overrides), progress)
+                            a.scheduler, tuple(a.overrides), progress, _targets(a.targets),
+                            max(a.max_replications, a.replications) if a.targets else None)
         if a.executor == "dask":
             try:
                 import dask.distributed  # noqa: F401
@@ -153,6 +179,10 @@ def cmd_run(a: argparse.Namespace) -> int:
         return 130
     summary = runs.write_summary(store)
     print(kpi_table(summary))
+    for name, t in summary.get("targets", {}).items():
+        state = "met" if t["met"] else "NOT met (cap reached)"
+        print(f"target {name}: half-width {t['half_width']:.4g} vs wanted "
+              f"{t['half_width_wanted']:.4g}: {state} with {summary['replications']} replications")
     print(f"\nrun directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
     return 0
 

@@ -71,6 +71,8 @@ class RunSpec:
     scheduler: str | None = None
     overrides: tuple[str, ...] = ()
     progress: bool | None = None
+    targets: dict[str, float] | None = None  # KPI -> wanted 95% CI half-width
+    max_replications: int | None = None
 
 
 def manifest_for(spec: RunSpec) -> dict:
@@ -84,6 +86,8 @@ def manifest_for(spec: RunSpec) -> dict:
         "replications": spec.replications,
         "executor": spec.executor,
         "workers": spec.workers,
+        "targets": dict(spec.targets or {}),
+        "max_replications": spec.max_replications,
         "started": _now(),
         "finished": None,
         "python": platform.python_version(),
@@ -100,12 +104,17 @@ def execute(spec: RunSpec, store: RunStore) -> None:
     from them, and the manifest says "partial".
     """
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
-    done = store.done()
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
     try:
-        replicate(CapacityModel, spec.scenario, replications=spec.replications, seed=spec.seed,
-                  dates=clock.dates(), store=store, executor=executor, skip=done,
-                  progress=spec.progress)
+        while True:
+            replicate(CapacityModel, spec.scenario, replications=spec.replications,
+                      seed=spec.seed, dates=clock.dates(), store=store, executor=executor,
+                      skip=store.done(), progress=spec.progress)
+            more = next_replications(spec, store.read_kpis())
+            if more is None:
+                break
+            spec.replications = more
+            store.update_manifest(replications=more)
     except BaseException:
         store.finalize("partial")
         store.update_manifest(finished=_now())
@@ -118,6 +127,39 @@ def execute(spec: RunSpec, store: RunStore) -> None:
     store.update_manifest(finished=_now())
     write_summary(store)
     write_plots(store)
+
+
+def half_widths(kpis: pd.DataFrame, names) -> dict[str, float]:
+    """Half-width of each named KPI's 95% interval (inf while it cannot be computed)."""
+    s = summarize(kpis)
+    out = {}
+    for name in names:
+        d = s["kpis"].get(name) or s["milestones"].get(name)
+        lo, hi = d["ci95"] if d else (np.nan, np.nan)
+        out[name] = (hi - lo) / 2 if np.isfinite([lo, hi]).all() else np.inf
+    return out
+
+
+def next_replications(spec: RunSpec, kpis: pd.DataFrame) -> int | None:
+    """How many replications a precision-driven run needs next, or None when done.
+
+    The half-width shrinks like 1/sqrt(n), so n * (width / target)^2 estimates the need;
+    10% is added so that one more round is usually enough, growth is at most 4x a round,
+    and the cap is respected.
+    """
+    if not spec.targets:
+        return None
+    n = len(kpis)
+    cap = spec.max_replications or n
+    widths = half_widths(kpis, spec.targets)
+    ratios = [widths[k] / t for k, t in spec.targets.items()]
+    if all(r <= 1 for r in ratios) or n >= cap:
+        return None
+    worst = max(ratios)
+    want = n * 2 if not np.isfinite(worst) else int(np.ceil(n * worst**2 * 1.1))
+    # Widths from few replications are noisy: grow at most 4x a round to avoid overshooting.
+    want = min(want, 4 * n)
+    return int(min(cap, max(want, n + max(2, spec.workers))))
 
 
 def summarize(kpis: pd.DataFrame) -> dict:
@@ -149,8 +191,13 @@ def summarize(kpis: pd.DataFrame) -> dict:
 def write_summary(store: RunStore) -> dict:
     """Compute and write summary.json from the run's kpis table."""
     m = store.manifest()
+    kpis = store.read_kpis()
     summary = {"scenario": m["scenario"], "seed": m["seed"], "status": m["status"],
-               **summarize(store.read_kpis())}
+               **summarize(kpis)}
+    if m.get("targets"):
+        widths = half_widths(kpis, m["targets"])
+        summary["targets"] = {k: {"half_width_wanted": t, "half_width": widths[k],
+                                  "met": bool(widths[k] <= t)} for k, t in m["targets"].items()}
     store.write_json("summary.json", summary)
     return summary
 
@@ -229,4 +276,5 @@ def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str |
         raise ScenarioError(str(path / "scenario.toml"),
                             ["differs from the scenario this run started with (sha256 mismatch)"])
     return RunSpec(scenario, text, int(m["replications"]), int(m["seed"]), workers, executor,
-                   scheduler, tuple(m.get("overrides", [])), progress)
+                   scheduler, tuple(m.get("overrides", [])), progress,
+                   dict(m.get("targets") or {}), m.get("max_replications"))

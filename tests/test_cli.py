@@ -248,3 +248,20 @@ def test_console_script_runs(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     assert "unserved_fraction" in p.stdout
+
+
+def test_target_ci_adds_replications_until_met_and_stays_reproducible(tmp_path):
+    out = tmp_path / "t"
+    assert main(["run", "--out", str(out), *SHORT, "-n", "4", "--seed", "2", "--workers", "2",
+                 "--target-ci", "trainium_gw_2026_12_31=0.02", "--max-replications", "40"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    n = s["replications"]
+    t = s["targets"]["trainium_gw_2026_12_31"]
+    assert n > 4 and (t["met"] or n == 40)
+    assert t["met"] == (t["half_width"] <= 0.02)
+    assert json.loads((out / "manifest.json").read_text())["replications"] == n
+    # Replication i always draws from (seed, i): a plain run of n gives the same table.
+    plain = tmp_path / "plain"
+    assert main(["run", "--out", str(plain), *SHORT, "-n", str(n), "--seed", "2"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "kpis.parquet"),
+                                  pd.read_parquet(plain / "kpis.parquet"))

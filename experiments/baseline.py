@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  Trainium GW on 2026-12-31        {estimate(m['trainium_gw_2026_12_31'])}")
     never = fa.get("share_never", 0.0)
     print(f"Conclusion: capacity falls short in some month with probability "
-          f"{k['p_shortfall_any']['mean']:.0%}; over the horizon "
+          f"{estimate(k['p_shortfall_any'], '{:.2f}')}; over the horizon "
           f"{k['unserved_fraction']['mean']:.1%} of tokens go unserved on average "
           f"(median replication {k['unserved_fraction']['p50']:.1%}); capacity never catches up "
           f"within the horizon in {never:.0%} of replications.")

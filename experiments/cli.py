@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("name", nargs="?", default=None)
     e.add_argument("args", nargs=argparse.REMAINDER, help="the experiment's own arguments")
 
+    rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
+    rp.add_argument("run_dir", type=Path)
+    rp.add_argument("--out", type=Path, default=None, help="default: DIR/report.html")
+
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
     return p
@@ -253,7 +257,15 @@ def cmd_experiment(a: argparse.Namespace) -> int:
     return importlib.import_module(f"experiments.{a.name}").main(a.args)
 
 
-COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+def cmd_report(a: argparse.Namespace) -> int:
+    from experiments import report
+
+    print(report.write(a.run_dir, a.out))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
+            "report": cmd_report, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,128 @@
+"""A self-contained HTML report of a run: KPI table, plots embedded, scenario and manifest.
+
+Everything is inline (CSS, PNGs as data URIs), so the file opens anywhere with no network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+from models.scenario import load
+from simcore.store import RunStore, atomic_write_bytes
+
+PLOT_TITLES = {
+    "fan_chart.png": "Capacity vs demand",
+    "shortfall_probability.png": "Probability of a shortfall by month",
+    "slo_breach_probability.png": "Probability of an SLO breach by month",
+    "power.png": "Datacenter power: energized vs populated",
+    "kpi_ecdf.png": "KPI distributions across replications",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
+color:#222;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
+th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
+.muted{color:#666;font-size:.9rem}figure{margin:1rem 0}img{max-width:100%;border:1px solid #eee}
+code{background:#f3f3f3;padding:0 .2rem}
+"""
+
+
+def _fmt(v, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if unit == "USD":
+        return f"${v / 1e9:,.1f}B"
+    if abs(v) >= 1e4:
+        return f"{v:,.0f}"
+    return f"{v:.4g}"
+
+
+def _kpi_rows(summary: dict) -> str:
+    rows = []
+    for section in ("kpis", "milestones"):
+        for name, d in summary.get(section, {}).items():
+            u = d.get("unit", "")
+            lo, hi = d["ci95"]
+            rows.append(
+                f"<tr><td><code>{html.escape(name)}</code></td><td>{_fmt(d['mean'], u)}</td>"
+                f"<td>[{_fmt(lo, u)}, {_fmt(hi, u)}]</td><td>{_fmt(d['p05'], u)}</td>"
+                f"<td>{_fmt(d['p50'], u)}</td><td>{_fmt(d['p95'], u)}</td>"
+                f"<td>{html.escape(u)}</td></tr>")
+    return "\n".join(rows)
+
+
+def render(run_dir: Path) -> str:
+    """The report's HTML text."""
+    store = RunStore.open(run_dir)
+    m = store.manifest()
+    summary_path = run_dir / "summary.json"
+    if not summary_path.exists():
+        from experiments.runs import write_summary
+
+        write_summary(store)
+    summary = json.loads(summary_path.read_text())
+    sc = load(run_dir / "scenario.toml")[0]
+    figures = []
+    for name, title in PLOT_TITLES.items():
+        p = run_dir / "plots" / name
+        if p.exists():
+            data = base64.b64encode(p.read_bytes()).decode()
+            figures.append(f'<figure><img alt="{html.escape(title)}" '
+                           f'src="data:image/png;base64,{data}"><figcaption class="muted">'
+                           f"{html.escape(title)}</figcaption></figure>")
+    knobs = {
+        "demand.growth_multiplier": sc.demand.growth_multiplier,
+        "supply.delivery_delay_days": sc.supply.delivery_delay_days,
+        "datacenters.power_on_delay_days": sc.datacenters.power_on_delay_days,
+        "surges.intensity_multiplier": sc.surges.intensity_multiplier,
+    }
+    facts = {k: m.get(k) for k in ("status", "replications_done", "seed", "executor", "workers",
+                                   "capsim_version", "started", "finished", "python", "numpy",
+                                   "simpy", "scenario_sha256")}
+    facts["overrides"] = " ".join(m.get("overrides") or []) or "none"
+    fact_rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
+                          for k, v in facts.items())
+    knob_rows = "\n".join(f"<tr><td><code>{k}</code></td><td>{v:g}</td></tr>" for k, v in knobs.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>capsim report: {html.escape(sc.name)}</title>
+<style>{CSS}</style></head><body>
+<h1>{html.escape(sc.scenario.title or sc.name)}</h1>
+<p class="muted">capsim run <code>{html.escape(str(run_dir))}</code>: scenario <code>{html.escape(sc.name)}</code>,
+{sc.scenario.start} to {sc.scenario.end}, {summary.get('replications')} replications, seed {m.get('seed')}.</p>
+<p>{html.escape(sc.scenario.description)}</p>
+<h2>Key figures</h2>
+<table id="kpis"><thead><tr><th>KPI</th><th>mean</th><th>95% CI</th><th>p05</th><th>p50</th><th>p95</th>
+<th>unit</th></tr></thead><tbody>
+{_kpi_rows(summary)}
+</tbody></table>
+<p class="muted">Intervals are Student-t for means (Wilson for the probability); p05..p95 are
+percentiles across replications.</p>
+<h2>Plots</h2>
+{''.join(figures) or '<p>No plots in this run directory.</p>'}
+<h2>Scenario</h2>
+<p>{len(sc.supply.generations)} chip generations ({html.escape(', '.join(sc.supply.generations))}),
+{len(sc.datacenters.campuses)} campuses ({html.escape(', '.join(sc.datacenters.campuses))}).
+The full resolved scenario, with every parameter's unit and source, is <code>scenario.toml</code>
+in the run directory.</p>
+<table><thead><tr><th>stress knob</th><th>value</th></tr></thead><tbody>
+{knob_rows}
+</tbody></table>
+<h2>Run</h2>
+<table><tbody>
+{fact_rows}
+</tbody></table>
+</body></html>
+"""
+
+
+def write(run_dir: Path, out: Path | None = None) -> Path:
+    """Write the report (default DIR/report.html) atomically."""
+    out = out or run_dir / "report.html"
+    atomic_write_bytes(out, render(run_dir).encode("utf-8"))
+    return out

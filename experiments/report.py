@@ -38,6 +38,8 @@ def _fmt(v, unit: str = "") -> str:
         return "-"
     if unit == "USD":
         return f"${v / 1e9:,.1f}B"
+    if unit == "decimal year":
+        return f"{v:.2f}"
     if abs(v) >= 1e4:
         return f"{v:,.0f}"
     return f"{v:.4g}"

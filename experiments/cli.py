@@ -91,20 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------------------
-def _fmt(v: float | None, unit: str) -> str:
-    if v is None or v != v:
-        return "-"
-    if unit == "USD":
-        return f"${v / 1e9:,.1f}B"
-    if unit == "decimal year":
-        return f"{v:.2f}"
-    if abs(v) >= 1e4:
-        return f"{v:,.0f}"
-    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.2f}"
-
-
 def kpi_table(summary: dict) -> str:
     """A plain-text table of the summary's KPIs and milestones."""
+    from experiments.runs import format_value as _fmt
+
     rows = [("KPI", "mean", "95% CI", "p05", "p50", "p95", "unit")]
     for section in ("kpis", "milestones"):
         for name, d in summary[section].items():

@@ -10,6 +10,7 @@ import html
 import json
 from pathlib import Path
 
+from experiments.runs import format_value as _fmt
 from models.scenario import load
 from simcore.store import RunStore, atomic_write_bytes
 
@@ -31,18 +32,6 @@ th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
 .muted{color:#666;font-size:.9rem}figure{margin:1rem 0}img{max-width:100%;border:1px solid #eee}
 code{background:#f3f3f3;padding:0 .2rem}
 """
-
-
-def _fmt(v, unit: str = "") -> str:
-    if v is None:
-        return "-"
-    if unit == "USD":
-        return f"${v / 1e9:,.1f}B"
-    if unit == "decimal year":
-        return f"{v:.2f}"
-    if abs(v) >= 1e4:
-        return f"{v:,.0f}"
-    return f"{v:.4g}"
 
 
 def _kpi_rows(summary: dict) -> str:

@@ -46,6 +46,19 @@ KPI_UNITS = {
 }
 
 
+def format_value(v: float | None, unit: str = "") -> str:
+    """A KPI value for people: dollars in billions, decimal years, thousands separators."""
+    if v is None or v != v:
+        return "-"
+    if unit == "USD":
+        return f"${v / 1e9:,.1f}B"
+    if unit == "decimal year":
+        return f"{v:.2f}"
+    if abs(v) >= 1e4:
+        return f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.2f}"
+
+
 def version() -> str:
     """capsim's installed version (or 'dev' when run from a source tree)."""
     try:

@@ -1,0 +1,75 @@
+"""Sweeps and sensitivity: known answers on toy models, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.cli import main
+from experiments.sweep import design
+from simcore import sensitivity
+
+
+def test_prcc_ranks_a_toy_model_with_a_known_answer():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0, 1, (200, 4))
+    # Strong (range 6), medium and non-linear but monotone (range e - 1 = 1.7), weak and
+    # negative (range 0.8), and no effect.
+    y = 6 * x[:, 0] + np.exp(x[:, 1]) - 0.8 * x[:, 2] + rng.normal(0, 0.3, 200)
+    est, lo, hi = sensitivity.prcc_with_ci(x, y, np.random.default_rng(0), boot=200)
+    order = list(np.argsort(-np.abs(est)))
+    assert order[:3] == [0, 1, 2] and order[3] == 3
+    assert est[2] < 0 and hi[2] < 0           # the negative effect is resolved as negative
+    assert lo[3] < 0 < hi[3]                  # the inert input's interval covers 0
+
+
+def test_best_box_finds_the_planted_region():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, (400, 3))
+    outcome = (x[:, 1] > 0.7) | (rng.uniform(size=400) < 0.05)
+    box = sensitivity.best_box(x, outcome, min_coverage=0.5)
+    assert box.column == 1 and box.side == "above" and 0.6 <= box.threshold <= 0.8
+    assert box.density > 0.8 > box.base_rate
+
+
+@pytest.mark.parametrize("method", ["lhs", "sobol"])
+def test_designs_fill_their_ranges(method):
+    d = design({"a": (0.0, 2.0), "b": (10.0, 20.0)}, 16, method, seed=4)
+    assert d.shape == (16, 2)
+    assert d["a"].between(0, 2).all() and d["b"].between(10, 20).all()
+    # Space filling: every quarter of each range gets points.
+    assert all(np.histogram(d[c], bins=4, range=r)[0].min() >= 2
+               for c, r in (("a", (0, 2)), ("b", (10, 20))))
+
+
+def test_sweep_then_sensitivity_cli(tmp_path, capsys):
+    out = tmp_path / "sw"
+    rc = main(["sweep", "--param", "demand.growth_multiplier=0.6:1.6",
+               "--param", "datacenters.power_on_delay_days=0:365",
+               "--param", "surges.intensity_multiplier=0:3", "--samples", "10", "-n", "1",
+               "--workers", "2", "--set", "scenario.end=2028-04-01", "--out", str(out)])
+    assert rc == 0
+    df = pd.read_parquet(out / "sweep.parquet")
+    assert len(df) == 10 and {"point", "replication", "demand.growth_multiplier"} <= set(df)
+    capsys.readouterr()
+    assert main(["sensitivity", str(out), "--json", str(tmp_path / "s.json"), "--bootstrap", "50"]) == 0
+    printed = capsys.readouterr().out
+    assert "1. demand.growth_multiplier" in printed  # growth dominates unserved demand
+    r = json.loads((tmp_path / "s.json").read_text())
+    assert [e["param"] for e in r["ranking"]][0] == "demand.growth_multiplier"
+    assert (out / "plots" / "tornado_unserved_fraction.png").exists()
+
+
+@pytest.mark.parametrize("param, fragment", [
+    ("demand.growth_multiplier=2:1", "low < high"),
+    ("demand.growth_multiplier=a:b", "with numbers"),
+    ("demand.nope=0:1", "unknown key"),
+    ("demand.cloud_share=0.5:1.5", "values must lie in [0, 1]"),
+])
+def test_bad_sweep_parameters_exit_2(tmp_path, capsys, param, fragment):
+    assert main(["sweep", "--param", param, "--samples", "4", "--out", str(tmp_path / "x")]) == 2
+    assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -299,6 +299,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     plots_dir.mkdir(exist_ok=True)
     kpi_plot = plots_dir / f"tornado_{r['kpi']}.png"
     print(f"tornado: {sweep.tornado(r, kpi_plot)}")
+    print(f"scenario discovery plot: {sweep.discovery_plot(r, plots_dir / ('discovery_' + r['kpi'] + '.png'))}")
     if a.json is not None:
         keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
         atomic_write_bytes(a.json, dumps(keep).encode())

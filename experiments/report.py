@@ -18,7 +18,9 @@ PLOT_TITLES = {
     "fan_chart.png": "Capacity vs demand",
     "shortfall_probability.png": "Probability of a shortfall by month",
     "slo_breach_probability.png": "Probability of an SLO breach by month",
+    "slo_heatmap.png": "Share of hours meeting the SLO by year and month",
     "power.png": "Datacenter power: energized vs populated",
+    "stranded_chips.png": "Chips delivered but waiting for powered space",
     "kpi_ecdf.png": "KPI distributions across replications",
 }
 

@@ -229,7 +229,7 @@ def write_plots(store: RunStore) -> list[Path]:
     out = store.path / "plots"
     out.mkdir(exist_ok=True)
     cols = ["replication", "date", "demand_tps", "capacity_tps", "served_tps",
-            "energized_mw", "occupied_mw", "unserved_tps", "slo_hours"]
+            "energized_mw", "occupied_mw", "unserved_tps", "slo_hours", "chips_waiting"]
     ts = pq.read_table(store.path / "timeseries.parquet", columns=cols).to_pandas()
     ts["date"] = pd.to_datetime(ts["date"])
     made = []
@@ -242,6 +242,10 @@ def write_plots(store: RunStore) -> list[Path]:
                                    "Trainium serving capacity": cap},
         ylabel="reference tokens/s (daily mean, log scale)", log=True,
         title=f"Capacity vs demand, {name} ({demand.shape[0]} replications)"))
+    _, waiting = _matrix(ts, "chips_waiting", 7)
+    made.append(plots.fan_chart(
+        out / "stranded_chips.png", d, {"chips delivered, waiting for powered space": waiting},
+        ylabel="chips", title="Stranded chips: delivered but not yet placed"))
     _, en = _matrix(ts, "energized_mw", 7)
     _, occ = _matrix(ts, "occupied_mw", 7)
     made.append(plots.fan_chart(
@@ -270,6 +274,14 @@ def write_plots(store: RunStore) -> list[Path]:
         out / "slo_breach_probability.png", breach.columns.to_numpy(), cb[:, 0], cb[:, 1], cb[:, 2],
         ylabel=f"P(< {target:.0%} of hours meet the SLO)",
         title=f"Probability of an SLO breach by month ({n} replications)", color=plots.PALETTE[4]))
+    # SLO heatmap: mean share of hours meeting the SLO, by year and calendar month.
+    ts["year"] = ts["date"].dt.year
+    ts["mon"] = ts["date"].dt.month
+    grid = (ts.groupby(["year", "mon"])["slo_hours"].mean() / 24).unstack("mon")
+    made.append(plots.heatmap(
+        out / "slo_heatmap.png", grid.to_numpy(), list(grid.index), list(grid.columns),
+        title=f"Share of hours meeting the SLO by month (mean of {n} replications)",
+        label="share of hours"))
     kp = store.read_kpis()
     made.append(plots.ecdf_grid(out / "kpi_ecdf.png",
                                 {c: kp[c].to_numpy() for c in KPIS + MILESTONES if c in kp},

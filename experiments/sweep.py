@@ -121,6 +121,22 @@ def analyse(run_dir: Path, kpi: str, boot: int = 200, seed: int = 0) -> dict:
             "x": x, "y": y, "bad": bad, "names": names}
 
 
+def discovery_plot(result: dict, path: Path) -> Path:
+    """The box's input against the next most influential one, points marked by outcome."""
+    names = result["names"]
+    ranked = [names.index(e["param"]) for e in result["ranking"]]
+    b = result["box"]
+    jx = names.index(b["param"]) if b else ranked[0]
+    jy = next((j for j in ranked if j != jx), jx)
+    x, y = result["x"][:, jx], result["x"][:, jy]
+    span = None
+    if b:
+        span = (b["threshold"], x.max()) if b["side"] == "above" else (x.min(), b["threshold"])
+    worse = "below" if result["kpi"] == "slo_attainment" else "above"
+    return plots.box_scatter(path, x, y, result["bad"], xlabel=names[jx], ylabel=names[jy],
+                             title=f"Where {result['kpi']} is {worse} its median", box_x=span)
+
+
 def tornado(result: dict, path: Path) -> Path:
     """Horizontal bars of PRCC with bootstrap intervals, largest first."""
     import matplotlib.pyplot as plt

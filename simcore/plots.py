@@ -72,6 +72,40 @@ def share_over_time(
     return _finish(fig, ax, path, ylabel, title, "best")
 
 
+def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, title: str,
+            label: str, vmin: float = 0.0, vmax: float = 1.0, cmap: str = "RdYlGn") -> Path:
+    """Save a heatmap of `values` (rows x cols) with a colour bar."""
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.8), dpi=110)
+    im = ax.imshow(values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols])
+    ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+    ax.set_title(title, loc="left", fontsize=11)
+    fig.colorbar(im, ax=ax, label=label)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
+def box_scatter(path: Path, x: np.ndarray, y: np.ndarray, outcome: np.ndarray, *, xlabel: str,
+                ylabel: str, title: str, box_x: tuple[float, float] | None = None) -> Path:
+    """Save a scatter of two inputs coloured by an outcome, with a box on the x range."""
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=110)
+    if box_x is not None:
+        ax.axvspan(*box_x, color=PALETTE[1], alpha=0.12, lw=0, label="box")
+    outcome = np.asarray(outcome, bool)
+    ax.scatter(x[~outcome], y[~outcome], s=22, color=PALETTE[0], label="outcome absent")
+    ax.scatter(x[outcome], y[outcome], s=22, color=PALETTE[1], marker="x", label="outcome present")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, loc="left", fontsize=11)
+    ax.legend(fontsize=8, frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def ecdf_grid(path: Path, samples: Mapping[str, np.ndarray], *, title: str) -> Path:
     """Save empirical CDFs of several scalar samples, one small panel each."""
     names = list(samples)

@@ -50,7 +50,9 @@ def test_run_writes_the_run_directory_contract(runs):
         assert set(s["kpis"][name]) >= {"mean", "ci95", "p05", "p50", "p95"}, name
     for name in MILESTONES:
         assert set(s["milestones"][name]) >= {"mean", "ci95", "p05", "p50", "p95"}
-    assert {p.name for p in (out / "plots").glob("*.png")} >= {"fan_chart.png"}
+    assert {p.name for p in (out / "plots").glob("*.png")} >= {
+        "fan_chart.png", "shortfall_probability.png", "slo_breach_probability.png",
+        "slo_heatmap.png", "power.png", "stranded_chips.png", "kpi_ecdf.png"}
     assert not (out / "parts").exists()
 
 

@@ -61,6 +61,7 @@ def test_sweep_then_sensitivity_cli(tmp_path, capsys):
     r = json.loads((tmp_path / "s.json").read_text())
     assert [e["param"] for e in r["ranking"]][0] == "demand.growth_multiplier"
     assert (out / "plots" / "tornado_unserved_fraction.png").exists()
+    assert (out / "plots" / "discovery_unserved_fraction.png").exists()
 
 
 @pytest.mark.parametrize("param, fragment", [

@@ -16,7 +16,6 @@ SimTime = float
 """Hours since the start date."""
 
 HOURS_PER_DAY = 24.0
-HOURS_PER_YEAR = 365.25 * 24.0
 
 
 def parse_date(value: str | dt.date) -> dt.date:
@@ -80,7 +79,3 @@ class Clock:
     def dates(self) -> np.ndarray:
         """The daily grid as numpy datetime64[D] values, one per simulated day."""
         return np.datetime64(self.start, "D") + np.arange(self.days)
-
-    def years(self, t: SimTime | np.ndarray) -> float | np.ndarray:
-        """Simulation time in (Julian) years."""
-        return np.asarray(t) / HOURS_PER_YEAR if isinstance(t, np.ndarray) else t / HOURS_PER_YEAR

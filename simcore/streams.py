@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable
 from typing import Annotated, Literal
 
 import numpy as np
@@ -249,10 +248,3 @@ DistSpec = Annotated[
     Constant | Uniform | Triangular | Normal | Lognormal | Pert, Field(discriminator="dist")
 ]
 """Any distribution spec, told apart by its `dist` field."""
-
-Sampler = Callable[[np.random.Generator, int | None], float | np.ndarray]
-
-
-def sampler(spec: _Spec) -> Sampler:
-    """A callable `(rng, size) -> draws` for a spec."""
-    return spec.sample

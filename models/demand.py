@@ -33,7 +33,7 @@ def log_growth(years: np.ndarray, g0: float, g_inf: float, halflife: float) -> n
 
 
 def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_local_hour: float,
-                   peak_to_average: float) -> np.ndarray:
+                   peak_to_average: float, peak_width_hours: float = 3.0) -> np.ndarray:
     """(regions x 24) weekday profiles in UTC hours, each with mean 1.
 
     Each region's use is a bump around its local peak hour; the bump's height is set so
@@ -42,7 +42,7 @@ def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_loca
     h = np.arange(24) + 0.5
     local = (h[None, :] + utc_offsets[:, None]) % 24
     dist = np.minimum(np.abs(local - peak_local_hour), 24 - np.abs(local - peak_local_hour))
-    bump = np.exp(-0.5 * (dist / 3.0) ** 2)
+    bump = np.exp(-0.5 * (dist / peak_width_hours) ** 2)
     bump -= bump.mean(axis=1, keepdims=True)
     total = region_shares @ bump
     amp = (peak_to_average - 1.0) / max(total.max(), 1e-12)
@@ -135,17 +135,19 @@ class DemandModel:
         c_weekend = float(c.weekend_factor.sample(rng))
         c_p2a = float(c.peak_to_average.sample(rng))
         c_peak = float(c.peak_local_hour.sample(rng))
+        c_width = float(c.peak_width_hours.sample(rng))
         e = d.enterprise
         self.batch_share = float(np.clip(e.batch_share.sample(rng), 0, 1))
         e_weekend = float(e.weekend_factor.sample(rng))
         e_p2a = float(e.peak_to_average.sample(rng))
         e_peak = float(e.peak_local_hour.sample(rng))
+        e_width = float(e.peak_width_hours.sample(rng))
         self.pop = build_population(d, days, rng)
 
         shares = np.array(list(e.region_shares.values()), float)
         offsets = np.array([e.region_utc_offset_hours[r] for r in e.region_shares], float)
-        self.ent_profile = hourly_profile(shares, offsets, e_peak, e_p2a)     # regions x 24
-        self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a)  # 24
+        self.ent_profile = hourly_profile(shares, offsets, e_peak, e_p2a, e_width)  # regions x 24
+        self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a, c_width)  # 24
 
         years = np.arange(days) / 365.25
         L = log_growth(years + 0.5 / 365.25, g0, g_inf, half)

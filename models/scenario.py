@@ -239,6 +239,7 @@ class Enterprise(_Frozen):
     weekend_factor: NonNeg
     peak_to_average: AtLeastOne
     peak_local_hour: Hour
+    peak_width_hours: Positive
 
     @model_validator(mode="after")
     def _regions(self):
@@ -259,6 +260,7 @@ class Consumer(_Frozen):
     weekend_factor: NonNeg
     peak_to_average: AtLeastOne
     peak_local_hour: Hour
+    peak_width_hours: Positive
 
 
 class Demand(_Frozen):

@@ -184,13 +184,12 @@ def cmd_run(a: argparse.Namespace) -> int:
     print(f"capsim: {spec.scenario.name}: {spec.replications} replications, seed {spec.seed}, "
           f"{spec.workers} worker(s) -> {out}", file=sys.stderr)
     try:
-        runs.execute(spec, store)
+        summary = runs.execute(spec, store)
     except KeyboardInterrupt:
         n = len(store.done())
         print(f"\ncapsim: interrupted; {n} replications kept in {out} (status partial); "
               f"finish with: capsim run --resume {out}", file=sys.stderr)
         return 130
-    summary = runs.write_summary(store)
     print(kpi_table(summary))
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ def run_variant(args: argparse.Namespace, label: str, overrides: list[str]) -> P
     print(f"[{label}] {' '.join(overrides) or '(default scenario)'}", file=sys.stderr)
     store = RunStore.create(out, runs.manifest_for(spec), force=True)
     store.write_text("scenario.toml", text)
-    runs.execute(spec, store)
+    runs.execute(spec, store)  # writes summary.json, which summary() reads back
     return out
 
 
@@ -51,7 +52,7 @@ def estimate(summary_kpi: dict, fmt: str = "{:.3g}") -> str:
 
 def summary(run_dir: Path) -> dict:
     """The summary.json of a run, as a dict."""
-    return runs.write_summary(RunStore.open(run_dir))
+    return json.loads((run_dir / "summary.json").read_text())
 
 
 def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}") -> tuple[float, str]:

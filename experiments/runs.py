@@ -110,11 +110,11 @@ def manifest_for(spec: RunSpec) -> dict:
     }
 
 
-def execute(spec: RunSpec, store: RunStore) -> None:
+def execute(spec: RunSpec, store: RunStore) -> dict:
     """Run (or finish) the replications of `spec` into `store`, then summarise and plot.
 
     On Ctrl-C (or any error) the finished replications are kept, the tables are built
-    from them, and the manifest says "partial".
+    from them, and the manifest says "partial". Returns the summary of a complete run.
     """
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
@@ -138,8 +138,9 @@ def execute(spec: RunSpec, store: RunStore) -> None:
         executor.close()
     store.finalize("complete")
     store.update_manifest(finished=_now())
-    write_summary(store)
+    summary = write_summary(store)
     write_plots(store)
+    return summary
 
 
 def half_widths(kpis: pd.DataFrame, names) -> dict[str, float]:

@@ -17,7 +17,7 @@ from models.datacenters import power_on_times
 from models.demand import DemandModel
 from models.fleet import Fleet
 from models.scenario import Scenario
-from models.service import QueueSpec, allocate, latency, serving_capacity, slo_met
+from models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
 from models.surges import SurgeProcess
 from simcore.clock import HOURS_PER_DAY, Clock
 from simcore.probes import DailySeries
@@ -187,12 +187,12 @@ class CapacityModel:
         s = self.series.as_dict()
         clock = self.clock
         # Service quality for every hour at once: one vectorized queueing evaluation.
-        wait, lat = latency(self.h_cap, self.h_util, self.queue)
+        (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
         ok = slo_met(self.h_util, wait, self.queue)
         s["slo_hours"][:] = ok.sum(axis=1)
         finite = np.where(np.isfinite(lat), lat, np.nan)
         s["p99_latency_s"][:] = _mean_finite(finite)
-        s["p50_latency_s"][:] = _mean_finite(latency(self.h_cap, self.h_util, self.queue, 0.5)[1])
+        s["p50_latency_s"][:] = _mean_finite(lat50)
         demand, unserved = s["demand_tps"], s["unserved_tps"]
         # Monthly shortfall: any unserved tokens in a calendar month.
         dates = clock.dates()

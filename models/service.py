@@ -91,9 +91,14 @@ def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: fl
     left = remaining.sum()
     want = batch.sum()
     if want > 0:
-        served_batch = remaining * min(1.0, want / left) if left > 0 else np.zeros_like(remaining)
-        served += served_batch
-        unserved_b = max(0.0, want - served_batch.sum()) / remaining.size
+        # Exact in both cases: all batch fits (nothing unserved), or every leftover slot is
+        # used (the excess is unserved); no rounding residue from summing the shares.
+        if want <= left:
+            served += remaining * (want / left)
+            unserved_b = 0.0
+        else:
+            served += remaining
+            unserved_b = (want - left) / remaining.size
         unserved[-1] = unserved_b
         short[-1] = unserved_b > batch_daily_mean * 1e-12
     demand_total = np.sum(tiers, axis=0) + batch
@@ -116,9 +121,10 @@ class QueueSpec:
         return self.tokens_per_request / self.slot_tps
 
 
-def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec, level: float = 0.99
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(wait, latency) quantiles at `level`, in seconds, for hourly capacity and utilization.
+def latencies(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec,
+              levels: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(wait, latency) quantiles in seconds at each of `levels`, for hourly capacity and
+    utilization; Erlang C is evaluated once for all levels.
 
     Servers per pool c = capacity / slot_tps / pools (at least 1); the wait quantile is the
     M/M/c one scaled by (1 + scv) / 2 (Allen-Cunneen), inf when utilization >= 1.
@@ -127,9 +133,17 @@ def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec, level: 
     c = np.maximum(np.asarray(capacity, float) / q.slot_tps / q.pools, 1.0)
     rho = np.asarray(utilization, float)
     factor = (1 + q.scv) / 2
-    wait = queueing.wait_quantile(c, rho, level) * q.service_s * factor
-    service_q = -np.log(1.0 - level) * q.service_s * factor
-    return wait, wait + service_q
+    out = []
+    for level, w in zip(levels, queueing.wait_quantiles(c, rho, levels), strict=True):
+        wait = w * q.service_s * factor
+        out.append((wait, wait - np.log(1.0 - level) * q.service_s * factor))
+    return out
+
+
+def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec, level: float = 0.99
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """(wait, latency) quantiles at one `level` (see :func:`latencies`)."""
+    return latencies(capacity, utilization, q, (level,))[0]
 
 
 def slo_met(utilization: np.ndarray, p99_wait_s: np.ndarray, q: QueueSpec) -> np.ndarray:

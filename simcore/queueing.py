@@ -350,17 +350,27 @@ def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
     return np.where(rho >= 1.0, 1.0, np.clip(out, 0.0, 1.0))
 
 
-def wait_quantile(servers: ArrayLike, rho: ArrayLike, q: float) -> np.ndarray:
-    """q-quantile of the M/M/c queueing delay for arrays of servers and utilizations.
+def wait_quantiles(servers: ArrayLike, rho: ArrayLike, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """Quantiles of the M/M/c queueing delay for arrays of servers and utilizations.
 
     In units of the mean service time; ``inf`` where ``rho >= 1``. Same formula as
-    :func:`mmc_wait_quantile`, on top of :func:`erlang_c_gamma`.
+    :func:`mmc_wait_quantile`, on top of :func:`erlang_c_gamma`, which is evaluated once
+    for all the levels in `qs`.
     """
-    if not 0.0 <= q < 1.0:
-        raise ValueError(f"q(={q}) must lie in [0, 1)")
+    for q in qs:
+        if not 0.0 <= q < 1.0:
+            raise ValueError(f"q(={q}) must lie in [0, 1)")
     c = np.asarray(servers, float)
     r = np.asarray(rho, float)
     prob = erlang_c_gamma(c, r * c)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.log(prob / (1.0 - q)) / (c * (1.0 - r))
-    return np.where(r >= 1.0, np.inf, np.where(np.isfinite(t), np.maximum(t, 0.0), 0.0))
+    out = []
+    for q in qs:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.log(prob / (1.0 - q)) / (c * (1.0 - r))
+        out.append(np.where(r >= 1.0, np.inf, np.where(np.isfinite(t), np.maximum(t, 0.0), 0.0)))
+    return out
+
+
+def wait_quantile(servers: ArrayLike, rho: ArrayLike, q: float) -> np.ndarray:
+    """q-quantile of the M/M/c queueing delay (see :func:`wait_quantiles`)."""
+    return wait_quantiles(servers, rho, (q,))[0]

@@ -1,8 +1,10 @@
 """CapacityModel: wires supply, datacenters, fleet, demand, surges and service; defines KPIs.
 
-One replication: chip shipments and building power-ons are SimPy processes at their own
-times; a daily tick (at midday) steps the fleet, evaluates 24 hourly service slots and
-records the day's metrics. KPI names follow docs/DESIGN.md.
+One replication: production lines drawing on component pools, chip arrivals after
+integration, building power-ons and capacity orders are SimPy processes at their own
+times; a daily tick (at midday) steps the fleet, evaluates 24 hourly service slots, books
+revenue and spend, fires investment tranches and records the day's metrics. Clouds that
+a scenario switches off take no part (and draw nothing). KPI names follow docs/DESIGN.md.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from models import finance
 from models.chips import shipments
 from models.datacenters import power_on_times
 from models.demand import DemandModel
-from models.fleet import Fleet
+from models.fleet import STATES, Fleet
 from models.scenario import Scenario
 from models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
+from models.supply import ComponentPools, ProductionLines
 from models.surges import SurgeProcess
 from simcore.clock import HOURS_PER_DAY, Clock
 from simcore.probes import DailySeries
@@ -30,18 +33,40 @@ SERIES = [
     "unserved_batch_tps", "peak_utilization", "slo_hours", "p50_latency_s", "p99_latency_s",
     "surge_multiplier",
     "energized_mw", "occupied_mw",
-    "chips_delivered", "chips_waiting", "chips_installed", "chips_failed", "chips_retired",
+    "chips_shipped", "chips_in_transit", "chips_waiting", "chips_installed", "chips_failed",
+    "chips_retired",
     "customers_active", "customers_throttled",
+    "revenue_usd", "lost_revenue_usd", "run_rate_usd", "spend_usd", "investment_usd",
+    "ordered_mw",
 ]
-"""Daily series: tokens/s are daily means unless named peak; MW are facility MW."""
+"""Daily series: tokens/s are daily means unless named peak; MW are facility MW; *_usd
+are dollars of that day, except run_rate_usd (Anthropic-wide, per year) and the running
+totals investment_usd and ordered_mw. Per generation and per cloud, `series_names()` adds
+chips_<state>__<generation>, compute_tps__<generation>, and energized_mw__<cloud>,
+occupied_mw__<cloud>, compute_tps__<cloud>, spend_usd__<cloud>."""
 
 KPIS = [
     "p_shortfall_any", "unserved_fraction", "slo_attainment", "first_adequate_date",
-    "stranded_chip_months", "aws_spend_10y_usd", "customers_throttled_peak", "p99_latency_s",
+    "stranded_chip_months", "stranded_power_mw_months", "aws_spend_10y_usd",
+    "commitment_gap_usd", "revenue_usd", "lost_revenue_usd", "investment_usd", "ordered_mw",
+    "customers_throttled_peak", "p99_latency_s",
 ]
 MILESTONES = ["trainium_gw_2026_12_31"]
 BINARY_KPIS = {"p_shortfall_any"}
 DAYS_PER_MONTH = 365.25 / 12
+MILESTONE_CLOUD = "aws"
+"""The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""
+RUN_RATE_DAYS = 30
+
+
+def series_names(scenario: Scenario) -> list[str]:
+    """Every daily series a run of `scenario` records (the fixed ones, then per group)."""
+    gens = [n for n, g in scenario.supply.generations.items() if scenario.clouds[g.cloud].enabled]
+    clouds = [n for n, c in scenario.clouds.items() if c.enabled]
+    return (SERIES + [f"chips_{st}__{g}" for g in gens for st in STATES]
+            + [f"compute_tps__{g}" for g in gens]
+            + [f"{m}__{c}" for c in clouds
+               for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_usd")])
 
 
 class CapacityModel:
@@ -56,44 +81,60 @@ class CapacityModel:
         """Draw this replication's parameters and create its processes."""
         sc, clock = self.sc, self.clock
         sim = Simulation(clock, streams)
-        gens = list(sc.supply.generations)
+        self.clouds = [n for n, c in sc.clouds.items() if c.enabled]
+        cloud_ix = {n: i for i, n in enumerate(self.clouds)}
+        gens = {n: g for n, g in sc.supply.generations.items() if g.cloud in cloud_ix}
+        self.gen_names = list(gens)
         rng_fleet = streams.rng("fleet")
         pue = float(sc.datacenters.pue.sample(streams.rng("datacenters.pue")))
         overhead = float(sc.fleet.server_overhead.sample(rng_fleet))
         mtbf = float(sc.fleet.mtbf_hours.sample(rng_fleet))
         repair_h = float(sc.fleet.repair_hours.sample(rng_fleet))
         life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * 365.25
+        integration_d = float(sc.fleet.integration_days.sample(streams.rng("fleet.integration")))
         kw, tps = [], []
-        for name, g in sc.supply.generations.items():
+        for name, g in gens.items():
             rng = streams.rng(f"chips.{name}.spec")
             kw.append(float(g.chip_power_w.sample(rng)) * overhead * pue / 1000.0)
             tps.append(float(g.tokens_per_s.sample(rng)))
         self.pue = pue
-        self.tco = float(sc.finance.tco_usd_per_mw_it_year.sample(streams.rng("finance")))
-        self.fleet = Fleet(gens, np.array(kw), np.array(tps), mtbf,
+        self.fleet = Fleet(self.gen_names, np.array(kw), np.array(tps), mtbf,
                            int(np.ceil(repair_h / 24)), life_days, clock.days, rng_fleet,
-                           np.array([g.chips_per_rack for g in sc.supply.generations.values()]))
+                           np.array([g.chips_per_rack for g in gens.values()]),
+                           np.array([cloud_ix[g.cloud] for g in gens.values()]), len(self.clouds))
+        self.gen_cloud = self.fleet.cloud
 
         # Datacenters: energized buildings at the start, processes for the rest.
-        self.power_ons: list[tuple[float, float, str]] = []
+        self.power_ons: list[tuple[float, float, int, str]] = []
         for name, campus in sc.datacenters.campuses.items():
+            if campus.cloud not in cloud_ix:
+                continue
+            c = cloud_ix[campus.cloud]
             mw, times = power_on_times(campus, clock, streams.rng(f"datacenters.{name}"),
                                        sc.datacenters.power_on_delay_days)
-            self.fleet.energize(campus.energized_at_start * mw)
-            self.power_ons += [(float(t), mw, name) for t in times]
-        # Chips: the installed base at the start, then shipments.
-        self.shipments: list[tuple[float, int, int]] = []
-        for gi, (name, g) in enumerate(sc.supply.generations.items()):
+            self.fleet.energize(campus.energized_at_start * mw, c)
+            self.power_ons += [(float(t), mw, c, name) for t in times]
+        # Chips: the installed base at the start, then planned batches per production line.
+        self.pools = ComponentPools(sim.env, sc.supply.pools,
+                                    lambda p: streams.rng(f"supply.pools.{p}"), clock.horizon)
+        self.lines = ProductionLines(
+            sim.env, self.pools, [{p: float(u.base) for p, u in g.uses.items()} for g in gens.values()],
+            self.fleet.ship, self.fleet.arrive, integration_d * HOURS_PER_DAY)
+        self.shipments: list[tuple[float, int, int]] = []  # planned (hour, generation, chips)
+        self.installed_base = 0
+        for gi, (name, g) in enumerate(gens.items()):
             rng = streams.rng(f"chips.{name}")
             n0 = int(round(max(0.0, float(g.installed_at_start.sample(rng)))))
+            self.installed_base += n0
             if n0:
                 spread = g.install_spread_years * 365.25
                 self.fleet.install_existing(gi, n0, -rng.uniform(0, spread, n0) if spread else
                                             np.zeros(n0))
-            for s in shipments(g, clock, rng, sc.supply.delivery_delay_days):
-                self.shipments.append((s.t, gi, s.chips))
+            batches = [(s.t, s.chips) for s in shipments(g, clock, rng, sc.supply.delivery_delay_days)]
+            self.shipments += [(t, gi, n) for t, n in batches]
+            self.lines.start_line(gi, batches)
         # Installed base beyond the powered space at the start waits like any other chip.
-        self._evict_over_capacity()
+        self.fleet.evict_over_capacity()
 
         self.demand = DemandModel(sc.demand, clock, streams.rng("demand"))
         launch_h = [clock.hours(d) for d in sc.surges.launches]
@@ -109,53 +150,177 @@ class CapacityModel:
             tokens_per_request=float(svc.tokens_per_request.sample(svc_rng)),
             scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
+        self._build_finance(streams)
+        self._build_procurement(streams)
         self.series = DailySeries(SERIES, clock.days)
+        n_g, n_c = len(self.gen_names), len(self.clouds)
+        self.by_gen = np.zeros((clock.days, len(STATES) + 1, n_g), np.float32)
+        self.by_cloud = np.zeros((clock.days, 4, n_c))
         # Hourly serving capacity and utilization, for the queueing step in collect().
         self.h_cap = np.zeros((clock.days, 24))
         self.h_util = np.zeros((clock.days, 24))
         sim.add(self.surges)
-        sim.add(_Process("supply", self._supply))
         sim.add(_Process("datacenters", self._datacenters))
         sim.add(_Process("tick", self._tick))
+        if sc.procurement.policy == "forecast":
+            sim.add(_Process("procurement", self._procure))
         return sim
 
-    def _evict_over_capacity(self) -> None:
+    def _build_finance(self, streams: Streams) -> None:
+        sc = self.sc
+        rng = streams.rng("finance.prices")
+        self.price_decline = float(sc.demand.price_decline_per_year.sample(rng))
+        self.batch_discount = float(np.clip(sc.demand.batch_discount.sample(rng), 0, 1))
+        self.cloud_price = np.zeros(len(self.clouds))
+        self.commitments: list[tuple[float, dt.date, float]] = []
+        for i, name in enumerate(self.clouds):
+            c = sc.clouds[name]
+            rng = streams.rng(f"clouds.{name}")
+            self.cloud_price[i] = float(c.price_usd_per_mw_it_year.sample(rng))
+            self.commitments.append((float(c.commitment_usd.sample(rng)), c.commitment_start,
+                                     c.commitment_years))
+        rng = streams.rng("finance.tranches")
+        self.capex_per_mw = float(sc.finance.capex_usd_per_mw.sample(rng))
+        items = []
+        for name, t in sc.finance.tranches.items():
+            items.append(finance.Tranche(name, float(t.amount_usd.sample(rng)),
+                                         float(t.milestone_run_rate_usd.sample(rng)),
+                                         float(np.clip(t.capacity_share.sample(rng), 0, 1))))
+        self.tranches = finance.Tranches(items)
+        self.ordered_mw = 0.0
+        self.ordered_chips = 0
+
+    def _build_procurement(self, streams: Streams) -> None:
+        pr = self.sc.procurement
+        rng = streams.rng("procurement")
+        self.order_lead_h = max(0.0, float(pr.order_lead_time_days.sample(rng))) * HOURS_PER_DAY
+        self.build_lead_h = max(0.0, float(pr.build_lead_time_days.sample(rng))) * HOURS_PER_DAY
+        self.headroom = float(pr.headroom.sample(rng))
+        self.max_order_mw_year = float(pr.max_order_mw_per_year.sample(rng))
+        self.order_cloud = self.clouds.index(pr.cloud) if pr.cloud in self.clouds else None
+        self._orders: list[tuple[float, float]] = []  # (hour, MW) of forecast-policy orders
+
+    # -- capacity orders ------------------------------------------------------------
+    def _order_generation(self, now_h: float) -> int | None:
+        """The newest generation of the ordering cloud that is available now."""
+        if self.order_cloud is None:
+            return None
+        today = self.clock.date(now_h)
+        best = None
+        for gi, name in enumerate(self.gen_names):
+            g = self.sc.supply.generations[name]
+            if self.gen_cloud[gi] == self.order_cloud and g.available <= today:
+                if best is None or g.available >= self.sc.supply.generations[self.gen_names[best]].available:
+                    best = gi
+        return best
+
+    def order_capacity(self, sim: Simulation, mw: float, why: str) -> float:
+        """Order `mw` facility MW: whole racks of the newest chips (through supply lead
+        time and pools) and buildings of that size (after the build lead time). Returns
+        the MW ordered (0 when nothing can be ordered)."""
+        g = self._order_generation(sim.env.now)
+        if g is None or mw <= 0:
+            return 0.0
         f = self.fleet
-        over_kw = ((f.installed + f.failed) * f.kw).sum() - f.energized_mw * 1000
-        for g in f._order[::-1]:  # least efficient chips wait first
-            if over_kw <= 0:
-                break
-            n = int(min(f.installed[g], np.ceil(over_kw / f.kw[g])))
-            f.installed[g] -= n
-            f.waiting[g] += n
-            over_kw -= n * f.kw[g]
+        racks = int(mw * 1000.0 // (f.kw[g] * f.rack[g]))
+        if racks <= 0:
+            return 0.0
+        chips = racks * int(f.rack[g])
+        mw_ordered = chips * f.kw[g] / 1000.0
+        self.lines.order(g, chips, self.order_lead_h)
+        cloud = int(self.gen_cloud[g])
+        done = sim.env.timeout(self.build_lead_h)
+        done.callbacks.append(lambda _e: f.energize(mw_ordered, cloud))
+        self.ordered_mw += mw_ordered
+        self.ordered_chips += chips
+        sim.events.log(sim.env.now, "order", f"{why}: {chips} {self.gen_names[g]} chips and "
+                       f"{mw_ordered:.1f} MW of buildings")
+        return mw_ordered
 
     # -- processes ----------------------------------------------------------------
-    def _supply(self, sim: Simulation):
-        for t, g, n in sorted(self.shipments):
-            if t > sim.env.now:
-                yield sim.env.timeout(t - sim.env.now)
-            self.fleet.deliver(g, n)
-
     def _datacenters(self, sim: Simulation):
-        for t, mw, name in sorted(self.power_ons):
+        for t, mw, c, name in sorted(self.power_ons):
             if t >= sim.clock.horizon:
                 return
             if t > sim.env.now:
                 yield sim.env.timeout(t - sim.env.now)
-            self.fleet.energize(mw)
+            self.fleet.energize(mw, c)
             sim.events.log(t, "power_on", f"{name} +{mw:.1f} MW")
+
+    def _procure(self, sim: Simulation):
+        """The forecast policy: every review, order what the forecast peak demand at the
+        lead-time horizon needs beyond the capacity the pipeline will bring by then."""
+        env, clock, f = sim.env, self.clock, self.fleet
+        every_h = self.sc.procurement.review_every_days * HOURS_PER_DAY
+        lead_h = max(self.order_lead_h, self.build_lead_h)
+        yield env.timeout(HOURS_PER_DAY)  # after the first tick
+        while True:
+            day = int(env.now // HOURS_PER_DAY)
+            ahead = min(clock.days - 1, day + int(lead_h // HOURS_PER_DAY))
+            if ahead > day:
+                g = self._order_generation(env.now)
+                mw = self._forecast_gap_mw(env.now, day, ahead, g)
+                recent = sum(m for t, m in self._orders if t > env.now - 365.25 * HOURS_PER_DAY)
+                mw = min(mw, max(0.0, self.max_order_mw_year - recent))
+                got = self.order_capacity(sim, mw, "forecast shortfall")
+                if got > 0:
+                    self._orders.append((env.now, got))
+            yield env.timeout(every_h)
+
+    def _forecast_gap_mw(self, now_h: float, day: int, ahead: int, g: int | None) -> float:
+        """Facility MW of generation g that the forecast peak at day `ahead` needs beyond
+        what chips and buildings already in the pipeline give by then."""
+        if g is None:
+            return 0.0
+        f, dem = self.fleet, self.demand
+        lo = max(0, day - 28)
+        peak = float(np.nanmax(self.series["peak_demand_tps"][lo:day])) if day > lo else 0.0
+        trend = dem.ent_growth[ahead] / dem.ent_growth[day]
+        want = peak * trend * self.headroom
+        # Chips: all shipped and not retired, plus planned batches and orders due by then.
+        chips = (f.in_transit + f.waiting + f.installed + f.failed).astype(float)
+        until = ahead * HOURS_PER_DAY
+        for t, gi, n in self.shipments:
+            if now_h < t <= until:
+                chips[gi] += n
+        mw = f.energized.copy()
+        for t, m, c, _ in self.power_ons:
+            if now_h < t <= until:
+                mw[c] += m
+        for t, m in self._orders:
+            mw[self.gen_cloud[g]] += m  # ordered buildings (lead time <= horizon)
+            chips[g] += m * 1000 / f.kw[g]
+        tps = 0.0
+        free = mw * 1000.0
+        for gi in f._order:  # best tokens per MW first, as placement does
+            c = f.cloud[gi]
+            n = min(chips[gi], max(0.0, free[c]) / f.kw[gi])
+            free[c] -= n * f.kw[gi]
+            tps += n * f.tps[gi]
+        eff = self.demand.efficiency_per_year ** (ahead / 365.25)
+        serve = self.serving_share + self.flex_share * (1 - self.serving_share)
+        have = tps * eff * serve
+        if want <= have:
+            return 0.0
+        per_mw = f.tps[g] / f.kw[g] * 1000.0 * eff * serve
+        return (want - have) / per_mw
 
     def _tick(self, sim: Simulation):
         env, f, dem, rec = sim.env, self.fleet, self.demand, self.series.record
         hours_of_day = np.arange(24) + 0.5
         eff = self.demand.efficiency_per_year
+        prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
+                           dem.consumer_price_usd_per_mtok,
+                           dem.price_usd_per_mtok * (1 - self.batch_discount)])
+        revenue = np.zeros(self.clock.days)
+        it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
         yield env.timeout(HOURS_PER_DAY / 2)
         for day in range(self.clock.days):
             f.step(day)
             t0 = day * HOURS_PER_DAY
             surge_e, surge_c = self.surges.multiplier(t0 + hours_of_day)
-            total = f.capacity_tps() * eff ** (day / 365.25)
+            e_t = eff ** (day / 365.25)
+            total = f.capacity_tps() * e_t
             committed, on_demand, consumer, batch = dem.hourly(day, surge_e, surge_c)
             cap = serving_capacity(total, self.serving_share, self.flex_share,
                                    committed + on_demand + consumer, self.flex_target)
@@ -167,6 +332,24 @@ class CapacityModel:
             # Customers count as throttled in an hour when their tier is short.
             throttled = np.where(hs.short[0], n_comm, 0) + np.where(hs.short[1] | hs.short[3], n_od, 0)
             uns = hs.unserved_by_tier.mean(axis=1)
+            want = np.array([committed.mean(), on_demand.mean(), consumer.mean(), batch])
+            p_today = prices * finance.price_factor(day, self.price_decline)
+            revenue[day] = finance.tokens_value_usd(want - uns, p_today)
+            lost = finance.tokens_value_usd(uns, p_today)
+            lo = max(0, day - RUN_RATE_DAYS + 1)
+            run_rate = (revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
+                        / max(dem.cloud_share, 1e-12))
+            for tr in self.tranches.check(day, run_rate):
+                sim.events.log(env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B")
+                self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
+                                    f"tranche {tr.name}")
+            occ_kw = f.occupied_kw_by_cloud()
+            spend = occ_kw * it_price
+            self.by_cloud[day] = (f.energized, occ_kw / 1000.0,
+                                  np.bincount(f.cloud, f.installed * f.tps, len(self.clouds)) * e_t,
+                                  spend)
+            self.by_gen[day] = (f.in_transit, f.waiting, f.installed, f.failed, f.retired,
+                                f.installed * f.tps * e_t)
             rec(day,
                 demand_tps=hs.demand.mean(), peak_demand_tps=hs.demand.max(),
                 capacity_tps=cap.mean(), served_tps=hs.served.mean(), unserved_tps=uns.sum(),
@@ -174,11 +357,14 @@ class CapacityModel:
                 unserved_consumer_tps=uns[2], unserved_batch_tps=uns[3],
                 peak_utilization=min(util.max(), 1e6),
                 surge_multiplier=max(surge_e.max(), surge_c.max()),
-                energized_mw=f.energized_mw, occupied_mw=f.occupied_mw,
-                chips_delivered=f.delivered.sum(), chips_waiting=f.waiting.sum(),
-                chips_installed=f.installed.sum(), chips_failed=f.failed.sum(),
-                chips_retired=f.retired.sum(), customers_active=n_comm + n_od,
-                customers_throttled=throttled.max())
+                energized_mw=f.energized_mw, occupied_mw=occ_kw.sum() / 1000.0,
+                chips_shipped=f.shipped.sum(), chips_in_transit=f.in_transit.sum(),
+                chips_waiting=f.waiting.sum(), chips_installed=f.installed.sum(),
+                chips_failed=f.failed.sum(), chips_retired=f.retired.sum(),
+                customers_active=n_comm + n_od, customers_throttled=throttled.max(),
+                revenue_usd=revenue[day], lost_revenue_usd=lost, run_rate_usd=run_rate,
+                spend_usd=spend.sum(), investment_usd=self.tranches.received_usd,
+                ordered_mw=self.ordered_mw)
             yield env.timeout(HOURS_PER_DAY)
 
     # -- results ------------------------------------------------------------------
@@ -186,6 +372,13 @@ class CapacityModel:
         """Daily series and KPIs of the finished replication."""
         s = self.series.as_dict()
         clock = self.clock
+        for si, st in enumerate(STATES + ("compute_tps",)):
+            for gi, g in enumerate(self.gen_names):
+                name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
+                s[name] = self.by_gen[:, si, gi]
+        for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_usd")):
+            for ci, c in enumerate(self.clouds):
+                s[f"{m}__{c}"] = self.by_cloud[:, mi, ci]
         # Service quality for every hour at once: one vectorized queueing evaluation.
         (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
         ok = slo_met(self.h_util, wait, self.queue)
@@ -207,10 +400,14 @@ class CapacityModel:
             first_ok = np.nan
         else:
             first_ok = _decimal_year(months[np.nonzero(short)[0][-1] + 1])
-        milestone = clock.hours(dt.date(2026, 12, 31)) / HOURS_PER_DAY
-        mday = int(milestone)
-        gw_2026 = s["occupied_mw"][mday] / 1000 if 0 <= mday < clock.days else np.nan
+        mday = int(clock.hours(dt.date(2026, 12, 31)) / HOURS_PER_DAY)
+        aws = self.clouds.index(MILESTONE_CLOUD) if MILESTONE_CLOUD in self.clouds else None
+        gw_2026 = (float(self.by_cloud[mday, 1, aws]) / 1000
+                   if aws is not None and 0 <= mday < clock.days else np.nan)
         ten_years = min(clock.days, int(round(10 * 365.25)))
+        aws_spend = float(self.by_cloud[:ten_years, 3, aws].sum()) if aws is not None else 0.0
+        gap = sum(finance.commitment_gap_usd(self.by_cloud[:, 3, ci], clock.start, *self.commitments[ci])
+                  for ci in range(len(self.clouds)))
         kpis = {
             "p_shortfall_any": float(short.any()),
             # Clipped against rounding: the ratio of two sums of the same hours.
@@ -219,8 +416,14 @@ class CapacityModel:
             "slo_attainment": float(s["slo_hours"].sum() / (24 * clock.days)),
             "first_adequate_date": first_ok,
             "stranded_chip_months": float(s["chips_waiting"].sum() / DAYS_PER_MONTH),
-            "aws_spend_10y_usd": finance.capacity_spend_usd(s["energized_mw"][:ten_years],
-                                                            self.pue, self.tco),
+            "stranded_power_mw_months": float(
+                np.maximum(s["energized_mw"] - s["occupied_mw"], 0).sum() / DAYS_PER_MONTH),
+            "aws_spend_10y_usd": aws_spend,
+            "commitment_gap_usd": float(gap),
+            "revenue_usd": float(s["revenue_usd"].sum()),
+            "lost_revenue_usd": float(s["lost_revenue_usd"].sum()),
+            "investment_usd": self.tranches.received_usd,
+            "ordered_mw": float(self.ordered_mw),
             "customers_throttled_peak": float(s["customers_throttled"].max()),
             # Mean over the hours that are not overloaded (overload counts against the SLO).
             "p99_latency_s": float(np.nanmean(finite)) if np.isfinite(finite).any() else np.nan,

@@ -156,6 +156,8 @@ class DemandModel:
         self.con_growth = np.exp(m * c_growth * L)
 
         # Tokens from money: reference tokens/s at the start on this cloud.
+        self.price_usd_per_mtok, self.consumer_price_usd_per_mtok = price, c_price
+        self.cloud_share = cloud
         ent_tps0 = revenue * ent_share * cloud / (price / 1e6) / SECONDS_PER_YEAR
         con_tps0 = revenue * (1 - ent_share) * cloud / (c_price / 1e6) / SECONDS_PER_YEAR
         w0 = self.pop.weight[:, 0].sum()

@@ -1,14 +1,86 @@
-"""Money: what the capacity costs (first version: TCO per MW of IT power energized)."""
+"""Money: what capacity costs, what served tokens earn, and investment on milestones.
+
+- Spend: a cloud bills the IT MW of chips in service for the customer (installed or out
+  for repair) at its price per MW-year; chips waiting for power are not billed.
+- Revenue: served tokens at the scenario's prices, which fall by a yearly factor; batch
+  tokens at a discount. Unserved tokens at the same prices are lost revenue.
+- Commitments: spend inside a cloud's commitment window against the committed amount,
+  pro rata to the part of the window the run covers.
+- Tranches: each fires at most once, on the first day the run-rate reaches its milestone.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import numpy as np
 
+SECONDS_PER_DAY = 86400.0
+DAYS_PER_YEAR = 365.25
 
-def capacity_spend_usd(energized_mw: np.ndarray, pue: float, tco_usd_per_mw_it_year: float) -> float:
-    """Spend over the series: each day's energized IT MW at the yearly TCO rate.
 
-    Energized space is paid for whether or not chips fill it yet.
+def daily_spend_usd(occupied_mw: np.ndarray, pue: float, price_usd_per_mw_it_year: float) -> np.ndarray:
+    """Spend per day of a cloud: IT MW in service (facility MW / PUE) at its yearly price."""
+    return np.asarray(occupied_mw, float) / pue * price_usd_per_mw_it_year / DAYS_PER_YEAR
+
+
+def price_factor(day: np.ndarray | float, decline_per_year: float) -> np.ndarray | float:
+    """Price on `day` relative to the start: decline_per_year ** years."""
+    return decline_per_year ** (np.asarray(day, float) / DAYS_PER_YEAR)
+
+
+def tokens_value_usd(tps_by_tier: np.ndarray, usd_per_mtok: np.ndarray) -> float:
+    """Dollars of one day of tokens: tokens/s per tier x seconds x price per tier."""
+    return float(np.dot(tps_by_tier, usd_per_mtok) * SECONDS_PER_DAY / 1e6)
+
+
+def commitment_gap_usd(spend_per_day: np.ndarray, start: dt.date, commitment_usd: float,
+                       commitment_start: dt.date, commitment_years: float) -> float:
+    """Commitment minus spend inside the commitment window, over the part the run covers.
+
+    Positive: the plan spends less than committed (capacity is short of the commitment);
+    negative: it spends beyond it. The commitment counts pro rata to the share of its
+    window inside the run (a window that began before the start is not fully seen).
     """
-    it_mw = np.asarray(energized_mw, float) / pue
-    return float(it_mw.sum() * tco_usd_per_mw_it_year / 365.25)
+    days = np.asarray(spend_per_day, float).size
+    w0 = (commitment_start - start).days
+    w1 = w0 + commitment_years * DAYS_PER_YEAR
+    lo, hi = max(0, w0), min(days, w1)
+    if hi <= lo:
+        return 0.0
+    covered = (hi - lo) / (w1 - w0)
+    spend = float(np.sum(spend_per_day[int(lo):int(np.ceil(hi))]))
+    return commitment_usd * covered - spend
+
+
+@dataclass
+class Tranche:
+    """One investment tranche of a replication."""
+
+    name: str
+    amount_usd: float
+    milestone_run_rate_usd: float
+    capacity_share: float
+    fired_day: int | None = None
+
+
+class Tranches:
+    """The replication's tranches; `check` fires those whose milestone is met, once each."""
+
+    def __init__(self, tranches: list[Tranche]) -> None:
+        self.items = tranches
+
+    def check(self, day: int, run_rate_usd: float) -> list[Tranche]:
+        """Tranches that fire today: not fired before and run-rate at or above milestone."""
+        fired = []
+        for t in self.items:
+            if t.fired_day is None and run_rate_usd >= t.milestone_run_rate_usd:
+                t.fired_day = day
+                fired.append(t)
+        return fired
+
+    @property
+    def received_usd(self) -> float:
+        """Investment received so far."""
+        return float(sum(t.amount_usd for t in self.items if t.fired_day is not None))

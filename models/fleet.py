@@ -1,9 +1,10 @@
-"""The fleet: chips waiting for powered space, installed, failed, repaired, retired.
+"""The fleet: chips in transit, waiting for powered space, installed, failed, retired.
 
 State is integer chip counts per generation, so conservation is exact:
-delivered = waiting + installed + failed + retired, on every day and for every generation.
-Power is facility MW (PUE included): occupied MW = (installed + failed) x facility kW per
-chip / 1000 and never exceeds energized MW.
+shipped = in transit + waiting + installed + failed + retired, on every day and for every
+generation. Each generation belongs to one cloud and is placed only into that cloud's
+powered space. Power is facility MW (PUE included): a cloud's occupied MW = its
+(installed + failed) chips x facility kW per chip / 1000, never above its energized MW.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import heapq
 
 import numpy as np
 
+STATES = ("in_transit", "waiting", "installed", "failed", "retired")
+"""Chip states after shipment, in life order."""
+
 
 class Fleet:
-    """Chip states per generation and the powered space they occupy.
+    """Chip states per generation and the powered space they occupy, per cloud.
 
     Args:
-        generations: generation names, oldest first.
+        generations: generation names.
         kw_per_chip: facility kW per chip for each generation.
         tokens_per_s: tokens/s per healthy chip for each generation.
         mtbf_hours: mean time between failures of one chip.
@@ -25,27 +29,34 @@ class Fleet:
         life_days: useful life after installation.
         horizon_days: length of the run.
         rng: the fleet's random stream (failures).
+        chips_per_rack: chips placed together (whole racks) for each generation.
+        cloud_of: the cloud index of each generation (default: all in cloud 0).
+        n_clouds: how many clouds there are.
     """
 
     def __init__(self, generations: list[str], kw_per_chip: np.ndarray, tokens_per_s: np.ndarray,
                  mtbf_hours: float, repair_days: int, life_days: float, horizon_days: int,
-                 rng: np.random.Generator, chips_per_rack: np.ndarray | None = None) -> None:
+                 rng: np.random.Generator, chips_per_rack: np.ndarray | None = None,
+                 cloud_of: np.ndarray | None = None, n_clouds: int = 1) -> None:
         n = len(generations)
         self.generations = list(generations)
         self.kw = np.asarray(kw_per_chip, float)
         self.tps = np.asarray(tokens_per_s, float)
         self.rack = (np.ones(n, np.int64) if chips_per_rack is None
                      else np.asarray(chips_per_rack, np.int64))
+        self.cloud = np.zeros(n, np.int64) if cloud_of is None else np.asarray(cloud_of, np.int64)
+        self.n_clouds = int(n_clouds)
         self.p_fail_day = min(1.0, 24.0 / mtbf_hours)
         self.repair_days = max(1, int(repair_days))
         self.life_days = float(life_days)
         self.rng = rng
-        self.delivered = np.zeros(n, np.int64)
+        self.shipped = np.zeros(n, np.int64)
+        self.in_transit = np.zeros(n, np.int64)
         self.waiting = np.zeros(n, np.int64)
         self.installed = np.zeros(n, np.int64)
         self.failed = np.zeros(n, np.int64)
         self.retired = np.zeros(n, np.int64)
-        self.energized_mw = 0.0
+        self.energized = np.zeros(self.n_clouds)
         # Repairs finishing on each day; sized past the horizon so no bounds checks.
         self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
         self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
@@ -53,30 +64,66 @@ class Fleet:
         self._order = np.argsort(-(self.tps / self.kw), kind="stable")
 
     # -- events ---------------------------------------------------------------------
-    def deliver(self, g: int, chips: int) -> None:
-        """Chips of generation g arrive and wait for powered space."""
-        self.delivered[g] += chips
+    def ship(self, g: int, chips: int) -> None:
+        """Chips of generation g leave the supplier: in transit and integration."""
+        self.shipped[g] += chips
+        self.in_transit[g] += chips
+
+    def arrive(self, g: int, chips: int) -> None:
+        """Integrated racks of generation g arrive and wait for powered space."""
+        if chips > self.in_transit[g]:
+            raise ValueError(f"{chips} chips of {self.generations[g]} arrive but only "
+                             f"{self.in_transit[g]} are in transit")
+        self.in_transit[g] -= chips
         self.waiting[g] += chips
 
-    def energize(self, mw: float) -> None:
-        """A building powers on."""
-        self.energized_mw += mw
+    def energize(self, mw: float, cloud: int = 0) -> None:
+        """A building of `cloud` powers on."""
+        self.energized[cloud] += mw
 
     def install_existing(self, g: int, chips: int, install_days: np.ndarray) -> None:
         """Chips already installed before the start, with their (negative) install days."""
-        self.deliver(g, chips)
-        self.waiting[g] -= chips
+        self.shipped[g] += chips
         self.installed[g] += chips
         days, counts = np.unique(np.floor(install_days + self.life_days), return_counts=True)
         for d, c in zip(days, counts, strict=True):
             heapq.heappush(self._cohorts, (float(d), g, int(c)))
 
-    # -- daily step -----------------------------------------------------------------
+    def evict_over_capacity(self) -> None:
+        """Move installed chips back to waiting where a cloud's power is exceeded (used at
+        the start, when the installed base can exceed the powered space), least efficient
+        chips first."""
+        over = self.occupied_kw_by_cloud() - self.energized * 1000
+        for g in self._order[::-1]:
+            c = self.cloud[g]
+            if over[c] <= 0:
+                continue
+            n = int(min(self.installed[g], np.ceil(over[c] / self.kw[g])))
+            self.installed[g] -= n
+            self.waiting[g] += n
+            over[c] -= n * self.kw[g]
+
+    # -- state ----------------------------------------------------------------------
+    def occupied_kw_by_cloud(self) -> np.ndarray:
+        """Facility kW taken by installed and failed chips, per cloud."""
+        return np.bincount(self.cloud, (self.installed + self.failed) * self.kw,
+                           minlength=self.n_clouds)
+
+    @property
+    def energized_mw(self) -> float:
+        """Facility MW powered on, all clouds."""
+        return float(self.energized.sum())
+
     @property
     def occupied_mw(self) -> float:
-        """Facility MW taken by installed and failed chips."""
+        """Facility MW taken by installed and failed chips, all clouds."""
         return float(((self.installed + self.failed) * self.kw).sum() / 1000.0)
 
+    def capacity_tps(self) -> float:
+        """Tokens/s of all healthy installed chips (before efficiency and serving share)."""
+        return float((self.installed * self.tps).sum())
+
+    # -- daily step -----------------------------------------------------------------
     def step(self, day: int) -> None:
         """One day: repairs come back, failures, retirements, then placement."""
         back = self._repairs[day]
@@ -97,25 +144,21 @@ class Fleet:
         self.place(day)
 
     def place(self, day: int) -> None:
-        """Put waiting chips into free powered space in whole racks, best tokens per MW first.
+        """Put waiting chips into their cloud's free powered space in whole racks, best
+        tokens per MW first.
 
         The last rack of a generation may be partly filled when fewer chips are waiting.
         """
-        free_kw = self.energized_mw * 1000.0 - ((self.installed + self.failed) * self.kw).sum()
+        free_kw = self.energized * 1000.0 - self.occupied_kw_by_cloud()
         for g in self._order:
-            if free_kw <= 0:
-                break
-            if self.waiting[g] == 0:
+            c = self.cloud[g]
+            if self.waiting[g] == 0 or free_kw[c] <= 0:
                 continue
-            racks = np.floor(free_kw / (self.kw[g] * self.rack[g]) + 1e-9)
+            racks = np.floor(free_kw[c] / (self.kw[g] * self.rack[g]) + 1e-9)
             n = int(min(self.waiting[g], racks * self.rack[g]))
             if n <= 0:
                 continue
             self.waiting[g] -= n
             self.installed[g] += n
-            free_kw -= n * self.kw[g]
+            free_kw[c] -= n * self.kw[g]
             heapq.heappush(self._cohorts, (day + self.life_days, int(g), n))
-
-    def capacity_tps(self) -> float:
-        """Tokens/s of all healthy installed chips (before efficiency and serving share)."""
-        return float((self.installed * self.tps).sum())

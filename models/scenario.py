@@ -22,7 +22,7 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import tomli_w
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveFloat,
@@ -132,6 +132,7 @@ class Meta(_Frozen):
     """Name, title and horizon."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    extends: str | None = Field(None, description="a scenario this one changes (merged on load)")
     title: str = ""
     description: str = ""
     start: dt.date
@@ -162,6 +163,9 @@ class Generation(_Frozen):
     chips_per_rack: PositiveInt = Field(description="chips placed together: powered space is filled in whole racks")
     batches_per_quarter: PositiveInt = 3
     install_spread_years: NonNegativeFloat = 1.0
+    cloud: str = Field("aws", description="the cloud whose datacenters these chips go into")
+    uses: dict[str, Positive] = Field(
+        default_factory=dict, description="units of each supply pool one chip consumes")
 
     @model_validator(mode="after")
     def _supply(self):
@@ -176,11 +180,27 @@ class Generation(_Frozen):
         return self
 
 
+class Pool(_Frozen):
+    """A shared component pool (CoWoS packaging, HBM stacks) refilled every month.
+
+    Output per month starts at `capacity_per_month`, grows by `growth_per_year` up to
+    `max_per_month`; `share` of it is allotted to the chips this scenario models.
+    """
+
+    unit: Annotated[str, Field(min_length=1)]
+    capacity_per_month: NonNeg
+    growth_per_year: Positive
+    max_per_month: NonNeg
+    share: Share
+    stock_months: AtLeastOne
+
+
 class Supply(_Frozen):
-    """Chip supply: generations and the delivery-delay stress knob."""
+    """Chip supply: generations, component pools and the delivery-delay stress knob."""
 
     delivery_delay_days: NonNegativeFloat = 0.0
     generations: dict[str, Generation]
+    pools: dict[str, Pool] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _nonempty(self):
@@ -189,23 +209,29 @@ class Supply(_Frozen):
         return self
 
 
+class PowerPath(_Frozen):
+    """How a site gets its power: a grid connection, new transformers, or on-site generation.
+
+    The path is ready `lead_time_years` after it was `requested`; no new building of the
+    campus powers on before that.
+    """
+
+    kind: Literal["grid", "transformer", "onsite"]
+    requested: dt.date
+    lead_time_years: NonNeg
+
+
 class Campus(_Frozen):
     """A datacenter campus: buildings of equal size that power on one after another."""
 
+    cloud: str = Field("aws", description="the cloud that runs this campus")
     building_mw: Positive
     energized_at_start: Annotated[int, Field(ge=0)]
     new_buildings: Annotated[int, Field(ge=0)]
     first_power_on: dt.date
     interval_days: NonNeg
     slip_days: NonNeg
-    power_path_ready: dt.date | None = None
-    power_path_slip_days: NonNeg | None = None
-
-    @model_validator(mode="after")
-    def _path(self):
-        if (self.power_path_ready is None) != (self.power_path_slip_days is None):
-            raise ValueError("power_path_ready and power_path_slip_days go together")
-        return self
+    power_path: PowerPath | None = None
 
 
 class Datacenters(_Frozen):
@@ -220,6 +246,7 @@ class Fleet(_Frozen):
     """Servers, failures, repairs and retirement."""
 
     server_overhead: AtLeastOne
+    integration_days: NonNeg
     mtbf_hours: Positive
     repair_hours: NonNeg
     useful_life_years: Positive
@@ -270,6 +297,8 @@ class Demand(_Frozen):
     revenue_run_rate_usd: NonNeg
     enterprise_revenue_share: Share
     price_usd_per_mtok: Positive
+    price_decline_per_year: Positive
+    batch_discount: Share
     cloud_share: Share
     growth_start: Positive
     growth_long_run: Positive
@@ -307,10 +336,46 @@ class Service(_Frozen):
     slo_target_share: Share
 
 
-class Finance(_Frozen):
-    """Cost of capacity."""
+class Cloud(_Frozen):
+    """A cloud that runs Claude: what it bills and what was committed to it."""
 
-    tco_usd_per_mw_it_year: NonNeg
+    enabled: bool = True
+    label: Annotated[str, Field(min_length=1)]
+    price_usd_per_mw_it_year: NonNeg
+    commitment_usd: NonNeg
+    commitment_start: dt.date
+    commitment_years: PositiveFloat
+
+
+class Tranche(_Frozen):
+    """Investment released once, when the revenue run-rate first reaches a milestone."""
+
+    amount_usd: NonNeg
+    milestone_run_rate_usd: NonNeg
+    capacity_share: Share
+
+
+class Finance(_Frozen):
+    """Investment tranches and the capital cost of added capacity."""
+
+    capex_usd_per_mw: Positive
+    tranches: dict[str, Tranche] = Field(default_factory=dict)
+
+
+class Procurement(_Frozen):
+    """Capacity ordered during the run: by funded tranches, or by a forecast policy.
+
+    Orders go to `cloud`: chips of its newest available generation (through the supply
+    pools and integration) and buildings at `build_lead_time_days`.
+    """
+
+    policy: Literal["plan", "forecast"] = "plan"
+    cloud: str = "aws"
+    order_lead_time_days: NonNeg
+    build_lead_time_days: NonNeg
+    review_every_days: PositiveFloat = 90.0
+    headroom: AtLeastOne
+    max_order_mw_per_year: NonNeg
 
 
 class Scenario(_Frozen):
@@ -323,7 +388,45 @@ class Scenario(_Frozen):
     demand: Demand
     surges: Surges
     service: Service
+    clouds: dict[str, Cloud]
     finance: Finance
+    procurement: Procurement
+
+    @model_validator(mode="after")
+    def _clouds(self):
+        names = list(self.clouds)
+        if not any(c.enabled for c in self.clouds.values()):
+            raise ValueError("clouds: no cloud is enabled; enable at least one "
+                             f"(clouds.<name>.enabled = true, one of {', '.join(names)})")
+        for kind, items in (("supply.generations", self.supply.generations),
+                            ("datacenters.campuses", self.datacenters.campuses)):
+            for name, item in items.items():
+                if item.cloud not in self.clouds:
+                    close = difflib.get_close_matches(item.cloud, names, n=1)
+                    raise ValueError(f"{kind}.{name}.cloud: no cloud {item.cloud!r} in [clouds]"
+                                     + (f"; did you mean {close[0]!r}?" if close else ""))
+        for cname, c in self.clouds.items():
+            if not c.enabled:
+                continue
+            if not any(g.cloud == cname for g in self.supply.generations.values()):
+                raise ValueError(f"clouds.{cname}: enabled but no supply.generations entry "
+                                 "has this cloud")
+            if not any(k.cloud == cname for k in self.datacenters.campuses.values()):
+                raise ValueError(f"clouds.{cname}: enabled but no datacenters.campuses entry "
+                                 "has this cloud")
+        for name, g in self.supply.generations.items():
+            for pool in g.uses:
+                if pool not in self.supply.pools:
+                    raise ValueError(f"supply.generations.{name}.uses.{pool}: no pool "
+                                     f"{pool!r} in supply.pools (has: "
+                                     f"{', '.join(self.supply.pools) or 'none'})")
+        pc = self.procurement.cloud
+        needs_orders = (self.procurement.policy == "forecast" or any(
+            t.capacity_share.spec.support[1] > 0 for t in self.finance.tranches.values()))
+        if needs_orders and (pc not in self.clouds or not self.clouds[pc].enabled):
+            raise ValueError(f"procurement.cloud: capacity is ordered for {pc!r}, which is "
+                             "not an enabled cloud")
+        return self
 
     @model_validator(mode="after")
     def _dates(self):
@@ -337,7 +440,7 @@ class Scenario(_Frozen):
                        * self.fleet.server_overhead.spec.support[1]
                        * self.datacenters.pue.spec.support[1] / 1e6)
             for cname, campus in self.datacenters.campuses.items():
-                if rack_mw > campus.building_mw.spec.support[0]:
+                if campus.cloud == g.cloud and rack_mw > campus.building_mw.spec.support[0]:
                     raise ValueError(
                         f"supply.generations.{name}.chips_per_rack: a rack of {g.chips_per_rack} "
                         f"chips can need {rack_mw:g} MW, more than the smallest building of "
@@ -554,11 +657,56 @@ def load(name_or_path: str | Path | None = None, overrides: list[str] | None = N
     """
     label, text = resolve_path(name_or_path)
     data = parse_toml(label, text)
+    based = _extend(label, data, name_or_path)
     if overrides:
         data = apply_overrides(label, data, overrides)
-    # Line numbers refer to the file; with overrides the failing value may be an override.
-    scenario = validate_dict(label, data, None if overrides else text)
+    # Line numbers refer to the file; with overrides (or a base scenario) the failing value
+    # may not be written in it.
+    scenario = validate_dict(label, data, None if overrides or based else text)
     return scenario, to_toml(scenario)
+
+
+def _is_param(d: dict) -> bool:
+    return "unit" in d or "source" in d or "dist" in d or "value" in d
+
+
+def _merge(base: dict, child: dict) -> dict:
+    """`child` laid over `base`: tables merge key by key, parameters and values replace."""
+    out = copy.deepcopy(base)
+    for k, v in child.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not _is_param(v):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _extend(label: str, data: dict, name_or_path, depth: int = 0) -> bool:
+    """Resolve `scenario.extends` in place (a chain of up to 8); True if there was one."""
+    meta = data.get("scenario")
+    if not isinstance(meta, dict) or not meta.get("extends"):
+        return False
+    base_name = meta["extends"]
+    if not isinstance(base_name, str):
+        raise ScenarioError(label, [f"scenario.extends: must be a scenario name or path (got {base_name!r})"])
+    if depth >= 8:
+        raise ScenarioError(label, ["scenario.extends: chain longer than 8 (a cycle?)"])
+    # A relative path is relative to the extending file.
+    if name_or_path is not None and base_name.endswith(".toml") and not Path(base_name).is_absolute():
+        here = Path(str(name_or_path))
+        if here.suffix == ".toml":
+            base_name = str(here.parent / base_name)
+    try:
+        base_label, base_text = resolve_path(base_name)
+    except ScenarioError as exc:
+        raise ScenarioError(label, [f"scenario.extends: {p}" for p in exc.problems]) from None
+    base = parse_toml(base_label, base_text)
+    _extend(base_label, base, base_name, depth + 1)
+    merged = _merge(base, data)
+    merged["scenario"].pop("extends", None)
+    data.clear()
+    data.update(merged)
+    return True
 
 
 def to_toml(scenario: Scenario) -> str:

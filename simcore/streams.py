@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import special as _sp
 from scipy import stats as _st
 
 Z95 = _st.norm.ppf(0.95)  # a 90% interval spans +-1.645 sigma
@@ -65,7 +66,17 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
-        """Draw from the distribution."""
+        """Draw from the distribution by inversion: one uniform per value, whatever the
+        distribution (a constant too). So two scenarios that give a parameter different
+        distributions still use the same uniforms for it and for every later draw of
+        the stream (common random numbers hold), and a higher quantile in one is a
+        higher quantile in the other."""
+        u = rng.random(size)
+        x = self.ppf(u)
+        return float(x) if size is None else np.asarray(x, float)
+
+    def ppf(self, u: np.ndarray | float) -> np.ndarray | float:
+        """Quantile function: the value at cumulative probability u."""
         raise NotImplementedError
 
     @property
@@ -89,8 +100,8 @@ class Constant(_Spec):
     dist: Literal["constant"] = "constant"
     value: float
 
-    def sample(self, rng, size=None):  # noqa: D102
-        return self.value if size is None else np.full(size, self.value)
+    def ppf(self, u):  # noqa: D102
+        return np.full(np.shape(u), self.value)
 
     @property
     def median(self):  # noqa: D102
@@ -114,8 +125,8 @@ class Uniform(_Spec):
             raise ValueError(f"low(={self.low}) must be <= high(={self.high})")
         return self
 
-    def sample(self, rng, size=None):  # noqa: D102
-        return rng.uniform(self.low, self.high, size)
+    def ppf(self, u):  # noqa: D102
+        return self.low + (self.high - self.low) * np.asarray(u)
 
     @property
     def median(self):  # noqa: D102
@@ -136,10 +147,15 @@ class Triangular(_Spec):
             raise ValueError(f"need low <= mode <= high, got {self.low}, {self.mode}, {self.high}")
         return self
 
-    def sample(self, rng, size=None):  # noqa: D102
-        if self.low == self.high:
-            return Constant(value=self.low).sample(rng, size)
-        return rng.triangular(self.low, self.mode, self.high, size)
+    def ppf(self, u):  # noqa: D102
+        a, c, b = self.low, self.mode, self.high
+        u = np.asarray(u, float)
+        if b == a:
+            return np.full(u.shape, a)
+        fc = (c - a) / (b - a)
+        left = a + np.sqrt(u * (b - a) * (c - a))
+        right = b - np.sqrt((1 - u) * (b - a) * (b - c))
+        return np.where(u < fc, left, right)
 
     @property
     def median(self):  # noqa: D102
@@ -160,8 +176,8 @@ class Normal(_Spec):
     low: float = -math.inf
     high: float = math.inf
 
-    def sample(self, rng, size=None):  # noqa: D102
-        return np.clip(rng.normal(self.mean, self.sd, size), self.low, self.high)
+    def ppf(self, u):  # noqa: D102
+        return np.clip(self.mean + self.sd * _sp.ndtri(u), self.low, self.high)
 
     @property
     def median(self):  # noqa: D102
@@ -197,9 +213,9 @@ class Lognormal(_Spec):
         lo, hi = math.log(self.p05), math.log(self.p95)
         return 0.5 * (lo + hi), (hi - lo) / (2 * Z95)
 
-    def sample(self, rng, size=None):  # noqa: D102
+    def ppf(self, u):  # noqa: D102
         mu, s = self.mu_sigma
-        return rng.lognormal(mu, s, size)
+        return np.exp(mu + s * _sp.ndtri(u))
 
     @property
     def median(self):  # noqa: D102
@@ -230,11 +246,11 @@ class Pert(_Spec):
         r = self.high - self.low
         return (1 + self.shape * (self.mode - self.low) / r, 1 + self.shape * (self.high - self.mode) / r)
 
-    def sample(self, rng, size=None):  # noqa: D102
+    def ppf(self, u):  # noqa: D102
         if self.high == self.low:
-            return Constant(value=self.low).sample(rng, size)
+            return np.full(np.shape(u), self.low)
         a, b = self._ab()
-        return self.low + (self.high - self.low) * rng.beta(a, b, size)
+        return self.low + (self.high - self.low) * _sp.betaincinv(a, b, u)
 
     @property
     def median(self):  # noqa: D102

@@ -49,9 +49,11 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
 
     def checked(day):
         step(day)
-        assert np.array_equal(f.delivered, f.waiting + f.installed + f.failed + f.retired)
-        assert min(f.waiting.min(), f.installed.min(), f.failed.min(), f.retired.min()) >= 0
-        assert f.occupied_mw <= f.energized_mw + 1e-6
+        assert np.array_equal(f.shipped, f.in_transit + f.waiting + f.installed + f.failed
+                              + f.retired)
+        assert min(f.in_transit.min(), f.waiting.min(), f.installed.min(), f.failed.min(),
+                   f.retired.min()) >= 0
+        assert (f.occupied_kw_by_cloud() <= f.energized * 1000 + 1e-3).all()
 
     f.step = checked
     sim.run()

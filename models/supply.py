@@ -1,0 +1,139 @@
+"""Chip supply as SimPy processes: component pools, production lines, orders, integration.
+
+Shared components (CoWoS packaging, HBM stacks) are `simpy.Container` pools refilled at
+every month boundary by a supplier process: this scenario's allotment of the industry's
+monthly output, growing by a yearly factor up to a ceiling. Unused allotment can be
+stocked up to `stock_months` of it; beyond that it goes to other buyers. Each production
+line (one per generation) takes its planned batches in time order, draws every component
+the batch needs (waiting while a pool is short, first come first served across lines),
+ships the chips, and the chips arrive as integrated racks after the integration delay.
+So a line's output is its ramp, capped by the pools, and a short pool delays shipments.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+
+import numpy as np
+import simpy
+
+from models.scenario import Pool
+from simcore.clock import HOURS_PER_DAY
+
+HOURS_PER_MONTH = 365.25 / 12 * HOURS_PER_DAY
+
+
+class ComponentPools:
+    """The scenario's component pools, one `simpy.Container` each, and their suppliers."""
+
+    def __init__(self, env: simpy.Environment, pools: dict[str, Pool],
+                 rng_of: Callable[[str], np.random.Generator], horizon_h: float) -> None:
+        self.env = env
+        self.containers: dict[str, simpy.Container] = {}
+        self.supplied: dict[str, float] = {}
+        self.used: dict[str, float] = {}
+        self._spec: dict[str, tuple[float, float, float, float]] = {}
+        self._smallest: dict[str, float] = {}
+        months = max(1, int(math.ceil(horizon_h / HOURS_PER_MONTH)))
+        for name, p in pools.items():
+            rng = rng_of(name)
+            base = float(p.capacity_per_month.sample(rng))
+            growth = float(p.growth_per_year.sample(rng))
+            top = float(p.max_per_month.sample(rng))
+            share = float(np.clip(p.share.sample(rng), 0.0, 1.0))
+            stock = max(1.0, float(p.stock_months.sample(rng)))
+            self._spec[name] = (base * share, growth, top * share, stock)
+            first = self.allotment(name, 0)
+            if first <= 0:
+                raise ValueError(f"supply.pools.{name}: drew an allotment of {first:g} "
+                                 f"{p.unit} a month; a pool needs a positive allotment")
+            self.containers[name] = simpy.Container(env, init=first)
+            self.supplied[name] = first
+            self.used[name] = 0.0
+            self._smallest[name] = min(first, self.allotment(name, months))
+            env.process(self._supplier(name))
+
+    def allotment(self, name: str, month: int) -> float:
+        """This scenario's allotment of pool `name` in month `month` (0 = the first)."""
+        base, growth, top, _ = self._spec[name]
+        return min(base * growth ** (month / 12.0), top)
+
+    def _supplier(self, name: str) -> Generator:
+        c = self.containers[name]
+        stock = self._spec[name][3]
+        month = 0
+        while True:
+            yield self.env.timeout(HOURS_PER_MONTH)
+            month += 1
+            amount = self.allotment(name, month)
+            put = min(amount, max(0.0, stock * amount - c.level))
+            if put > 0:
+                yield c.put(put)
+                self.supplied[name] += put
+
+    def chunk(self, uses: dict[str, float]) -> int:
+        """The most chips one draw may take: no more than the smallest month's allotment of
+        any pool allows, so that a draw can always be met (stock holds at least a month)."""
+        limits = [self._smallest[p] / u for p, u in uses.items() if u > 0]
+        return max(1, int(min(limits))) if limits else 1 << 62
+
+    def draw(self, uses: dict[str, float], chips: int) -> Generator:
+        """Take the components of `chips` chips from every pool they use (may wait)."""
+        for pool, per_chip in uses.items():
+            amount = chips * per_chip
+            if amount > 0:
+                yield self.containers[pool].get(amount)
+                self.used[pool] += amount
+
+
+class ProductionLines:
+    """Production lines of the chip generations, and orders placed during the run.
+
+    Args:
+        env: the SimPy environment.
+        pools: the component pools (may hold no pools: supply is then the ramp alone).
+        uses: per generation, units of each pool one chip consumes.
+        ship: called as ship(generation, chips) when chips leave the supplier.
+        arrive: called as arrive(generation, chips) when they are ready to install.
+        integration_h: hours from shipment to arrival.
+    """
+
+    def __init__(self, env: simpy.Environment, pools: ComponentPools,
+                 uses: list[dict[str, float]], ship: Callable[[int, int], None],
+                 arrive: Callable[[int, int], None], integration_h: float) -> None:
+        self.env, self.pools, self.uses = env, pools, uses
+        self._ship, self._arrive = ship, arrive
+        self.integration_h = max(0.0, float(integration_h))
+        self._chunk = [pools.chunk(u) for u in uses]
+
+    def start_line(self, g: int, batches: list[tuple[float, int]]) -> None:
+        """Run generation g's planned batches (hour, chips) in time order."""
+        self.env.process(self._line(g, sorted(batches)))
+
+    def order(self, g: int, chips: int, lead_h: float) -> None:
+        """Extra chips of generation g ordered now; produced after the lead time."""
+        self.env.process(self._order(g, chips, lead_h))
+
+    def _line(self, g: int, batches: list[tuple[float, int]]) -> Generator:
+        for t, n in batches:
+            if t > self.env.now:
+                yield self.env.timeout(t - self.env.now)
+            yield from self._produce(g, n)
+
+    def _order(self, g: int, chips: int, lead_h: float) -> Generator:
+        yield self.env.timeout(max(0.0, lead_h))
+        yield from self._produce(g, chips)
+
+    def _produce(self, g: int, chips: int) -> Generator:
+        left = int(chips)
+        while left > 0:
+            k = min(left, self._chunk[g])
+            yield from self.pools.draw(self.uses[g], k)
+            self._ship(g, k)
+            if self.integration_h > 0:
+                ev = self.env.timeout(self.integration_h)
+                ev.callbacks.append(lambda _ev, g=g, k=k: self._arrive(g, k))
+            else:
+                self._arrive(g, k)
+            left -= k

@@ -23,7 +23,6 @@ from models.service import QueueSpec, allocate, latencies, serving_capacity, slo
 from models.supply import ComponentPools, ProductionLines
 from models.surges import SurgeProcess
 from simcore.clock import HOURS_PER_DAY, Clock
-from simcore.probes import DailySeries
 from simcore.simulation import RunResult, Simulation
 from simcore.streams import Streams
 
@@ -57,6 +56,9 @@ DAYS_PER_MONTH = 365.25 / 12
 MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""
 RUN_RATE_DAYS = 30
+_DAILY = ("revenue_usd", "lost_revenue_usd", "run_rate_usd", "investment_usd", "ordered_mw",
+          "surge_multiplier", "customers_active", "customers_throttled")
+"""Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
 def series_names(scenario: Scenario) -> list[str]:
@@ -152,13 +154,18 @@ class CapacityModel:
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
         self._build_procurement(streams)
-        self.series = DailySeries(SERIES, clock.days)
-        n_g, n_c = len(self.gen_names), len(self.clouds)
-        self.by_gen = np.zeros((clock.days, len(STATES) + 1, n_g), np.float32)
-        self.by_cloud = np.zeros((clock.days, 4, n_c))
-        # Hourly serving capacity and utilization, for the queueing step in collect().
-        self.h_cap = np.zeros((clock.days, 24))
-        self.h_util = np.zeros((clock.days, 24))
+        # The tick stores arrays; collect() turns them into the named daily series.
+        days, n_g, n_c = clock.days, len(self.gen_names), len(self.clouds)
+        self.by_gen = np.zeros((days, len(STATES) + 1, n_g))
+        self.by_cloud = np.zeros((days, 4, n_c))
+        self.daily = np.zeros((days, len(_DAILY)))
+        # Hourly capacity, utilization, demand, served and unserved by tier: the queueing
+        # step and the daily means are computed for all days at once in collect().
+        self.h_cap = np.zeros((days, 24))
+        self.h_util = np.zeros((days, 24))
+        self.h_demand = np.zeros((days, 24))
+        self.h_served = np.zeros((days, 24))
+        self.h_uns = np.zeros((days, 4, 24))
         sim.add(self.surges)
         sim.add(_Process("datacenters", self._datacenters))
         sim.add(_Process("tick", self._tick))
@@ -274,7 +281,7 @@ class CapacityModel:
             return 0.0
         f, dem = self.fleet, self.demand
         lo = max(0, day - 28)
-        peak = float(np.nanmax(self.series["peak_demand_tps"][lo:day])) if day > lo else 0.0
+        peak = float(self.h_demand[lo:day].max()) if day > lo else 0.0
         trend = dem.ent_growth[ahead] / dem.ent_growth[day]
         want = peak * trend * self.headroom
         # Chips: all shipped and not retired, plus planned batches and orders due by then.
@@ -306,7 +313,7 @@ class CapacityModel:
         return (want - have) / per_mw
 
     def _tick(self, sim: Simulation):
-        env, f, dem, rec = sim.env, self.fleet, self.demand, self.series.record
+        env, f, dem = sim.env, self.fleet, self.demand
         hours_of_day = np.arange(24) + 0.5
         eff = self.demand.efficiency_per_year
         prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
@@ -331,11 +338,13 @@ class CapacityModel:
             n_comm, n_od = dem.active_customers(day)
             # Customers count as throttled in an hour when their tier is short.
             throttled = np.where(hs.short[0], n_comm, 0) + np.where(hs.short[1] | hs.short[3], n_od, 0)
-            uns = hs.unserved_by_tier.mean(axis=1)
-            want = np.array([committed.mean(), on_demand.mean(), consumer.mean(), batch])
+            self.h_demand[day] = hs.demand
+            self.h_served[day] = hs.served
+            self.h_uns[day] = hs.unserved_by_tier
+            uns = hs.unserved_by_tier.sum(axis=1) / 24.0
+            want = np.array([committed.sum(), on_demand.sum(), consumer.sum(), 24.0 * batch]) / 24.0
             p_today = prices * finance.price_factor(day, self.price_decline)
             revenue[day] = finance.tokens_value_usd(want - uns, p_today)
-            lost = finance.tokens_value_usd(uns, p_today)
             lo = max(0, day - RUN_RATE_DAYS + 1)
             run_rate = (revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
                         / max(dem.cloud_share, 1e-12))
@@ -344,41 +353,46 @@ class CapacityModel:
                 self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
                                     f"tranche {tr.name}")
             occ_kw = f.occupied_kw_by_cloud()
-            spend = occ_kw * it_price
             self.by_cloud[day] = (f.energized, occ_kw / 1000.0,
                                   np.bincount(f.cloud, f.installed * f.tps, len(self.clouds)) * e_t,
-                                  spend)
+                                  occ_kw * it_price)
             self.by_gen[day] = (f.in_transit, f.waiting, f.installed, f.failed, f.retired,
                                 f.installed * f.tps * e_t)
-            rec(day,
-                demand_tps=hs.demand.mean(), peak_demand_tps=hs.demand.max(),
-                capacity_tps=cap.mean(), served_tps=hs.served.mean(), unserved_tps=uns.sum(),
-                unserved_committed_tps=uns[0], unserved_on_demand_tps=uns[1],
-                unserved_consumer_tps=uns[2], unserved_batch_tps=uns[3],
-                peak_utilization=min(util.max(), 1e6),
-                surge_multiplier=max(surge_e.max(), surge_c.max()),
-                energized_mw=f.energized_mw, occupied_mw=occ_kw.sum() / 1000.0,
-                chips_shipped=f.shipped.sum(), chips_in_transit=f.in_transit.sum(),
-                chips_waiting=f.waiting.sum(), chips_installed=f.installed.sum(),
-                chips_failed=f.failed.sum(), chips_retired=f.retired.sum(),
-                customers_active=n_comm + n_od, customers_throttled=throttled.max(),
-                revenue_usd=revenue[day], lost_revenue_usd=lost, run_rate_usd=run_rate,
-                spend_usd=spend.sum(), investment_usd=self.tranches.received_usd,
-                ordered_mw=self.ordered_mw)
+            self.daily[day] = (revenue[day], finance.tokens_value_usd(uns, p_today), run_rate,
+                               self.tranches.received_usd, self.ordered_mw,
+                               max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max())
             yield env.timeout(HOURS_PER_DAY)
 
     # -- results ------------------------------------------------------------------
     def collect(self, sim: Simulation) -> RunResult:
         """Daily series and KPIs of the finished replication."""
-        s = self.series.as_dict()
         clock = self.clock
+        s = {n: np.full(clock.days, np.nan) for n in SERIES}
+        uns = self.h_uns.mean(axis=2)
+        s["demand_tps"][:] = self.h_demand.mean(axis=1)
+        s["peak_demand_tps"][:] = self.h_demand.max(axis=1)
+        s["capacity_tps"][:] = self.h_cap.mean(axis=1)
+        s["served_tps"][:] = self.h_served.mean(axis=1)
+        s["unserved_tps"][:] = uns.sum(axis=1)
+        for i, tier in enumerate(("committed", "on_demand", "consumer", "batch")):
+            s[f"unserved_{tier}_tps"][:] = uns[:, i]
+        s["peak_utilization"][:] = np.minimum(self.h_util.max(axis=1), 1e6)
+        s["energized_mw"][:] = self.by_cloud[:, 0].sum(axis=1)
+        s["occupied_mw"][:] = self.by_cloud[:, 1].sum(axis=1)
+        s["spend_usd"][:] = self.by_cloud[:, 3].sum(axis=1)
+        chips = self.by_gen[:, :len(STATES)].sum(axis=2)
+        for i, st in enumerate(STATES):
+            s[f"chips_{st}"][:] = chips[:, i]
+        s["chips_shipped"][:] = chips.sum(axis=1)
+        for i, name in enumerate(_DAILY):
+            s[name][:] = self.daily[:, i]
         for si, st in enumerate(STATES + ("compute_tps",)):
             for gi, g in enumerate(self.gen_names):
                 name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
-                s[name] = self.by_gen[:, si, gi]
+                s[name] = self.by_gen[:, si, gi].astype(np.float32)
         for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_usd")):
             for ci, c in enumerate(self.clouds):
-                s[f"{m}__{c}"] = self.by_cloud[:, mi, ci]
+                s[f"{m}__{c}"] = self.by_cloud[:, mi, ci].copy()
         # Service quality for every hour at once: one vectorized queueing evaluation.
         (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
         ok = slo_met(self.h_util, wait, self.queue)

@@ -15,12 +15,25 @@ from models.scenario import load
 from simcore.store import RunStore, atomic_write_bytes
 
 PLOT_TITLES = {
-    "fan_chart.png": "Capacity vs demand",
+    "fan_chart.png": "Capacity vs demand: Claude demand on the modelled clouds against the "
+                     "serving capacity of all enabled clouds",
+    "capacity_by_generation.png": "Installed compute by chip generation (median of each "
+                                  "generation, stacked; training and serving), with median "
+                                  "demand and the median capacity allocated to serving (dashed)",
+    "capacity_by_cloud.png": "Installed compute by cloud (training and serving), median with "
+                             "50% and 90% bands",
     "shortfall_probability.png": "Probability of a shortfall by month",
     "slo_breach_probability.png": "Probability of an SLO breach by month",
     "slo_heatmap.png": "Share of hours meeting the SLO by year and month",
     "power.png": "Datacenter power: energized vs populated",
     "stranded_chips.png": "Chips delivered but waiting for powered space",
+    "chips_by_state.png": "Chips by state: in transit, waiting for power, installed, in repair, "
+                          "retired (median of each state, stacked; the dotted line is chips "
+                          "shipped)",
+    "spend_vs_commitment.png": "Cumulative spend on each cloud against its commitment over the "
+                               "commitment window",
+    "revenue.png": "Revenue: Anthropic-wide run-rate, and revenue earned and lost to unserved "
+                   "tokens on the modelled clouds, per year",
     "kpi_ecdf.png": "KPI distributions across replications",
 }
 
@@ -69,6 +82,10 @@ def render(run_dir: Path) -> str:
             figures.append(f'<figure><img alt="{html.escape(title)}" '
                            f'src="data:image/png;base64,{data}"><figcaption class="muted">'
                            f"{html.escape(title)}</figcaption></figure>")
+    # Only what runs: a disabled cloud's generations and campuses take no part.
+    clouds = {c: cl.label for c, cl in sc.clouds.items() if cl.enabled}
+    gens = [g for g, gen in sc.supply.generations.items() if gen.cloud in clouds]
+    campuses = [k for k, cp in sc.datacenters.campuses.items() if cp.cloud in clouds]
     knobs = {
         "demand.growth_multiplier": sc.demand.growth_multiplier,
         "supply.delivery_delay_days": sc.supply.delivery_delay_days,
@@ -99,8 +116,9 @@ percentiles across replications.</p>
 <h2>Plots</h2>
 {''.join(figures) or '<p>No plots in this run directory.</p>'}
 <h2>Scenario</h2>
-<p>{len(sc.supply.generations)} chip generations ({html.escape(', '.join(sc.supply.generations))}),
-{len(sc.datacenters.campuses)} campuses ({html.escape(', '.join(sc.datacenters.campuses))}).
+<p>Enabled clouds: {html.escape(', '.join(clouds.values()))};
+{len(gens)} chip generations ({html.escape(', '.join(gens))}),
+{len(campuses)} campuses ({html.escape(', '.join(campuses))}).
 The full resolved scenario, with every parameter's unit and source, is <code>scenario.toml</code>
 in the run directory.</p>
 <table><thead><tr><th>stress knob</th><th>value</th></tr></thead><tbody>

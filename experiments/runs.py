@@ -30,6 +30,11 @@ KPI_BOUNDS = {
     "customers_throttled_peak": (0.0, np.inf),
     "p99_latency_s": (0.0, np.inf),
     "trainium_gw_2026_12_31": (0.0, np.inf),
+    "stranded_power_mw_months": (0.0, np.inf),
+    "revenue_usd": (0.0, np.inf),
+    "lost_revenue_usd": (0.0, np.inf),
+    "investment_usd": (0.0, np.inf),
+    "ordered_mw": (0.0, np.inf),
 }
 """Natural bounds: a t-interval on few replications is clipped to them."""
 
@@ -39,7 +44,13 @@ KPI_UNITS = {
     "slo_attainment": "share of hours",
     "first_adequate_date": "decimal year",
     "stranded_chip_months": "chip-months",
+    "stranded_power_mw_months": "MW-months",
     "aws_spend_10y_usd": "USD",
+    "commitment_gap_usd": "USD",
+    "revenue_usd": "USD",
+    "lost_revenue_usd": "USD",
+    "investment_usd": "USD",
+    "ordered_mw": "MW facility",
     "customers_throttled_peak": "customers",
     "p99_latency_s": "seconds",
     "trainium_gw_2026_12_31": "GW facility",
@@ -51,7 +62,8 @@ def format_value(v: float | None, unit: str = "") -> str:
     if v is None or v != v:
         return "-"
     if unit == "USD":
-        return f"${v / 1e9:,.1f}B"
+        # The sign before the dollar: a commitment gap can be negative (spend beyond it).
+        return f"{'-' if v < 0 else ''}${abs(v) / 1e9:,.1f}B"
     if unit == "decimal year":
         return f"{v:.2f}"
     if abs(v) >= 1e4:
@@ -216,42 +228,170 @@ def write_summary(store: RunStore) -> dict:
     return summary
 
 
-def _matrix(ts: pd.DataFrame, col: str, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """(dates, replications x periods) of `col`, averaged over blocks of `step` days."""
-    wide = ts.pivot(index="replication", columns="date", values=col)
-    x = wide.to_numpy(float)
-    n = x.shape[1] // step * step
-    blocks = x[:, :n].reshape(x.shape[0], -1, step).mean(axis=2)
-    return wide.columns.to_numpy()[:n:step], blocks
+class _Weekly:
+    """A run's daily series as (replications x periods) arrays, read one column at a time.
+
+    The table can hold ~100 replications x 3,650 days x 90 columns: reading only the
+    column at hand keeps memory to one column of daily values, whatever the table's width.
+    Every replication covers the same dates (the run-directory contract).
+    """
+
+    def __init__(self, path: Path, step: int = 7):
+        self.path, self.step = path, step
+        self.columns = set(pq.read_schema(path).names)
+        t = pq.read_table(path, columns=["replication", "date"])
+        rep, day = t["replication"].to_numpy(), t["date"].to_numpy()
+        self.order = np.lexsort((day, rep))
+        self.replications = int(np.unique(rep).size)
+        self.days = rep.size // max(1, self.replications)
+        n = self.days // step * step
+        self.daily_dates = day[self.order][:self.days].astype("datetime64[D]")
+        self.dates = self.daily_dates[:n:step]
+
+    def daily(self, col: str) -> np.ndarray:
+        """(replications x days) of `col`."""
+        x = pq.read_table(self.path, columns=[col])[col].to_numpy()
+        return x[self.order].astype(float).reshape(self.replications, self.days)
+
+    def weekly(self, x: str | np.ndarray) -> np.ndarray:
+        """A column (name) or a daily matrix, averaged over blocks of `step` days."""
+        x = self.daily(x) if isinstance(x, str) else x
+        n = self.days // self.step * self.step
+        return x[:, :n].reshape(x.shape[0], -1, self.step).mean(axis=2)
+
+    def median(self, col: str) -> np.ndarray:
+        """Median across replications of the weekly means of `col`."""
+        return np.nanmedian(self.weekly(col), axis=0)
+
+
+def _enabled(scenario: Scenario, w: _Weekly) -> tuple[dict[str, str], dict[str, str]]:
+    """({cloud: label}, {generation: cloud}) of the enabled clouds the table has columns of."""
+    clouds = {c: cl.label for c, cl in scenario.clouds.items()
+              if cl.enabled and f"compute_tps__{c}" in w.columns}
+    gens = {g: gen.cloud for g, gen in scenario.supply.generations.items()
+            if gen.cloud in clouds and f"compute_tps__{g}" in w.columns}
+    return clouds, gens
+
+
+def _capacity_by_generation(w: _Weekly, scenario: Scenario, out: Path, tag: str) -> Path | None:
+    clouds, gens = _enabled(scenario, w)
+    if not gens:
+        return None
+    many = len(clouds) > 1
+    layers = {(f"{g} ({clouds[c]})" if many else g): w.median(f"compute_tps__{g}") / 1e9
+              for g, c in gens.items()}
+    lines = {"Claude demand on the modelled clouds (median)": w.median("demand_tps") / 1e9,
+             "serving capacity, all enabled clouds (median)": w.median("capacity_tps") / 1e9}
+    return plots.stacked_area(
+        out / "capacity_by_generation.png", w.dates, layers, lines,
+        ylabel="billion reference tokens/s (weekly mean)",
+        title=f"Installed compute by chip generation (medians), {tag}",
+        colors=plots.grouped_colors(list(gens.values())),
+        line_styles={"serving capacity, all enabled clouds (median)": "--"})
+
+
+def _capacity_by_cloud(w: _Weekly, scenario: Scenario, out: Path, tag: str) -> Path | None:
+    clouds, _ = _enabled(scenario, w)
+    if not clouds:
+        return None
+    return plots.fan_chart(
+        out / "capacity_by_cloud.png", w.dates,
+        {label: w.weekly(f"compute_tps__{c}") for c, label in clouds.items()},
+        ylabel="installed compute, reference tokens/s (weekly mean, log scale)", log=True,
+        title=f"Installed compute by cloud (training and serving), {tag}")
+
+
+CHIP_STATES = {"in_transit": "in transit", "waiting": "delivered, waiting for power",
+               "installed": "installed", "failed": "failed (in repair)", "retired": "retired"}
+
+
+def _chips_by_state(w: _Weekly, out: Path, tag: str) -> Path | None:
+    cols = [f"chips_{st}" for st in CHIP_STATES] + ["chips_shipped"]
+    if not set(cols) <= w.columns:
+        return None
+    layers = {label: w.median(f"chips_{st}") / 1e6 for st, label in CHIP_STATES.items()}
+    p = plots.PALETTE
+    return plots.stacked_area(
+        out / "chips_by_state.png", w.dates, layers,
+        {"shipped, cumulative (median)": w.median("chips_shipped") / 1e6},
+        ylabel="million chips", title=f"Chips by state (medians), {tag}",
+        colors=(p[0], p[1], p[2], p[3], p[5]), line_styles={"shipped, cumulative (median)": ":"})
+
+
+def _spend_vs_commitment(w: _Weekly, scenario: Scenario, out: Path, tag: str) -> Path | None:
+    clouds, _ = _enabled(scenario, w)
+    clouds = {c: label for c, label in clouds.items() if f"spend_usd__{c}" in w.columns}
+    if not clouds:
+        return None
+    start = scenario.scenario.start
+    panels, levels = {}, {}
+    for c, label in clouds.items():
+        cl = scenario.clouds[c]
+        w0 = cl.commitment_start
+        w1 = w0 + dt.timedelta(days=round(cl.commitment_years * 365.25))
+        # Spend counts from the commitment's start (or the run's, if the window began earlier).
+        before = w.daily_dates < np.datetime64(max(start, w0), "D")
+        spend = w.daily(f"spend_usd__{c}")
+        spend[:, before] = 0.0
+        cum = np.cumsum(spend, axis=1) / 1e9
+        cum[:, before] = np.nan
+        title = f"{label}: cumulative spend vs commitment"
+        panels[title] = {f"spend since {max(start, w0):%Y-%m-%d}": w.weekly(cum)}
+        note = f"; spend before {start} not in the run" if w0 < start else ""
+        commit = cl.commitment_usd.base
+        levels[title] = [plots.Level(f"commitment ${commit / 1e9:,.0f}B over {w0:%Y-%m} to "
+                                     f"{w1:%Y-%m}{note}", commit / 1e9, w0, w1)] if commit else []
+    return plots.fan_panels(
+        out / "spend_vs_commitment.png", w.dates, panels, ylabel="$B (cumulative)",
+        levels=levels, title=f"Cloud spend vs commitments, {tag}")
+
+
+def _revenue(w: _Weekly, out: Path, tag: str) -> Path | None:
+    if not {"run_rate_usd", "revenue_usd", "lost_revenue_usd"} <= w.columns:
+        return None
+    year = 365.25 / 1e9  # dollars per day -> $B per year
+    panels = {
+        "Revenue run-rate, Anthropic-wide (30-day)": {"run-rate": w.weekly("run_rate_usd") / 1e9},
+        "Revenue on the modelled clouds: earned vs lost to unserved tokens": {
+            "earned, per year": w.weekly("revenue_usd") * year,
+            "lost, per year (unserved demand)": w.weekly("lost_revenue_usd") * year},
+    }
+    return plots.fan_panels(out / "revenue.png", w.dates, panels, ylabel="$B per year",
+                            title=f"Revenue, {tag}")
 
 
 def write_plots(store: RunStore) -> list[Path]:
     """Draw the run's standard plots into DIR/plots/."""
     out = store.path / "plots"
     out.mkdir(exist_ok=True)
-    cols = ["replication", "date", "demand_tps", "capacity_tps", "served_tps",
-            "energized_mw", "occupied_mw", "unserved_tps", "slo_hours", "chips_waiting"]
-    ts = pq.read_table(store.path / "timeseries.parquet", columns=cols).to_pandas()
-    ts["date"] = pd.to_datetime(ts["date"])
-    made = []
+    path = store.path / "timeseries.parquet"
+    scenario = load(store.path / "scenario.toml")[0]
     # Weekly points are plenty for a ten-year picture and keep memory small.
-    d, demand = _matrix(ts, "demand_tps", 7)
-    _, cap = _matrix(ts, "capacity_tps", 7)
+    w = _Weekly(path, 7)
     name = store.manifest()["scenario"]
+    tag = f"{name} ({w.replications} replications)"
+    made = [plots.fan_chart(
+        out / "fan_chart.png", w.dates,
+        {"Claude demand on the modelled clouds": w.weekly("demand_tps"),
+         "serving capacity, all enabled clouds": w.weekly("capacity_tps")},
+        ylabel="reference tokens/s (weekly mean, log scale)", log=True,
+        title=f"Capacity vs demand, {tag}")]
     made.append(plots.fan_chart(
-        out / "fan_chart.png", d, {"Claude demand on AWS": demand,
-                                   "Trainium serving capacity": cap},
-        ylabel="reference tokens/s (daily mean, log scale)", log=True,
-        title=f"Capacity vs demand, {name} ({demand.shape[0]} replications)"))
-    _, waiting = _matrix(ts, "chips_waiting", 7)
+        out / "stranded_chips.png", w.dates,
+        {"chips delivered, waiting for powered space": w.weekly("chips_waiting")},
+        ylabel="chips", title=f"Stranded chips: delivered but not yet placed, {tag}"))
     made.append(plots.fan_chart(
-        out / "stranded_chips.png", d, {"chips delivered, waiting for powered space": waiting},
-        ylabel="chips", title="Stranded chips: delivered but not yet placed"))
-    _, en = _matrix(ts, "energized_mw", 7)
-    _, occ = _matrix(ts, "occupied_mw", 7)
-    made.append(plots.fan_chart(
-        out / "power.png", d, {"energized (powered) MW": en, "occupied by chips MW": occ},
-        ylabel="facility MW", title="Datacenter power: energized vs populated"))
+        out / "power.png", w.dates, {"energized (powered) MW": w.weekly("energized_mw"),
+                                     "occupied by chips MW": w.weekly("occupied_mw")},
+        ylabel="facility MW", title=f"Datacenter power: energized vs populated, {tag}"))
+    # Each returns None when the table lacks its columns (a run from an older capsim).
+    extra = (_capacity_by_generation(w, scenario, out, tag),
+             _capacity_by_cloud(w, scenario, out, tag), _chips_by_state(w, out, tag),
+             _spend_vs_commitment(w, scenario, out, tag), _revenue(w, out, tag))
+    made += [p for p in extra if p is not None]
+    cols = ["replication", "date", "demand_tps", "unserved_tps", "slo_hours"]
+    ts = pq.read_table(path, columns=cols).to_pandas()
+    ts["date"] = pd.to_datetime(ts["date"])
     # Monthly probability of a shortfall across replications.
     ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
     g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
@@ -264,9 +404,7 @@ def write_plots(store: RunStore) -> list[Path]:
         ylabel="P(demand not fully served in month)",
         title=f"Probability of a shortfall by month ({n} replications)"))
     # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
-    from models.scenario import load
-
-    target = load(store.path / "scenario.toml")[0].service.slo_target_share.base
+    target = scenario.service.slo_target_share.base
     gs = ts.groupby(["replication", "month"])["slo_hours"].agg(["sum", "count"])
     breach = (gs["sum"] < target * 24 * gs["count"]).unstack("month")
     kb = breach.sum(axis=0).to_numpy()

@@ -36,11 +36,12 @@ SERIES = [
     "chips_retired",
     "customers_active", "customers_throttled",
     "revenue_usd", "lost_revenue_usd", "run_rate_usd", "spend_usd", "investment_usd",
-    "ordered_mw",
+    "ordered_mw", "fp8_eflops",
 ]
 """Daily series: tokens/s are daily means unless named peak; MW are facility MW; *_usd
 are dollars of that day, except run_rate_usd (Anthropic-wide, per year) and the running
-totals investment_usd and ordered_mw. Per generation and per cloud, `series_names()` adds
+totals investment_usd and ordered_mw; fp8_eflops is the dense FP8 EFLOP/s of healthy
+installed chips of the generations that give fp8_tflops. Per generation and per cloud, `series_names()` adds
 chips_<state>__<generation>, compute_tps__<generation>, and energized_mw__<cloud>,
 occupied_mw__<cloud>, compute_tps__<cloud>, spend_usd__<cloud>."""
 
@@ -57,7 +58,7 @@ MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""
 RUN_RATE_DAYS = 30
 _DAILY = ("revenue_usd", "lost_revenue_usd", "run_rate_usd", "investment_usd", "ordered_mw",
-          "surge_multiplier", "customers_active", "customers_throttled")
+          "surge_multiplier", "customers_active", "customers_throttled", "fp8_eflops")
 """Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
@@ -94,11 +95,13 @@ class CapacityModel:
         repair_h = float(sc.fleet.repair_hours.sample(rng_fleet))
         life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * 365.25
         integration_d = float(sc.fleet.integration_days.sample(streams.rng("fleet.integration")))
-        kw, tps = [], []
+        kw, tps, fp8 = [], [], []
         for name, g in gens.items():
             rng = streams.rng(f"chips.{name}.spec")
             kw.append(float(g.chip_power_w.sample(rng)) * overhead * pue / 1000.0)
             tps.append(float(g.tokens_per_s.sample(rng)))
+            fp8.append(float(g.fp8_tflops.sample(rng)) if g.fp8_tflops is not None else 0.0)
+        self.fp8_eflops_per_chip = np.array(fp8) / 1e6
         self.pue = pue
         self.fleet = Fleet(self.gen_names, np.array(kw), np.array(tps), mtbf,
                            int(np.ceil(repair_h / 24)), life_days, clock.days, rng_fleet,
@@ -360,7 +363,8 @@ class CapacityModel:
                                 f.installed * f.tps * e_t)
             self.daily[day] = (revenue[day], finance.tokens_value_usd(uns, p_today), run_rate,
                                self.tranches.received_usd, self.ordered_mw,
-                               max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max())
+                               max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max(),
+                               f.installed @ self.fp8_eflops_per_chip)
             yield env.timeout(HOURS_PER_DAY)
 
     # -- results ------------------------------------------------------------------

@@ -161,6 +161,10 @@ class Generation(_Frozen):
     max_per_quarter: NonNeg | None = None
     production_end: dt.date | None = None
     chips_per_rack: PositiveInt = Field(description="chips placed together: powered space is filled in whole racks")
+    chips_per_server: PositiveInt | None = None
+    chips_per_ultraserver: PositiveInt | None = None
+    fp8_tflops: Positive | None = Field(None, description="dense FP8 TFLOP/s per chip (reported, not used for tokens)")
+    hbm_gib: Positive | None = None
     batches_per_quarter: PositiveInt = 3
     install_spread_years: NonNegativeFloat = 1.0
     cloud: str = Field("aws", description="the cloud whose datacenters these chips go into")
@@ -174,6 +178,11 @@ class Generation(_Frozen):
         if self.quarterly_output is None and any(r is None for r in ramp):
             raise ValueError("give quarterly_output, or all of ramp_first_quarter, "
                              "ramp_growth_year1, ramp_growth_year2 and max_per_quarter")
+        for small, big in (("chips_per_server", "chips_per_rack"),
+                           ("chips_per_server", "chips_per_ultraserver")):
+            a, b = getattr(self, small), getattr(self, big)
+            if a is not None and b is not None and b % a:
+                raise ValueError(f"{big}(={b}) must be a whole number of {small}(={a})")
         if self.production_end is not None and self.production_end <= self.available:
             raise ValueError(f"production_end(={self.production_end}) must be after "
                              f"available(={self.available})")

@@ -210,9 +210,12 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     sc, text = load(a.scenario, a.overrides)
     n_params = text.count("source =")
+    on = [n for n, c in sc.clouds.items() if c.enabled]
+    off = [n for n, c in sc.clouds.items() if not c.enabled]
     print(f"{a.scenario or DEFAULT_SCENARIO}: ok: scenario {sc.name!r}, {sc.scenario.start} .. "
           f"{sc.scenario.end}, {len(sc.supply.generations)} chip generations, "
-          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters")
+          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters; clouds on: "
+          f"{', '.join(on)}" + (f"; off: {', '.join(off)}" if off else ""))
     return 0
 
 
@@ -243,7 +246,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
-EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress")
+EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
+               "milestone_funding", "procurement")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 
@@ -253,7 +257,7 @@ def cmd_experiment(a: argparse.Namespace) -> int:
     if a.list or a.name is None:
         for name in EXPERIMENTS:
             mod = importlib.import_module(f"experiments.{name}")
-            print(f"{name:14s} {mod.DESCRIPTION}")
+            print(f"{name:18s} {mod.DESCRIPTION}")
         return 0
     if a.name not in EXPERIMENTS:
         import difflib

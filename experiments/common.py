@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from experiments import runs
 from experiments._args import int_at_least
 from experiments.compare import compare_runs
@@ -30,24 +32,36 @@ def parser(name: str, description: str, replications: int = 40) -> argparse.Argu
     return p
 
 
-def run_variant(args: argparse.Namespace, label: str, overrides: list[str]) -> Path:
-    """Run one variant of the default scenario into OUT/label; returns its directory."""
-    scenario, text = load(None, [*args.overrides, *overrides])
-    spec = runs.RunSpec(scenario, text, args.replications, args.seed, args.workers,
+def run_variant(args: argparse.Namespace, label: str, overrides: list[str],
+                scenario: str | None = None) -> Path:
+    """Run one variant into OUT/label; returns its directory.
+
+    `scenario` is an embedded scenario name or a TOML path (None: the default scenario).
+    Every variant uses the same seed, so variants are paired replication by replication.
+    """
+    sc, text = load(scenario, [*args.overrides, *overrides])
+    spec = runs.RunSpec(sc, text, args.replications, args.seed, args.workers,
                         overrides=tuple([*args.overrides, *overrides]), progress=None)
     out = args.out / label
-    print(f"[{label}] {' '.join(overrides) or '(default scenario)'}", file=sys.stderr)
+    print(f"[{label}] {sc.name}: {' '.join(overrides) or '(as written)'}", file=sys.stderr)
     store = RunStore.create(out, runs.manifest_for(spec), force=True)
     store.write_text("scenario.toml", text)
     runs.execute(spec, store)  # writes summary.json, which summary() reads back
     return out
 
 
-def estimate(summary_kpi: dict, fmt: str = "{:.3g}") -> str:
-    """'mean [lo, hi]' of a summary entry."""
+def estimate(summary_kpi: dict, fmt: str = "{:.3g}", scale: float = 1.0) -> str:
+    """'mean [lo, hi]' of a summary entry, each value divided by `scale` (1e9: $B)."""
     lo, hi = summary_kpi["ci95"]
-    show = (lambda v: "-" if v is None or v != v else fmt.format(v))
+    show = _shower(fmt, scale)
     return f"{show(summary_kpi['mean'])} [{show(lo)}, {show(hi)}]"
+
+
+def _shower(fmt: str, scale: float):
+    def show(v):
+        return "-" if v is None or v != v else fmt.format(v / scale)
+
+    return show
 
 
 def summary(run_dir: Path) -> dict:
@@ -55,9 +69,49 @@ def summary(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
-def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}") -> tuple[float, str]:
-    """(paired mean difference B - A, 'diff [lo, hi]') of one KPI."""
+def kpis(run_dir: Path) -> pd.DataFrame:
+    """The per-replication KPI table of a run, indexed and sorted by replication."""
+    return RunStore.open(run_dir).read_kpis().set_index("replication").sort_index()
+
+
+def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}",
+               scale: float = 1.0) -> tuple[float, str]:
+    """(paired mean difference B - A, 'diff [lo, hi]') of one KPI; the text shows values
+    divided by `scale` (1e9: $B), the number returned is unscaled."""
     r = compare_runs(a, b)["kpis"][kpi]
     lo, hi = r["diff_ci95"]
-    show = (lambda v: "-" if v is None or v != v else fmt.format(v))
+    show = _shower(fmt, scale)
     return r["diff_mean"], f"{show(r['diff_mean'])} [{show(lo)}, {show(hi)}]"
+
+
+def billions(usd: float) -> str:
+    """Dollars as '$1,234.5B' or '-$1.2B'."""
+    return f"{'-' if usd < 0 else ''}${abs(usd) / 1e9:,.1f}B"
+
+
+Row = tuple[str, str, str, str, float]
+"""(KPI, label, format of a value, format of a difference, scale: 1e9 shows dollars in $B)."""
+
+UNSERVED: Row = ("unserved_fraction", "unserved share of tokens", "{:.3g}", "{:+.3g}", 1.0)
+LOST_REVENUE: Row = ("lost_revenue_usd", "lost revenue, $B", "{:,.1f}", "{:+,.1f}", 1e9)
+ORDERED: Row = ("ordered_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)
+
+
+def print_rows(a: Path, b: Path, rows: tuple[Row, ...], a_label: str, b_label: str
+               ) -> dict[str, tuple[float, str]]:
+    """Print, per KPI row, both runs' means with intervals and the paired difference
+    B - A; returns {kpi: (difference, its text)}."""
+    sa, sb = summary(a)["kpis"], summary(b)["kpis"]
+    width = max(len(r[1]) for r in rows)
+    out = {}
+    for kpi, label, fmt, dfmt, scale in rows:
+        out[kpi] = difference(a, b, kpi, dfmt, scale)
+        print(f"  {label:{width}s}  {a_label} {estimate(sa[kpi], fmt, scale)}; "
+              f"{b_label} {estimate(sb[kpi], fmt, scale)}; difference {out[kpi][1]}")
+    return out
+
+
+def param_toml(param) -> str:
+    """A scenario parameter as an inline TOML table, for a --set override."""
+    items = ", ".join(f"{k} = {json.dumps(v)}" for k, v in param.as_toml().items())
+    return "{" + items + "}"

@@ -209,6 +209,8 @@ class CapacityModel:
         self.max_order_mw_year = float(pr.max_order_mw_per_year.sample(rng))
         self.order_cloud = self.clouds.index(pr.cloud) if pr.cloud in self.clouds else None
         self._orders: list[tuple[float, float]] = []  # (hour, MW) of forecast-policy orders
+        # Ordered buildings not yet powered on: (power-on hour, MW, cloud), any source.
+        self._ordered_buildings: list[tuple[float, float, int]] = []
 
     # -- capacity orders ------------------------------------------------------------
     def _order_generation(self, now_h: float) -> int | None:
@@ -241,6 +243,7 @@ class CapacityModel:
         cloud = int(self.gen_cloud[g])
         done = sim.env.timeout(self.build_lead_h)
         done.callbacks.append(lambda _e: f.energize(mw_ordered, cloud))
+        self._ordered_buildings.append((sim.env.now + self.build_lead_h, mw_ordered, cloud))
         self.ordered_mw += mw_ordered
         self.ordered_chips += chips
         sim.events.log(sim.env.now, "order", f"{why}: {chips} {self.gen_names[g]} chips and "
@@ -260,7 +263,7 @@ class CapacityModel:
     def _procure(self, sim: Simulation):
         """The forecast policy: every review, order what the forecast peak demand at the
         lead-time horizon needs beyond the capacity the pipeline will bring by then."""
-        env, clock, f = sim.env, self.clock, self.fleet
+        env, clock = sim.env, self.clock
         every_h = self.sc.procurement.review_every_days * HOURS_PER_DAY
         lead_h = max(self.order_lead_h, self.build_lead_h)
         yield env.timeout(HOURS_PER_DAY)  # after the first tick
@@ -287,19 +290,21 @@ class CapacityModel:
         peak = float(self.h_demand[lo:day].max()) if day > lo else 0.0
         trend = dem.ent_growth[ahead] / dem.ent_growth[day]
         want = peak * trend * self.headroom
-        # Chips: all shipped and not retired, plus planned batches and orders due by then.
-        chips = (f.in_transit + f.waiting + f.installed + f.failed).astype(float)
+        # Chips: shipped and not retired; chips due from the lines (planned batches whose
+        # time has come, and orders, not yet shipped); planned batches due by then.
+        chips = (f.in_transit + f.waiting + f.installed + f.failed + self.lines.backlog).astype(float)
         until = ahead * HOURS_PER_DAY
         for t, gi, n in self.shipments:
             if now_h < t <= until:
                 chips[gi] += n
+        # Power: energized, plus planned and ordered buildings powering on by then.
         mw = f.energized.copy()
         for t, m, c, _ in self.power_ons:
             if now_h < t <= until:
                 mw[c] += m
-        for t, m in self._orders:
-            mw[self.gen_cloud[g]] += m  # ordered buildings (lead time <= horizon)
-            chips[g] += m * 1000 / f.kw[g]
+        for t, m, c in self._ordered_buildings:
+            if now_h < t <= until:
+                mw[c] += m
         tps = 0.0
         free = mw * 1000.0
         for gi in f._order:  # best tokens per MW first, as placement does

@@ -106,6 +106,9 @@ class ProductionLines:
         self._ship, self._arrive = ship, arrive
         self.integration_h = max(0.0, float(integration_h))
         self._chunk = [pools.chunk(u) for u in uses]
+        # Chips due but not yet shipped, per generation: planned batches whose time has
+        # come (waiting for components) and orders placed.
+        self.backlog = np.zeros(len(uses), np.int64)
 
     def start_line(self, g: int, batches: list[tuple[float, int]]) -> None:
         """Run generation g's planned batches (hour, chips) in time order."""
@@ -119,9 +122,11 @@ class ProductionLines:
         for t, n in batches:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
+            self.backlog[g] += n
             yield from self._produce(g, n)
 
     def _order(self, g: int, chips: int, lead_h: float) -> Generator:
+        self.backlog[g] += chips
         yield self.env.timeout(max(0.0, lead_h))
         yield from self._produce(g, chips)
 
@@ -131,6 +136,7 @@ class ProductionLines:
             k = min(left, self._chunk[g])
             yield from self.pools.draw(self.uses[g], k)
             self._ship(g, k)
+            self.backlog[g] -= k
             if self.integration_h > 0:
                 ev = self.env.timeout(self.integration_h)
                 ev.callbacks.append(lambda _ev, g=g, k=k: self._arrive(g, k))

@@ -60,6 +60,7 @@ def test_chips_and_power_conserved_every_day_every_generation(short_scenario):
     # pools can delay chips but never create them.
     planned = sum(c for t, g, c in model.shipments)
     assert s["chips_shipped"][-1] <= model.installed_base + planned + model.ordered_chips
+    assert (model.lines.backlog >= 0).all()
     assert s["chips_shipped"][0] >= model.installed_base
     occ = sum(s[f"occupied_mw__{c}"] for c in model.clouds)
     np.testing.assert_allclose(occ, s["occupied_mw"], rtol=1e-9)

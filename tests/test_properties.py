@@ -28,6 +28,12 @@ knobs = st.fixed_dictionaries({
     "service.training_flex_share": st.floats(0, 1),
     "datacenters.pue": st.floats(1.0, 1.6),
     "fleet.mtbf_hours": st.floats(500, 1e6),
+    "fleet.integration_days": st.floats(0, 200),
+    "supply.pools.cowos.share": st.floats(0.0005, 1),
+    "supply.pools.hbm.share": st.floats(0.0005, 1),
+    "procurement.policy": st.sampled_from(["plan", "forecast"]),
+    "finance.tranches.initial.capacity_share": st.floats(0, 1),
+    "clouds.google.enabled": st.sampled_from(["true", "false"]),
     "fleet.repair_hours": st.floats(0, 2000),
     "demand.enterprise.customers": st.integers(0, 200_000),
     "surges.rate_per_year": st.floats(0, 50),
@@ -69,8 +75,16 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
     k = r.kpis
     for name in ("unserved_fraction", "slo_attainment", "p_shortfall_any"):
         assert 0.0 <= k[name] <= 1.0, name
-    for name in ("stranded_chip_months", "aws_spend_10y_usd", "customers_throttled_peak"):
+    for name in ("stranded_chip_months", "stranded_power_mw_months", "aws_spend_10y_usd",
+                 "customers_throttled_peak", "revenue_usd", "lost_revenue_usd", "ordered_mw",
+                 "investment_usd"):
         assert k[name] >= 0 and np.isfinite(k[name]), name
+    # The pools and lines never create chips: shipped <= installed base + planned + ordered.
+    planned = sum(c for t, g, c in model.shipments)
+    assert f.shipped.sum() <= model.installed_base + planned + model.ordered_chips
+    assert (model.lines.backlog >= 0).all()
+    for name in model.pools.containers:
+        assert model.pools.used[name] <= model.pools.supplied[name] * (1 + 1e-12)
 
 
 def _total_unserved(overrides, seed):

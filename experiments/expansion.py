@@ -15,8 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run both variants with common random numbers and compare them."""
     args = parser("expansion", DESCRIPTION).parse_args(argv)
     sc = load(None, args.overrides)[0]
-    # Expansion campuses are the ones with nothing energized at the start.
-    new = [n for n, c in sc.datacenters.campuses.items() if c.energized_at_start == 0]
+    # Expansion campuses are the ones with nothing energized at the start (of enabled clouds).
+    new = [n for n, c in sc.datacenters.campuses.items()
+           if c.energized_at_start == 0 and sc.clouds[c.cloud].enabled]
     without = run_variant(args, "without-expansion",
                           [f"datacenters.campuses.{n}.new_buildings=0" for n in new])
     with_ = run_variant(args, "with-expansion", [])

@@ -188,9 +188,15 @@ def next_replications(spec: RunSpec, kpis: pd.DataFrame) -> int | None:
     return int(min(cap, max(want, n + max(2, spec.workers))))
 
 
-def summarize(kpis: pd.DataFrame) -> dict:
-    """KPI estimates: {"kpis": {...}, "milestones": {...}} with 95% intervals."""
+def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) -> dict:
+    """KPI estimates: {"kpis": {...}, "milestones": {...}} with 95% intervals.
+
+    `horizon` (decimal years of the start and end) bounds first_adequate_date's interval.
+    """
     out: dict = {"replications": int(len(kpis)), "kpis": {}, "milestones": {}}
+    bounds = dict(KPI_BOUNDS)
+    if horizon is not None:
+        bounds["first_adequate_date"] = horizon
     for name in KPIS + MILESTONES:
         if name not in kpis:
             continue
@@ -204,8 +210,8 @@ def summarize(kpis: pd.DataFrame) -> dict:
             if fin.size:
                 d.update({f"p{q:02d}": float(np.percentile(fin, q, method="inverted_cdf"))
                           for q in (5, 50, 95)})
-        if name in KPI_BOUNDS and all(np.isfinite(d["ci95"])):
-            lo, hi = KPI_BOUNDS[name]
+        if name in bounds and all(np.isfinite(d["ci95"])):
+            lo, hi = bounds[name]
             d["ci95"] = [float(np.clip(v, lo, hi)) for v in d["ci95"]]
         if name == "first_adequate_date":
             d["share_never"] = d["n_missing"] / max(1, x.size)
@@ -214,12 +220,26 @@ def summarize(kpis: pd.DataFrame) -> dict:
     return out
 
 
+def _horizon(path: Path) -> tuple[float, float] | None:
+    """(start, end) of a run's scenario in decimal years, or None if it cannot be read."""
+    from models.scenario import ScenarioError
+
+    def year(d) -> float:
+        return d.year + (d.timetuple().tm_yday - 1) / (366 if d.year % 4 == 0 else 365)
+
+    try:
+        meta = load(path)[0].scenario
+    except (ScenarioError, OSError):
+        return None
+    return year(meta.start), year(meta.end)
+
+
 def write_summary(store: RunStore) -> dict:
     """Compute and write summary.json from the run's kpis table."""
     m = store.manifest()
     kpis = store.read_kpis()
     summary = {"scenario": m["scenario"], "seed": m["seed"], "status": m["status"],
-               **summarize(kpis)}
+               **summarize(kpis, _horizon(store.path / "scenario.toml"))}
     if m.get("targets"):
         widths = half_widths(kpis, m["targets"])
         summary["targets"] = {k: {"half_width_wanted": t, "half_width": widths[k],

@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             f" max relative difference {naive['max_rel_diff']:.2e}"
             f" -> {'OK' if ok else 'MISMATCH'} (tolerance {RTOL:g})",
             f"speedup vs naive       : {speedup:,.0f}x (naive extrapolated s/rep / model s/rep,"
-            f" both one core; the model also runs fleet, surges and hourly service)",
+            f" both one core; the model also runs fleet, supply pools, money and hourly service)",
             f"memory, peak RSS       : max worker {worker_peak:.0f} MB"
             f" (workers: {', '.join(f'{x:.0f}' for x in pool['worker_peak_rss_mb'])} MB);"
             f" main process {main_rss_model:.0f} MB before the naive run,"

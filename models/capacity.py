@@ -36,18 +36,21 @@ SERIES = [
     "chips_retired",
     "customers_active", "customers_throttled",
     "revenue_usd", "lost_revenue_usd", "run_rate_usd", "spend_usd", "investment_usd",
-    "ordered_mw", "fp8_eflops",
+    "ordered_mw", "fp8_eflops", "chips_awaiting_components",
 ]
 """Daily series: tokens/s are daily means unless named peak; MW are facility MW; *_usd
 are dollars of that day, except run_rate_usd (Anthropic-wide, per year) and the running
 totals investment_usd and ordered_mw; fp8_eflops is the dense FP8 EFLOP/s of healthy
-installed chips of the generations that give fp8_tflops. Per generation and per cloud, `series_names()` adds
+installed chips of the generations that give fp8_tflops; chips_awaiting_components are
+chips due from the production lines (planned or ordered) that wait for CoWoS or HBM.
+Per pool, pool_stock__<pool> is the stock of components held for the scenario's chips. Per generation and per cloud, `series_names()` adds
 chips_<state>__<generation>, compute_tps__<generation>, and energized_mw__<cloud>,
 occupied_mw__<cloud>, compute_tps__<cloud>, spend_usd__<cloud>."""
 
 KPIS = [
     "p_shortfall_any", "unserved_fraction", "slo_attainment", "first_adequate_date",
-    "stranded_chip_months", "stranded_power_mw_months", "aws_spend_10y_usd",
+    "stranded_chip_months", "stranded_power_mw_months", "component_delay_chip_months",
+    "aws_spend_10y_usd",
     "commitment_gap_usd", "revenue_usd", "lost_revenue_usd", "investment_usd", "ordered_mw",
     "customers_throttled_peak", "p99_latency_s",
 ]
@@ -58,7 +61,8 @@ MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""
 RUN_RATE_DAYS = 30
 _DAILY = ("revenue_usd", "lost_revenue_usd", "run_rate_usd", "investment_usd", "ordered_mw",
-          "surge_multiplier", "customers_active", "customers_throttled", "fp8_eflops")
+          "surge_multiplier", "customers_active", "customers_throttled", "fp8_eflops",
+          "chips_awaiting_components")
 """Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
@@ -68,6 +72,7 @@ def series_names(scenario: Scenario) -> list[str]:
     clouds = [n for n, c in scenario.clouds.items() if c.enabled]
     return (SERIES + [f"chips_{st}__{g}" for g in gens for st in STATES]
             + [f"compute_tps__{g}" for g in gens]
+            + [f"pool_stock__{p}" for p in scenario.supply.pools]
             + [f"{m}__{c}" for c in clouds
                for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_usd")])
 
@@ -162,6 +167,8 @@ class CapacityModel:
         self.by_gen = np.zeros((days, len(STATES) + 1, n_g))
         self.by_cloud = np.zeros((days, 4, n_c))
         self.daily = np.zeros((days, len(_DAILY)))
+        self._pool_containers = list(self.pools.containers.values())
+        self.pool_stock = np.zeros((days, len(self._pool_containers)))
         # Hourly capacity, utilization, demand, served and unserved by tier: the queueing
         # step and the daily means are computed for all days at once in collect().
         self.h_cap = np.zeros((days, 24))
@@ -369,7 +376,9 @@ class CapacityModel:
             self.daily[day] = (revenue[day], finance.tokens_value_usd(uns, p_today), run_rate,
                                self.tranches.received_usd, self.ordered_mw,
                                max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max(),
-                               f.installed @ self.fp8_eflops_per_chip)
+                               f.installed @ self.fp8_eflops_per_chip, self.lines.awaiting.sum())
+            for i, c in enumerate(self._pool_containers):
+                self.pool_stock[day, i] = c.level
             yield env.timeout(HOURS_PER_DAY)
 
     # -- results ------------------------------------------------------------------
@@ -399,6 +408,8 @@ class CapacityModel:
             for gi, g in enumerate(self.gen_names):
                 name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
                 s[name] = self.by_gen[:, si, gi].astype(np.float32)
+        for i, name in enumerate(self.pools.containers):
+            s[f"pool_stock__{name}"] = self.pool_stock[:, i]
         for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_usd")):
             for ci, c in enumerate(self.clouds):
                 s[f"{m}__{c}"] = self.by_cloud[:, mi, ci].copy()
@@ -439,6 +450,8 @@ class CapacityModel:
             "slo_attainment": float(s["slo_hours"].sum() / (24 * clock.days)),
             "first_adequate_date": first_ok,
             "stranded_chip_months": float(s["chips_waiting"].sum() / DAYS_PER_MONTH),
+            "component_delay_chip_months": float(
+                s["chips_awaiting_components"].sum() / DAYS_PER_MONTH),
             "stranded_power_mw_months": float(
                 np.maximum(s["energized_mw"] - s["occupied_mw"], 0).sum() / DAYS_PER_MONTH),
             "aws_spend_10y_usd": aws_spend,

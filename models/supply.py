@@ -109,6 +109,8 @@ class ProductionLines:
         # Chips due but not yet shipped, per generation: planned batches whose time has
         # come (waiting for components) and orders placed.
         self.backlog = np.zeros(len(uses), np.int64)
+        # Chips in production that wait for components (due, not yet shipped).
+        self.awaiting = np.zeros(len(uses), np.int64)
 
     def start_line(self, g: int, batches: list[tuple[float, int]]) -> None:
         """Run generation g's planned batches (hour, chips) in time order."""
@@ -132,11 +134,13 @@ class ProductionLines:
 
     def _produce(self, g: int, chips: int) -> Generator:
         left = int(chips)
+        self.awaiting[g] += left
         while left > 0:
             k = min(left, self._chunk[g])
             yield from self.pools.draw(self.uses[g], k)
             self._ship(g, k)
             self.backlog[g] -= k
+            self.awaiting[g] -= k
             if self.integration_h > 0:
                 ev = self.env.timeout(self.integration_h)
                 ev.callbacks.append(lambda _ev, g=g, k=k: self._arrive(g, k))

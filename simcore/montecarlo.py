@@ -18,8 +18,14 @@ from simcore.simulation import RunResult, run_replication
 from simcore.store import RunStore
 
 
-def result_tables(result: RunResult, dates: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """(timeseries, kpis) Arrow tables of one replication: wide, one column per metric."""
+EVENTS_SCHEMA = pa.schema([("replication", pa.int32()), ("hour", pa.float64()),
+                           ("date", pa.date32()), ("kind", pa.string()), ("detail", pa.string())])
+
+
+def result_tables(result: RunResult, dates: np.ndarray
+                  ) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """(timeseries, kpis, events) Arrow tables of one replication: the first two wide, one
+    column per metric; events one row per logged event, dated on the daily grid."""
     n = len(dates)
     cols: dict[str, Any] = {
         "replication": pa.array(np.full(n, result.replication, dtype=np.int32)),
@@ -33,7 +39,16 @@ def result_tables(result: RunResult, dates: np.ndarray) -> tuple[pa.Table, pa.Ta
     ts = pa.table(cols)
     kp = pa.table({"replication": pa.array([result.replication], type=pa.int32()),
                    **{k: pa.array([float(v)], type=pa.float64()) for k, v in result.kpis.items()}})
-    return ts, kp
+    hours = np.array([e[0] for e in result.events], float)
+    day0 = np.datetime64(dates[0], "D") if n else np.datetime64("1970-01-01", "D")
+    ev = pa.table({
+        "replication": pa.array(np.full(hours.size, result.replication, np.int32)),
+        "hour": pa.array(hours),
+        "date": pa.array(day0 + np.floor(hours / 24).astype("timedelta64[D]")),
+        "kind": pa.array([e[1] for e in result.events], pa.string()),
+        "detail": pa.array([e[2] for e in result.events], pa.string()),
+    }, schema=EVENTS_SCHEMA)
+    return ts, kp, ev
 
 
 def _progress(total: int, initial: int, enabled: bool | None):

@@ -6,6 +6,7 @@ Layout (the contract other tools read):
     DIR/scenario.toml       written by the caller through `write_text`
     DIR/timeseries.parquet  one row per (replication, date), wide: one column per metric
     DIR/kpis.parquet        one row per replication
+    DIR/events.parquet      one row per logged event: replication, hour, date, kind, detail
     DIR/summary.json        written by the caller through `write_json`
     DIR/parts/              one Parquet file per finished replication while the run is open
 
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 MANIFEST = "manifest.json"
 PARTS = "parts"
 OWNED = ("manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet",
-         "summary.json", "plots", "parts", "report.html")
+         "events.parquet", "summary.json", "plots", "parts", "report.html")
 
 
 class StoreError(Exception):
@@ -195,9 +196,12 @@ class RunStore:
     def _part(self, kind: str, rep: int) -> Path:
         return self.parts / f"{kind}-{rep:06d}.parquet"
 
-    def append(self, replication: int, timeseries: pa.Table, kpis: pa.Table) -> None:
+    def append(self, replication: int, timeseries: pa.Table, kpis: pa.Table,
+               events: pa.Table | None = None) -> None:
         """Store one finished replication. The kpis part is written last: it marks it done."""
         atomic_write_table(self._part("ts", replication), timeseries)
+        if events is not None:
+            atomic_write_table(self._part("ev", replication), events)
         atomic_write_table(self._part("kpis", replication), kpis)
         if self._kpis is None:  # first append after open: pick up earlier replications
             self._kpis = self._read_kpi_rows()
@@ -260,6 +264,10 @@ class RunStore:
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
+            events = [self._part("ev", r) for r in reps if self._part("ev", r).exists()]
+            if events:  # small: a few hundred rows a replication
+                atomic_write_table(self.path / "events.parquet",
+                                   pa.concat_tables([pq.read_table(p) for p in events]))
         self.update_manifest(status=status, replications_done=len(reps))
         if keep_parts is None:
             keep_parts = status != "complete"
@@ -277,6 +285,14 @@ class RunStore:
             return pd.concat([pq.read_table(self._part("kpis", r)).to_pandas() for r in reps],
                              ignore_index=True)
         return pd.read_parquet(self.path / "kpis.parquet")
+
+    def read_events(self):
+        """events table as a pandas DataFrame (empty when the run logged none)."""
+        import pandas as pd
+
+        path = self.path / "events.parquet"
+        return pd.read_parquet(path) if path.exists() else pd.DataFrame(
+            columns=["replication", "hour", "date", "kind", "detail"])
 
     def read_timeseries(self, columns: list[str] | None = None):
         """timeseries table as a pandas DataFrame."""

@@ -108,8 +108,11 @@ def test_resume_finishes_a_partial_run_identically(tmp_path, monkeypatch):
     monkeypatch.setattr(mc, "result_tables", real)
     assert main(["run", "--resume", str(part), "--workers", "2", "--no-progress"]) == 0
     assert json.loads((part / "manifest.json").read_text())["status"] == "complete"
-    for table in ("kpis.parquet", "timeseries.parquet"):
+    for table in ("kpis.parquet", "timeseries.parquet", "events.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(full / table), pd.read_parquet(part / table))
+    ev = pd.read_parquet(full / "events.parquet")
+    assert set(ev["replication"]) == set(range(5))
+    assert {"power_on", "tranche"} <= set(ev["kind"])
     assert main(["run", "--resume", str(part)]) == 2  # already complete
 
 

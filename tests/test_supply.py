@@ -95,10 +95,22 @@ def test_scarce_packaging_delays_shipments_in_the_full_model():
     base, rb = _run([])
     short, rs = _run(["supply.pools.cowos.share=0.004"])
     assert rs.timeseries["chips_shipped"][-1] < rb.timeseries["chips_shipped"][-1]
+    # The binding constraint shows: chips wait for components, and the stock runs low.
+    assert rs.kpis["component_delay_chip_months"] > rb.kpis["component_delay_chip_months"]
+    assert rs.timeseries["chips_awaiting_components"].max() > 0
     assert np.all(rs.timeseries["chips_shipped"] <= rb.timeseries["chips_shipped"] + 1e-9)
     for m in (base, short):
         for name in m.pools.containers:
             assert m.pools.used[name] <= m.pools.supplied[name] * (1 + 1e-12)
+
+
+def test_series_are_exactly_the_documented_names():
+    from models.capacity import series_names
+
+    for name in (None, "anthropic-multicloud-2026"):
+        sc = load(name, ["scenario.end=2026-07-01"])[0]
+        r = run_replication(CapacityModel, sc, 1, 0)
+        assert set(r.timeseries) == set(series_names(sc))
 
 
 def test_switching_a_cloud_off_removes_its_chips_sites_and_series():

@@ -31,6 +31,7 @@ KPI_BOUNDS = {
     "p99_latency_s": (0.0, np.inf),
     "trainium_gw_2026_12_31": (0.0, np.inf),
     "stranded_power_mw_months": (0.0, np.inf),
+    "component_delay_chip_months": (0.0, np.inf),
     "revenue_usd": (0.0, np.inf),
     "lost_revenue_usd": (0.0, np.inf),
     "investment_usd": (0.0, np.inf),
@@ -54,6 +55,7 @@ KPI_UNITS = {
     "customers_throttled_peak": "customers",
     "p99_latency_s": "seconds",
     "trainium_gw_2026_12_31": "GW facility",
+    "component_delay_chip_months": "chip-months",
 }
 
 

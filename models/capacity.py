@@ -100,16 +100,18 @@ class CapacityModel:
         repair_h = float(sc.fleet.repair_hours.sample(rng_fleet))
         life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * 365.25
         integration_d = float(sc.fleet.integration_days.sample(streams.rng("fleet.integration")))
-        kw, tps, fp8 = [], [], []
+        kw, tps, fp8, uses = [], [], [], []
         for name, g in gens.items():
             rng = streams.rng(f"chips.{name}.spec")
             kw.append(float(g.chip_power_w.sample(rng)) * overhead * pue / 1000.0)
             tps.append(float(g.tokens_per_s.sample(rng)))
             fp8.append(float(g.fp8_tflops.sample(rng)) if g.fp8_tflops is not None else 0.0)
+            uses.append({p: float(u.sample(rng)) for p, u in g.uses.items()})
         self.fp8_eflops_per_chip = np.array(fp8) / 1e6
         self.pue = pue
+        fail_rngs = [streams.rng(f"fleet.failures.{name}") for name in self.gen_names]
         self.fleet = Fleet(self.gen_names, np.array(kw), np.array(tps), mtbf,
-                           int(np.ceil(repair_h / 24)), life_days, clock.days, rng_fleet,
+                           int(np.ceil(repair_h / 24)), life_days, clock.days, fail_rngs,
                            np.array([g.chips_per_rack for g in gens.values()]),
                            np.array([cloud_ix[g.cloud] for g in gens.values()]), len(self.clouds))
         self.gen_cloud = self.fleet.cloud
@@ -128,7 +130,7 @@ class CapacityModel:
         self.pools = ComponentPools(sim.env, sc.supply.pools,
                                     lambda p: streams.rng(f"supply.pools.{p}"), clock.horizon)
         self.lines = ProductionLines(
-            sim.env, self.pools, [{p: float(u.base) for p, u in g.uses.items()} for g in gens.values()],
+            sim.env, self.pools, uses,
             self.fleet.ship, self.fleet.arrive, integration_d * HOURS_PER_DAY)
         self.shipments: list[tuple[float, int, int]] = []  # planned (hour, generation, chips)
         self.installed_base = 0
@@ -137,9 +139,12 @@ class CapacityModel:
             n0 = int(round(max(0.0, float(g.installed_at_start.sample(rng)))))
             self.installed_base += n0
             if n0:
+                # Install dates from their own stream: the installed base's size does not
+                # move the draws of the share, slip and ramp below.
                 spread = g.install_spread_years * 365.25
-                self.fleet.install_existing(gi, n0, -rng.uniform(0, spread, n0) if spread else
-                                            np.zeros(n0))
+                ages = streams.rng(f"chips.{name}.install").uniform(0, spread, n0) if spread \
+                    else np.zeros(n0)
+                self.fleet.install_existing(gi, n0, -ages)
             batches = [(s.t, s.chips) for s in shipments(g, clock, rng, sc.supply.delivery_delay_days)]
             self.shipments += [(t, gi, n) for t, n in batches]
             self.lines.start_line(gi, batches)
@@ -187,7 +192,6 @@ class CapacityModel:
         sc = self.sc
         rng = streams.rng("finance.prices")
         self.price_decline = float(sc.demand.price_decline_per_year.sample(rng))
-        self.batch_discount = float(np.clip(sc.demand.batch_discount.sample(rng), 0, 1))
         self.cloud_price = np.zeros(len(self.clouds))
         self.commitments: list[tuple[float, dt.date, float]] = []
         for i, name in enumerate(self.clouds):
@@ -276,7 +280,7 @@ class CapacityModel:
         yield env.timeout(HOURS_PER_DAY)  # after the first tick
         while True:
             day = int(env.now // HOURS_PER_DAY)
-            ahead = min(clock.days - 1, day + int(lead_h // HOURS_PER_DAY))
+            ahead = min(clock.days - 1, day + max(1, int(np.ceil(lead_h / HOURS_PER_DAY))))
             if ahead > day:
                 g = self._order_generation(env.now)
                 mw = self._forecast_gap_mw(env.now, day, ahead, g)
@@ -333,7 +337,7 @@ class CapacityModel:
         eff = self.demand.efficiency_per_year
         prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
                            dem.consumer_price_usd_per_mtok,
-                           dem.price_usd_per_mtok * (1 - self.batch_discount)])
+                           dem.price_usd_per_mtok * (1 - dem.batch_discount)])
         revenue = np.zeros(self.clock.days)
         it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
         yield env.timeout(HOURS_PER_DAY / 2)

@@ -7,9 +7,9 @@ the daily tick then reads one column. Total use grows by a common intensity fact
 exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
 with a half-life, and m is the growth-multiplier stress knob.
 
-Tokens come from money: at the start, enterprise demand priced at the blended price equals
-the enterprise share of the revenue run-rate, and the same for consumers; `cloud_share`
-of it is served on this cloud.
+Tokens come from money: at the start, enterprise demand priced at the blended price (batch
+tokens at their discount) equals the enterprise share of the revenue run-rate, and the
+same for consumers; `cloud_share` of it is served on the modelled clouds.
 """
 
 from __future__ import annotations
@@ -143,6 +143,8 @@ class DemandModel:
         e_peak = float(e.peak_local_hour.sample(rng))
         e_width = float(e.peak_width_hours.sample(rng))
         self.pop = build_population(d, days, rng)
+        # Batch tokens are billed at a discount: enterprise revenue buys more tokens.
+        self.batch_discount = float(np.clip(d.batch_discount.sample(rng), 0, 1))
 
         shares = np.array(list(e.region_shares.values()), float)
         offsets = np.array([e.region_utc_offset_hours[r] for r in e.region_shares], float)
@@ -158,9 +160,12 @@ class DemandModel:
         # Tokens from money: reference tokens/s at the start on this cloud.
         self.price_usd_per_mtok, self.consumer_price_usd_per_mtok = price, c_price
         self.cloud_share = cloud
-        ent_tps0 = revenue * ent_share * cloud / (price / 1e6) / SECONDS_PER_YEAR
-        con_tps0 = revenue * (1 - ent_share) * cloud / (c_price / 1e6) / SECONDS_PER_YEAR
+        # Batch is a share of on-demand customers' tokens (groups: region*2 + committed).
         w0 = self.pop.weight[:, 0].sum()
+        od_share = self.pop.weight[0::2, 0].sum() / w0 if w0 > 0 else 0.0
+        ent_price = price * (1 - self.batch_share * self.batch_discount * od_share)
+        ent_tps0 = revenue * ent_share * cloud / (ent_price / 1e6) / SECONDS_PER_YEAR
+        con_tps0 = revenue * (1 - ent_share) * cloud / (c_price / 1e6) / SECONDS_PER_YEAR
         self.tps_per_weight = ent_tps0 / w0 if w0 > 0 else 0.0
         self.con_tps0 = con_tps0
 

@@ -28,7 +28,9 @@ class Fleet:
         repair_days: days a failed chip stays out of service.
         life_days: useful life after installation.
         horizon_days: length of the run.
-        rng: the fleet's random stream (failures).
+        rng: the failure stream of each generation (a list), or one stream for all. One
+            stream per generation keeps each generation's failures the same whatever
+            other generations (or clouds) the scenario has.
         chips_per_rack: chips placed together (whole racks) for each generation.
         cloud_of: the cloud index of each generation (default: all in cloud 0).
         n_clouds: how many clouds there are.
@@ -36,7 +38,8 @@ class Fleet:
 
     def __init__(self, generations: list[str], kw_per_chip: np.ndarray, tokens_per_s: np.ndarray,
                  mtbf_hours: float, repair_days: int, life_days: float, horizon_days: int,
-                 rng: np.random.Generator, chips_per_rack: np.ndarray | None = None,
+                 rng: np.random.Generator | list[np.random.Generator],
+                 chips_per_rack: np.ndarray | None = None,
                  cloud_of: np.ndarray | None = None, n_clouds: int = 1) -> None:
         n = len(generations)
         self.generations = list(generations)
@@ -49,7 +52,10 @@ class Fleet:
         self.p_fail_day = min(1.0, 24.0 / mtbf_hours)
         self.repair_days = max(1, int(repair_days))
         self.life_days = float(life_days)
-        self.rng = rng
+        self.rngs = list(rng) if isinstance(rng, list | tuple) else None
+        self.rng = None if self.rngs is not None else rng
+        if self.rngs is not None and len(self.rngs) != n:
+            raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
         self.shipped = np.zeros(n, np.int64)
         self.in_transit = np.zeros(n, np.int64)
         self.waiting = np.zeros(n, np.int64)
@@ -102,6 +108,21 @@ class Fleet:
             self.installed[g] -= n
             self.waiting[g] += n
             over[c] -= n * self.kw[g]
+            self._drop_cohorts(int(g), n)
+
+    def _drop_cohorts(self, g: int, chips: int) -> None:
+        """Forget the retirement dates of `chips` chips of generation g (the youngest), which
+        left service: they get new dates when they are placed again."""
+        mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
+        rest = [c for c in self._cohorts if c[1] != g]
+        kept = []
+        for day, gen, n in mine:
+            take = min(n, chips)
+            chips -= take
+            if n - take:
+                kept.append((day, gen, n - take))
+        self._cohorts = rest + kept
+        heapq.heapify(self._cohorts)
 
     # -- state ----------------------------------------------------------------------
     def occupied_kw_by_cloud(self) -> np.ndarray:
@@ -130,7 +151,11 @@ class Fleet:
         self.failed -= back
         self.installed += back
         if self.p_fail_day > 0:
-            new = self.rng.binomial(self.installed, self.p_fail_day)
+            if self.rngs is not None:
+                new = np.array([r.binomial(n, self.p_fail_day)
+                                for r, n in zip(self.rngs, self.installed, strict=True)], np.int64)
+            else:
+                new = self.rng.binomial(self.installed, self.p_fail_day)
             self.installed -= new
             self.failed += new
             self._repairs[day + self.repair_days] += new

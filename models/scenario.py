@@ -207,10 +207,10 @@ class Pool(_Frozen):
     """
 
     unit: Annotated[str, Field(min_length=1)]
-    capacity_per_month: NonNeg
+    capacity_per_month: Positive
     growth_per_year: Positive
-    max_per_month: NonNeg
-    share: Share
+    max_per_month: Positive
+    share: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
     stock_months: AtLeastOne
 
 
@@ -433,12 +433,26 @@ class Scenario(_Frozen):
             if not any(k.cloud == cname for k in self.datacenters.campuses.values()):
                 raise ValueError(f"clouds.{cname}: enabled but no datacenters.campuses entry "
                                  "has this cloud")
+        years = (self.scenario.end - self.scenario.start).days / 365.25
         for name, g in self.supply.generations.items():
-            for pool in g.uses:
+            for pool, use in g.uses.items():
                 if pool not in self.supply.pools:
                     raise ValueError(f"supply.generations.{name}.uses.{pool}: no pool "
                                      f"{pool!r} in supply.pools (has: "
                                      f"{', '.join(self.supply.pools) or 'none'})")
+                if not self.clouds[g.cloud].enabled:
+                    continue
+                p = self.supply.pools[pool]
+                # The smallest month any draw can give: a chip must fit in it.
+                first = p.capacity_per_month.spec.support[0] * min(
+                    1.0, p.growth_per_year.spec.support[0] ** years)
+                month = p.share.spec.support[0] * min(first, p.max_per_month.spec.support[0])
+                if use.spec.support[1] > month:
+                    raise ValueError(
+                        f"supply.generations.{name}.uses.{pool}: one chip can need "
+                        f"{use.spec.support[1]:g} {p.unit}, more than the smallest monthly "
+                        f"allotment supply.pools.{pool} can give ({month:g}); raise the pool's "
+                        "share or capacity")
         pc = self.procurement.cloud
         needs_orders = (self.procurement.policy == "forecast" or any(
             t.capacity_share.spec.support[1] > 0 for t in self.finance.tranches.values()))
@@ -623,6 +637,11 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
         if not sep or not key or not raw:
             problems.append(f"--set {item!r}: expected key=value")
             continue
+        if key == "scenario.extends":
+            problems.append("--set scenario.extends: a base scenario is chosen in the file "
+                            "([scenario] extends = ...), not by --set; name the scenario to run "
+                            "instead")
+            continue
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
@@ -686,7 +705,9 @@ def load(name_or_path: str | Path | None = None, overrides: list[str] | None = N
 
 
 def _is_param(d: dict) -> bool:
-    return "unit" in d or "source" in d or "dist" in d or "value" in d
+    # A parameter always has a source (or a distribution, or a value); a plain table such
+    # as a pool may have a `unit` of its own and still merges key by key.
+    return "source" in d or "dist" in d or "value" in d
 
 
 def _merge(base: dict, child: dict) -> dict:
@@ -738,7 +759,7 @@ def to_toml(scenario: Scenario) -> str:
             out = {}
             for name, field in type(obj).model_fields.items():
                 v = getattr(obj, name)
-                if v is None:
+                if v is None or (isinstance(obj, Meta) and name == "extends"):
                     continue
                 out[field.alias or name] = conv(v)
             return out

@@ -74,9 +74,24 @@ class ComponentPools:
 
     def chunk(self, uses: dict[str, float]) -> int:
         """The most chips one draw may take: no more than the smallest month's allotment of
-        any pool allows, so that a draw can always be met (stock holds at least a month)."""
-        limits = [self._smallest[p] / u for p, u in uses.items() if u > 0]
-        return max(1, int(min(limits))) if limits else 1 << 62
+        any pool allows, so that a draw can always be met (stock holds at least a month).
+
+        Raises:
+            ValueError: when one chip needs more of a pool than its smallest month holds
+                (the scenario check refuses such pools before a run starts).
+        """
+        k = 1 << 62
+        for p, u in uses.items():
+            if u <= 0:
+                continue
+            n = int(self._smallest[p] / u)
+            while n > 0 and n * u > self._smallest[p]:  # float rounding must not overdraw
+                n -= 1
+            if n < 1:
+                raise ValueError(f"supply.pools.{p}: one chip needs {u:g}, more than the "
+                                 f"smallest monthly allotment {self._smallest[p]:g}")
+            k = min(k, n)
+        return k
 
     def draw(self, uses: dict[str, float], chips: int) -> Generator:
         """Take the components of `chips` chips from every pool they use (may wait)."""
@@ -106,41 +121,66 @@ class ProductionLines:
         self._ship, self._arrive = ship, arrive
         self.integration_h = max(0.0, float(integration_h))
         self._chunk = [pools.chunk(u) for u in uses]
-        # Chips due but not yet shipped, per generation: planned batches whose time has
-        # come (waiting for components) and orders placed.
-        self.backlog = np.zeros(len(uses), np.int64)
-        # Chips in production that wait for components (due, not yet shipped).
-        self.awaiting = np.zeros(len(uses), np.int64)
+        n = len(uses)
+        self._plan_t: list[np.ndarray] = [np.zeros(0)] * n   # planned batch hours, sorted
+        self._plan_cum: list[np.ndarray] = [np.zeros(1, np.int64)] * n  # chips due by batch
+        self._plan_shipped = np.zeros(n, np.int64)
+        self._order_placed = np.zeros(n, np.int64)
+        self._order_started = np.zeros(n, np.int64)
+        self._order_shipped = np.zeros(n, np.int64)
+
+    def _due_planned(self) -> np.ndarray:
+        """Planned chips whose batch time has come, per generation."""
+        now = self.env.now
+        return np.array([cum[np.searchsorted(t, now, side="right")]
+                         for t, cum in zip(self._plan_t, self._plan_cum, strict=True)], np.int64)
+
+    @property
+    def awaiting(self) -> np.ndarray:
+        """Chips due (planned batches whose time has come, orders past their lead time) and
+        not yet shipped, per generation: they wait for components or for the line."""
+        return (self._due_planned() - self._plan_shipped
+                + self._order_started - self._order_shipped)
+
+    @property
+    def backlog(self) -> np.ndarray:
+        """Chips due from the lines and not yet shipped, per generation, counting orders
+        from the moment they are placed."""
+        return (self._due_planned() - self._plan_shipped
+                + self._order_placed - self._order_shipped)
 
     def start_line(self, g: int, batches: list[tuple[float, int]]) -> None:
         """Run generation g's planned batches (hour, chips) in time order."""
-        self.env.process(self._line(g, sorted(batches)))
+        batches = sorted(batches)
+        self._plan_t[g] = np.array([t for t, _ in batches], float)
+        self._plan_cum[g] = np.concatenate([[0], np.cumsum([n for _, n in batches])]).astype(np.int64)
+        self.env.process(self._line(g, batches))
 
     def order(self, g: int, chips: int, lead_h: float) -> None:
         """Extra chips of generation g ordered now; produced after the lead time."""
+        self._order_placed[g] += chips
         self.env.process(self._order(g, chips, lead_h))
 
     def _line(self, g: int, batches: list[tuple[float, int]]) -> Generator:
+        # A batch whose time comes while an earlier one still waits for components is
+        # due (counted by `awaiting`) and starts as soon as the line is free.
         for t, n in batches:
             if t > self.env.now:
                 yield self.env.timeout(t - self.env.now)
-            self.backlog[g] += n
-            yield from self._produce(g, n)
+            yield from self._produce(g, n, self._plan_shipped)
 
     def _order(self, g: int, chips: int, lead_h: float) -> Generator:
-        self.backlog[g] += chips
         yield self.env.timeout(max(0.0, lead_h))
-        yield from self._produce(g, chips)
+        self._order_started[g] += chips
+        yield from self._produce(g, chips, self._order_shipped)
 
-    def _produce(self, g: int, chips: int) -> Generator:
+    def _produce(self, g: int, chips: int, shipped: np.ndarray) -> Generator:
         left = int(chips)
-        self.awaiting[g] += left
         while left > 0:
             k = min(left, self._chunk[g])
             yield from self.pools.draw(self.uses[g], k)
             self._ship(g, k)
-            self.backlog[g] -= k
-            self.awaiting[g] -= k
+            shipped[g] += k
             if self.integration_h > 0:
                 ev = self.env.timeout(self.integration_h)
                 ev.callbacks.append(lambda _ev, g=g, k=k: self._arrive(g, k))

@@ -36,13 +36,13 @@ def _lines(per_month, batches, horizon_months=12, integration_h=0.0, stock=3.0):
                             lambda g, n: log.append(("ship", env.now, n)),
                             lambda g, n: log.append(("arrive", env.now, n)), integration_h)
     lines.start_line(0, batches)
-    return env, pools, log
+    return env, pools, log, lines
 
 
 def test_a_short_pool_caps_the_ramp_at_its_monthly_allotment():
     # 1,000 chips wanted at once, 100 parts a month (1 part per chip; one month in stock at
     # the start): chips ship as parts come, never more than the pool has supplied.
-    env, pools, log = _lines(100.0, [(0.0, 1000)])
+    env, pools, log, lines = _lines(100.0, [(0.0, 1000)])
     for m in range(1, 12):
         env.run(until=m * HOURS_PER_MONTH - 1)
         shipped = sum(n for k, t, n in log if k == "ship")
@@ -55,14 +55,39 @@ def test_a_short_pool_caps_the_ramp_at_its_monthly_allotment():
     assert pools.supplied["p"] == pytest.approx(pools.used["p"] + c.level)
 
 
+def test_batches_that_fall_due_behind_a_waiting_one_count_as_awaiting():
+    # Ten batches of 1,000 an hour apart; the pool gives 100 a month (plus 100 in stock):
+    # after the tenth hour all 10,000 are due, 100 have shipped.
+    env, pools, log, lines = _lines(100.0, [(float(h), 1000) for h in range(10)])
+    env.run(until=5.5)
+    assert lines.awaiting[0] == 6000 - 100 and lines.backlog[0] == 5900
+    env.run(until=20)
+    assert sum(n for k, t, n in log if k == "ship") == 100
+    assert lines.awaiting[0] == 9900 and lines.backlog[0] == 9900
+    lines.order(0, 500, lead_h=100.0)
+    assert lines.backlog[0] == 10400 and lines.awaiting[0] == 9900  # placed, not yet due
+    env.run(until=200)
+    assert lines.awaiting[0] == 10400
+
+
+def test_a_chunk_never_asks_more_than_a_month_holds():
+    env = simpy.Environment()
+    pools = ComponentPools(env, {"p": _pool(70000 * 0.15, stock=1.0)},
+                           lambda n: np.random.default_rng(0), 12 * HOURS_PER_MONTH)
+    k = pools.chunk({"p": 0.07})
+    assert k * 0.07 <= 70000 * 0.15
+    with pytest.raises(ValueError, match="more than the smallest monthly allotment"):
+        pools.chunk({"p": 2e5})
+
+
 def test_unused_allotment_is_stocked_only_up_to_the_stock_limit():
-    env, pools, log = _lines(100.0, [], stock=2.0)
+    env, pools, log, lines = _lines(100.0, [], stock=2.0)
     env.run(until=10 * HOURS_PER_MONTH + 1)
     assert pools.containers["p"].level == pytest.approx(200.0)
 
 
 def test_a_plentiful_pool_ships_on_plan_and_integration_delays_arrival():
-    env, pools, log = _lines(1e9, [(10.0, 50), (500.0, 70)], integration_h=240.0)
+    env, pools, log, lines = _lines(1e9, [(10.0, 50), (500.0, 70)], integration_h=240.0)
     env.run(until=2000)
     assert [(k, t, n) for k, t, n in log if k == "ship"] == [("ship", 10.0, 50), ("ship", 500.0, 70)]
     assert [(t, n) for k, t, n in log if k == "arrive"] == [(250.0, 50), (740.0, 70)]
@@ -128,6 +153,25 @@ def test_switching_a_cloud_off_removes_its_chips_sites_and_series():
         assert np.all(s[f"occupied_mw__{c}"] <= s[f"energized_mw__{c}"] + 1e-6)
 
 
+def test_the_installed_base_size_does_not_move_a_generations_other_draws():
+    a, _ = _run(["supply.generations.trainium2.installed_at_start=1000000"], end="2027-04-01")
+    b, _ = _run(["supply.generations.trainium2.installed_at_start=1000001"], end="2027-04-01")
+    assert a.shipments == b.shipments
+
+
+def test_other_clouds_keep_aws_failures_when_pools_are_plentiful():
+    # Plentiful pools and no tranche-funded orders (tranches fire on served revenue, which
+    # the other clouds change): what is left is AWS's own random numbers.
+    plenty = ["supply.pools.cowos.share=1", "supply.pools.hbm.share=1",
+              *[f"finance.tranches.{n}.capacity_share=0" for n in load()[0].finance.tranches]]
+    _, one = _run([*plenty, "clouds.google.enabled=false", "clouds.azure.enabled=false"],
+                  name="anthropic-multicloud-2026")
+    _, three = _run(plenty, name="anthropic-multicloud-2026")
+    for g in ("trainium2", "trainium3"):
+        np.testing.assert_array_equal(one.timeseries[f"chips_failed__{g}"],
+                                      three.timeseries[f"chips_failed__{g}"])
+
+
 def test_other_clouds_add_capacity_with_the_same_random_numbers():
     _, aws_only = _run(["clouds.google.enabled=false", "clouds.azure.enabled=false"],
                        name="anthropic-multicloud-2026")
@@ -147,6 +191,9 @@ def test_other_clouds_add_capacity_with_the_same_random_numbers():
     (["datacenters.campuses.mississippi.cloud=googel"], ["did you mean 'google'"]),
     (["procurement.cloud=azure", "procurement.policy=forecast"], ["procurement.cloud", "azure"]),
     (["supply.pools.hbm.stock_months=0.5"], ["supply.pools.hbm.stock_months"]),
+    (["supply.pools.cowos.share=0"], ["supply.pools.cowos.share", "(0, 1]"]),
+    (["supply.pools.hbm.share=1e-7"], ["uses.hbm", "smallest monthly allotment"]),
+    (["scenario.extends=anthropic-multicloud-2026"], ["scenario.extends", "not by --set"]),
     (["datacenters.campuses.expansion-2030.power_path.kind=nuclear"], ["power_path.kind"]),
 ])
 def test_impossible_supply_configurations_are_named(override, words):
@@ -166,6 +213,15 @@ def test_a_generation_using_an_unknown_pool_is_named(tmp_path):
         load(f)
     assert "supply.generations.trainium3.uses.wafers" in str(e.value)
     assert "no pool 'wafers'" in str(e.value)
+
+
+def test_extends_merges_a_pool_table_that_has_a_unit_of_its_own(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('[scenario]\nextends = "aws-anthropic-2026"\nname = "child"\n'
+                     '[supply.pools.hbm]\nunit = "HBM3e stacks"\n')
+    sc = load(child)[0]
+    assert sc.supply.pools["hbm"].unit == "HBM3e stacks"
+    assert sc.supply.pools["hbm"].share == load()[0].supply.pools["hbm"].share
 
 
 def test_extends_merges_tables_and_names_a_missing_base(tmp_path):
@@ -235,3 +291,12 @@ def test_forecast_policy_orders_ahead_within_its_yearly_cap():
         assert window <= 400 + 1e-6
     # Ordering ahead of a forecast shortfall serves more of the same demand.
     assert rf.kpis["unserved_fraction"] <= rp.kpis["unserved_fraction"]
+
+
+def test_forecast_policy_orders_even_with_lead_times_under_a_day():
+    names = list(load()[0].finance.tranches)
+    over = ["demand.growth_multiplier=1.5", "procurement.policy=forecast",
+            "procurement.order_lead_time_days=0", "procurement.build_lead_time_days=0",
+            *[f"finance.tranches.{n}.capacity_share=0" for n in names]]
+    _, r = _run(over, end="2029-04-01")
+    assert r.kpis["ordered_mw"] > 0

@@ -162,7 +162,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             raise UsageError("capsim run: --resume DIR takes no scenario, --set, --out or --force "
                              "(the run directory records them)")
         spec = runs.load_spec_from_run(a.resume, a.workers, a.executor, a.scheduler, progress)
-        store = RunStore.open(a.resume)
+        store = RunStore.open(a.resume, lock=True)
         if store.manifest().get("status") == "complete":
             raise UsageError(f"{a.resume}: run is already complete")
         store.update_manifest(executor=a.executor, workers=a.workers)
@@ -190,6 +190,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"\ncapsim: interrupted; {n} replications kept in {out} (status partial); "
               f"finish with: capsim run --resume {out}", file=sys.stderr)
         return 130
+    finally:
+        store.unlock()
     print(kpi_table(summary))
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
@@ -293,7 +295,9 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         lo, hi = e["ci95"]
         print(f"  {i}. {e['param']:40s} {e['prcc']:+.2f}  [{lo:+.2f}, {hi:+.2f}]")
     b = r["box"]
-    worse = "lower" if r["kpi"] == "slo_attainment" else "higher"
+    from models.capacity import HIGHER_IS_BETTER
+
+    worse = "lower" if r["kpi"] in HIGHER_IS_BETTER else "higher"
     if b:
         print(f"Scenario discovery: {r['kpi']} is {worse} than its median in {b['density']:.0%} of "
               f"points with {b['param']} {b['side']} {b['threshold']:.4g} (vs {b['base_rate']:.0%} "

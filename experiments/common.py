@@ -45,8 +45,11 @@ def run_variant(args: argparse.Namespace, label: str, overrides: list[str],
     out = args.out / label
     print(f"[{label}] {sc.name}: {' '.join(overrides) or '(as written)'}", file=sys.stderr)
     store = RunStore.create(out, runs.manifest_for(spec), force=True)
-    store.write_text("scenario.toml", text)
-    runs.execute(spec, store)  # writes summary.json, which summary() reads back
+    try:
+        store.write_text("scenario.toml", text)
+        runs.execute(spec, store)  # writes summary.json, which summary() reads back
+    finally:
+        store.unlock()
     return out
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 from scipy.stats import qmc
 
-from models.capacity import KPIS, MILESTONES, CapacityModel
+from models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
 from models.scenario import ScenarioError, load
 from simcore import plots, sensitivity
 from simcore.executors import make_executor
@@ -84,11 +84,13 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
         tasks = [(i, scenarios[i], seed, r) for i in range(len(pts)) for r in range(replications)]
         for point, rep, kpis in ex.imap_unordered(_run_point, tasks):
             rows.append({"point": point, "replication": rep, **pts.iloc[point].to_dict(), **kpis})
+        table = pd.DataFrame(rows).sort_values(["point", "replication"]).reset_index(drop=True)
+        atomic_write_table(store.path / "sweep.parquet",
+                           pa.Table.from_pandas(table, preserve_index=False))
+        store.update_manifest(status="complete", replications_done=len(table))
     finally:
         ex.close()
-    table = pd.DataFrame(rows).sort_values(["point", "replication"]).reset_index(drop=True)
-    atomic_write_table(store.path / "sweep.parquet", pa.Table.from_pandas(table, preserve_index=False))
-    store.update_manifest(status="complete", replications_done=len(table))
+        store.unlock()
     return table
 
 
@@ -112,7 +114,7 @@ def analyse(run_dir: Path, kpi: str, boot: int = 200, seed: int = 0) -> dict:
     order = np.argsort(-np.abs(est))
     ranking = [{"param": names[j], "prcc": float(est[j]), "ci95": [float(lo[j]), float(hi[j])]}
                for j in order]
-    bad = y > np.median(y) if kpi != "slo_attainment" else y < np.median(y)
+    bad = y < np.median(y) if kpi in HIGHER_IS_BETTER else y > np.median(y)
     box = sensitivity.best_box(x, bad)
     return {"kpi": kpi, "points": int(len(y)), "ranking": ranking,
             "box": None if box is None else {
@@ -132,7 +134,7 @@ def discovery_plot(result: dict, path: Path) -> Path:
     span = None
     if b:
         span = (b["threshold"], x.max()) if b["side"] == "above" else (x.min(), b["threshold"])
-    worse = "below" if result["kpi"] == "slo_attainment" else "above"
+    worse = "below" if result["kpi"] in HIGHER_IS_BETTER else "above"
     return plots.box_scatter(path, x, y, result["bad"], xlabel=names[jx], ylabel=names[jy],
                              title=f"Where {result['kpi']} is {worse} its median", box_x=span)
 

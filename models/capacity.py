@@ -4,7 +4,7 @@ One replication: production lines drawing on component pools, chip arrivals afte
 integration, building power-ons and capacity orders are SimPy processes at their own
 times; a daily tick (at midday) steps the fleet, evaluates 24 hourly service slots, books
 revenue and spend, fires investment tranches and records the day's metrics. Clouds that
-a scenario switches off take no part (and draw nothing). KPI names follow docs/DESIGN.md.
+a scenario switches off take no part (and draw nothing). KPI names follow the project's DESIGN.md (../shared/docs/).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ KPIS = [
 ]
 MILESTONES = ["trainium_gw_2026_12_31"]
 BINARY_KPIS = {"p_shortfall_any"}
+HIGHER_IS_BETTER = {"slo_attainment", "revenue_usd", "investment_usd", "trainium_gw_2026_12_31"}
+"""KPIs where a higher value is the good outcome (for the others, lower is better)."""
 DAYS_PER_MONTH = 365.25 / 12
 MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""

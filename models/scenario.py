@@ -3,8 +3,8 @@
 A scenario is a TOML file. Calibrated numbers are *parameters*: inline tables holding a
 distribution spec (see `simcore.streams`), a `unit` and a `source`, for example::
 
-    pue = { dist = "triangular", low = 1.04, mode = 1.15, high = 1.15,
-            unit = "ratio", source = "AWS sustainability reports (2024, 2025)" }
+    pue = { dist = "triangular", low = 1.04, mode = 1.12, high = 1.15,
+            unit = "facility W / IT W", source = "AWS sustainability reports (2024, 2025)" }
 
 A parameter is drawn once per replication (uncertainty about the world), from the
 stream of the component that owns it. The four stress knobs are plain numbers meant for
@@ -711,10 +711,12 @@ def _is_param(d: dict) -> bool:
 
 
 def _merge(base: dict, child: dict) -> dict:
-    """`child` laid over `base`: tables merge key by key, parameters and values replace."""
+    """`child` laid over `base`: tables merge key by key; a parameter (in the base or the
+    child) and any other value is replaced whole."""
     out = copy.deepcopy(base)
     for k, v in child.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict) and not _is_param(v):
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not (
+                _is_param(v) or _is_param(out[k])):
             out[k] = _merge(out[k], v)
         else:
             out[k] = copy.deepcopy(v)

@@ -1,7 +1,7 @@
 """Chip supply as SimPy processes: component pools, production lines, orders, integration.
 
-Shared components (CoWoS packaging, HBM stacks) are `simpy.Container` pools refilled at
-every month boundary by a supplier process: this scenario's allotment of the industry's
+Shared components (CoWoS packaging, HBM stacks) are `simpy.Container` pools refilled
+every mean month (30.44 days, from the start) by a supplier process: this scenario's allotment of the industry's
 monthly output, growing by a yearly factor up to a ceiling. Unused allotment can be
 stocked up to `stock_months` of it; beyond that it goes to other buyers. Each production
 line (one per generation) takes its planned batches in time order, draws every component

@@ -17,6 +17,7 @@ so a reader (or a crash) never sees half a file. A run killed midway keeps its p
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -32,8 +33,9 @@ import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
 PARTS = "parts"
+LOCK = ".lock"
 OWNED = ("manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet",
-         "events.parquet", "summary.json", "plots", "parts", "report.html")
+         "events.parquet", "summary.json", "plots", "parts", "report.html", "sweep.parquet")
 
 
 class StoreError(Exception):
@@ -124,6 +126,35 @@ class RunStore:
         # replication costs ~12 kB (measured: +14 MB over 1,200 replications).
         self._kpis: dict[int, dict] | None = None
         self._flushed = 0.0
+        self._lock_fd: int | None = None
+
+    def lock(self) -> RunStore:
+        """Take the directory for this process (until it exits): a second run or resume
+        of the same directory is refused instead of racing on its files.
+
+        Raises:
+            StoreError: another process holds the directory.
+        """
+        if self._lock_fd is not None:
+            return self
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise StoreError(f"{self.path}: in use by another capsim process (a run or resume "
+                             "of this directory is still going)") from None
+        self._lock_fd = fd
+        return self
+
+    def unlock(self) -> None:
+        """Give the directory back (also done when the process exits)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def __del__(self) -> None:
+        self.unlock()
 
     # -- creation -----------------------------------------------------------------
     @classmethod
@@ -134,6 +165,7 @@ class RunStore:
         previous capsim run is replaced, and only the files capsim writes are removed.
         """
         path = Path(path)
+        store = None
         if path.exists():
             if not path.is_dir():
                 raise StoreError(f"{path}: exists and is not a directory")
@@ -146,13 +178,14 @@ class RunStore:
                                  "refusing to write into it")
             foreign = [e.name for e in entries if e.name not in OWNED and not e.name.startswith(".")]
             if foreign:
-                raise StoreError(f"{path}: holds files capsim did not write ({', '.join(sorted(foreign)[:3])}); "
-                                 "refusing to replace it")
+                raise StoreError(f"{path}: holds files capsim did not write "
+                                 f"({', '.join(sorted(foreign)[:3])}); refusing to replace it")
+            store = cls(path).lock()  # never delete a run that another process is writing
             for e in entries:
                 if e.name in OWNED:
                     shutil.rmtree(e) if e.is_dir() else e.unlink()
         path.mkdir(parents=True, exist_ok=True)
-        store = cls(path)
+        store = (store or cls(path)).lock()
         store.parts.mkdir(exist_ok=True)
         # "partial" from the first moment: a run killed with SIGKILL runs no handler, and
         # its manifest must still tell readers that it is incomplete.
@@ -160,12 +193,12 @@ class RunStore:
         return store
 
     @classmethod
-    def open(cls, path: Path) -> RunStore:
-        """Open an existing run directory (for resume or reading)."""
+    def open(cls, path: Path, lock: bool = False) -> RunStore:
+        """Open an existing run directory (for resume, with `lock`, or reading)."""
         path = Path(path)
         if not is_run_dir(path):
             raise StoreError(f"{path}: not a capsim run directory (no readable manifest.json)")
-        store = cls(path)
+        store = cls(path).lock() if lock else cls(path)
         store.parts.mkdir(exist_ok=True)
         return store
 

@@ -140,3 +140,18 @@ def test_daily_series_refuses_unknown_names():
     s.record(0, a=1.0)
     with pytest.raises(KeyError, match="unknown series 'b'"):
         s.record(1, b=2.0)
+
+
+def test_a_run_directory_is_held_by_one_process_at_a_time(tmp_path):
+    from simcore.store import RunStore, StoreError
+
+    m = {"capsim_version": "test"}
+    a = RunStore.create(tmp_path / "r", m)
+    with pytest.raises(StoreError, match="in use by another capsim process"):
+        RunStore.open(tmp_path / "r", lock=True)
+    with pytest.raises(StoreError, match="in use"):
+        RunStore.create(tmp_path / "r", m, force=True)  # never deletes a run being written
+    assert (tmp_path / "r" / "manifest.json").exists()
+    a.unlock()
+    RunStore.open(tmp_path / "r", lock=True).unlock()
+    RunStore.create(tmp_path / "r", m, force=True).unlock()

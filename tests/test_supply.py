@@ -224,6 +224,15 @@ def test_extends_merges_a_pool_table_that_has_a_unit_of_its_own(tmp_path):
     assert sc.supply.pools["hbm"].share == load()[0].supply.pools["hbm"].share
 
 
+def test_extends_replaces_a_parameter_whole(tmp_path):
+    child = tmp_path / "child.toml"
+    child.write_text('[scenario]\nextends = "aws-anthropic-2026"\nname = "child"\n'
+                     '[datacenters]\npue = { mode = 1.10 }\n')
+    with pytest.raises(ScenarioError) as e:  # a partial parameter is not merged into the base's
+        load(child)
+    assert "datacenters.pue" in str(e.value)
+
+
 def test_extends_merges_tables_and_names_a_missing_base(tmp_path):
     child = tmp_path / "child.toml"
     child.write_text('[scenario]\nextends = "aws-anthropic-2026"\nname = "child"\n'

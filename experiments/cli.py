@@ -129,7 +129,36 @@ def kpi_table(summary: dict) -> str:
     if fa and fa.get("share_never"):
         lines.append(f"first_adequate_date: never adequate within the horizon in "
                      f"{fa['share_never']:.0%} of replications (not in the statistics above)")
+    if summary.get("by_cloud"):
+        lines += ["", cloud_table(summary["by_cloud"])]
     return "\n".join(lines)
+
+
+def _cell(v: float | None, unit: str) -> str:
+    from experiments.runs import format_value
+
+    if v is None or v != v:
+        return "-"
+    return f"{v:.3g}" if unit.endswith("tokens/s") else format_value(v, unit)
+
+
+def cloud_table(by_cloud: dict) -> str:
+    """Capacity and spend by cloud: mean [95% CI] of each per-cloud KPI."""
+    metrics = list(next(iter(by_cloud.values())))
+    rows = [("cloud", *(f"{m} ({next(iter(by_cloud.values()))[m]['unit']})" for m in metrics))]
+    for cloud, ms in by_cloud.items():
+        cells = []
+        for m in metrics:
+            d, u = ms[m], ms[m]["unit"]
+            lo, hi = d["ci95"]
+            cells.append(f"{_cell(d['mean'], u)} [{_cell(lo, u)}, {_cell(hi, u)}]")
+        rows.append((cloud, *cells))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                       for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "By cloud (mean [95% CI]; energy and compute on the last day, spend over the run):\n" \
+        + "\n".join(lines)
 
 
 def _targets(items: list[str]) -> dict[str, float]:

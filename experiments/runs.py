@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from models.capacity import BINARY_KPIS, KPIS, MILESTONES, CapacityModel
+from models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
 from models.scenario import Scenario, load, sha256
 from simcore import plots, stats
 from simcore.clock import Clock
@@ -219,6 +219,17 @@ def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) ->
             d["share_never"] = d["n_missing"] / max(1, x.size)
         d["unit"] = KPI_UNITS.get(name, "")
         out["milestones" if name in MILESTONES else "kpis"][name] = d
+    by_cloud: dict = {}
+    for col in kpis.columns:
+        metric, sep, cloud = col.partition("__")
+        if sep and metric in CLOUD_KPIS:
+            d = stats.describe(kpis[col].to_numpy(float))
+            if all(np.isfinite(d["ci95"])):  # all are amounts >= 0
+                d["ci95"] = [max(0.0, float(v)) for v in d["ci95"]]
+            d["unit"] = CLOUD_KPIS[metric]
+            by_cloud.setdefault(cloud, {})[metric] = d
+    if by_cloud:
+        out["by_cloud"] = by_cloud
     return out
 
 

@@ -55,6 +55,10 @@ KPIS = [
     "customers_throttled_peak", "p99_latency_s",
 ]
 MILESTONES = ["trainium_gw_2026_12_31"]
+CLOUD_KPIS = {"energized_mw_end": "MW facility", "compute_tps_end": "reference tokens/s",
+              "spend_usd": "USD"}
+"""Per enabled cloud, as kpis columns <name>__<cloud>: energized MW and installed compute
+on the last day, and spend over the horizon."""
 BINARY_KPIS = {"p_shortfall_any"}
 HIGHER_IS_BETTER = {"slo_attainment", "revenue_usd", "investment_usd", "trainium_gw_2026_12_31"}
 """KPIs where a higher value is the good outcome (for the others, lower is better)."""
@@ -471,6 +475,11 @@ class CapacityModel:
             "p99_latency_s": float(np.nanmean(finite)) if np.isfinite(finite).any() else np.nan,
             "trainium_gw_2026_12_31": gw_2026,
         }
+        # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").
+        for ci, c in enumerate(self.clouds):
+            kpis[f"energized_mw_end__{c}"] = float(self.by_cloud[-1, 0, ci])
+            kpis[f"compute_tps_end__{c}"] = float(self.by_cloud[-1, 2, ci])
+            kpis[f"spend_usd__{c}"] = float(self.by_cloud[:, 3, ci].sum())
         return RunResult(sim.streams.replication, s, kpis, sim.events.rows)
 
 

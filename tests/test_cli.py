@@ -269,3 +269,20 @@ def test_target_ci_adds_replications_until_met_and_stays_reproducible(tmp_path):
     assert main(["run", "--out", str(plain), *SHORT, "-n", str(n), "--seed", "2"]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out / "kpis.parquet"),
                                   pd.read_parquet(plain / "kpis.parquet"))
+
+
+def test_a_scenario_with_a_cloud_switched_off_reports_capacity_by_cloud(tmp_path, capsys):
+    out = tmp_path / "mc"
+    assert main(["run", "anthropic-multicloud-2026", "--set", "clouds.azure.enabled=false",
+                 *SHORT, "-n", "3", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "By cloud" in printed and "\naws " in printed and "\ngoogle " in printed
+    assert "azure" not in printed
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s["by_cloud"]) == {"aws", "google"}
+    for cloud in ("aws", "google"):
+        assert s["by_cloud"][cloud]["energized_mw_end"]["mean"] > 0
+        assert s["by_cloud"][cloud]["compute_tps_end"]["mean"] > 0
+    ts = pd.read_parquet(out / "timeseries.parquet", columns=["compute_tps__aws",
+                                                               "compute_tps__google"])
+    assert (ts > 0).all().all()

@@ -146,7 +146,7 @@ def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     env = simpy.Environment()
-    for s, a, c in zip(sizes, arrive, churn):
+    for s, a, c in zip(sizes, arrive, churn, strict=True):
         env.process(_customer(env, s, a, c, scale, acc, days))
     t_setup = time.perf_counter() - t0
     env.run(until=days * HOURS_PER_DAY)

@@ -1,8 +1,8 @@
 """Chip supply as SimPy processes: component pools, production lines, orders, integration.
 
 Shared components (CoWoS packaging, HBM stacks) are `simpy.Container` pools refilled
-every mean month (30.44 days, from the start) by a supplier process: this scenario's allotment of the industry's
-monthly output, growing by a yearly factor up to a ceiling. Unused allotment can be
+every mean month (30.44 days, from the start) by a supplier process: this scenario's
+allotment of the industry's monthly output, growing by a yearly factor up to a ceiling. Unused allotment can be
 stocked up to `stock_months` of it; beyond that it goes to other buyers. Each production
 line (one per generation) takes its planned batches in time order, draws every component
 the batch needs (waiting while a pool is short, first come first served across lines),
@@ -153,7 +153,8 @@ class ProductionLines:
         """Run generation g's planned batches (hour, chips) in time order."""
         batches = sorted(batches)
         self._plan_t[g] = np.array([t for t, _ in batches], float)
-        self._plan_cum[g] = np.concatenate([[0], np.cumsum([n for _, n in batches])]).astype(np.int64)
+        cum = np.cumsum([n for _, n in batches], dtype=np.int64)
+        self._plan_cum[g] = np.concatenate([np.zeros(1, np.int64), cum])
         self.env.process(self._line(g, batches))
 
     def order(self, g: int, chips: int, lead_h: float) -> None:

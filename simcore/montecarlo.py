@@ -17,7 +17,6 @@ from simcore.executors import Executor, SerialExecutor
 from simcore.simulation import RunResult, run_replication
 from simcore.store import RunStore
 
-
 EVENTS_SCHEMA = pa.schema([("replication", pa.int32()), ("hour", pa.float64()),
                            ("date", pa.date32()), ("kind", pa.string()), ("detail", pa.string())])
 

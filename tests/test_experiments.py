@@ -55,23 +55,25 @@ def test_multi_cloud_uses_the_multicloud_scenario(ran):
     assert "lost revenue" in out and "P(some month not fully served)" in out
 
 
+def _ordered(ran, name: str, a: str, b: str) -> tuple[str, pd.Series, pd.Series]:
+    """Run an experiment (cached); its output and ordered_mw of variants a and b."""
+    rc, out, folder = ran(name)
+    assert rc == 0
+    return out, kpi(folder / a, "ordered_mw"), kpi(folder / b, "ordered_mw")
+
+
 def test_milestone_funding_orders_capacity_only_when_funded(ran):
     # Acceptance: tranches that spend nothing on capacity order nothing, in every
     # replication; the default tranches (the first fires at the start) always order some.
-    rc, out, folder = ran("milestone_funding")
-    assert rc == 0
-    without = kpi(folder / "without-funded-capacity", "ordered_mw")
-    with_ = kpi(folder / "with-funded-capacity", "ordered_mw")
+    out, without, with_ = _ordered(ran, "milestone_funding", "without-funded-capacity",
+                                   "with-funded-capacity")
     assert (without == 0.0).all()
     assert (with_ > 0.0).all()
     assert "unserved share" in out and "lost revenue, $B" in out
 
 
 def test_procurement_forecast_orders_at_least_the_plan(ran):
-    rc, out, folder = ran("procurement")
-    assert rc == 0
-    plan = kpi(folder / "plan", "ordered_mw")
-    forecast = kpi(folder / "forecast", "ordered_mw")
+    out, plan, forecast = _ordered(ran, "procurement", "plan", "forecast")
     assert (plan == 0.0).all()  # tranches buy no capacity in this experiment
     assert (forecast >= plan).all() and forecast.sum() > 0
     assert "pay" in out.split("Conclusion:")[1]

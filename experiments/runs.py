@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
 from models.scenario import Scenario, load, sha256
 from simcore import plots, stats
-from simcore.clock import Clock
+from simcore.clock import Clock, decimal_year
 from simcore.executors import make_executor
 from simcore.montecarlo import replicate
 from simcore.store import RunStore
@@ -237,14 +237,11 @@ def _horizon(path: Path) -> tuple[float, float] | None:
     """(start, end) of a run's scenario in decimal years, or None if it cannot be read."""
     from models.scenario import ScenarioError
 
-    def year(d) -> float:
-        return d.year + (d.timetuple().tm_yday - 1) / (366 if d.year % 4 == 0 else 365)
-
     try:
         meta = load(path)[0].scenario
     except (ScenarioError, OSError):
         return None
-    return year(meta.start), year(meta.end)
+    return decimal_year(meta.start), decimal_year(meta.end)
 
 
 def write_summary(store: RunStore) -> dict:

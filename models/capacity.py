@@ -22,7 +22,7 @@ from models.scenario import Scenario
 from models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
 from models.supply import ComponentPools, ProductionLines
 from models.surges import SurgeProcess
-from simcore.clock import HOURS_PER_DAY, Clock
+from simcore.clock import HOURS_PER_DAY, Clock, decimal_year
 from simcore.simulation import RunResult, Simulation
 from simcore.streams import Streams
 
@@ -439,11 +439,11 @@ class CapacityModel:
         m_uns = np.bincount(idx, weights=unserved)
         short = m_uns > 1e-9 * np.maximum(m_dem, 1e-300)
         if not short.any():
-            first_ok = _decimal_year(months[0])
+            first_ok = decimal_year(months[0])
         elif short[-1]:
             first_ok = np.nan
         else:
-            first_ok = _decimal_year(months[np.nonzero(short)[0][-1] + 1])
+            first_ok = decimal_year(months[np.nonzero(short)[0][-1] + 1])
         mday = int(clock.hours(dt.date(2026, 12, 31)) / HOURS_PER_DAY)
         aws = self.clouds.index(MILESTONE_CLOUD) if MILESTONE_CLOUD in self.clouds else None
         gw_2026 = (float(self.by_cloud[mday, 1, aws]) / 1000
@@ -489,11 +489,6 @@ def _mean_finite(x: np.ndarray) -> np.ndarray:
     n = ok.sum(axis=1)
     total = np.where(ok, x, 0.0).sum(axis=1)
     return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
-
-def _decimal_year(month: np.datetime64) -> float:
-    d = month.astype("datetime64[D]").astype(object)
-    return d.year + (d.timetuple().tm_yday - 1) / (366 if d.year % 4 == 0 else 365)
 
 
 class _Process:

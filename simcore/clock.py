@@ -18,6 +18,13 @@ SimTime = float
 HOURS_PER_DAY = 24.0
 
 
+def decimal_year(d: dt.date | np.datetime64) -> float:
+    """A date as a decimal year: 2026-04-01 -> 2026.2466 (day of year over its length)."""
+    if isinstance(d, np.datetime64):
+        d = d.astype("datetime64[D]").astype(object)
+    return d.year + (d.timetuple().tm_yday - 1) / (366 if d.year % 4 == 0 else 365)
+
+
 def parse_date(value: str | dt.date) -> dt.date:
     """Return a `datetime.date` from an ISO string (YYYY-MM-DD) or a date."""
     if isinstance(value, dt.datetime):

@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python -m experiments.benchmark [--quick] [--replications N] [--workers W] [--json]
+    python -m capsim.experiments.benchmark [--quick] [--replications N] [--workers W] [--json]
 
 It measures, for the default scenario:
 
@@ -40,15 +40,14 @@ from typing import Any
 
 import numpy as np
 import simpy
-
-from experiments._args import int_at_least
-from models import scenario as scenario_mod
-from models.capacity import CapacityModel
-from models.demand import DemandModel
-from simcore.clock import HOURS_PER_DAY, Clock
-from simcore.executors import make_executor
-from simcore.simulation import run_replication
-from simcore.streams import Streams
+from capsim.experiments._args import int_at_least
+from capsim.models import scenario as scenario_mod
+from capsim.models.capacity import CapacityModel
+from capsim.models.demand import DemandModel
+from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.executors import make_executor
+from capsim.simcore.simulation import run_replication
+from capsim.simcore.streams import Streams
 
 DEFAULT_SEED = 2026
 RTOL = 1e-6
@@ -184,7 +183,7 @@ def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line (argparse exits 2 on bad input)."""
     p = argparse.ArgumentParser(
-        prog="python -m experiments.benchmark",
+        prog="python -m capsim.experiments.benchmark",
         description="Time the capsim model against a naive one-process-per-customer reference.")
     p.add_argument("--quick", action="store_true",
                    help="small run: 4 pool replications, 1 serial, 5 naive days")

@@ -14,10 +14,10 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from experiments._args import int_at_least
-from models.scenario import DEFAULT_SCENARIO, ScenarioError, embedded_names, load
-from simcore.executors import EXECUTORS
-from simcore.store import StoreError
+from capsim.experiments._args import int_at_least
+from capsim.models.scenario import DEFAULT_SCENARIO, ScenarioError, embedded_names, load
+from capsim.simcore.executors import EXECUTORS
+from capsim.simcore.store import StoreError
 
 DEFAULT_REPLICATIONS = 100  # ~1 minute on 2 cores for the default scenario
 DEFAULT_SEED = 2026
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------
 def kpi_table(summary: dict) -> str:
     """A plain-text table of the summary's KPIs and milestones."""
-    from experiments.runs import format_value as _fmt
+    from capsim.experiments.runs import format_value as _fmt
 
     rows = [("KPI", "mean", "95% CI", "p05", "p50", "p95", "unit")]
     for section in ("kpis", "milestones"):
@@ -135,7 +135,7 @@ def kpi_table(summary: dict) -> str:
 
 
 def _cell(v: float | None, unit: str) -> str:
-    from experiments.runs import format_value
+    from capsim.experiments.runs import format_value
 
     if v is None or v != v:
         return "-"
@@ -162,7 +162,7 @@ def cloud_table(by_cloud: dict) -> str:
 
 
 def _targets(items: list[str]) -> dict[str, float]:
-    from models.capacity import KPIS, MILESTONES
+    from capsim.models.capacity import KPIS, MILESTONES
 
     out = {}
     for item in items:
@@ -182,8 +182,8 @@ def _targets(items: list[str]) -> dict[str, float]:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
-    from experiments import runs
-    from simcore.store import RunStore
+    from capsim.experiments import runs
+    from capsim.simcore.store import RunStore
 
     progress = False if a.no_progress else None
     if a.resume is not None:
@@ -251,8 +251,8 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_plot(a: argparse.Namespace) -> int:
-    from experiments import runs
-    from simcore.store import RunStore
+    from capsim.experiments import runs
+    from capsim.simcore.store import RunStore
 
     store = RunStore.open(a.run_dir)
     if not (a.run_dir / "timeseries.parquet").exists():
@@ -263,8 +263,8 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    from experiments import compare
-    from simcore.store import atomic_write_bytes, dumps
+    from capsim.experiments import compare
+    from capsim.simcore.store import atomic_write_bytes, dumps
 
     cmp = compare.compare_runs(a.run_a, a.run_b)
     print(compare.table(cmp))
@@ -287,7 +287,7 @@ def cmd_experiment(a: argparse.Namespace) -> int:
 
     if a.list or a.name is None:
         for name in EXPERIMENTS:
-            mod = importlib.import_module(f"experiments.{name}")
+            mod = importlib.import_module(f"capsim.experiments.{name}")
             print(f"{name:18s} {mod.DESCRIPTION}")
         return 0
     if a.name not in EXPERIMENTS:
@@ -297,11 +297,11 @@ def cmd_experiment(a: argparse.Namespace) -> int:
         raise UsageError(f"capsim experiment: unknown experiment {a.name!r}"
                          + (f"; did you mean {close[0]!r}?" if close else "")
                          + f" (known: {', '.join(EXPERIMENTS)})")
-    return importlib.import_module(f"experiments.{a.name}").main(a.args)
+    return importlib.import_module(f"capsim.experiments.{a.name}").main(a.args)
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
-    from experiments import sweep
+    from capsim.experiments import sweep
 
     params = sweep.parse_params(a.params)
     scenario_name = load(a.scenario, a.overrides)[0].name
@@ -315,8 +315,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
-    from experiments import sweep
-    from simcore.store import atomic_write_bytes, dumps
+    from capsim.experiments import sweep
+    from capsim.simcore.store import atomic_write_bytes, dumps
 
     r = sweep.analyse(a.sweep_dir, a.kpi, a.bootstrap)
     print(f"Sensitivity of {r['kpi']} over {r['points']} design points (PRCC, 95% bootstrap CI):")
@@ -324,7 +324,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         lo, hi = e["ci95"]
         print(f"  {i}. {e['param']:40s} {e['prcc']:+.2f}  [{lo:+.2f}, {hi:+.2f}]")
     b = r["box"]
-    from models.capacity import HIGHER_IS_BETTER
+    from capsim.models.capacity import HIGHER_IS_BETTER
 
     worse = "lower" if r["kpi"] in HIGHER_IS_BETTER else "higher"
     if b:
@@ -343,7 +343,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    from experiments import report
+    from capsim.experiments import report
 
     print(report.write(a.run_dir, a.out))
     return 0

@@ -9,17 +9,16 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
-from experiments import runs
-from experiments._args import int_at_least
-from experiments.compare import compare_runs
-from models.scenario import load
-from simcore.store import RunStore
+from capsim.experiments import runs
+from capsim.experiments._args import int_at_least
+from capsim.experiments.compare import compare_runs
+from capsim.models.scenario import load
+from capsim.simcore.store import RunStore
 
 
 def parser(name: str, description: str, replications: int = 40) -> argparse.ArgumentParser:
     """The arguments every experiment takes."""
-    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description)
+    p = argparse.ArgumentParser(prog=f"python -m capsim.experiments.{name}", description=description)
     p.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
                    default=replications, help=f"per variant (default {replications})")
     p.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026,
@@ -80,7 +79,8 @@ def kpis(run_dir: Path) -> pd.DataFrame:
 def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}",
                scale: float = 1.0) -> tuple[float, str]:
     """(paired mean difference B - A, 'diff [lo, hi]') of one KPI; the text shows values
-    divided by `scale` (1e9: $B), the number returned is unscaled."""
+    divided by `scale` (1e9: $B), the number returned is unscaled.
+    """
     r = compare_runs(a, b)["kpis"][kpi]
     lo, hi = r["diff_ci95"]
     show = _shower(fmt, scale)
@@ -103,7 +103,8 @@ ORDERED: Row = ("ordered_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)
 def print_rows(a: Path, b: Path, rows: tuple[Row, ...], a_label: str, b_label: str
                ) -> dict[str, tuple[float, str]]:
     """Print, per KPI row, both runs' means with intervals and the paired difference
-    B - A; returns {kpi: (difference, its text)}."""
+    B - A; returns {kpi: (difference, its text)}.
+    """
     sa, sb = summary(a)["kpis"], summary(b)["kpis"]
     width = max(len(r[1]) for r in rows)
     out = {}

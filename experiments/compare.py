@@ -13,10 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-
-from models.capacity import KPIS, MILESTONES
-from simcore import plots, stats
-from simcore.store import RunStore, StoreError
+from capsim.models.capacity import KPIS, MILESTONES
+from capsim.simcore import plots, stats
+from capsim.simcore.store import RunStore, StoreError
 
 
 def compare_runs(dir_a: Path, dir_b: Path) -> dict:

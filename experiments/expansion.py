@@ -1,12 +1,13 @@
 """With vs without the expansion: only the campuses that existed before the announcement,
-or the planned build-out toward the 'up to 5 GW' Anthropic secured."""
+or the planned build-out toward the 'up to 5 GW' Anthropic secured.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from experiments.common import difference, estimate, parser, run_variant, summary
-from models.scenario import load
+from capsim.experiments.common import difference, estimate, parser, run_variant, summary
+from capsim.models.scenario import load
 
 DESCRIPTION = "the planned campus expansion vs only pre-announcement campuses (paired)"
 

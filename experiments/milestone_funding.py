@@ -1,12 +1,13 @@
 """With vs without milestone-funded expansion: Amazon's investment tranches, released as
 Anthropic's revenue run-rate reaches each milestone, partly buy capacity beyond the plan.
-Without: every tranche still arrives but none of it is spent on capacity."""
+Without: every tranche still arrives but none of it is spent on capacity.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from experiments.common import (
+from capsim.experiments.common import (
     LOST_REVENUE,
     ORDERED,
     UNSERVED,
@@ -16,7 +17,7 @@ from experiments.common import (
     run_variant,
     summary,
 )
-from models.scenario import load
+from capsim.models.scenario import load
 
 DESCRIPTION = "investment tranches spent partly on extra capacity vs none of it (paired)"
 

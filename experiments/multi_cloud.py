@@ -2,13 +2,14 @@
 Google TPUs and Azure NVIDIA GPUs change the odds of a shortfall?
 
 AWS alone gets the CoWoS and HBM share of the AWS-only default scenario: the larger share
-of the three-cloud scenario includes what Google's and NVIDIA's lines bring with them."""
+of the three-cloud scenario includes what Google's and NVIDIA's lines bring with them.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from experiments.common import (
+from capsim.experiments.common import (
     LOST_REVENUE,
     UNSERVED,
     billions,
@@ -18,7 +19,7 @@ from experiments.common import (
     run_variant,
     summary,
 )
-from models.scenario import load
+from capsim.models.scenario import load
 
 DESCRIPTION = "all of Claude's demand on AWS alone vs on AWS, Google and Azure (paired)"
 SCENARIO = "anthropic-multicloud-2026"

@@ -1,12 +1,13 @@
 """Fixed plan vs ordering ahead: only the scheduled supply, or every review a forecast of
 peak demand at the lead-time horizon and an order of chips and buildings for the gap.
-Tranches buy no capacity in either variant, so the policy is the only difference."""
+Tranches buy no capacity in either variant, so the policy is the only difference.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from experiments.common import (
+from capsim.experiments.common import (
     LOST_REVENUE,
     ORDERED,
     UNSERVED,
@@ -17,8 +18,8 @@ from experiments.common import (
     run_variant,
     summary,
 )
-from models.scenario import load
-from simcore.stats import paired_difference
+from capsim.models.scenario import load
+from capsim.simcore.stats import paired_difference
 
 DESCRIPTION = "fixed supply plan vs ordering ahead of a forecast shortfall (paired)"
 ROWS = (

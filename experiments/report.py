@@ -10,9 +10,9 @@ import html
 import json
 from pathlib import Path
 
-from experiments.runs import format_value as _fmt
-from models.scenario import load
-from simcore.store import RunStore, atomic_write_bytes
+from capsim.experiments.runs import format_value as _fmt
+from capsim.models.scenario import load
+from capsim.simcore.store import RunStore, atomic_write_bytes
 
 PLOT_TITLES = {
     "fan_chart.png": "Capacity vs demand: Claude demand on the modelled clouds against the "
@@ -69,7 +69,7 @@ def render(run_dir: Path) -> str:
     m = store.manifest()
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
-        from experiments.runs import write_summary
+        from capsim.experiments.runs import write_summary
 
         write_summary(store)
     summary = json.loads(summary_path.read_text())

@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-
-from models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
-from models.scenario import Scenario, load, sha256
-from simcore import plots, stats
-from simcore.clock import Clock, decimal_year
-from simcore.executors import make_executor
-from simcore.montecarlo import replicate
-from simcore.store import RunStore
+from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
+from capsim.models.scenario import Scenario, load, sha256
+from capsim.simcore import plots, stats
+from capsim.simcore.clock import Clock, decimal_year
+from capsim.simcore.executors import make_executor
+from capsim.simcore.montecarlo import replicate
+from capsim.simcore.store import RunStore
 
 KPI_BOUNDS = {
     "p_shortfall_any": (0.0, 1.0),
@@ -74,7 +73,7 @@ def format_value(v: float | None, unit: str = "") -> str:
 
 
 def version() -> str:
-    """capsim's installed version (or 'dev' when run from a source tree)."""
+    """Capsim's installed version (or 'dev' when run from a source tree)."""
     try:
         return metadata.version("capsim")
     except metadata.PackageNotFoundError:
@@ -235,7 +234,7 @@ def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) ->
 
 def _horizon(path: Path) -> tuple[float, float] | None:
     """(start, end) of a run's scenario in decimal years, or None if it cannot be read."""
-    from models.scenario import ScenarioError
+    from capsim.models.scenario import ScenarioError
 
     try:
         meta = load(path)[0].scenario
@@ -465,7 +464,7 @@ def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str |
     m = store.manifest()
     scenario, text = load(path / "scenario.toml")
     if sha256(text) != m.get("scenario_sha256"):
-        from models.scenario import ScenarioError
+        from capsim.models.scenario import ScenarioError
 
         raise ScenarioError(str(path / "scenario.toml"),
                             ["differs from the scenario this run started with (sha256 mismatch)"])

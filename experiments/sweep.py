@@ -12,14 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
+from capsim.models.scenario import ScenarioError, load
+from capsim.simcore import plots, sensitivity
+from capsim.simcore.executors import make_executor
+from capsim.simcore.simulation import run_replication
+from capsim.simcore.store import RunStore, StoreError, atomic_write_table
 from scipy.stats import qmc
-
-from models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
-from models.scenario import ScenarioError, load
-from simcore import plots, sensitivity
-from simcore.executors import make_executor
-from simcore.simulation import run_replication
-from simcore.store import RunStore, StoreError, atomic_write_table
 
 
 def parse_params(items: list[str]) -> dict[str, tuple[float, float]]:
@@ -71,7 +70,7 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
             scenarios.append(load(scenario_name, [*overrides, *sets])[0])
         except ScenarioError as exc:
             raise ScenarioError(exc.source, [f"design point {i}: {p}" for p in exc.problems]) from None
-    from experiments.runs import version
+    from capsim.experiments.runs import version
 
     store = RunStore.create(out, {"capsim_version": version(), "kind": "sweep",
                                   "scenario": scenarios[0].name, "overrides": overrides,

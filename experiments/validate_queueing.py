@@ -7,7 +7,7 @@ simulated mean. All waits are in units of the mean service time.
 
 Usage::
 
-    python -m experiments.validate_queueing [--json] [--customers N] [--seed S]
+    python -m capsim.experiments.validate_queueing [--json] [--customers N] [--seed S]
                                            [--workers W]
 
 Exit status is 0 when every case passes, 1 when any case fails and 2 on bad
@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
-from experiments._args import int_at_least
-from simcore.queueing import mmc_mean_wait, simulate_mgc
+from capsim.experiments._args import int_at_least
+from capsim.simcore.queueing import mmc_mean_wait, simulate_mgc
 
 #: Largest tolerated |sim - Erlang C| / Erlang C.
 REL_TOLERANCE = 0.05
@@ -188,7 +187,7 @@ def format_table(records: Sequence[dict[str, Any]]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """Create the command-line parser."""
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.validate_queueing",
+        prog="python -m capsim.experiments.validate_queueing",
         description=(
             "Check Erlang C mean waits against a SimPy M/M/c simulation "
             "(95%% batch-means CI and %d%% relative error)." % round(REL_TOLERANCE * 100)

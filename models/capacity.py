@@ -12,19 +12,18 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-
-from models import finance
-from models.chips import shipments
-from models.datacenters import power_on_times
-from models.demand import DemandModel
-from models.fleet import STATES, Fleet
-from models.scenario import Scenario
-from models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
-from models.supply import ComponentPools, ProductionLines
-from models.surges import SurgeProcess
-from simcore.clock import HOURS_PER_DAY, Clock, decimal_year
-from simcore.simulation import RunResult, Simulation
-from simcore.streams import Streams
+from capsim.models import finance
+from capsim.models.chips import shipments
+from capsim.models.datacenters import power_on_times
+from capsim.models.demand import DemandModel
+from capsim.models.fleet import STATES, Fleet
+from capsim.models.scenario import Scenario
+from capsim.models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
+from capsim.models.supply import ComponentPools, ProductionLines
+from capsim.models.surges import SurgeProcess
+from capsim.simcore.clock import HOURS_PER_DAY, Clock, decimal_year
+from capsim.simcore.simulation import RunResult, Simulation
+from capsim.simcore.streams import Streams
 
 SERIES = [
     "demand_tps", "peak_demand_tps", "capacity_tps", "served_tps", "unserved_tps",
@@ -246,7 +245,8 @@ class CapacityModel:
     def order_capacity(self, sim: Simulation, mw: float, why: str) -> float:
         """Order `mw` facility MW: whole racks of the newest chips (through supply lead
         time and pools) and buildings of that size (after the build lead time). Returns
-        the MW ordered (0 when nothing can be ordered)."""
+        the MW ordered (0 when nothing can be ordered).
+        """
         g = self._order_generation(sim.env.now)
         if g is None or mw <= 0:
             return 0.0
@@ -279,7 +279,8 @@ class CapacityModel:
 
     def _procure(self, sim: Simulation):
         """The forecast policy: every review, order what the forecast peak demand at the
-        lead-time horizon needs beyond the capacity the pipeline will bring by then."""
+        lead-time horizon needs beyond the capacity the pipeline will bring by then.
+        """
         env, clock = sim.env, self.clock
         every_h = self.sc.procurement.review_every_days * HOURS_PER_DAY
         lead_h = max(self.order_lead_h, self.build_lead_h)
@@ -299,7 +300,8 @@ class CapacityModel:
 
     def _forecast_gap_mw(self, now_h: float, day: int, ahead: int, g: int | None) -> float:
         """Facility MW of generation g that the forecast peak at day `ahead` needs beyond
-        what chips and buildings already in the pipeline give by then."""
+        what chips and buildings already in the pipeline give by then.
+        """
         if g is None:
             return 0.0
         f, dem = self.fleet, self.demand

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from models.scenario import Generation
-from simcore.clock import HOURS_PER_DAY, Clock
+from capsim.models.scenario import Generation
+from capsim.simcore.clock import HOURS_PER_DAY, Clock
 
 DAYS_PER_QUARTER = 365.25 / 4
 

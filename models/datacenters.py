@@ -9,9 +9,8 @@ All are shifted by the scenario's power-on-delay knob.
 from __future__ import annotations
 
 import numpy as np
-
-from models.scenario import Campus
-from simcore.clock import HOURS_PER_DAY, Clock
+from capsim.models.scenario import Campus
+from capsim.simcore.clock import HOURS_PER_DAY, Clock
 
 
 def power_on_times(campus: Campus, clock: Clock, rng: np.random.Generator,

@@ -18,9 +18,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from models.scenario import Demand
-from simcore.clock import Clock
+from capsim.models.scenario import Demand
+from capsim.simcore.clock import Clock
 
 SECONDS_PER_YEAR = 365.25 * 86400
 
@@ -178,7 +177,8 @@ class DemandModel:
     def hourly(self, day: int, surge_ent: np.ndarray | float = 1.0, surge_con: np.ndarray | float = 1.0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """Demand of `day` in tokens/s: committed, on-demand and consumer per UTC hour, and
-        batch as a mean rate over the day (it can be served in any hour)."""
+        batch as a mean rate over the day (it can be served in any hour).
+        """
         w = self.pop.weight[:, day]                          # groups = region*2 + committed
         scale = self.tps_per_weight * self.ent_growth[day] * self.ent_day[day]
         committed = (w[1::2] @ self.ent_profile) * scale * surge_ent

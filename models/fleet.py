@@ -98,7 +98,8 @@ class Fleet:
     def evict_over_capacity(self) -> None:
         """Move installed chips back to waiting where a cloud's power is exceeded (used at
         the start, when the installed base can exceed the powered space), least efficient
-        chips first."""
+        chips first.
+        """
         over = self.occupied_kw_by_cloud() - self.energized * 1000
         for g in self._order[::-1]:
             c = self.cloud[g]
@@ -112,7 +113,8 @@ class Fleet:
 
     def _drop_cohorts(self, g: int, chips: int) -> None:
         """Forget the retirement dates of `chips` chips of generation g (the youngest), which
-        left service: they get new dates when they are placed again."""
+        left service: they get new dates when they are placed again.
+        """
         mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
         rest = [c for c in self._cohorts if c[1] != g]
         kept = []

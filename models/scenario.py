@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
+from capsim.simcore.streams import DistSpec
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -38,9 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from simcore.streams import DistSpec
-
-SCENARIO_PACKAGE = "models.scenarios"
+SCENARIO_PACKAGE = "capsim.models.scenarios"
 DEFAULT_SCENARIO = "aws-anthropic-2026"
 
 
@@ -620,7 +619,8 @@ def _format_errors(exc: ValidationError, text: str | None = None) -> list[str]:
 
 def validate_dict(label: str, data: dict, text: str | None = None) -> Scenario:
     """Validate a parsed scenario; errors become a ScenarioError naming each key (and its
-    line in `text`, the file's contents, where it can be found)."""
+    line in `text`, the file's contents, where it can be found).
+    """
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
@@ -712,7 +712,8 @@ def _is_param(d: dict) -> bool:
 
 def _merge(base: dict, child: dict) -> dict:
     """`child` laid over `base`: tables merge key by key; a parameter (in the base or the
-    child) and any other value is replaced whole."""
+    child) and any other value is replaced whole.
+    """
     out = copy.deepcopy(base)
     for k, v in child.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and not (

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from simcore import queueing
+from capsim.simcore import queueing
 
 
 @dataclass

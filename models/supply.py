@@ -17,9 +17,8 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
-
-from models.scenario import Pool
-from simcore.clock import HOURS_PER_DAY
+from capsim.models.scenario import Pool
+from capsim.simcore.clock import HOURS_PER_DAY
 
 HOURS_PER_MONTH = 365.25 / 12 * HOURS_PER_DAY
 
@@ -138,14 +137,16 @@ class ProductionLines:
     @property
     def awaiting(self) -> np.ndarray:
         """Chips due (planned batches whose time has come, orders past their lead time) and
-        not yet shipped, per generation: they wait for components or for the line."""
+        not yet shipped, per generation: they wait for components or for the line.
+        """
         return (self._due_planned() - self._plan_shipped
                 + self._order_started - self._order_shipped)
 
     @property
     def backlog(self) -> np.ndarray:
         """Chips due from the lines and not yet shipped, per generation, counting orders
-        from the moment they are placed."""
+        from the moment they are placed.
+        """
         return (self._due_planned() - self._plan_shipped
                 + self._order_placed - self._order_shipped)
 

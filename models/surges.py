@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from models.scenario import Surges
-from simcore.clock import HOURS_PER_DAY
+from capsim.models.scenario import Surges
+from capsim.simcore.clock import HOURS_PER_DAY
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Any
 
 def _die_with_parent() -> None:
     """Pool worker initializer: on Linux, the worker ends when the process that started it
-    dies (even by SIGKILL), instead of living on as an orphan. Elsewhere: nothing."""
+    dies (even by SIGKILL), instead of living on as an orphan. Elsewhere: nothing.
+    """
     try:
         import ctypes
         import signal

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-
-from simcore.executors import Executor, SerialExecutor
-from simcore.simulation import RunResult, run_replication
-from simcore.store import RunStore
+from capsim.simcore.executors import Executor, SerialExecutor
+from capsim.simcore.simulation import RunResult, run_replication
+from capsim.simcore.store import RunStore
 
 EVENTS_SCHEMA = pa.schema([("replication", pa.int32()), ("hour", pa.float64()),
                            ("date", pa.date32()), ("kind", pa.string()), ("detail", pa.string())])
@@ -24,7 +23,8 @@ EVENTS_SCHEMA = pa.schema([("replication", pa.int32()), ("hour", pa.float64()),
 def result_tables(result: RunResult, dates: np.ndarray
                   ) -> tuple[pa.Table, pa.Table, pa.Table]:
     """(timeseries, kpis, events) Arrow tables of one replication: the first two wide, one
-    column per metric; events one row per logged event, dated on the daily grid."""
+    column per metric; events one row per logged event, dated on the daily grid.
+    """
     n = len(dates)
     cols: dict[str, Any] = {
         "replication": pa.array(np.full(n, result.replication, dtype=np.int32)),

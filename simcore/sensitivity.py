@@ -1,5 +1,6 @@
 """Global sensitivity from a sampled design: PRCC with bootstrap intervals, and a one-box
-scenario discovery (the input range that concentrates an outcome). Domain-free."""
+scenario discovery (the input range that concentrates an outcome). Domain-free.
+"""
 
 from __future__ import annotations
 

@@ -12,10 +12,9 @@ from typing import Any, Protocol
 
 import numpy as np
 import simpy
-
-from simcore.clock import Clock
-from simcore.probes import EventLog
-from simcore.streams import Streams
+from capsim.simcore.clock import Clock
+from capsim.simcore.probes import EventLog
+from capsim.simcore.streams import Streams
 
 
 class Component(Protocol):

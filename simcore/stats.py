@@ -59,7 +59,7 @@ def proportion_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float, fl
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict:
-    """b - a per replication (common random numbers): mean, CI, paired t-test p-value."""
+    """B - a per replication (common random numbers): mean, CI, paired t-test p-value."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     if a.shape != b.shape:
         raise ValueError(f"paired samples need equal shapes, got {a.shape} and {b.shape}")
@@ -77,7 +77,7 @@ def paired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict
 
 
 def unpaired_difference(a: np.ndarray, b: np.ndarray, level: float = 0.95) -> dict:
-    """b - a for independent samples: Welch interval and test."""
+    """B - a for independent samples: Welch interval and test."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     m = float(b.mean() - a.mean()) if a.size and b.size else math.nan

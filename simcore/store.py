@@ -310,7 +310,7 @@ class RunStore:
 
     # -- reading ------------------------------------------------------------------
     def read_kpis(self):
-        """kpis table as a pandas DataFrame (from the parts while a run is open)."""
+        """Kpis table as a pandas DataFrame (from the parts while a run is open)."""
         import pandas as pd
 
         reps = self.done()
@@ -320,7 +320,7 @@ class RunStore:
         return pd.read_parquet(self.path / "kpis.parquet")
 
     def read_events(self):
-        """events table as a pandas DataFrame (empty when the run logged none)."""
+        """Events table as a pandas DataFrame (empty when the run logged none)."""
         import pandas as pd
 
         path = self.path / "events.parquet"
@@ -328,7 +328,7 @@ class RunStore:
             columns=["replication", "hour", "date", "kind", "detail"])
 
     def read_timeseries(self, columns: list[str] | None = None):
-        """timeseries table as a pandas DataFrame."""
+        """Timeseries table as a pandas DataFrame."""
         import pandas as pd
 
         return pd.read_parquet(self.path / "timeseries.parquet", columns=columns)

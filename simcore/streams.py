@@ -70,7 +70,8 @@ class _Spec(BaseModel):
         distribution (a constant too). So two scenarios that give a parameter different
         distributions still use the same uniforms for it and for every later draw of
         the stream (common random numbers hold), and a higher quantile in one is a
-        higher quantile in the other."""
+        higher quantile in the other.
+        """
         u = rng.random(size)
         x = self.ppf(u)
         return float(x) if size is None else np.asarray(x, float)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from models.scenario import load
+from capsim.models.scenario import load
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ LAST_LINE = re.compile(
 
 def test_quick_benchmark_ends_with_three_positive_finite_numbers():
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.benchmark", "--quick", "--replications", "2",
+        [sys.executable, "-m", "capsim.experiments.benchmark", "--quick", "--replications", "2",
          "--workers", "2"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -32,6 +32,6 @@ def test_quick_benchmark_ends_with_three_positive_finite_numbers():
 
 def test_bad_arguments_exit_2():
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.benchmark", "--replications", "0"],
+        [sys.executable, "-m", "capsim.experiments.benchmark", "--replications", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2

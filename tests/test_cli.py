@@ -8,10 +8,9 @@ import subprocess
 
 import pandas as pd
 import pytest
-
-from experiments.cli import main
-from models.capacity import KPIS, MILESTONES
-from models.scenario import resolve_path
+from capsim.experiments.cli import main
+from capsim.models.capacity import KPIS, MILESTONES
+from capsim.models.scenario import resolve_path
 
 SHORT = ["--set", "scenario.end=2027-06-01", "--no-progress"]
 
@@ -88,7 +87,7 @@ def test_resume_finishes_a_partial_run_identically(tmp_path, monkeypatch):
     rc, full = _run(tmp_path, "full", "-n", "5", "--seed", "3", "--workers", "1")
     assert rc == 0
     # A run interrupted after 3 of 5 replications: Ctrl-C arrives as the 4th finishes.
-    import simcore.montecarlo as mc
+    import capsim.simcore.montecarlo as mc
 
     real = mc.result_tables
     calls = {"n": 0}
@@ -185,7 +184,7 @@ def test_impossible_combinations_exit_2(capsys, override, fragments):
 
 
 def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
-    import experiments.runs as R
+    import capsim.experiments.runs as R
 
     def boom(*a, **k):
         raise RuntimeError("simulated bug")
@@ -201,8 +200,7 @@ def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
 def test_an_interrupted_write_leaves_the_old_file_whole(tmp_path, monkeypatch):
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from simcore import store
+    from capsim.simcore import store
 
     path = tmp_path / "kpis.parquet"
     store.atomic_write_table(path, pa.table({"x": [1.0, 2.0]}))

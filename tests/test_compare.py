@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from experiments.cli import main
+from capsim.experiments.cli import main
 
 SHORT = ["--set", "scenario.end=2028-04-01", "--no-progress", "--workers", "2"]
 

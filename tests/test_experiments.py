@@ -8,8 +8,7 @@ import json
 
 import pandas as pd
 import pytest
-
-from experiments.cli import EXPERIMENTS, main
+from capsim.experiments.cli import EXPERIMENTS, main
 
 TINY = ["-n", "2", "--workers", "1", "--set", "scenario.end=2027-04-01"]
 

@@ -1,5 +1,6 @@
 """Economics: spend is priced capacity, revenue is served tokens times price, tranches fire
-once and only on their milestone, capacity orders go through supply lead times."""
+once and only on their milestone, capacity orders go through supply lead times.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +8,11 @@ import datetime as dt
 
 import numpy as np
 import pytest
-
-from models import finance
-from models.capacity import CapacityModel
-from models.scenario import load
-from simcore.clock import HOURS_PER_DAY
-from simcore.streams import Streams
+from capsim.models import finance
+from capsim.models.capacity import CapacityModel
+from capsim.models.scenario import load
+from capsim.simcore.clock import HOURS_PER_DAY
+from capsim.simcore.streams import Streams
 
 
 def _run(overrides, seed=5, rep=1, end="2029-04-01"):

@@ -7,15 +7,14 @@ import math
 
 import numpy as np
 import pytest
+from capsim.simcore import stats
+from capsim.simcore.clock import Clock
+from capsim.simcore.probes import DailySeries
+from capsim.simcore.streams import DistSpec, Streams
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats as sst
-
-from simcore import stats
-from simcore.clock import Clock
-from simcore.probes import DailySeries
-from simcore.streams import DistSpec, Streams
 
 CLOCK = Clock.between("2026-04-01", "2036-04-01")
 SPEC = TypeAdapter(DistSpec)
@@ -143,7 +142,7 @@ def test_daily_series_refuses_unknown_names():
 
 
 def test_a_run_directory_is_held_by_one_process_at_a_time(tmp_path):
-    from simcore.store import RunStore, StoreError
+    from capsim.simcore.store import RunStore, StoreError
 
     m = {"capsim_version": "test"}
     a = RunStore.create(tmp_path / "r", m)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from models.capacity import CapacityModel
-from models.demand import build_population, hourly_profile, log_growth
-from models.fleet import STATES
-from models.scenario import load
-from models.service import allocate
-from models.surges import Surge
-from simcore.simulation import run_replication
-from simcore.streams import Streams
+from capsim.models.capacity import CapacityModel
+from capsim.models.demand import build_population, hourly_profile, log_growth
+from capsim.models.fleet import STATES
+from capsim.models.scenario import load
+from capsim.models.service import allocate
+from capsim.models.surges import Surge
+from capsim.simcore.simulation import run_replication
+from capsim.simcore.streams import Streams
 
 
 def _run(scenario, seed=3, rep=0, check=None):
@@ -32,7 +31,8 @@ def _run(scenario, seed=3, rep=0, check=None):
 
 def _conserved(f, day=None):
     """Chips shipped = in transit + waiting + installed + failed + retired, per generation;
-    every state >= 0; each cloud's occupied MW within its energized MW."""
+    every state >= 0; each cloud's occupied MW within its energized MW.
+    """
     states = f.in_transit + f.waiting + f.installed + f.failed + f.retired
     assert np.array_equal(f.shipped, states), day
     for x in (f.in_transit, f.waiting, f.installed, f.failed, f.retired):
@@ -111,7 +111,7 @@ def test_allocation_respects_capacity_demand_and_priority():
 
 
 def test_training_lends_capacity_only_when_serving_needs_it():
-    from models.service import serving_capacity
+    from capsim.models.service import serving_capacity
 
     demand = np.array([10.0, 45.0, 72.0, 200.0])
     cap = serving_capacity(100.0, 0.5, 0.6, demand, 0.9)  # base 50, up to 30 lent
@@ -122,9 +122,9 @@ def test_training_lends_capacity_only_when_serving_needs_it():
 
 
 def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
-    from models.demand import SECONDS_PER_YEAR, DemandModel
-    from simcore.clock import Clock
-    from simcore.streams import Streams
+    from capsim.models.demand import SECONDS_PER_YEAR, DemandModel
+    from capsim.simcore.clock import Clock
+    from capsim.simcore.streams import Streams
 
     clock = Clock.between("2026-04-01", "2026-05-13")  # six whole weeks
     d = default_scenario.demand
@@ -149,7 +149,7 @@ def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
 
 
 def test_latency_and_slo_follow_queueing_theory():
-    from models.service import QueueSpec, latency, slo_met
+    from capsim.models.service import QueueSpec, latency, slo_met
 
     q = QueueSpec(pools=10, slot_tps=100, tokens_per_request=1000, scv=1.0, slo_p99_wait_s=2.0)
     cap = np.full(6, 1e6)  # 1,000 servers per pool
@@ -166,7 +166,7 @@ def test_latency_and_slo_follow_queueing_theory():
 
 
 def test_closed_form_erlang_c_matches_the_exact_recursion():
-    from simcore import queueing
+    from capsim.simcore import queueing
 
     for c in (1, 2, 7, 64, 1000, 5000):
         rho = np.array([0.05, 0.5, 0.8, 0.95, 0.999])
@@ -230,7 +230,7 @@ def test_surges_raise_demand_only_while_active():
 
 
 def test_replication_is_reproducible_and_seed_sensitive(short_scenario):
-    from models.capacity import CapacityModel as M
+    from capsim.models.capacity import CapacityModel as M
 
     a = run_replication(M, short_scenario, 5, 2)
     b = run_replication(M, short_scenario, 5, 2)
@@ -276,7 +276,7 @@ def test_stress_knobs_move_kpis_the_right_way():
 
 
 def test_chips_evicted_at_the_start_retire_once_on_their_new_dates():
-    from models.fleet import Fleet
+    from capsim.models.fleet import Fleet
 
     f = Fleet(["g"], np.array([1.0]), np.array([1.0]), mtbf_hours=1e300, repair_days=1,
               life_days=100, horizon_days=200, rng=[np.random.default_rng(0)])

@@ -10,11 +10,10 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments.cli import main
-from experiments.runs import KPI_UNITS, _Weekly, format_value
-from models.capacity import KPIS, MILESTONES
-from simcore import plots
+from capsim.experiments.cli import main
+from capsim.experiments.runs import KPI_UNITS, _Weekly, format_value
+from capsim.models.capacity import KPIS, MILESTONES
+from capsim.simcore import plots
 
 SHORT = ["--set", "scenario.end=2027-04-01", "--no-progress", "-n", "2", "--workers", "1"]
 NEW_PLOTS = ("capacity_by_generation.png", "capacity_by_cloud.png", "chips_by_state.png",

@@ -1,18 +1,18 @@
 """Property-based tests (hypothesis): random valid scenarios keep every invariant; random
-invalid ones are refused with exit code 2 naming the key."""
+invalid ones are refused with exit code 2 naming the key.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import numpy as np
+from capsim.experiments.cli import main
+from capsim.models.capacity import CapacityModel
+from capsim.models.scenario import load
+from capsim.simcore.streams import Streams
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from experiments.cli import main
-from models.capacity import CapacityModel
-from models.scenario import load
-from simcore.streams import Streams
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -88,7 +88,7 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
 
 
 def _total_unserved(overrides, seed):
-    from simcore.simulation import run_replication
+    from capsim.simcore.simulation import run_replication
 
     sc = load(None, ["scenario.end=2027-04-01", *overrides])[0]
     r = run_replication(CapacityModel, sc, seed, 0)

@@ -6,10 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from scipy import integrate, stats
-
-from experiments import validate_queueing
-from simcore.queueing import (
+from capsim.experiments import validate_queueing
+from capsim.simcore.queueing import (
     SimulationResult,
     erlang_c,
     mgc_mean_wait,
@@ -17,6 +15,7 @@ from simcore.queueing import (
     mmc_wait_quantile,
     simulate_mgc,
 )
+from scipy import integrate, stats
 
 
 def erlang_c_factorial(c: int, a: float) -> float:
@@ -78,7 +77,7 @@ def test_vectorised_matches_scalar_and_keeps_shape() -> None:
 
 
 def test_unstable_and_empty_loads() -> None:
-    """rho >= 1 means certain waiting, no load means none, NaN propagates."""
+    """Rho >= 1 means certain waiting, no load means none, NaN propagates."""
     np.testing.assert_array_equal(erlang_c(4, np.array([4.0, 5.0, 100.0])), 1.0)
     assert erlang_c(4, 0.0) == 0.0
     assert np.isnan(erlang_c(4, np.array([np.nan, 1.0]))[0])

@@ -7,9 +7,8 @@ import shutil
 import subprocess
 
 import pytest
-
-from experiments.cli import main
-from models.capacity import KPIS
+from capsim.experiments.cli import main
+from capsim.models.capacity import KPIS
 
 
 @pytest.fixture(scope="module")

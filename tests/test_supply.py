@@ -1,19 +1,19 @@
 """Supply in depth: component pools, production lines, integration, power paths, clouds,
-and calibration of the default scenario against ../shared/docs/PARAMETERS.md."""
+and calibration of the default scenario against ../shared/docs/PARAMETERS.md.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import simpy
-
-from models.capacity import CapacityModel
-from models.datacenters import power_on_times
-from models.scenario import ScenarioError, load
-from models.supply import HOURS_PER_MONTH, ComponentPools, ProductionLines
-from simcore.clock import Clock
-from simcore.simulation import run_replication
-from simcore.streams import Streams
+from capsim.models.capacity import CapacityModel
+from capsim.models.datacenters import power_on_times
+from capsim.models.scenario import ScenarioError, load
+from capsim.models.supply import HOURS_PER_MONTH, ComponentPools, ProductionLines
+from capsim.simcore.clock import Clock
+from capsim.simcore.simulation import run_replication
+from capsim.simcore.streams import Streams
 
 
 def _pool(per_month=100.0, growth=1.0, stock=3.0):
@@ -22,7 +22,7 @@ def _pool(per_month=100.0, growth=1.0, stock=3.0):
          "max_per_month": {"value": 1e12, "unit": "u", "source": "t"},
          "share": {"value": 1.0, "unit": "s", "source": "t"},
          "stock_months": {"value": stock, "unit": "months", "source": "t"}}
-    from models.scenario import Pool
+    from capsim.models.scenario import Pool
 
     return Pool.model_validate(p)
 
@@ -130,7 +130,7 @@ def test_scarce_packaging_delays_shipments_in_the_full_model():
 
 
 def test_series_are_exactly_the_documented_names():
-    from models.capacity import series_names
+    from capsim.models.capacity import series_names
 
     for name in (None, "anthropic-multicloud-2026"):
         sc = load(name, ["scenario.end=2026-07-01"])[0]

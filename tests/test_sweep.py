@@ -7,10 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
-from experiments.cli import main
-from experiments.sweep import design
-from simcore import sensitivity
+from capsim.experiments.cli import main
+from capsim.experiments.sweep import design
+from capsim.simcore import sensitivity
 
 
 def test_prcc_ranks_a_toy_model_with_a_known_answer():

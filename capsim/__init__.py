@@ -1,0 +1,38 @@
+"""capsim: will AI compute capacity keep up with demand? Monte Carlo discrete-event simulation.
+
+The public API (see README, "Python API")::
+
+    import capsim
+
+    run = capsim.run(replications=8)          # the default scenario, into a temporary dir
+    run.summary["kpis"]["unserved_fraction"]  # estimates with 95% intervals
+    run.kpis                                  # one row per replication (pandas)
+    capsim.compare(run_a, run_b).frame()      # paired differences when seeds match
+
+Subpackages: `capsim.simcore` (domain-free kernel), `capsim.models` (the AI-capacity
+domain), `capsim.experiments` (the command line and experiment scripts).
+"""
+
+from importlib import metadata as _metadata
+
+from capsim.api import (
+    Comparison,
+    Run,
+    Scenario,
+    ScenarioError,
+    StoreError,
+    compare,
+    load,
+    open_run,
+    run,
+    sensitivity,
+    sweep,
+)
+
+try:
+    __version__ = _metadata.version("capsim")
+except _metadata.PackageNotFoundError:  # a source tree that was not installed
+    __version__ = "0+unknown"
+
+__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
+           "compare", "load", "open_run", "run", "sensitivity", "sweep"]

@@ -1,0 +1,282 @@
+"""capsim's Python API: load a scenario, run it, open a run directory, compare, sweep.
+
+The command line (`capsim run`, `capsim compare`, ...) and the experiment scripts are thin
+layers over these functions, so a notebook and the shell do the same thing the same way::
+
+    import capsim
+
+    sc = capsim.load(overrides=["demand.growth_multiplier=1.5"])
+    run = capsim.run(sc, replications=8, seed=2026)
+    run.kpis["unserved_fraction"].describe()
+    base = capsim.run(replications=8, seed=2026)
+    capsim.compare(base, run).table()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from capsim.models.scenario import Scenario, ScenarioError, to_toml
+from capsim.models.scenario import load as _load
+from capsim.simcore.store import RunStore, StoreError, is_run_dir
+
+__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "compare", "load",
+           "open_run", "run", "sensitivity", "sweep"]
+
+DEFAULT_REPLICATIONS = 100
+"""Replications of `capsim run` when none are given (~1 minute on 2 cores)."""
+DEFAULT_SEED = 2026
+"""Root seed when none is given."""
+
+
+def load(scenario: str | os.PathLike[str] | Scenario | None = None,
+         overrides: Sequence[str] = ()) -> Scenario:
+    """A validated scenario: an embedded name, a TOML path, or None for the default.
+
+    `overrides` are `key=value` strings, as `capsim run --set` takes them. A `Scenario`
+    passed in is returned as it is (with overrides applied to its resolved TOML).
+
+    Raises:
+        ScenarioError: naming the file, the key and what is wrong.
+    """
+    if isinstance(scenario, Scenario):
+        if not overrides:
+            return scenario
+        return _from_text(scenario, overrides)
+    return _load(None if scenario is None else str(scenario), list(overrides))[0]
+
+
+def _from_text(scenario: Scenario, overrides: Sequence[str]) -> Scenario:
+    from capsim.models.scenario import apply_overrides, parse_toml, validate_dict
+
+    label = f"<scenario {scenario.name}>"
+    data = apply_overrides(label, parse_toml(label, to_toml(scenario)), list(overrides))
+    return validate_dict(label, data)
+
+
+@dataclass
+class Run:
+    """A run directory opened for reading: tables as pandas, the summary as a dict.
+
+    Tables are read when first asked for and then kept.
+    """
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not is_run_dir(self.path):
+            raise StoreError(f"{self.path}: not a capsim run directory (no readable manifest.json)")
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"Run({str(self.path)!r}, scenario={m.get('scenario')!r}, seed={m.get('seed')}, "
+                f"replications={m.get('replications_done')}, status={m.get('status')!r})")
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """manifest.json: versions, seed, replications done, status."""
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def status(self) -> str:
+        """"complete" or "partial"."""
+        return str(self.manifest.get("status"))
+
+    @property
+    def seed(self) -> int:
+        """The run's root seed."""
+        return int(self.manifest["seed"])
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """summary.json: KPI estimates with 95% intervals."""
+        return json.loads((self.path / "summary.json").read_text())
+
+    @cached_property
+    def kpis(self) -> pd.DataFrame:
+        """One row per replication, indexed by replication."""
+        return pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """One row per (replication, date): daily series."""
+        return pd.read_parquet(self.path / "timeseries.parquet")
+
+    def series(self, *columns: str) -> pd.DataFrame:
+        """Only some columns of the daily series (with replication and date): cheaper."""
+        cols = ["replication", "date", *[c for c in columns if c not in ("replication", "date")]]
+        return pd.read_parquet(self.path / "timeseries.parquet", columns=cols)
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The event log: power-ons, tranches, orders, surges."""
+        return RunStore(self.path).read_events()
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The fully resolved scenario that ran."""
+        return _load(self.path / "scenario.toml")[0]
+
+    @property
+    def plots(self) -> list[Path]:
+        """The plot files of the run, sorted by name."""
+        return sorted((self.path / "plots").glob("*.*"))
+
+    def kpi(self, name: str) -> dict[str, Any]:
+        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit)."""
+        s = self.summary
+        for section in ("kpis", "milestones"):
+            if name in s.get(section, {}):
+                return dict(s[section][name])
+        raise KeyError(f"no KPI {name!r} in {self.path}/summary.json")
+
+    def report(self, out: str | os.PathLike[str] | None = None) -> Path:
+        """Write the self-contained HTML report (default DIR/report.html)."""
+        from capsim.experiments import report
+
+        return report.write(self.path, None if out is None else Path(out))
+
+
+def open_run(path: str | os.PathLike[str]) -> Run:
+    """Open an existing run directory for reading.
+
+    Raises:
+        StoreError: the directory holds no capsim run.
+    """
+    return Run(Path(path))
+
+
+def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
+        replications: int = DEFAULT_REPLICATIONS, seed: int = DEFAULT_SEED,
+        workers: int | None = None, executor: str = "processes", scheduler: str | None = None,
+        out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
+        force: bool = False, progress: bool | None = None,
+        targets: dict[str, float] | None = None, max_replications: int | None = None) -> Run:
+    """Run a scenario's Monte Carlo replications into a run directory and open it.
+
+    Args:
+        scenario: embedded name, TOML path, a loaded `Scenario`, or None for the default.
+        replications: how many (each its own seeded streams).
+        seed: root seed; the same seed gives the same results on any executor.
+        workers: parallel workers (default: all cores; 1 with executor "serial").
+        executor: "serial", "processes" or "dask".
+        scheduler: a dask scheduler address (with executor "dask").
+        out: run directory (default: a new temporary directory).
+        overrides: `key=value` changes to the scenario, as `--set`.
+        force: replace an existing capsim run directory at `out`.
+        progress: progress bar on stderr (None: when a terminal is attached).
+        targets: KPI -> wanted 95% interval half-width (adds replications until met).
+        max_replications: cap for `targets`.
+
+    Returns:
+        The finished run, opened.
+
+    Raises:
+        ScenarioError: bad scenario or overrides.
+        StoreError: `out` cannot be used.
+    """
+    from capsim.experiments import runs
+
+    sc = load(scenario, overrides)
+    text = to_toml(sc)
+    if replications < 1:
+        raise ValueError(f"replications(={replications}) must be >= 1")
+    if executor == "serial":
+        workers = 1
+    spec = runs.RunSpec(sc, text, replications, seed, workers or os.cpu_count() or 1, executor,
+                        scheduler, tuple(overrides), progress, targets,
+                        max(max_replications or replications, replications) if targets else None)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix=f"capsim-{sc.name}-"))
+    store = RunStore.create(path, runs.manifest_for(spec), force=force)
+    try:
+        store.write_text("scenario.toml", text)
+        runs.execute(spec, store)
+    finally:
+        store.unlock()
+    return Run(path)
+
+
+def _path_of(r: Run | str | os.PathLike[str]) -> Path:
+    return r.path if isinstance(r, Run) else Path(r)
+
+
+@dataclass
+class Comparison:
+    """Run B against run A, KPI by KPI (B - A); paired when seeds and replications match."""
+
+    a: Path
+    b: Path
+    data: dict[str, Any] = field(repr=False)
+
+    @property
+    def paired(self) -> bool:
+        """True when the two runs share seed and replications (common random numbers)."""
+        return bool(self.data["paired"])
+
+    def frame(self) -> pd.DataFrame:
+        """One row per KPI: means, difference, its 95% interval, p-value."""
+        rows = []
+        for name, r in self.data["kpis"].items():
+            lo, hi = r["diff_ci95"]
+            rows.append({"kpi": name, "a_mean": r["a_mean"], "b_mean": r["b_mean"],
+                         "diff_mean": r["diff_mean"], "diff_lo": lo, "diff_hi": hi,
+                         "p_value": r["p_value"], "unit": r.get("unit", "")})
+        return pd.DataFrame(rows).set_index("kpi")
+
+    def table(self) -> str:
+        """The plain-text table `capsim compare` prints."""
+        from capsim.experiments import compare as _compare
+
+        return _compare.table(self.data)
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Overlay of both runs' demand and capacity fans and the unserved difference."""
+        from capsim.experiments import compare as _compare
+
+        return _compare.plot(self.data, Path(path))
+
+
+def compare(a: Run | str | os.PathLike[str], b: Run | str | os.PathLike[str]) -> Comparison:
+    """Compare run B against run A (paired when they share seed and replications)."""
+    from capsim.experiments import compare as _compare
+
+    pa_, pb_ = _path_of(a), _path_of(b)
+    return Comparison(pa_, pb_, _compare.compare_runs(pa_, pb_))
+
+
+def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[str] | None = None,
+          *, samples: int = 32, method: str = "lhs", replications: int = 4,
+          seed: int = DEFAULT_SEED, workers: int | None = None,
+          out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
+          force: bool = False) -> pd.DataFrame:
+    """Sample scenario inputs over ranges ({key: (low, high)}) and run each point.
+
+    Every point runs the same replication seeds (common random numbers). Returns the
+    table written to OUT/sweep.parquet: one row per point and replication.
+    """
+    from capsim.experiments import sweep as _sweep
+
+    name = None if scenario is None else str(scenario)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-sweep-"))
+    return _sweep.run_sweep(name, list(overrides), dict(params), samples, method, replications,
+                            seed, workers or os.cpu_count() or 1, path, force=force)
+
+
+def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction",
+                bootstrap: int = 200) -> dict[str, Any]:
+    """Rank a sweep's inputs by partial rank correlation with `kpi` (bootstrap intervals)."""
+    from capsim.experiments import sweep as _sweep
+
+    res = _sweep.analyse(Path(sweep_dir), kpi, bootstrap)
+    return {k: v for k, v in res.items() if k not in ("x", "y", "bad")}
+

@@ -32,6 +32,9 @@ def quarterly_output(gen: Generation, rng: np.random.Generator, n_quarters: int)
         vals = np.asarray(gen.quarterly_output.values, float)[:n_quarters]
         out[: vals.size] = vals
         return out
+    # Scenario validation requires all four ramp parameters without quarterly_output.
+    assert gen.ramp_first_quarter is not None and gen.ramp_growth_year1 is not None
+    assert gen.ramp_growth_year2 is not None and gen.max_per_quarter is not None
     first = float(gen.ramp_first_quarter.sample(rng))
     g1 = float(gen.ramp_growth_year1.sample(rng))
     g2 = float(gen.ramp_growth_year2.sample(rng))

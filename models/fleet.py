@@ -53,7 +53,7 @@ class Fleet:
         self.repair_days = max(1, int(repair_days))
         self.life_days = float(life_days)
         self.rngs = list(rng) if isinstance(rng, list | tuple) else None
-        self.rng = None if self.rngs is not None else rng
+        self.rng = rng if not isinstance(rng, list | tuple) else None
         if self.rngs is not None and len(self.rngs) != n:
             raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
         self.shipped = np.zeros(n, np.int64)
@@ -157,6 +157,7 @@ class Fleet:
                 new = np.array([r.binomial(n, self.p_fail_day)
                                 for r, n in zip(self.rngs, self.installed, strict=True)], np.int64)
             else:
+                assert self.rng is not None  # one stream when there is no list
                 new = self.rng.binomial(self.installed, self.p_fail_day)
             self.installed -= new
             self.failed += new

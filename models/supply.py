@@ -185,7 +185,11 @@ class ProductionLines:
             shipped[g] += k
             if self.integration_h > 0:
                 ev = self.env.timeout(self.integration_h)
-                ev.callbacks.append(lambda _ev, g=g, k=k: self._arrive(g, k))
+
+                def arrived(_ev: simpy.Event, g: int = g, k: int = k) -> None:
+                    self._arrive(g, k)
+
+                ev.callbacks.append(arrived)
             else:
                 self._arrive(g, k)
             left -= k

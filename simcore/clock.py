@@ -21,7 +21,7 @@ HOURS_PER_DAY = 24.0
 def decimal_year(d: dt.date | np.datetime64) -> float:
     """A date as a decimal year: 2026-04-01 -> 2026.2466 (day of year over its length)."""
     if isinstance(d, np.datetime64):
-        d = d.astype("datetime64[D]").astype(object)
+        d = dt.date.fromisoformat(str(d.astype("datetime64[D]")))
     return d.year + (d.timetuple().tm_yday - 1) / (366 if d.year % 4 == 0 else 365)
 
 

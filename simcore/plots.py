@@ -164,6 +164,11 @@ class Level:
     end: dt.date | np.datetime64 | None = None
 
 
+def _day(d: dt.date | np.datetime64) -> np.datetime64:
+    """A date or a datetime64 as a datetime64 in days."""
+    return np.datetime64(d, "D") if isinstance(d, dt.date) else d.astype("datetime64[D]")
+
+
 def fan_panels(
     path: Path,
     dates: np.ndarray,
@@ -201,8 +206,8 @@ def fan_panels(
         lo, hi = np.datetime64(dates[0], "D"), np.datetime64(dates[-1], "D")
         for lv, color in zip((levels or {}).get(name, ()), LINE_COLORS * 4, strict=False):
             # Clipped to the plotted dates; a dotted mark where a level ends inside them.
-            x0 = lo if lv.start is None else max(lo, np.datetime64(lv.start, "D"))
-            x1 = hi if lv.end is None else min(hi, np.datetime64(lv.end, "D"))
+            x0 = lo if lv.start is None else max(lo, _day(lv.start))
+            x1 = hi if lv.end is None else min(hi, _day(lv.end))
             if x1 <= x0:
                 continue
             ax.plot([x0, x1], [lv.value, lv.value], color=color, lw=1.4, ls="--", label=lv.label)

@@ -291,6 +291,7 @@ class RunStore:
                     writer.write_table(t.cast(writer.schema))
                     del t
                     pa.default_memory_pool().release_unused()
+                assert writer is not None  # reps is not empty
                 writer.close()
                 os.chmod(tmp, _umask_mode())
                 os.replace(tmp, target)

@@ -210,7 +210,9 @@ class Lognormal(_Spec):
     def mu_sigma(self) -> tuple[float, float]:
         """(mu, sigma) of the underlying normal."""
         if self.median_ is not None:
+            assert self.sigma is not None  # given with median (see _check)
             return math.log(self.median_), float(self.sigma)
+        assert self.p05 is not None and self.p95 is not None  # _check: else the interval
         lo, hi = math.log(self.p05), math.log(self.p95)
         return 0.5 * (lo + hi), (hi - lo) / (2 * Z95)
 

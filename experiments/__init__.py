@@ -1,0 +1,1 @@
+"""Command line (`capsim`) and experiment scripts, installed as `capsim.experiments`."""

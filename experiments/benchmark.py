@@ -189,7 +189,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="small run: 4 pool replications, 1 serial, 5 naive days")
     p.add_argument("--replications", type=int_at_least(1, "--replications"), default=None,
                    help="replications on the pool (default 20; --quick: 4)")
-    p.add_argument("--workers", type=int_at_least(1, "--workers"), default=2, help="pool workers (default 2)")
+    p.add_argument("--workers", type=int_at_least(1, "--workers"), default=2,
+                   help="pool workers (default 2)")
     p.add_argument("--naive-days", type=int_at_least(1, "--naive-days"), default=None,
                    help="days the naive reference simulates (default 30; --quick: 5)")
     p.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,

@@ -46,11 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default=DEFAULT_REPLICATIONS, help=f"default {DEFAULT_REPLICATIONS}")
     r.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
                    help=f"root seed (default {DEFAULT_SEED})")
-    r.add_argument("--workers", "-w", type=int_at_least(1, "--workers"), default=os.cpu_count() or 1,
-                   help="parallel workers (default: all cores)")
+    r.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                   default=os.cpu_count() or 1, help="parallel workers (default: all cores)")
     r.add_argument("--executor", choices=EXECUTORS, default="processes",
                    help="where replications run (default: local processes)")
-    r.add_argument("--scheduler", default=None, help="dask scheduler address (with --executor dask)")
+    r.add_argument("--scheduler", default=None,
+                   help="dask scheduler address (with --executor dask)")
     r.add_argument("--out", "-o", type=Path, default=None,
                    help="run directory (default: runs/<scenario>-<timestamp>)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing run directory")
     r.add_argument("--resume", type=Path, default=None, metavar="DIR",
                    help="finish the replications of a partial run directory")
-    r.add_argument("--target-ci", dest="targets", action="append", default=[], metavar="KPI=HALFWIDTH",
+    r.add_argument("--target-ci", dest="targets", action="append", default=[],
+                   metavar="KPI=HALFWIDTH",
                    help="add replications until the KPI's 95%% interval half-width is at most "
                         "HALFWIDTH (starting from --replications, up to --max-replications)")
     r.add_argument("--max-replications", type=int_at_least(1, "--max-replications"), default=2000,
@@ -73,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="compare run B against run A (paired when seeds match)")
     c.add_argument("run_a", type=Path)
     c.add_argument("run_b", type=Path)
-    c.add_argument("--json", type=Path, default=None, metavar="FILE", help="write the comparison as JSON")
+    c.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="write the comparison as JSON")
     c.add_argument("--plot", type=Path, default=None, metavar="FILE",
                    help="overlay plot (default: B/plots/compare_vs_<A>.png)")
 
@@ -90,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=4,
                     help="per design point, the same for every point (default 4)")
     sw.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
-    sw.add_argument("--workers", "-w", type=int_at_least(1, "--workers"), default=os.cpu_count() or 1)
+    sw.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                    default=os.cpu_count() or 1)
     sw.add_argument("--out", "-o", type=Path, default=None)
     sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sw.add_argument("--force", action="store_true")
@@ -175,7 +179,8 @@ def _targets(items: list[str]) -> dict[str, float]:
         try:
             width = float(raw)
         except ValueError:
-            raise UsageError(f"capsim run: --target-ci {item!r}: HALFWIDTH must be a number") from None
+            raise UsageError(
+                f"capsim run: --target-ci {item!r}: HALFWIDTH must be a number") from None
         if not sep or not width > 0:
             raise UsageError(f"capsim run: --target-ci {item!r}: HALFWIDTH must be > 0")
         out[name] = width
@@ -183,6 +188,7 @@ def _targets(items: list[str]) -> dict[str, float]:
 
 
 def cmd_run(a: argparse.Namespace) -> int:
+    """Run (or resume) a scenario's replications into a run directory."""
     from capsim.experiments import runs
     from capsim.simcore.store import RunStore
 
@@ -232,6 +238,7 @@ def cmd_run(a: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(a: argparse.Namespace) -> int:
+    """List the embedded scenarios."""
     for name in embedded_names():
         sc, _ = load(name)
         mark = " (default)" if name == DEFAULT_SCENARIO else ""
@@ -240,6 +247,7 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 
 
 def cmd_validate(a: argparse.Namespace) -> int:
+    """Validate a scenario (with overrides) and print what it holds."""
     sc, text = load(a.scenario, a.overrides)
     n_params = text.count("source =")
     on = [n for n, c in sc.clouds.items() if c.enabled]
@@ -252,6 +260,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 
 def cmd_plot(a: argparse.Namespace) -> int:
+    """Redraw the plots of a finished run."""
     from capsim.experiments import runs
     from capsim.simcore.store import RunStore
 
@@ -264,6 +273,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
+    """Compare two runs: table, optional JSON and a plot."""
     from capsim.experiments import compare
     from capsim.simcore.store import atomic_write_bytes, dumps
 
@@ -284,6 +294,7 @@ EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cl
 
 
 def cmd_experiment(a: argparse.Namespace) -> int:
+    """List the experiment scripts, or run one."""
     import importlib
 
     if a.list or a.name is None:
@@ -302,6 +313,7 @@ def cmd_experiment(a: argparse.Namespace) -> int:
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
+    """Run a sampled parameter sweep."""
     from capsim.experiments import sweep
 
     params = sweep.parse_params(a.params)
@@ -316,6 +328,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
+    """Rank a sweep's parameters by PRCC and look for a scenario-discovery box."""
     from capsim.experiments import sweep
     from capsim.simcore.store import atomic_write_bytes, dumps
 
@@ -336,7 +349,8 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     plots_dir.mkdir(exist_ok=True)
     kpi_plot = plots_dir / f"tornado_{r['kpi']}.png"
     print(f"tornado: {sweep.tornado(r, kpi_plot)}")
-    print(f"scenario discovery plot: {sweep.discovery_plot(r, plots_dir / ('discovery_' + r['kpi'] + '.png'))}")
+    discovery = sweep.discovery_plot(r, plots_dir / ("discovery_" + r["kpi"] + ".png"))
+    print(f"scenario discovery plot: {discovery}")
     if a.json is not None:
         keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
         atomic_write_bytes(a.json, dumps(keep).encode())
@@ -344,6 +358,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
+    """Write the report of a run."""
     from capsim.experiments import report
 
     print(report.write(a.run_dir, a.out))
@@ -351,7 +366,8 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
-            "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+            "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
+            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,12 +18,14 @@ from capsim.simcore.store import RunStore
 
 def parser(name: str, description: str, replications: int = 40) -> argparse.ArgumentParser:
     """The arguments every experiment takes."""
-    p = argparse.ArgumentParser(prog=f"python -m capsim.experiments.{name}", description=description)
+    p = argparse.ArgumentParser(prog=f"python -m capsim.experiments.{name}",
+                                description=description)
     p.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
                    default=replications, help=f"per variant (default {replications})")
     p.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026,
                    help="root seed, shared by every variant (common random numbers)")
-    p.add_argument("--workers", "-w", type=int_at_least(1, "--workers"), default=os.cpu_count() or 1)
+    p.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                   default=os.cpu_count() or 1)
     p.add_argument("--out", type=Path, default=Path("runs") / "experiments" / name,
                    help="folder for the variants' run directories (replaced on each call)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -78,7 +80,9 @@ def kpis(run_dir: Path) -> pd.DataFrame:
 
 def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}",
                scale: float = 1.0) -> tuple[float, str]:
-    """(paired mean difference B - A, 'diff [lo, hi]') of one KPI; the text shows values
+    """The paired difference B - A of one KPI, as a number and as text.
+
+    (paired mean difference B - A, 'diff [lo, hi]') of one KPI; the text shows values
     divided by `scale` (1e9: $B), the number returned is unscaled.
     """
     r = compare_runs(a, b)["kpis"][kpi]
@@ -102,7 +106,9 @@ ORDERED: Row = ("ordered_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)
 
 def print_rows(a: Path, b: Path, rows: tuple[Row, ...], a_label: str, b_label: str
                ) -> dict[str, tuple[float, str]]:
-    """Print, per KPI row, both runs' means with intervals and the paired difference
+    """Print two runs' KPI means side by side, with their paired differences.
+
+    Print, per KPI row, both runs' means with intervals and the paired difference
     B - A; returns {kpi: (difference, its text)}.
     """
     sa, sb = summary(a)["kpis"], summary(b)["kpis"]

@@ -81,7 +81,8 @@ def table(cmp: dict) -> str:
 
 
 def _weekly(path: Path, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    ts = pq.read_table(path / "timeseries.parquet", columns=["replication", "date", col]).to_pandas()
+    ts = pq.read_table(path / "timeseries.parquet",
+                       columns=["replication", "date", col]).to_pandas()
     ts["date"] = pd.to_datetime(ts["date"])
     wide = ts.pivot(index="replication", columns="date", values=col).sort_index()
     x = wide.to_numpy(float)

@@ -1,4 +1,6 @@
-"""With vs without the expansion: only the campuses that existed before the announcement,
+"""Experiment: with vs without the expansion.
+
+With vs without the expansion: only the campuses that existed before the announcement,
 or the planned build-out toward the 'up to 5 GW' Anthropic secured.
 """
 

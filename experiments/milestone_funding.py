@@ -1,4 +1,6 @@
-"""With vs without milestone-funded expansion: Amazon's investment tranches, released as
+"""Experiment: with vs without milestone-funded expansion.
+
+With vs without milestone-funded expansion: Amazon's investment tranches, released as
 Anthropic's revenue run-rate reaches each milestone, partly buy capacity beyond the plan.
 Without: every tranche still arrives but none of it is spent on capacity.
 """

@@ -1,4 +1,6 @@
-"""Multi-cloud vs AWS only: can Trainium on AWS alone carry all of Claude's demand, or do
+"""Experiment: multi-cloud vs AWS only.
+
+Multi-cloud vs AWS only: can Trainium on AWS alone carry all of Claude's demand, or do
 Google TPUs and Azure NVIDIA GPUs change the odds of a shortfall?
 
 AWS alone gets the CoWoS and HBM share of the AWS-only default scenario: the larger share

@@ -1,4 +1,6 @@
-"""Fixed plan vs ordering ahead: only the scheduled supply, or every review a forecast of
+"""Experiment: fixed plan vs ordering ahead.
+
+Fixed plan vs ordering ahead: only the scheduled supply, or every review a forecast of
 peak demand at the lead-time horizon and an order of chips and buildings for the gap.
 Tranches buy no capacity in either variant, so the policy is the only difference.
 """

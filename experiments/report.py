@@ -38,9 +38,10 @@ PLOT_TITLES = {
 }
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;
-color:#222;line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#222;line-height:1.45;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.2rem}
+h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
 th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
@@ -98,17 +99,19 @@ def render(run_dir: Path) -> str:
     facts["overrides"] = " ".join(m.get("overrides") or []) or "none"
     fact_rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
                           for k, v in facts.items())
-    knob_rows = "\n".join(f"<tr><td><code>{k}</code></td><td>{v:g}</td></tr>" for k, v in knobs.items())
+    knob_rows = "\n".join(f"<tr><td><code>{k}</code></td><td>{v:g}</td></tr>"
+                          for k, v in knobs.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>capsim report: {html.escape(sc.name)}</title>
 <style>{CSS}</style></head><body>
 <h1>{html.escape(sc.scenario.title or sc.name)}</h1>
-<p class="muted">capsim run <code>{html.escape(str(run_dir))}</code>: scenario <code>{html.escape(sc.name)}</code>,
-{sc.scenario.start} to {sc.scenario.end}, {summary.get('replications')} replications, seed {m.get('seed')}.</p>
+<p class="muted">capsim run <code>{html.escape(str(run_dir))}</code>:
+scenario <code>{html.escape(sc.name)}</code>, {sc.scenario.start} to {sc.scenario.end},
+{summary.get('replications')} replications, seed {m.get('seed')}.</p>
 <p>{html.escape(sc.scenario.description)}</p>
 <h2>Key figures</h2>
-<table id="kpis"><thead><tr><th>KPI</th><th>mean</th><th>95% CI</th><th>p05</th><th>p50</th><th>p95</th>
-<th>unit</th></tr></thead><tbody>
+<table id="kpis"><thead><tr><th>KPI</th><th>mean</th><th>95% CI</th>
+<th>p05</th><th>p50</th><th>p95</th><th>unit</th></tr></thead><tbody>
 {_kpi_rows(summary)}
 </tbody></table>
 <p class="muted">Intervals are Student-t for means (Wilson for the probability); p05..p95 are

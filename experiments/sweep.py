@@ -30,7 +30,8 @@ def parse_params(items: list[str]) -> dict[str, tuple[float, float]]:
         try:
             low, high = float(lo), float(hi)
         except ValueError:
-            raise ScenarioError("--param", [f"{item!r}: expected key=low:high with numbers"]) from None
+            raise ScenarioError(
+                "--param", [f"{item!r}: expected key=low:high with numbers"]) from None
         if not sep or not colon or not low < high:
             raise ScenarioError("--param", [f"{item!r}: expected key=low:high with low < high"])
         out[key.strip()] = (low, high)
@@ -39,7 +40,8 @@ def parse_params(items: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def design(params: dict[str, tuple[float, float]], samples: int, method: str, seed: int) -> pd.DataFrame:
+def design(params: dict[str, tuple[float, float]], samples: int, method: str,
+           seed: int) -> pd.DataFrame:
     """Design points from scipy.stats.qmc, scaled to each parameter's range."""
     d = len(params)
     if method == "lhs":
@@ -47,7 +49,8 @@ def design(params: dict[str, tuple[float, float]], samples: int, method: str, se
     else:
         # Sobol' points keep their balance properties at powers of two.
         m = math.ceil(math.log2(max(samples, 2)))
-        unit = qmc.Sobol(d=d, scramble=True, rng=np.random.default_rng(seed)).random_base2(m)[:samples]
+        sobol = qmc.Sobol(d=d, scramble=True, rng=np.random.default_rng(seed))
+        unit = sobol.random_base2(m)[:samples]
     lows = np.array([lo for lo, _ in params.values()])
     highs = np.array([hi for _, hi in params.values()])
     return pd.DataFrame(qmc.scale(unit, lows, highs), columns=list(params))
@@ -69,7 +72,8 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
         try:
             scenarios.append(load(scenario_name, [*overrides, *sets])[0])
         except ScenarioError as exc:
-            raise ScenarioError(exc.source, [f"design point {i}: {p}" for p in exc.problems]) from None
+            raise ScenarioError(
+                exc.source, [f"design point {i}: {p}" for p in exc.problems]) from None
     from capsim.experiments.runs import version
 
     store = RunStore.create(out, {"capsim_version": version(), "kind": "sweep",

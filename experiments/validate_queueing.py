@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m capsim.experiments.validate_queueing",
         description=(
             "Check Erlang C mean waits against a SimPy M/M/c simulation "
-            "(95%% batch-means CI and %d%% relative error)." % round(REL_TOLERANCE * 100)
+            f"(95% batch-means CI and {round(REL_TOLERANCE * 100)}% relative error)."
         ),
     )
     parser.add_argument(

@@ -1,0 +1,1 @@
+"""The AI-capacity domain model, installed as `capsim.models`."""

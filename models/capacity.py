@@ -4,7 +4,8 @@ One replication: production lines drawing on component pools, chip arrivals afte
 integration, building power-ons and capacity orders are SimPy processes at their own
 times; a daily tick (at midday) steps the fleet, evaluates 24 hourly service slots, books
 revenue and spend, fires investment tranches and records the day's metrics. Clouds that
-a scenario switches off take no part (and draw nothing). KPI names follow the project's DESIGN.md (../shared/docs/).
+a scenario switches off take no part (and draw nothing). KPI names follow the project's
+DESIGN.md (../shared/docs/).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ are dollars of that day, except run_rate_usd (Anthropic-wide, per year) and the 
 totals investment_usd and ordered_mw; fp8_eflops is the dense FP8 EFLOP/s of healthy
 installed chips of the generations that give fp8_tflops; chips_awaiting_components are
 chips due from the production lines (planned or ordered) that wait for CoWoS or HBM.
-Per pool, pool_stock__<pool> is the stock of components held for the scenario's chips. Per generation and per cloud, `series_names()` adds
+Per pool, pool_stock__<pool> is the stock of components held for the scenario's chips.
+Per generation and per cloud, `series_names()` adds
 chips_<state>__<generation>, compute_tps__<generation>, and energized_mw__<cloud>,
 occupied_mw__<cloud>, compute_tps__<cloud>, spend_usd__<cloud>."""
 
@@ -150,7 +152,8 @@ class CapacityModel:
                 ages = streams.rng(f"chips.{name}.install").uniform(0, spread, n0) if spread \
                     else np.zeros(n0)
                 self.fleet.install_existing(gi, n0, -ages)
-            batches = [(s.t, s.chips) for s in shipments(g, clock, rng, sc.supply.delivery_delay_days)]
+            batches = [(s.t, s.chips)
+                       for s in shipments(g, clock, rng, sc.supply.delivery_delay_days)]
             self.shipments += [(t, gi, n) for t, n in batches]
             self.lines.start_line(gi, batches)
         # Installed base beyond the powered space at the start waits like any other chip.
@@ -238,12 +241,15 @@ class CapacityModel:
         for gi, name in enumerate(self.gen_names):
             g = self.sc.supply.generations[name]
             if self.gen_cloud[gi] == self.order_cloud and g.available <= today:
-                if best is None or g.available >= self.sc.supply.generations[self.gen_names[best]].available:
+                if (best is None or g.available
+                        >= self.sc.supply.generations[self.gen_names[best]].available):
                     best = gi
         return best
 
     def order_capacity(self, sim: Simulation, mw: float, why: str) -> float:
-        """Order `mw` facility MW: whole racks of the newest chips (through supply lead
+        """Order `mw` facility MW of chips and buildings.
+
+        Order `mw` facility MW: whole racks of the newest chips (through supply lead
         time and pools) and buildings of that size (after the build lead time). Returns
         the MW ordered (0 when nothing can be ordered).
         """
@@ -278,7 +284,9 @@ class CapacityModel:
             sim.events.log(t, "power_on", f"{name} +{mw:.1f} MW")
 
     def _procure(self, sim: Simulation):
-        """The forecast policy: every review, order what the forecast peak demand at the
+        """The forecast procurement policy.
+
+        The forecast policy: every review, order what the forecast peak demand at the
         lead-time horizon needs beyond the capacity the pipeline will bring by then.
         """
         env, clock = sim.env, self.clock
@@ -299,7 +307,9 @@ class CapacityModel:
             yield env.timeout(every_h)
 
     def _forecast_gap_mw(self, now_h: float, day: int, ahead: int, g: int | None) -> float:
-        """Facility MW of generation g that the forecast peak at day `ahead` needs beyond
+        """Facility MW of generation g still to order for the forecast peak at day `ahead`.
+
+        Facility MW of generation g that the forecast peak at day `ahead` needs beyond
         what chips and buildings already in the pipeline give by then.
         """
         if g is None:
@@ -311,7 +321,8 @@ class CapacityModel:
         want = peak * trend * self.headroom
         # Chips: shipped and not retired; chips due from the lines (planned batches whose
         # time has come, and orders, not yet shipped); planned batches due by then.
-        chips = (f.in_transit + f.waiting + f.installed + f.failed + self.lines.backlog).astype(float)
+        chips = (f.in_transit + f.waiting + f.installed + f.failed
+                 + self.lines.backlog).astype(float)
         until = ahead * HOURS_PER_DAY
         for t, gi, n in self.shipments:
             if now_h < t <= until:
@@ -364,7 +375,8 @@ class CapacityModel:
             self.h_util[day] = util
             n_comm, n_od = dem.active_customers(day)
             # Customers count as throttled in an hour when their tier is short.
-            throttled = np.where(hs.short[0], n_comm, 0) + np.where(hs.short[1] | hs.short[3], n_od, 0)
+            throttled = (np.where(hs.short[0], n_comm, 0)
+                         + np.where(hs.short[1] | hs.short[3], n_od, 0))
             self.h_demand[day] = hs.demand
             self.h_served[day] = hs.served
             self.h_uns[day] = hs.unserved_by_tier
@@ -452,7 +464,8 @@ class CapacityModel:
                    if aws is not None and 0 <= mday < clock.days else np.nan)
         ten_years = min(clock.days, int(round(10 * 365.25)))
         aws_spend = float(self.by_cloud[:ten_years, 3, aws].sum()) if aws is not None else 0.0
-        gap = sum(finance.commitment_gap_usd(self.by_cloud[:, 3, ci], clock.start, *self.commitments[ci])
+        gap = sum(finance.commitment_gap_usd(self.by_cloud[:, 3, ci], clock.start,
+                                             *self.commitments[ci])
                   for ci in range(len(self.clouds)))
         kpis = {
             "p_shortfall_any": float(short.any()),

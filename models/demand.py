@@ -174,9 +174,12 @@ class DemandModel:
         self.ent_day = np.where(weekend, e_weekend, 1.0) * 7 / (5 + 2 * e_weekend)
         self.con_day = np.where(weekend, c_weekend, 1.0) * 7 / (5 + 2 * c_weekend)
 
-    def hourly(self, day: int, surge_ent: np.ndarray | float = 1.0, surge_con: np.ndarray | float = 1.0
+    def hourly(self, day: int, surge_ent: np.ndarray | float = 1.0,
+               surge_con: np.ndarray | float = 1.0
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-        """Demand of `day` in tokens/s: committed, on-demand and consumer per UTC hour, and
+        """Demand of `day` in tokens/s.
+
+        Demand of `day` in tokens/s: committed, on-demand and consumer per UTC hour, and
         batch as a mean rate over the day (it can be served in any hour).
         """
         w = self.pop.weight[:, day]                          # groups = region*2 + committed
@@ -185,7 +188,8 @@ class DemandModel:
         on_demand = (w[0::2] @ self.ent_profile) * scale * surge_ent
         batch = float(on_demand.mean()) * self.batch_share
         on_demand = on_demand * (1 - self.batch_share)
-        consumer = self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile * surge_con
+        consumer = (self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile
+                    * surge_con)
         return committed, on_demand, consumer, batch
 
     def active_customers(self, day: int) -> tuple[int, int]:

@@ -20,7 +20,8 @@ SECONDS_PER_DAY = 86400.0
 DAYS_PER_YEAR = 365.25
 
 
-def daily_spend_usd(occupied_mw: np.ndarray, pue: float, price_usd_per_mw_it_year: float) -> np.ndarray:
+def daily_spend_usd(occupied_mw: np.ndarray, pue: float,
+                    price_usd_per_mw_it_year: float) -> np.ndarray:
     """Spend per day of a cloud: IT MW in service (facility MW / PUE) at its yearly price."""
     return np.asarray(occupied_mw, float) / pue * price_usd_per_mw_it_year / DAYS_PER_YEAR
 

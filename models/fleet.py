@@ -96,7 +96,9 @@ class Fleet:
             heapq.heappush(self._cohorts, (float(d), g, int(c)))
 
     def evict_over_capacity(self) -> None:
-        """Move installed chips back to waiting where a cloud's power is exceeded (used at
+        """Move installed chips back to waiting where a cloud's power is exceeded.
+
+        Move installed chips back to waiting where a cloud's power is exceeded (used at
         the start, when the installed base can exceed the powered space), least efficient
         chips first.
         """
@@ -112,7 +114,9 @@ class Fleet:
             self._drop_cohorts(int(g), n)
 
     def _drop_cohorts(self, g: int, chips: int) -> None:
-        """Forget the retirement dates of `chips` chips of generation g (the youngest), which
+        """Forget the retirement dates of `chips` chips of generation g.
+
+        Forget the retirement dates of `chips` chips of generation g (the youngest), which
         left service: they get new dates when they are placed again.
         """
         mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
@@ -172,7 +176,9 @@ class Fleet:
         self.place(day)
 
     def place(self, day: int) -> None:
-        """Put waiting chips into their cloud's free powered space in whole racks, best
+        """Put waiting chips into their cloud's free powered space.
+
+        Put waiting chips into their cloud's free powered space in whole racks, best
         tokens per MW first.
 
         The last rack of a generation may be partly filled when fewer chips are waiting.

@@ -169,10 +169,12 @@ class Generation(_Frozen):
     ramp_growth_year2: Positive | None = None
     max_per_quarter: NonNeg | None = None
     production_end: dt.date | None = None
-    chips_per_rack: PositiveInt = Field(description="chips placed together: powered space is filled in whole racks")
+    chips_per_rack: PositiveInt = Field(
+        description="chips placed together: powered space is filled in whole racks")
     chips_per_server: PositiveInt | None = None
     chips_per_ultraserver: PositiveInt | None = None
-    fp8_tflops: Positive | None = Field(None, description="dense FP8 TFLOP/s per chip (reported, not used for tokens)")
+    fp8_tflops: Positive | None = Field(
+        None, description="dense FP8 TFLOP/s per chip (reported, not used for tokens)")
     hbm_gib: Positive | None = None
     batches_per_quarter: PositiveInt = 3
     install_spread_years: NonNegativeFloat = 1.0
@@ -293,7 +295,8 @@ class Enterprise(_Frozen):
         if any(v < 0 for v in self.region_shares.values()):
             raise ValueError("region_shares must be >= 0")
         if abs(sum(self.region_shares.values()) - 1.0) > 1e-6:
-            raise ValueError(f"region_shares must sum to 1, got {sum(self.region_shares.values()):g}")
+            raise ValueError(
+                f"region_shares must sum to 1, got {sum(self.region_shares.values()):g}")
         return self
 
 
@@ -618,7 +621,9 @@ def _format_errors(exc: ValidationError, text: str | None = None) -> list[str]:
 
 
 def validate_dict(label: str, data: dict, text: str | None = None) -> Scenario:
-    """Validate a parsed scenario; errors become a ScenarioError naming each key (and its
+    """Validate a parsed scenario.
+
+    Validate a parsed scenario; errors become a ScenarioError naming each key (and its
     line in `text`, the file's contents, where it can be found).
     """
     try:
@@ -645,7 +650,8 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
-            if raw.replace("-", "").replace("_", "").replace(".", "").isalnum() and not raw[0].isdigit():
+            bare = raw.replace("-", "").replace("_", "").replace(".", "")
+            if bare.isalnum() and not raw[0].isdigit():
                 value = raw
             else:
                 problems.append(f"--set {key}: cannot parse value {raw!r}")
@@ -711,7 +717,9 @@ def _is_param(d: dict) -> bool:
 
 
 def _merge(base: dict, child: dict) -> dict:
-    """`child` laid over `base`: tables merge key by key; a parameter (in the base or the
+    """`child` laid over `base`.
+
+    `child` laid over `base`: tables merge key by key; a parameter (in the base or the
     child) and any other value is replaced whole.
     """
     out = copy.deepcopy(base)
@@ -731,11 +739,13 @@ def _extend(label: str, data: dict, name_or_path, depth: int = 0) -> bool:
         return False
     base_name = meta["extends"]
     if not isinstance(base_name, str):
-        raise ScenarioError(label, [f"scenario.extends: must be a scenario name or path (got {base_name!r})"])
+        raise ScenarioError(
+            label, [f"scenario.extends: must be a scenario name or path (got {base_name!r})"])
     if depth >= 8:
         raise ScenarioError(label, ["scenario.extends: chain longer than 8 (a cycle?)"])
     # A relative path is relative to the extending file.
-    if name_or_path is not None and base_name.endswith(".toml") and not Path(base_name).is_absolute():
+    if (name_or_path is not None and base_name.endswith(".toml")
+            and not Path(base_name).is_absolute()):
         here = Path(str(name_or_path))
         if here.suffix == ".toml":
             base_name = str(here.parent / base_name)

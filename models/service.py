@@ -45,7 +45,8 @@ class HourlyService:
     def utilization(self) -> np.ndarray:
         """Demand / serving capacity per hour (inf with demand and no capacity)."""
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return np.where(self.capacity > 0, self.demand / np.where(self.capacity > 0, self.capacity, 1),
+            return np.where(self.capacity > 0,
+                            self.demand / np.where(self.capacity > 0, self.capacity, 1),
                             np.where(self.demand > 0, np.inf, 0.0))
 
 
@@ -122,7 +123,9 @@ class QueueSpec:
 
 def latencies(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec,
               levels: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(wait, latency) quantiles in seconds at each of `levels`, for hourly capacity and
+    """Wait and latency quantiles, in seconds, at each of `levels`.
+
+    (wait, latency) quantiles in seconds at each of `levels`, for hourly capacity and
     utilization; Erlang C is evaluated once for all levels.
 
     Servers per pool c = capacity / slot_tps / pools (at least 1); the wait quantile is the

@@ -2,12 +2,13 @@
 
 Shared components (CoWoS packaging, HBM stacks) are `simpy.Container` pools refilled
 every mean month (30.44 days, from the start) by a supplier process: this scenario's
-allotment of the industry's monthly output, growing by a yearly factor up to a ceiling. Unused allotment can be
-stocked up to `stock_months` of it; beyond that it goes to other buyers. Each production
-line (one per generation) takes its planned batches in time order, draws every component
-the batch needs (waiting while a pool is short, first come first served across lines),
-ships the chips, and the chips arrive as integrated racks after the integration delay.
-So a line's output is its ramp, capped by the pools, and a short pool delays shipments.
+allotment of the industry's monthly output, growing by a yearly factor up to a ceiling.
+Unused allotment can be stocked up to `stock_months` of it; beyond that it goes to other
+buyers. Each production line (one per generation) takes its planned batches in time order,
+draws every component the batch needs (waiting while a pool is short, first come first
+served across lines), ships the chips, and the chips arrive as integrated racks after the
+integration delay. So a line's output is its ramp, capped by the pools, and a short pool
+delays shipments.
 """
 
 from __future__ import annotations
@@ -72,7 +73,9 @@ class ComponentPools:
                 self.supplied[name] += put
 
     def chunk(self, uses: dict[str, float]) -> int:
-        """The most chips one draw may take: no more than the smallest month's allotment of
+        """The most chips one draw may take.
+
+        The most chips one draw may take: no more than the smallest month's allotment of
         any pool allows, so that a draw can always be met (stock holds at least a month).
 
         Raises:
@@ -136,7 +139,9 @@ class ProductionLines:
 
     @property
     def awaiting(self) -> np.ndarray:
-        """Chips due (planned batches whose time has come, orders past their lead time) and
+        """Chips due and not yet shipped, per generation.
+
+        Chips due (planned batches whose time has come, orders past their lead time) and
         not yet shipped, per generation: they wait for components or for the line.
         """
         return (self._due_planned() - self._plan_shipped
@@ -144,7 +149,9 @@ class ProductionLines:
 
     @property
     def backlog(self) -> np.ndarray:
-        """Chips due from the lines and not yet shipped, per generation, counting orders
+        """Chips due and not yet shipped, per generation, orders counted from placement.
+
+        Chips due from the lines and not yet shipped, per generation, counting orders
         from the moment they are placed.
         """
         return (self._due_planned() - self._plan_shipped

@@ -89,7 +89,8 @@ class SurgeProcess:
             t_last = t
         t_next = max(t_last if t_last is not None else 0.0, env.now)
         while True:
-            t_next += max(1.0, float(self.s.launch_every_days.sample(self.rng_launch))) * HOURS_PER_DAY
+            every_days = float(self.s.launch_every_days.sample(self.rng_launch))
+            t_next += max(1.0, every_days) * HOURS_PER_DAY
             yield env.timeout(t_next - env.now)
             self._new(env.now, float(self.s.launch_magnitude.sample(self.rng_launch)),
                       self.rng_launch, "launch")

@@ -14,7 +14,9 @@ from typing import Any
 
 
 def _die_with_parent() -> None:
-    """Pool worker initializer: on Linux, the worker ends when the process that started it
+    """Pool worker initializer: end with the parent process.
+
+    Pool worker initializer: on Linux, the worker ends when the process that started it
     dies (even by SIGKILL), instead of living on as an orphan. Elsewhere: nothing.
     """
     try:
@@ -105,8 +107,8 @@ class DaskExecutor(Executor):
             self._client = Client(scheduler)
         else:
             self._cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                silence_logs=logging.ERROR,
+                n_workers=self.workers, threads_per_worker=1, processes=True,
+                dashboard_address=None, silence_logs=logging.ERROR,
             )
             self._client = Client(self._cluster)
 

@@ -22,7 +22,9 @@ EVENTS_SCHEMA = pa.schema([("replication", pa.int32()), ("hour", pa.float64()),
 
 def result_tables(result: RunResult, dates: np.ndarray
                   ) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """(timeseries, kpis, events) Arrow tables of one replication: the first two wide, one
+    """The (timeseries, kpis, events) Arrow tables of one replication.
+
+    (timeseries, kpis, events) Arrow tables of one replication: the first two wide, one
     column per metric; events one row per logged event, dated on the daily grid.
     """
     n = len(dates)

@@ -1,4 +1,6 @@
-"""Global sensitivity from a sampled design: PRCC with bootstrap intervals, and a one-box
+"""Global sensitivity from a sampled design.
+
+Global sensitivity from a sampled design: PRCC with bootstrap intervals, and a one-box
 scenario discovery (the input range that concentrates an outcome). Domain-free.
 """
 

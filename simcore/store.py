@@ -129,7 +129,9 @@ class RunStore:
         self._lock_fd: int | None = None
 
     def lock(self) -> RunStore:
-        """Take the directory for this process (until it exits): a second run or resume
+        """Take the directory for this process, until it exits.
+
+        Take the directory for this process (until it exits): a second run or resume
         of the same directory is refused instead of racing on its files.
 
         Raises:
@@ -176,7 +178,8 @@ class RunStore:
             if entries and not is_run_dir(path):
                 raise StoreError(f"{path}: exists and is not a capsim run directory; "
                                  "refusing to write into it")
-            foreign = [e.name for e in entries if e.name not in OWNED and not e.name.startswith(".")]
+            foreign = [e.name for e in entries
+                       if e.name not in OWNED and not e.name.startswith(".")]
             if foreign:
                 raise StoreError(f"{path}: holds files capsim did not write "
                                  f"({', '.join(sorted(foreign)[:3])}); refusing to replace it")

@@ -49,7 +49,8 @@ class Streams:
     def rng(self, component: str) -> np.random.Generator:
         """The generator of a component; asking twice returns the same generator."""
         if component not in self._issued:
-            self._issued[component] = np.random.Generator(np.random.PCG64(self.seed_sequence(component)))
+            bits = np.random.PCG64(self.seed_sequence(component))
+            self._issued[component] = np.random.Generator(bits)
         return self._issued[component]
 
     @property
@@ -66,7 +67,9 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
-        """Draw from the distribution by inversion: one uniform per value, whatever the
+        """Draw from the distribution by inversion.
+
+        Draw from the distribution by inversion: one uniform per value, whatever the
         distribution (a constant too). So two scenarios that give a parameter different
         distributions still use the same uniforms for it and for every later draw of
         the stream (common random numbers hold), and a higher quantile in one is a
@@ -247,7 +250,8 @@ class Pert(_Spec):
 
     def _ab(self) -> tuple[float, float]:
         r = self.high - self.low
-        return (1 + self.shape * (self.mode - self.low) / r, 1 + self.shape * (self.high - self.mode) / r)
+        return (1 + self.shape * (self.mode - self.low) / r,
+                1 + self.shape * (self.high - self.mode) / r)
 
     def ppf(self, u):  # noqa: D102
         if self.high == self.low:

@@ -100,7 +100,8 @@ def test_resume_finishes_a_partial_run_identically(tmp_path, monkeypatch):
 
     monkeypatch.setattr(mc, "result_tables", interrupted)
     part = tmp_path / "part"
-    assert main(["run", "--out", str(part), *SHORT, "-n", "5", "--seed", "3", "--workers", "1"]) == 130
+    argv = ["run", "--out", str(part), *SHORT, "-n", "5", "--seed", "3", "--workers", "1"]
+    assert main(argv) == 130
     m = json.loads((part / "manifest.json").read_text())
     assert m["status"] == "partial" and m["replications_done"] == 3
     assert len(pd.read_parquet(part / "kpis.parquet")) == 3  # readable while partial
@@ -117,7 +118,8 @@ def test_resume_finishes_a_partial_run_identically(tmp_path, monkeypatch):
 
 BROKEN = {
     "syntax": ("[scenario\nname = 1\n", ["TOML syntax error", "line 1"]),
-    "unknown": (None, ["demand.growth_multiplyer", "unknown key", "did you mean 'growth_multiplier'"]),
+    "unknown": (None, ["demand.growth_multiplyer", "unknown key",
+                       "did you mean 'growth_multiplier'"]),
     "type": (None, ["datacenters.power_on_delay_days", "valid number"]),
     "negative": (None, ["supply.delivery_delay_days", "greater than or equal to 0"]),
     "bad_dist": (None, ["fleet.repair_hours", "low <= mode <= high"]),
@@ -131,10 +133,14 @@ def _broken(tmp_path, kind):
         text = resolve_path(None)[1]
         text = {
             "unknown": lambda t: t.replace("growth_multiplier = 1.0", "growth_multiplyer = 1.0"),
-            "type": lambda t: t.replace("power_on_delay_days = 0.0", 'power_on_delay_days = "soon"'),
-            "negative": lambda t: t.replace("delivery_delay_days = 0.0", "delivery_delay_days = -30"),
-            "bad_dist": lambda t: t.replace("low = 24, mode = 72, high = 336", "low = 400, mode = 72, high = 336"),
-            "shares": lambda t: t.replace("americas = 0.55, emea = 0.3", "americas = 0.65, emea = 0.3"),
+            "type": lambda t: t.replace("power_on_delay_days = 0.0",
+                                        'power_on_delay_days = "soon"'),
+            "negative": lambda t: t.replace("delivery_delay_days = 0.0",
+                                            "delivery_delay_days = -30"),
+            "bad_dist": lambda t: t.replace("low = 24, mode = 72, high = 336",
+                                            "low = 400, mode = 72, high = 336"),
+            "shares": lambda t: t.replace("americas = 0.55, emea = 0.3",
+                                          "americas = 0.65, emea = 0.3"),
         }[kind](text)
     p = tmp_path / f"{kind}.toml"
     p.write_text(text)
@@ -145,7 +151,8 @@ def _broken(tmp_path, kind):
 @pytest.mark.parametrize("command", ["validate", "run"])
 def test_bad_scenarios_exit_2_naming_file_and_key(tmp_path, capsys, kind, command):
     path = _broken(tmp_path, kind)
-    args = [command, str(path)] + (["--out", str(tmp_path / "o"), "-n", "1"] if command == "run" else [])
+    args = [command, str(path)] + (["--out", str(tmp_path / "o"), "-n", "1"]
+                                   if command == "run" else [])
     assert main(args) == 2
     err = capsys.readouterr().err
     assert str(path) in err and "Traceback" not in err

@@ -1,4 +1,6 @@
-"""Economics: spend is priced capacity, revenue is served tokens times price, tranches fire
+"""Tests of the economics.
+
+Economics: spend is priced capacity, revenue is served tokens times price, tranches fire
 once and only on their milestone, capacity orders go through supply lead times.
 """
 
@@ -62,9 +64,11 @@ def test_tokens_value_prices_each_tier():
 
 
 def test_a_tranche_fires_once_and_only_when_its_milestone_is_met():
-    ts = finance.Tranches([finance.Tranche("a", 5.0, 0.0, 0.5), finance.Tranche("b", 7.0, 100.0, 0.0),
+    ts = finance.Tranches([finance.Tranche("a", 5.0, 0.0, 0.5),
+                           finance.Tranche("b", 7.0, 100.0, 0.0),
                            finance.Tranche("c", 9.0, 150.0, 0.0)])
-    fired = {d: [t.name for t in ts.check(d, rr)] for d, rr in enumerate([10, 99.9, 100, 120, 90, 200, 300])}
+    fired = {d: [t.name for t in ts.check(d, rr)]
+             for d, rr in enumerate([10, 99.9, 100, 120, 90, 200, 300])}
     assert fired == {0: ["a"], 1: [], 2: ["b"], 3: [], 4: [], 5: ["c"], 6: []}
     assert ts.received_usd == 21.0
 

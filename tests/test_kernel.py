@@ -38,7 +38,8 @@ def test_clock_grid_and_horizon():
     assert CLOCK.horizon == CLOCK.days * 24
     dates = CLOCK.dates()
     assert dates[0] == np.datetime64("2026-04-01") and dates[-1] == np.datetime64("2036-03-31")
-    assert CLOCK.day_index(CLOCK.hours("2026-12-31") + 12) == (dt.date(2026, 12, 31) - CLOCK.start).days
+    assert (CLOCK.day_index(CLOCK.hours("2026-12-31") + 12)
+            == (dt.date(2026, 12, 31) - CLOCK.start).days)
     with pytest.raises(ValueError, match="must be after"):
         Clock.between("2026-01-01", "2025-01-01")
 

@@ -30,7 +30,9 @@ def _run(scenario, seed=3, rep=0, check=None):
 
 
 def _conserved(f, day=None):
-    """Chips shipped = in transit + waiting + installed + failed + retired, per generation;
+    """Check the fleet's conservation and bounds invariants.
+
+    Chips shipped = in transit + waiting + installed + failed + retired, per generation;
     every state >= 0; each cloud's occupied MW within its energized MW.
     """
     states = f.in_transit + f.waiting + f.installed + f.failed + f.retired
@@ -134,7 +136,8 @@ def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
         # Re-draw the same scalars from a fresh copy of the stream to know the targets.
         r2 = Streams(9, rep).rng("demand")
         revenue, ent_share, price, cloud = (float(p.sample(r2)) for p in (
-            d.revenue_run_rate_usd, d.enterprise_revenue_share, d.price_usd_per_mtok, d.cloud_share))
+            d.revenue_run_rate_usd, d.enterprise_revenue_share, d.price_usd_per_mtok,
+            d.cloud_share))
         # Weekly mean of day-0-level demand (growth removed), priced (batch at its discount),
         # per year.
         level = dm.ent_growth[:42] * dm.pop.weight[:, :42].sum(0) / dm.pop.weight[:, 0].sum()
@@ -182,7 +185,8 @@ def test_hourly_profile_means_one_and_hits_peak_to_average():
     offsets = np.array([-6.0, 1.0, 8.0])
     for p2a in (1.1, 1.23, 1.5):
         prof = hourly_profile(shares, offsets, 11, p2a)
-        np.testing.assert_allclose(prof.mean(axis=1), 1.0, atol=1e-12)  # integrates to the daily total
+        # Integrates to the daily total.
+        np.testing.assert_allclose(prof.mean(axis=1), 1.0, atol=1e-12)
         total = shares @ prof
         assert total.max() / total.mean() == pytest.approx(p2a, rel=1e-9)
         assert prof.min() > 0
@@ -203,7 +207,8 @@ def test_population_sizes_and_shares_follow_their_distributions(default_scenario
     pop = build_population(d, 3653, np.random.default_rng(12))
     n0 = int(np.sum(pop.arrive == 0))
     assert 100_000 <= n0 <= 100_000 + 200  # the start population plus arrivals on day 0
-    assert pop.weight[:, 0].sum() == pytest.approx(pop.size[pop.arrive == 0].sum(dtype=float), rel=1e-5)
+    assert pop.weight[:, 0].sum() == pytest.approx(pop.size[pop.arrive == 0].sum(dtype=float),
+                                                   rel=1e-5)
     # Sizes are lognormal with the scenario's sigma range (2.0-2.6).
     shape, loc, scale = sst.lognorm.fit(pop.size[:n0].astype(float), floc=0)
     assert 1.95 < shape < 2.65 and loc == 0
@@ -291,4 +296,5 @@ def test_chips_evicted_at_the_start_retire_once_on_their_new_dates():
     for day in range(96, 101):
         f.step(day)
     assert f.retired[0] == 100
-    assert f.shipped[0] == f.in_transit[0] + f.waiting[0] + f.installed[0] + f.failed[0] + f.retired[0]
+    assert f.shipped[0] == (f.in_transit[0] + f.waiting[0] + f.installed[0] + f.failed[0]
+                            + f.retired[0])

@@ -1,4 +1,6 @@
-"""Property-based tests (hypothesis): random valid scenarios keep every invariant; random
+"""Property-based tests (hypothesis).
+
+Property-based tests (hypothesis): random valid scenarios keep every invariant; random
 invalid ones are refused with exit code 2 naming the key.
 """
 
@@ -15,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.too_slow,
+                                           HealthCheck.function_scoped_fixture])
 
 knobs = st.fixed_dictionaries({
     "scenario.end": st.dates(dt.date(2026, 6, 1), dt.date(2027, 12, 31)).map(str),

@@ -35,7 +35,8 @@ def kiefer_wolfowitz_waits(c: int, interarrivals: np.ndarray, services: np.ndarr
     """FIFO c-server delays by the Kiefer-Wolfowitz workload recursion."""
     work = np.zeros(c)  # sorted time until each server frees, seen by the arrival
     waits = np.empty(len(services))
-    for n, (service, gap) in enumerate(zip(services, np.append(interarrivals[1:], 0.0))):
+    gaps = np.append(interarrivals[1:], 0.0)
+    for n, (service, gap) in enumerate(zip(services, gaps, strict=True)):
         waits[n] = work[0]
         work[0] += service
         work = np.sort(np.maximum(work - gap, 0.0))
@@ -99,7 +100,7 @@ def test_decreasing_in_servers_at_equal_utilisation() -> None:
     # Economies of scale: at the same rho, a bigger pool makes waiting rarer.
     for rho in (0.5, 0.8, 0.95):
         values = [erlang_c(c, rho * c) for c in (1, 2, 4, 8, 16, 64, 256, 1024)]
-        assert all(x > y for x, y in zip(values, values[1:]))
+        assert all(x > y for x, y in zip(values, values[1:], strict=False))
 
 
 def test_stable_for_thousands_of_servers() -> None:

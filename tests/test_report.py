@@ -30,7 +30,8 @@ def test_report_is_self_contained_with_kpis_and_plots(report):
     assert not re.search(r"(src|href)=\"(https?:)?//", text)
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")
+            or shutil.which("google-chrome"))
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium installed")

@@ -36,7 +36,8 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     n = 40
     args = ["run", "--replications", str(n), "--seed", "5", "--workers", "2", *SHORT]
     killed = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "capsim.experiments.cli", *args, "--out", str(killed)],
+    proc = subprocess.Popen([sys.executable, "-m", "capsim.experiments.cli", *args,
+                             "--out", str(killed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 240

@@ -1,4 +1,6 @@
-"""Supply in depth: component pools, production lines, integration, power paths, clouds,
+"""Supply in depth.
+
+Supply in depth: component pools, production lines, integration, power paths, clouds,
 and calibration of the default scenario against ../shared/docs/PARAMETERS.md.
 """
 
@@ -89,7 +91,8 @@ def test_unused_allotment_is_stocked_only_up_to_the_stock_limit():
 def test_a_plentiful_pool_ships_on_plan_and_integration_delays_arrival():
     env, pools, log, lines = _lines(1e9, [(10.0, 50), (500.0, 70)], integration_h=240.0)
     env.run(until=2000)
-    assert [(k, t, n) for k, t, n in log if k == "ship"] == [("ship", 10.0, 50), ("ship", 500.0, 70)]
+    assert ([(k, t, n) for k, t, n in log if k == "ship"]
+            == [("ship", 10.0, 50), ("ship", 500.0, 70)])
     assert [(t, n) for k, t, n in log if k == "arrive"] == [(250.0, 50), (740.0, 70)]
 
 
@@ -180,7 +183,8 @@ def test_other_clouds_add_capacity_with_the_same_random_numbers():
     np.testing.assert_allclose(aws_only.timeseries["energized_mw__aws"],
                                all3.timeseries["energized_mw__aws"])
     # ... and the same demand meets more capacity with three clouds.
-    np.testing.assert_allclose(aws_only.timeseries["demand_tps"][:30], all3.timeseries["demand_tps"][:30])
+    np.testing.assert_allclose(aws_only.timeseries["demand_tps"][:30],
+                               all3.timeseries["demand_tps"][:30])
     assert all3.kpis["unserved_fraction"] <= aws_only.kpis["unserved_fraction"]
     assert np.all(all3.timeseries["capacity_tps"] >= aws_only.timeseries["capacity_tps"] - 1e-6)
 
@@ -267,7 +271,8 @@ def test_trainium2_installed_base_within_the_published_range(default_scenario):
 def test_about_one_gigawatt_of_trainium_at_end_2026():
     # SCENARIO.md: nearly 1 GW of Trainium2 + Trainium3 deployed by the end of 2026.
     sc = load(None, ["scenario.end=2027-02-01"])[0]
-    gw = [run_replication(CapacityModel, sc, 11, i).kpis["trainium_gw_2026_12_31"] for i in range(12)]
+    gw = [run_replication(CapacityModel, sc, 11, i).kpis["trainium_gw_2026_12_31"]
+          for i in range(12)]
     assert 0.8 <= np.median(gw) <= 1.2, gw
 
 
@@ -294,7 +299,8 @@ def test_forecast_policy_orders_ahead_within_its_yearly_cap():
     assert rp.kpis["ordered_mw"] == 0
     assert rf.kpis["ordered_mw"] > 0
     # No trailing year holds more than the cap.
-    orders = [(t, float(d.split("and ")[1].split(" MW")[0])) for t, k, d in rf.events if k == "order"]
+    orders = [(t, float(d.split("and ")[1].split(" MW")[0]))
+              for t, k, d in rf.events if k == "order"]
     for t0, _ in orders:
         window = sum(m for t, m in orders if t0 - 365.25 * 24 < t <= t0)
         assert window <= 400 + 1e-6

@@ -54,7 +54,8 @@ def test_sweep_then_sensitivity_cli(tmp_path, capsys):
     df = pd.read_parquet(out / "sweep.parquet")
     assert len(df) == 10 and {"point", "replication", "demand.growth_multiplier"} <= set(df)
     capsys.readouterr()
-    assert main(["sensitivity", str(out), "--json", str(tmp_path / "s.json"), "--bootstrap", "50"]) == 0
+    assert main(["sensitivity", str(out), "--json", str(tmp_path / "s.json"),
+                 "--bootstrap", "50"]) == 0
     printed = capsys.readouterr().out
     assert "1. demand.growth_multiplier" in printed  # growth dominates unserved demand
     r = json.loads((tmp_path / "s.json").read_text())

@@ -110,12 +110,12 @@ class Run:
     @cached_property
     def timeseries(self) -> pd.DataFrame:
         """One row per (replication, date): daily series."""
-        return pd.read_parquet(self.path / "timeseries.parquet")
+        return RunStore(self.path).read_timeseries()
 
     def series(self, *columns: str) -> pd.DataFrame:
         """Only some columns of the daily series (with replication and date): cheaper."""
         cols = ["replication", "date", *[c for c in columns if c not in ("replication", "date")]]
-        return pd.read_parquet(self.path / "timeseries.parquet", columns=cols)
+        return RunStore(self.path).read_timeseries(cols)
 
     @cached_property
     def events(self) -> pd.DataFrame:

@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from capsim.experiments import runs
 from capsim.experiments._args import int_at_least
-from capsim.experiments.compare import compare_runs
-from capsim.models.scenario import load
-from capsim.simcore.store import RunStore
+
+import capsim
 
 
 def parser(name: str, description: str, replications: int = 40) -> argparse.ArgumentParser:
@@ -35,23 +33,17 @@ def parser(name: str, description: str, replications: int = 40) -> argparse.Argu
 
 def run_variant(args: argparse.Namespace, label: str, overrides: list[str],
                 scenario: str | None = None) -> Path:
-    """Run one variant into OUT/label; returns its directory.
+    """Run one variant into OUT/label through the public API; returns its directory.
 
     `scenario` is an embedded scenario name or a TOML path (None: the default scenario).
     Every variant uses the same seed, so variants are paired replication by replication.
     """
-    sc, text = load(scenario, [*args.overrides, *overrides])
-    spec = runs.RunSpec(sc, text, args.replications, args.seed, args.workers,
-                        overrides=tuple([*args.overrides, *overrides]), progress=None)
-    out = args.out / label
+    sets = [*args.overrides, *overrides]
+    sc = capsim.load(scenario, sets)
     print(f"[{label}] {sc.name}: {' '.join(overrides) or '(as written)'}", file=sys.stderr)
-    store = RunStore.create(out, runs.manifest_for(spec), force=True)
-    try:
-        store.write_text("scenario.toml", text)
-        runs.execute(spec, store)  # writes summary.json, which summary() reads back
-    finally:
-        store.unlock()
-    return out
+    run = capsim.run(scenario, overrides=sets, replications=args.replications, seed=args.seed,
+                     workers=args.workers, out=args.out / label, force=True)
+    return run.path
 
 
 def estimate(summary_kpi: dict, fmt: str = "{:.3g}", scale: float = 1.0) -> str:
@@ -70,12 +62,12 @@ def _shower(fmt: str, scale: float):
 
 def summary(run_dir: Path) -> dict:
     """The summary.json of a run, as a dict."""
-    return json.loads((run_dir / "summary.json").read_text())
+    return capsim.open_run(run_dir).summary
 
 
 def kpis(run_dir: Path) -> pd.DataFrame:
     """The per-replication KPI table of a run, indexed and sorted by replication."""
-    return RunStore.open(run_dir).read_kpis().set_index("replication").sort_index()
+    return capsim.open_run(run_dir).kpis
 
 
 def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}",
@@ -85,7 +77,7 @@ def difference(a: Path, b: Path, kpi: str, fmt: str = "{:+.3g}",
     (paired mean difference B - A, 'diff [lo, hi]') of one KPI; the text shows values
     divided by `scale` (1e9: $B), the number returned is unscaled.
     """
-    r = compare_runs(a, b)["kpis"][kpi]
+    r = capsim.compare(a, b).data["kpis"][kpi]
     lo, hi = r["diff_ci95"]
     show = _shower(fmt, scale)
     return r["diff_mean"], f"{show(r['diff_mean'])} [{show(lo)}, {show(hi)}]"

@@ -20,12 +20,6 @@ SECONDS_PER_DAY = 86400.0
 DAYS_PER_YEAR = 365.25
 
 
-def daily_spend_usd(occupied_mw: np.ndarray, pue: float,
-                    price_usd_per_mw_it_year: float) -> np.ndarray:
-    """Spend per day of a cloud: IT MW in service (facility MW / PUE) at its yearly price."""
-    return np.asarray(occupied_mw, float) / pue * price_usd_per_mw_it_year / DAYS_PER_YEAR
-
-
 def price_factor(day: np.ndarray | float, decline_per_year: float) -> np.ndarray | float:
     """Price on `day` relative to the start: decline_per_year ** years."""
     return decline_per_year ** (np.asarray(day, float) / DAYS_PER_YEAR)

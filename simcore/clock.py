@@ -79,10 +79,6 @@ class Clock:
         """Calendar date that contains simulation time `t`."""
         return self.datetime(t).date()
 
-    def day_index(self, t: SimTime) -> int:
-        """Index of the day containing `t` (may be negative or past the horizon)."""
-        return int(np.floor(t / HOURS_PER_DAY))
-
     def dates(self) -> np.ndarray:
         """The daily grid as numpy datetime64[D] values, one per simulated day."""
         return np.datetime64(self.start, "D") + np.arange(self.days)

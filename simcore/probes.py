@@ -1,44 +1,8 @@
-"""Recorders: daily series into preallocated arrays, and an event log."""
+"""Recorders: the event log of a replication."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
-
-
-class DailySeries:
-    """Named daily series, preallocated for the whole horizon.
-
-    Writing is `series.record(day, name=value, ...)`; unknown names are an error so a
-    typo cannot silently create a new series.
-    """
-
-    def __init__(self, names: list[str], days: int, dtype=np.float64) -> None:
-        if len(set(names)) != len(names):
-            raise ValueError("series names must be unique")
-        self.days = int(days)
-        self._data = {n: np.full(days, np.nan, dtype=dtype) for n in names}
-
-    @property
-    def names(self) -> list[str]:
-        """Names of the series in creation order."""
-        return list(self._data)
-
-    def record(self, day: int, **values: float) -> None:
-        """Store the values of one day."""
-        for name, value in values.items():
-            try:
-                self._data[name][day] = value
-            except KeyError:
-                raise KeyError(f"unknown series {name!r}; known: {', '.join(self._data)}") from None
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        return self._data[name]
-
-    def as_dict(self) -> dict[str, np.ndarray]:
-        """The arrays themselves (not copies), keyed by name."""
-        return dict(self._data)
 
 
 @dataclass

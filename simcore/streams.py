@@ -203,8 +203,10 @@ class Lognormal(_Spec):
     def _check(self):
         by_median = self.median_ is not None and self.sigma is not None
         by_interval = self.p05 is not None and self.p95 is not None
-        if by_median == by_interval:
-            raise ValueError("give either median and sigma, or p05 and p95")
+        given = [k for k in ("median_", "sigma", "p05", "p95") if getattr(self, k) is not None]
+        # Exactly one of the two forms, complete, and nothing of the other.
+        if by_median == by_interval or len(given) != 2:
+            raise ValueError("give either median and sigma, or p05 and p95 (not a mix)")
         if by_interval and self.p05 >= self.p95:
             raise ValueError(f"p05(={self.p05}) must be < p95(={self.p95})")
         return self
@@ -212,8 +214,7 @@ class Lognormal(_Spec):
     @property
     def mu_sigma(self) -> tuple[float, float]:
         """(mu, sigma) of the underlying normal."""
-        if self.median_ is not None:
-            assert self.sigma is not None  # given with median (see _check)
+        if self.median_ is not None and self.sigma is not None:
             return math.log(self.median_), float(self.sigma)
         assert self.p05 is not None and self.p95 is not None  # _check: else the interval
         lo, hi = math.log(self.p05), math.log(self.p95)

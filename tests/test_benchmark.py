@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 LAST_LINE = re.compile(
     r"^speedup_vs_naive=(\S+) replications_per_minute=(\S+) peak_rss_mb=(\S+)$")
 
 
+@pytest.mark.slow
 def test_quick_benchmark_ends_with_three_positive_finite_numbers():
     proc = subprocess.run(
         [sys.executable, "-m", "capsim.experiments.benchmark", "--quick", "--replications", "2",

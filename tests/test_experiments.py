@@ -35,6 +35,7 @@ def kpi(run_dir, name: str) -> pd.Series:
     return pd.read_parquet(run_dir / "kpis.parquet").set_index("replication")[name].sort_index()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_runs_and_concludes(name, ran):
     rc, out, folder = ran(name)

@@ -260,6 +260,7 @@ def _kpis(overrides, seed=21, reps=4, end="2030-04-01"):
     return {k: np.array([r[k] for r in rs], float) for k in rs[0]}
 
 
+@pytest.mark.slow
 def test_stress_knobs_move_kpis_the_right_way():
     base = _kpis([])
     late_power = _kpis(["datacenters.power_on_delay_days=365"])

@@ -20,6 +20,7 @@ def _tables(d):
     return [pd.read_parquet(d / f"{t}.parquet") for t in ("kpis", "timeseries")]
 
 
+@pytest.mark.slow
 def test_dask_executor_gives_the_local_executors_tables(tmp_path):
     pytest.importorskip("dask.distributed")
     args = ["run", "--replications", "6", "--seed", "9", "--workers", "2", *SHORT]
@@ -32,6 +33,7 @@ def test_dask_executor_gives_the_local_executors_tables(tmp_path):
         pd.testing.assert_frame_equal(a, b)
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     n = 40
     args = ["run", "--replications", str(n), "--seed", "5", "--workers", "2", *SHORT]

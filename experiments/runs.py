@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import platform
 import sys
 from dataclasses import dataclass
@@ -126,34 +127,57 @@ def manifest_for(spec: RunSpec) -> dict:
 def execute(spec: RunSpec, store: RunStore) -> dict:
     """Run (or finish) the replications of `spec` into `store`, then summarise and plot.
 
-    On Ctrl-C (or any error) the finished replications are kept, the tables are built
-    from them, and the manifest says "partial". Returns the summary of a complete run.
+    The order makes "complete" mean complete: replications, tables, summary, plots, and
+    only then the manifest's status "complete" (a kill at any earlier moment leaves a
+    "partial" run that `--resume` finishes). On Ctrl-C, SIGTERM or any error the finished
+    replications are kept, the tables are built from them, and the manifest says
+    "partial". A replication with an infinite or undefined KPI stops the run with a
+    `finite.NonFiniteResult` (exit 2) and is not stored. Returns the summary.
     """
+    from capsim.experiments import finite
+
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
+    label = spec.scenario.name
+    check = functools.partial(finite.check_result, label=label, overrides=spec.overrides)
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
     try:
-        while True:
-            replicate(CapacityModel, spec.scenario, replications=spec.replications,
-                      seed=spec.seed, dates=clock.dates(), store=store, executor=executor,
-                      skip=store.done(), progress=spec.progress)
-            more = next_replications(spec, store.read_kpis())
-            if more is None:
-                break
-            spec.replications = more
-            store.update_manifest(replications=more)
+        try:
+            while True:
+                replicate(CapacityModel, spec.scenario, replications=spec.replications,
+                          seed=spec.seed, dates=clock.dates(), store=store, executor=executor,
+                          skip=store.done(), progress=spec.progress, check=check)
+                more = next_replications(spec, store.read_kpis())
+                if more is None:
+                    break
+                spec.replications = more
+                store.update_manifest(replications=more)
+        except FloatingPointError as exc:
+            raise finite.overflow_error(label, exc, spec.overrides) from None
+        finally:
+            executor.close()
+        store.finalize("partial", keep_parts=True)
+        summary = write_summary(store, status="complete")
+        plotted = write_plots(store)
+        store.complete(finished=_now(), plots=sorted(p.name for p in plotted))
     except BaseException:
+        _keep_partial(store)
+        raise
+    return summary
+
+
+def _keep_partial(store: RunStore) -> None:
+    """After an interruption or error: tables and summary of what is done, status partial.
+
+    Best effort: when the disk is full or read-only these writes fail too, and the parts
+    (which are what `--resume` needs) are already safe.
+    """
+    try:
         store.finalize("partial")
         store.update_manifest(finished=_now())
         if store.done():
             write_summary(store)
-        raise
-    finally:
-        executor.close()
-    store.finalize("complete")
-    store.update_manifest(finished=_now())
-    summary = write_summary(store)
-    write_plots(store)
-    return summary
+    except (OSError, ValueError):
+        pass
 
 
 def half_widths(kpis: pd.DataFrame, names) -> dict[str, float]:
@@ -243,11 +267,14 @@ def _horizon(path: Path) -> tuple[float, float] | None:
     return decimal_year(meta.start), decimal_year(meta.end)
 
 
-def write_summary(store: RunStore) -> dict:
-    """Compute and write summary.json from the run's kpis table."""
+def write_summary(store: RunStore, status: str | None = None) -> dict:
+    """Compute and write summary.json from the run's kpis table.
+
+    `status` is the one the run will have (default: the manifest's now).
+    """
     m = store.manifest()
     kpis = store.read_kpis()
-    summary = {"scenario": m["scenario"], "seed": m["seed"], "status": m["status"],
+    summary = {"scenario": m["scenario"], "seed": m["seed"], "status": status or m["status"],
                **summarize(kpis, _horizon(store.path / "scenario.toml"))}
     if m.get("targets"):
         widths = half_widths(kpis, m["targets"])

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
+from capsim.models import validation
 from capsim.simcore.streams import DistSpec
 from pydantic import (
     AfterValidator,
@@ -53,7 +54,9 @@ class ScenarioError(Exception):
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # Every number finite (NaN and infinities refused), every string of a sane length.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False,
+                              str_max_length=validation.MAX_STRING)
 
 
 _DIST = TypeAdapter(DistSpec)
@@ -126,6 +129,12 @@ AtLeastOne = Annotated[Param, _bounded(1.0, INF)]
 """A ratio such as PUE or peak-to-average: >= 1."""
 Hour = Annotated[Param, _bounded(0.0, 24.0)]
 """An hour of the day."""
+Count = Annotated[Param, _bounded(0.0, INF), AfterValidator(validation.whole)]
+"""A number of things (customers, chips): >= 0, a whole number when constant."""
+Growth = Annotated[Param, _bounded(0.0, 100.0, strict_lo=True)]
+"""A yearly growth factor: in (0, 100] (100x a year is beyond any observed growth)."""
+DELAY_DAYS_MAX = 36525.0
+"""Stress-knob delays above a century mean nothing arrives within any horizon."""
 
 
 class Sourced(_Frozen):
@@ -137,6 +146,10 @@ class Sourced(_Frozen):
 
 
 # ---------------------------------------------------------------------------
+MAX_HORIZON_YEARS = 50
+"""Longest horizon: beyond it no input of a capacity plan means anything."""
+
+
 class Meta(_Frozen):
     """Name, title and horizon."""
 
@@ -151,6 +164,9 @@ class Meta(_Frozen):
     def _horizon(self):
         if self.end <= self.start:
             raise ValueError(f"end (={self.end}) must be after start (={self.start})")
+        if (self.end - self.start).days > MAX_HORIZON_YEARS * 366:
+            raise ValueError(f"end (={self.end}): the horizon is at most {MAX_HORIZON_YEARS} "
+                             f"years from start (={self.start})")
         return self
 
 
@@ -160,7 +176,7 @@ class Generation(_Frozen):
     available: dt.date = Field(description="first quarter of volume output (before slip)")
     chip_power_w: Positive
     tokens_per_s: Positive
-    installed_at_start: NonNeg
+    installed_at_start: Count
     share: Share
     slip_quarters: NonNeg
     quarterly_output: Sourced | None = None
@@ -218,7 +234,7 @@ class Pool(_Frozen):
 class Supply(_Frozen):
     """Chip supply: generations, component pools and the delivery-delay stress knob."""
 
-    delivery_delay_days: NonNegativeFloat = 0.0
+    delivery_delay_days: Annotated[float, Field(ge=0, le=DELAY_DAYS_MAX)] = 0.0
     generations: dict[str, Generation]
     pools: dict[str, Pool] = Field(default_factory=dict)
 
@@ -257,7 +273,7 @@ class Campus(_Frozen):
 class Datacenters(_Frozen):
     """Campuses, PUE and the power-on-delay stress knob."""
 
-    power_on_delay_days: NonNegativeFloat = 0.0
+    power_on_delay_days: Annotated[float, Field(ge=0, le=DELAY_DAYS_MAX)] = 0.0
     pue: AtLeastOne
     campuses: dict[str, Campus]
 
@@ -275,7 +291,7 @@ class Fleet(_Frozen):
 class Enterprise(_Frozen):
     """The enterprise customer population."""
 
-    customers: NonNeg
+    customers: Count
     size_sigma: Positive
     region_shares: dict[str, float]
     region_utc_offset_hours: dict[str, float]
@@ -314,15 +330,16 @@ class Consumer(_Frozen):
 class Demand(_Frozen):
     """Claude demand on this cloud, from revenue, with a decaying growth rate."""
 
-    growth_multiplier: PositiveFloat = 1.0
+    growth_multiplier: Annotated[float, Field(
+        gt=0, le=10, description="stress knob: scales log growth; (0, 10]")] = 1.0
     revenue_run_rate_usd: NonNeg
     enterprise_revenue_share: Share
     price_usd_per_mtok: Positive
     price_decline_per_year: Positive
     batch_discount: Share
     cloud_share: Share
-    growth_start: Positive
-    growth_long_run: Positive
+    growth_start: Growth
+    growth_long_run: Growth
     growth_halflife_years: Positive
     efficiency_gain_per_year: Positive
     enterprise: Enterprise
@@ -332,7 +349,8 @@ class Demand(_Frozen):
 class Surges(_Frozen):
     """Random surges and scheduled launches: multiplicative bumps that decay."""
 
-    intensity_multiplier: NonNegativeFloat = 1.0
+    intensity_multiplier: Annotated[float, Field(
+        ge=0, le=1000, description="stress knob: scales surge magnitudes; [0, 1000]")] = 1.0
     rate_per_year: NonNeg
     random_consumer_share: Share
     magnitude: NonNeg
@@ -503,17 +521,22 @@ def embedded_names() -> list[str]:
 
 
 def resolve_path(name_or_path: str | Path | None) -> tuple[str, str]:
-    """(label, TOML text) of an embedded scenario name or a file path."""
+    """(label, TOML text) of an embedded scenario name or a file path.
+
+    A file must be a regular file of at most `validation.MAX_FILE_BYTES`, in UTF-8.
+    """
     if name_or_path is None:
         name_or_path = DEFAULT_SCENARIO
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists() or "/" in str(name_or_path):
         try:
-            return str(p), p.read_text(encoding="utf-8")
+            return str(p), validation.read_limited(p)
         except FileNotFoundError:
             raise ScenarioError(str(p), ["file not found"]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(str(p), [f"cannot read: {exc}"]) from None
+        except ValueError as exc:
+            raise ScenarioError(str(p), [str(exc)]) from None
+        except OSError as exc:
+            raise ScenarioError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
     if str(name_or_path) in embedded_names():
         res = resources.files(SCENARIO_PACKAGE) / f"{name_or_path}.toml"
         return f"{name_or_path} (embedded)", res.read_text(encoding="utf-8")
@@ -525,11 +548,15 @@ def resolve_path(name_or_path: str | Path | None) -> tuple[str, str]:
 
 
 def parse_toml(label: str, text: str) -> dict:
-    """Parse TOML text; a syntax error becomes a ScenarioError with the line."""
+    """Parse TOML text; a syntax error (or a file too big or deep) becomes a ScenarioError."""
     try:
+        validation.check_text(text)
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(label, [f"TOML syntax error: {exc}"]) from None
+    except ValueError as exc:  # TOMLDecodeError is a ValueError
+        prefix = "TOML syntax error: " if isinstance(exc, tomllib.TOMLDecodeError) else ""
+        raise ScenarioError(label, [f"{prefix}{exc}"]) from None
+    except RecursionError:
+        raise ScenarioError(label, ["nested too deeply"]) from None
 
 
 def _allowed_keys(model: type[BaseModel]) -> list[str]:
@@ -648,8 +675,13 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
                             "instead")
             continue
         try:
+            validation.check_text(raw)
+        except ValueError as exc:
+            problems.append(f"--set {key}: value {exc}")
+            continue
+        try:
             value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             bare = raw.replace("-", "").replace("_", "").replace(".", "")
             if bare.isalnum() and not raw[0].isdigit():
                 value = raw
@@ -657,6 +689,9 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
                 problems.append(f"--set {key}: cannot parse value {raw!r}")
                 continue
         parts = key.split(".")
+        if len(parts) > validation.MAX_DEPTH:
+            problems.append(f"--set {key[:80]}: key nested deeper than {validation.MAX_DEPTH}")
+            continue
         node = data
         for i, part in enumerate(parts[:-1]):
             if not isinstance(node, dict) or part not in node:
@@ -704,9 +739,16 @@ def load(name_or_path: str | Path | None = None, overrides: list[str] | None = N
     based = _extend(label, data, name_or_path)
     if overrides:
         data = apply_overrides(label, data, overrides)
+    problems = validation.check_data(data)
+    if problems:
+        raise ScenarioError(label, problems)
     # Line numbers refer to the file; with overrides (or a base scenario) the failing value
     # may not be written in it.
     scenario = validate_dict(label, data, None if overrides or based else text)
+    try:
+        validation.check_resources(scenario)
+    except validation.ResourceLimit as exc:
+        raise ScenarioError(label, [str(exc)]) from None
     return scenario, to_toml(scenario)
 
 
@@ -732,30 +774,47 @@ def _merge(base: dict, child: dict) -> dict:
     return out
 
 
-def _extend(label: str, data: dict, name_or_path, depth: int = 0) -> bool:
-    """Resolve `scenario.extends` in place (a chain of up to 8); True if there was one."""
+def _extend(label: str, data: dict, name_or_path, depth: int = 0,
+            chain: tuple[str, ...] = ()) -> bool:
+    """Resolve `scenario.extends` in place (a chain of up to 8); True if there was one.
+
+    A base given as a path (it has a "/" or names an existing file) is resolved relative
+    to the directory of the extending file, whatever its suffix; a bare name is an
+    embedded scenario. Errors name the whole chain, "a.toml -> b.toml -> c.toml".
+    """
     meta = data.get("scenario")
     if not isinstance(meta, dict) or not meta.get("extends"):
         return False
+    chain = chain or (label,)
+    where = " -> ".join(chain)
     base_name = meta["extends"]
     if not isinstance(base_name, str):
         raise ScenarioError(
-            label, [f"scenario.extends: must be a scenario name or path (got {base_name!r})"])
+            where, [f"scenario.extends: must be a scenario name or path (got {base_name!r})"])
     if depth >= 8:
-        raise ScenarioError(label, ["scenario.extends: chain longer than 8 (a cycle?)"])
-    # A relative path is relative to the extending file.
-    if (name_or_path is not None and base_name.endswith(".toml")
-            and not Path(base_name).is_absolute()):
-        here = Path(str(name_or_path))
-        if here.suffix == ".toml":
-            base_name = str(here.parent / base_name)
+        raise ScenarioError(where, ["scenario.extends: chain longer than 8 (a cycle?)"])
+    here = Path(str(name_or_path)) if name_or_path is not None else None
+    extending_file = here is not None and here.is_file()
+    if extending_file and not Path(base_name).is_absolute():
+        assert here is not None
+        candidate = here.parent / base_name
+        if candidate.exists() or "/" in base_name or base_name not in embedded_names():
+            base_name = str(candidate)
     try:
         base_label, base_text = resolve_path(base_name)
     except ScenarioError as exc:
-        raise ScenarioError(label, [f"scenario.extends: {p}" for p in exc.problems]) from None
-    base = parse_toml(base_label, base_text)
-    _extend(base_label, base, base_name, depth + 1)
+        raise ScenarioError(where, [f"scenario.extends ({exc.source}): {p}"
+                                    for p in exc.problems]) from None
+    if base_label in chain:
+        raise ScenarioError(where, [f"scenario.extends: {base_label} extends itself (a cycle)"])
+    try:
+        base = parse_toml(base_label, base_text)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where} -> {base_label}", exc.problems) from None
+    _extend(base_label, base, base_name, depth + 1, (*chain, base_label))
     merged = _merge(base, data)
+    if not isinstance(merged.get("scenario"), dict):
+        raise ScenarioError(f"{where} -> {base_label}", ["[scenario] must be a table"])
     merged["scenario"].pop("extends", None)
     data.clear()
     data.update(merged)

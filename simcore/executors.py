@@ -13,20 +13,42 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any
 
 
-def _die_with_parent() -> None:
-    """Pool worker initializer: end with the parent process.
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end with the parent process, leave signals to it.
 
-    Pool worker initializer: on Linux, the worker ends when the process that started it
-    dies (even by SIGKILL), instead of living on as an orphan. Elsewhere: nothing.
+    Two guards, because either alone leaves orphans: on Linux, PR_SET_PDEATHSIG asks the
+    kernel for SIGKILL when the parent dies (even by SIGKILL), but only if it was still
+    alive when the call was made, and only for the thread that started the worker; and a
+    daemon thread polls the parent's pid and ends the worker when it changes (any POSIX).
+    Ctrl-C and SIGTERM are ignored here: the parent gets them, keeps the finished
+    replications and shuts the pool down.
     """
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         import ctypes
-        import signal
 
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+
+    if os.getppid() != parent:  # the parent died before the guards were up
+        os._exit(1)
+    threading.Thread(target=watch, name="capsim-parent-watch", daemon=True).start()
+
+
+PARENT_POLL_SECONDS = 0.5
+"""How often a pool worker checks that the process that started it is alive."""
 
 
 class Executor:
@@ -65,7 +87,8 @@ class ProcessExecutor(Executor):
     def imap_unordered(self, fn, argtuples):  # noqa: D102
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             initializer=_die_with_parent)
+                                             initializer=_die_with_parent,
+                                             initargs=(os.getpid(),))
         pending: set[Future] = set()
         it = iter(argtuples)
         exhausted = False

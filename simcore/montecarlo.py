@@ -75,6 +75,7 @@ def replicate(
     skip: Iterable[int] = (),
     on_result: Callable[[RunResult], None] | None = None,
     progress: bool | None = None,
+    check: Callable[[RunResult], None] | None = None,
 ) -> int:
     """Run replications 0..replications-1 (except `skip`) and stream them to `store`.
 
@@ -89,6 +90,8 @@ def replicate(
         skip: replications already done (resume).
         on_result: called with each finished RunResult in the calling process.
         progress: show a progress bar on stderr (default: when stderr is a terminal).
+        check: called with each result before it is stored; an exception it raises stops
+            the run and the result is not stored (so a resumed run meets it again).
 
     Returns:
         The number of replications run by this call.
@@ -102,6 +105,8 @@ def replicate(
     ran = 0
     try:
         for result in executor.imap_unordered(run_replication, todo):
+            if check is not None:
+                check(result)
             if store is not None:
                 store.append(result.replication, *result_tables(result, dates))
                 store.update_manifest(replications_done=len(done) + ran + 1)

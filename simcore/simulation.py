@@ -87,7 +87,10 @@ class Model(Protocol):
 
 def run_replication(model_cls: type, scenario: Any, seed: int, replication: int) -> RunResult:
     """Run one replication of `model_cls(scenario)`; top-level so that it pickles."""
-    model = model_cls(scenario)
-    sim = model.build(Streams(seed, replication))
-    sim.run()
-    return model.collect(sim)
+    # An overflow to infinity is an error, never a silent inf in the results: the caller
+    # gets a FloatingPointError and names the scenario values that caused it.
+    with np.errstate(over="raise"):
+        model = model_cls(scenario)
+        sim = model.build(Streams(seed, replication))
+        sim.run()
+        return model.collect(sim)

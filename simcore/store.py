@@ -20,7 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
+import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -31,11 +31,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+PART_NAME = re.compile(r"^(ts|kpis|ev)-\d{6}\.parquet$")
+"""A part file: one table of one replication."""
+TEMP_NAME = re.compile(r"^\..+\.tmp$")
+"""capsim's temporary files: `.<name>.<random>.tmp`, renamed into place when whole."""
 MANIFEST = "manifest.json"
 PARTS = "parts"
 LOCK = ".lock"
-OWNED = ("manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet",
-         "events.parquet", "summary.json", "plots", "parts", "report.html", "sweep.parquet")
 
 
 class StoreError(Exception):
@@ -104,9 +106,12 @@ def dumps(obj: Any) -> str:
 
 
 def is_run_dir(path: Path) -> bool:
-    """True when `path` holds a manifest written by this store."""
+    """True when `path` holds a manifest written by this store (not a link to one)."""
     try:
-        return "capsim_version" in json.loads((Path(path) / MANIFEST).read_text())
+        if (Path(path) / MANIFEST).is_symlink():
+            return False
+        m = json.loads((Path(path) / MANIFEST).read_text())
+        return isinstance(m, dict) and {"capsim_version", "status"} <= set(m)
     except (OSError, ValueError):
         return False
 
@@ -132,26 +137,43 @@ class RunStore:
         """Take the directory for this process, until it exits.
 
         Take the directory for this process (until it exits): a second run or resume
-        of the same directory is refused instead of racing on its files.
+        of the same directory is refused instead of racing on its files. `unlock`
+        removes the lock file, so a finished run keeps none.
 
         Raises:
             StoreError: another process holds the directory.
         """
         if self._lock_fd is not None:
             return self
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        lock = self.path / LOCK
+        for _ in range(100):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                raise StoreError(f"{self.path}: in use by another capsim process (a run or "
+                                 "resume of this directory is still going)") from None
+            # The holder before us may have removed the file between our open and flock:
+            # the lock counts only while the name still points to the file we locked.
+            try:
+                same = os.stat(lock).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock_fd = fd
+                return self
             os.close(fd)
-            raise StoreError(f"{self.path}: in use by another capsim process (a run or resume "
-                             "of this directory is still going)") from None
-        self._lock_fd = fd
-        return self
+        raise StoreError(f"{self.path}: cannot take the lock {lock}")
 
     def unlock(self) -> None:
-        """Give the directory back (also done when the process exits)."""
+        """Give the directory back and remove the lock file (also done at exit)."""
         if self._lock_fd is not None:
+            # Remove the name while still holding the lock, then release it.
+            try:
+                (self.path / LOCK).unlink()
+            except OSError:
+                pass
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
 
@@ -164,10 +186,17 @@ class RunStore:
         """Create a new run directory.
 
         An existing directory is refused unless `force` is set; with `force`, only a
-        previous capsim run is replaced, and only the files capsim writes are removed.
+        previous capsim run holding nothing but files capsim writes is replaced (see
+        `simcore.replace`): never a symlink, never a directory with files of the user's.
         """
+        from capsim.simcore import replace
+
         path = Path(path)
-        store = None
+        aside = None
+        if path.is_symlink():
+            raise StoreError(f"{path}: is a symbolic link (to {os.readlink(path)}); capsim "
+                             "does not follow links for a run directory: give the directory "
+                             "itself")
         if path.exists():
             if not path.is_dir():
                 raise StoreError(f"{path}: exists and is not a directory")
@@ -178,32 +207,45 @@ class RunStore:
             if entries and not is_run_dir(path):
                 raise StoreError(f"{path}: exists and is not a capsim run directory; "
                                  "refusing to write into it")
-            foreign = [e.name for e in entries
-                       if e.name not in OWNED and not e.name.startswith(".")]
-            if foreign:
-                raise StoreError(f"{path}: holds files capsim did not write "
-                                 f"({', '.join(sorted(foreign)[:3])}); refusing to replace it")
-            store = cls(path).lock()  # never delete a run that another process is writing
-            for e in entries:
-                if e.name in OWNED:
-                    shutil.rmtree(e) if e.is_dir() else e.unlink()
-        path.mkdir(parents=True, exist_ok=True)
-        store = (store or cls(path)).lock()
-        store.parts.mkdir(exist_ok=True)
+            if entries:
+                old = cls(path).lock()  # never replace a run that another process is writing
+                try:
+                    aside = replace.move_aside(path)
+                except BaseException:
+                    old.unlock()
+                    raise
+                old.unlock_keep()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if aside is not None:
+                replace.restore(aside, path)
+            raise StoreError(f"{path}: cannot create the run directory: "
+                             f"{exc.strerror or exc}") from None
+        store = cls(path).lock()
         # "partial" from the first moment: a run killed with SIGKILL runs no handler, and
         # its manifest must still tell readers that it is incomplete.
         store.write_manifest({**manifest, "status": "partial", "replications_done": 0})
+        if aside is not None:
+            replace.discard(aside)
         return store
+
+    def unlock_keep(self) -> None:
+        """Release the lock without removing the file (it moves with a replaced run)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     @classmethod
     def open(cls, path: Path, lock: bool = False) -> RunStore:
-        """Open an existing run directory (for resume, with `lock`, or reading)."""
+        """Open an existing run directory (for resume, with `lock`, or reading).
+
+        Opening never writes: a run on a read-only file system can be read.
+        """
         path = Path(path)
         if not is_run_dir(path):
             raise StoreError(f"{path}: not a capsim run directory (no readable manifest.json)")
-        store = cls(path).lock() if lock else cls(path)
-        store.parts.mkdir(exist_ok=True)
-        return store
+        return cls(path).lock() if lock else cls(path)
 
     # -- small files --------------------------------------------------------------
     def manifest(self) -> dict[str, Any]:
@@ -235,6 +277,7 @@ class RunStore:
     def append(self, replication: int, timeseries: pa.Table, kpis: pa.Table,
                events: pa.Table | None = None) -> None:
         """Store one finished replication. The kpis part is written last: it marks it done."""
+        self.parts.mkdir(exist_ok=True)
         atomic_write_table(self._part("ts", replication), timeseries)
         if events is not None:
             atomic_write_table(self._part("ev", replication), events)
@@ -309,8 +352,29 @@ class RunStore:
         if keep_parts is None:
             keep_parts = status != "complete"
         if not keep_parts:
-            shutil.rmtree(self.parts, ignore_errors=True)
+            self.drop_parts()
         return len(reps)
+
+    def complete(self, **changes: Any) -> None:
+        """Mark the run complete, then drop its parts: the last step of a run.
+
+        Called only once the tables, the summary and the plots are written, so a run
+        that says "complete" has them all; until then `--resume` can finish it.
+        """
+        self.update_manifest(status="complete", **changes)
+        self.drop_parts()
+
+    def drop_parts(self) -> None:
+        """Delete the part files (only files named like parts) and the then empty parts/."""
+        if self.parts.is_symlink() or not self.parts.is_dir():
+            return
+        for f in self.parts.iterdir():
+            if (PART_NAME.match(f.name) or TEMP_NAME.match(f.name)) and not f.is_symlink():
+                f.unlink(missing_ok=True)
+        try:
+            self.parts.rmdir()
+        except OSError:  # something else is in it: leave it
+            pass
 
     # -- reading ------------------------------------------------------------------
     def read_kpis(self):

@@ -64,7 +64,7 @@ class Streams:
 # ---------------------------------------------------------------------------
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
         """Draw from the distribution by inversion.
@@ -172,7 +172,10 @@ class Triangular(_Spec):
 
 
 class Normal(_Spec):
-    """Normal with mean and sd, optionally truncated to [low, high] by clipping."""
+    """Normal with mean and sd, optionally truncated to [low, high] by clipping.
+
+    Leave out `low` or `high` for no bound on that side (NaN and infinities are refused).
+    """
 
     dist: Literal["normal"]
     mean: float
@@ -197,7 +200,8 @@ class Lognormal(_Spec):
     p05: Annotated[float | None, Field(gt=0)] = None
     p95: Annotated[float | None, Field(gt=0)] = None
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True,
+                              allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check(self):

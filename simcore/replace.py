@@ -1,0 +1,118 @@
+"""Replacing a run directory (`--force`) without ever deleting a file capsim did not write.
+
+The old run is checked first, entry by entry, and nothing is touched unless every entry is
+one capsim writes: the top-level files of the run-directory contract, parts named like
+parts, plots the manifest lists (or, for runs from before the list, PNG files), and
+capsim's own temporary files. A symbolic link anywhere, a file of the user's, or a
+directory where a file belongs refuses the replacement, naming the entry.
+
+Then the whole directory is renamed aside in one step (a hidden sibling), the new run is
+created in its place, and only then is the old one deleted. A crash at any moment leaves
+either the old run whole at its path, or the new run there and the old one whole aside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+from capsim.simcore.store import PART_NAME as PART
+from capsim.simcore.store import TEMP_NAME as TEMP
+from capsim.simcore.store import StoreError
+
+TOP = {"manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet", "events.parquet",
+       "summary.json", "report.html", "sweep.parquet", ".lock"}
+"""Top-level files capsim writes in a run directory."""
+DIRS = {"plots", "parts"}
+ASIDE_PREFIX = ".capsim-replaced-"
+
+
+class NotOurs(StoreError):
+    """An entry of a run directory that capsim did not write; nothing was changed."""
+
+
+def _is_file(p: Path) -> bool:
+    return stat.S_ISREG(p.lstat().st_mode)
+
+
+def _plots_written(path: Path) -> set[str] | None:
+    try:
+        m = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    plots = m.get("plots") if isinstance(m, dict) else None
+    return {str(p) for p in plots} if isinstance(plots, list) else None
+
+
+def foreign_entries(path: Path) -> list[str]:
+    """Entries of run directory `path` that capsim did not write (relative paths)."""
+    path = Path(path)
+    bad: list[str] = []
+    listed = _plots_written(path)
+    for e in sorted(path.iterdir()):
+        name = e.name
+        if e.is_symlink():
+            bad.append(f"{name} (a symbolic link)")
+        elif name in DIRS:
+            if not stat.S_ISDIR(e.lstat().st_mode):
+                bad.append(f"{name} (not a directory)")
+                continue
+            for f in sorted(e.iterdir()):
+                rel = f"{name}/{f.name}"
+                if f.is_symlink():
+                    bad.append(f"{rel} (a symbolic link)")
+                elif not _is_file(f):
+                    bad.append(rel)
+                elif TEMP.match(f.name):
+                    continue
+                elif name == "parts" and not PART.match(f.name):
+                    bad.append(rel)
+                elif name == "plots" and not (f.name in listed if listed is not None
+                                              else f.suffix == ".png"):
+                    bad.append(rel)
+        elif name in TOP or TEMP.match(name):
+            if not _is_file(e):
+                bad.append(f"{name} (not a regular file)")
+        else:
+            bad.append(name)
+    return bad
+
+
+def move_aside(path: Path) -> Path:
+    """Check that run directory `path` holds only capsim's files, then rename it aside.
+
+    Returns:
+        The hidden sibling the old run now lives in (give it to `discard` or `restore`).
+
+    Raises:
+        NotOurs: naming up to three entries capsim did not write; nothing was changed.
+    """
+    path = Path(path)
+    bad = foreign_entries(path)
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise NotOurs(f"{path}: holds entries capsim did not write ({', '.join(bad[:3])}"
+                      f"{more}); refusing to replace it (nothing was deleted)")
+    aside = Path(tempfile.mkdtemp(prefix=f"{ASIDE_PREFIX}{path.name}-", dir=path.parent))
+    os.rename(path, aside / "run")  # one atomic step: the old run is whole here or there
+    return aside
+
+
+def restore(aside: Path, path: Path) -> None:
+    """Put an old run back where it was (when its replacement could not be created)."""
+    os.rename(aside / "run", path)
+    aside.rmdir()
+
+
+def discard(aside: Path) -> None:
+    """Delete an old run moved aside (it holds only capsim's files, checked before)."""
+    try:
+        shutil.rmtree(aside)
+    except OSError as exc:
+        print(f"capsim: could not delete the replaced run in {aside}: {exc.strerror or exc}",
+              file=sys.stderr)

@@ -298,3 +298,24 @@ def test_chips_evicted_at_the_start_retire_once_on_their_new_dates():
     assert f.retired[0] == 100
     assert f.shipped[0] == (f.in_transit[0] + f.waiting[0] + f.installed[0] + f.failed[0]
                             + f.retired[0])
+
+
+def test_chips_in_repair_when_their_cohort_retires_retire_on_return():
+    from capsim.models.fleet import Fleet
+
+    f = Fleet(["g"], np.array([1.0]), np.array([1.0]), mtbf_hours=240, repair_days=5,
+              life_days=30, horizon_days=60, rng=[np.random.default_rng(1)])
+    f.energize(1.0)  # room for 1,000 chips
+    f.ship(0, 1000)
+    f.arrive(0, 1000)
+    in_repair_at_retirement = 0
+    for day in range(60):
+        f.step(day)
+        _conserved(f, day)
+        if day == 30:
+            in_repair_at_retirement = int(f.failed[0])
+    # About 10% a day fail, so hundreds are out for repair on the retirement day; every
+    # one of them retires when it comes back, and nothing is left in service.
+    assert in_repair_at_retirement > 100
+    assert f.retired[0] == 1000
+    assert f.installed[0] == 0 and f.failed[0] == 0

@@ -83,6 +83,16 @@ def test_service_bounds(short_scenario):
     k = r.kpis
     assert 0 <= k["unserved_fraction"] <= 1 and 0 <= k["slo_attainment"] <= 1
     assert k["p_shortfall_any"] in (0.0, 1.0)
+    # Overloaded hours count at the cap: every latency is finite and within it.
+    cap = short_scenario.service.latency_cap_s
+    assert np.all(np.isfinite(p99) & (p99 <= cap)) and k["p99_latency_s"] <= cap
+    # The loan: capacity with it = without it + the loan; the shares are shares.
+    np.testing.assert_allclose(s["capacity_tps"], s["capacity_own_tps"] + s["loan_tps"],
+                               rtol=1e-12)
+    assert 0 <= k["loan_share"] <= 1 and 0 <= k["training_deficit_share"] <= 1
+    assert 0 <= k["short_month_share"] <= 1
+    # The window holds 24 months: the longest spell is within the short months' count.
+    assert k["longest_short_spell_months"] <= 24 * k["short_month_share"] + 1e-9
 
 
 def test_allocation_respects_capacity_demand_and_priority():

@@ -92,8 +92,8 @@ Row = tuple[str, str, str, str, float]
 """(KPI, label, format of a value, format of a difference, scale: 1e9 shows dollars in $B)."""
 
 UNSERVED: Row = ("unserved_fraction", "unserved share of tokens", "{:.3g}", "{:+.3g}", 1.0)
-LOST_REVENUE: Row = ("lost_revenue_usd", "lost revenue, $B", "{:,.1f}", "{:+,.1f}", 1e9)
-ORDERED: Row = ("ordered_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)
+LOST_REVENUE: Row = ("lost_revenue_total_usd", "lost revenue, $B", "{:,.1f}", "{:+,.1f}", 1e9)
+ORDERED: Row = ("ordered_total_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)
 
 
 def print_rows(a: Path, b: Path, rows: tuple[Row, ...], a_label: str, b_label: str

@@ -36,11 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Tranches: {', '.join(tranches)}; {summary(with_)['replications']} replications "
           "(mean [95% CI]); difference with - without, paired:")
     rows = (UNSERVED, LOST_REVENUE, ORDERED,
-            ("investment_usd", "investment received, $B", "{:,.1f}", "{:+,.1f}", 1e9))
+            ("investment_total_usd", "investment received, $B", "{:,.1f}", "{:+,.1f}", 1e9))
     res = print_rows(without, with_, rows, "without", "with")
-    d_uns, d_lost, lost = res["unserved_fraction"][1], *res["lost_revenue_usd"]
+    d_uns, d_lost, lost = res["unserved_fraction"][1], *res["lost_revenue_total_usd"]
     print(f"Conclusion: spending part of the tranches on capacity "
-          f"({b['ordered_mw']['mean']:.0f} MW ordered on average) changes the unserved share of "
+          f"({b['ordered_total_mw']['mean']:.0f} MW ordered on average) changes the unserved "
+          "share of "
           f"tokens from {a['unserved_fraction']['mean']:.2%} to "
           f"{b['unserved_fraction']['mean']:.2%} (paired difference {d_uns}) and lost revenue "
           f"by {billions(d_lost)} ({lost} $B).")

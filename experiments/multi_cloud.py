@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
           f"tokens from {a['unserved_fraction']['mean']:.1%} to "
           f"{b['unserved_fraction']['mean']:.1%} (paired difference "
           f"{texts['unserved_fraction']}) and changes lost revenue by "
-          f"{billions(diffs['lost_revenue_usd'])} ({texts['lost_revenue_usd']} $B) over the "
+          f"{billions(diffs['lost_revenue_total_usd'])} ({texts['lost_revenue_total_usd']} $B) "
+          "over the "
           f"horizon.")
     return 0
 

@@ -28,7 +28,7 @@ ROWS = (
     UNSERVED,
     LOST_REVENUE,
     ORDERED,
-    ("aws_spend_10y_usd", "AWS spend (10 years), $B", "{:,.1f}", "{:+,.1f}", 1e9),
+    ("aws_spend_total_usd", "AWS spend (evaluation window), $B", "{:,.1f}", "{:+,.1f}", 1e9),
     ("stranded_power_mw_months", "powered but empty, MW-months", "{:.4g}", "{:+.4g}", 1.0),
 )
 
@@ -46,14 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     diffs = {k: v[0] for k, v in print_rows(plan, forecast, ROWS, "plan", "forecast").items()}
     # Does it pay? Per replication: lost revenue avoided minus the extra AWS bill, i.e.
     # (lost + spend) under the plan minus (lost + spend) under the forecast policy.
-    cost = {d: (k["lost_revenue_usd"] + k["aws_spend_10y_usd"]).to_numpy()
+    cost = {d: (k["lost_revenue_total_usd"] + k["aws_spend_total_usd"]).to_numpy()
             for d, k in ((plan, kpis(plan)), (forecast, kpis(forecast)))}
     net = paired_difference(cost[forecast], cost[plan])  # plan - forecast: the gain
     gain, (lo, hi) = net["diff_mean"], (v / 1e9 for v in net["diff_ci95"])
     verdict = ("pays" if lo > 0 else "does not pay" if hi < 0 else
                "neither clearly pays nor clearly costs")
-    avoided, extra = -diffs["lost_revenue_usd"], diffs["aws_spend_10y_usd"]
-    print(f"Conclusion: ordering ahead of a forecast shortfall ({b['ordered_mw']['mean']:.0f} MW "
+    avoided, extra = -diffs["lost_revenue_total_usd"], diffs["aws_spend_total_usd"]
+    print("Conclusion: ordering ahead of a forecast shortfall "
+          f"({b['ordered_total_mw']['mean']:.0f} MW "
           f"ordered on average) {verdict}: it avoids {billions(avoided)} of lost revenue for "
           f"{billions(extra)} more AWS spend, a net "
           f"{billions(gain)} [{lo:+,.1f}, {hi:+,.1f}] $B per replication (paired), and changes the "

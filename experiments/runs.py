@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
 from capsim.models.scenario import Scenario, load, sha256
 from capsim.simcore import plots, stats
@@ -21,42 +22,11 @@ from capsim.simcore.executors import make_executor
 from capsim.simcore.montecarlo import replicate
 from capsim.simcore.store import RunStore
 
-KPI_BOUNDS = {
-    "p_shortfall_any": (0.0, 1.0),
-    "unserved_fraction": (0.0, 1.0),
-    "slo_attainment": (0.0, 1.0),
-    "stranded_chip_months": (0.0, np.inf),
-    "aws_spend_10y_usd": (0.0, np.inf),
-    "customers_throttled_peak": (0.0, np.inf),
-    "p99_latency_s": (0.0, np.inf),
-    "trainium_gw_2026_12_31": (0.0, np.inf),
-    "stranded_power_mw_months": (0.0, np.inf),
-    "component_delay_chip_months": (0.0, np.inf),
-    "revenue_usd": (0.0, np.inf),
-    "lost_revenue_usd": (0.0, np.inf),
-    "investment_usd": (0.0, np.inf),
-    "ordered_mw": (0.0, np.inf),
-}
-"""Natural bounds: a t-interval on few replications is clipped to them."""
+KPI_BOUNDS = {n: m.bounds for n, m in {**registry.KPIS, **registry.CLOUD_KPIS}.items()}
+"""Natural bounds (from the registry): a t-interval on few replications is clipped to them."""
 
-KPI_UNITS = {
-    "p_shortfall_any": "probability",
-    "unserved_fraction": "share of tokens",
-    "slo_attainment": "share of hours",
-    "first_adequate_date": "decimal year",
-    "stranded_chip_months": "chip-months",
-    "stranded_power_mw_months": "MW-months",
-    "aws_spend_10y_usd": "USD",
-    "commitment_gap_usd": "USD",
-    "revenue_usd": "USD",
-    "lost_revenue_usd": "USD",
-    "investment_usd": "USD",
-    "ordered_mw": "MW facility",
-    "customers_throttled_peak": "customers",
-    "p99_latency_s": "seconds",
-    "trainium_gw_2026_12_31": "GW facility",
-    "component_delay_chip_months": "chip-months",
-}
+KPI_UNITS = {n: m.unit for n, m in registry.KPIS.items()}
+"""Units of the KPIs (from the registry, `capsim.models.kpis`)."""
 
 
 def format_value(v: float | None, unit: str = "") -> str:
@@ -145,7 +115,8 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
             while True:
                 replicate(CapacityModel, spec.scenario, replications=spec.replications,
                           seed=spec.seed, dates=clock.dates(), store=store, executor=executor,
-                          skip=store.done(), progress=spec.progress, check=check)
+                          skip=store.done(), progress=spec.progress, check=check,
+                          describe=registry.describe)
                 more = next_replications(spec, store.read_kpis())
                 if more is None:
                     break
@@ -221,7 +192,7 @@ def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) ->
     out: dict = {"replications": int(len(kpis)), "kpis": {}, "milestones": {}}
     bounds = dict(KPI_BOUNDS)
     if horizon is not None:
-        bounds["first_adequate_date"] = horizon
+        bounds["first_adequate_date"] = bounds["first_short_month"] = horizon
     for name in KPIS + MILESTONES:
         if name not in kpis:
             continue
@@ -238,7 +209,7 @@ def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) ->
         if name in bounds and all(np.isfinite(d["ci95"])):
             lo, hi = bounds[name]
             d["ci95"] = [float(np.clip(v, lo, hi)) for v in d["ci95"]]
-        if name == "first_adequate_date":
+        if name in ("first_adequate_date", "first_short_month"):
             d["share_never"] = d["n_missing"] / max(1, x.size)
         d["unit"] = KPI_UNITS.get(name, "")
         out["milestones" if name in MILESTONES else "kpis"][name] = d
@@ -376,7 +347,7 @@ def _chips_by_state(w: _Weekly, out: Path, tag: str) -> Path | None:
 
 def _spend_vs_commitment(w: _Weekly, scenario: Scenario, out: Path, tag: str) -> Path | None:
     clouds, _ = _enabled(scenario, w)
-    clouds = {c: label for c, label in clouds.items() if f"spend_usd__{c}" in w.columns}
+    clouds = {c: label for c, label in clouds.items() if f"spend_daily_usd__{c}" in w.columns}
     if not clouds:
         return None
     start = scenario.scenario.start
@@ -387,7 +358,7 @@ def _spend_vs_commitment(w: _Weekly, scenario: Scenario, out: Path, tag: str) ->
         w1 = w0 + dt.timedelta(days=round(cl.commitment_years * 365.25))
         # Spend counts from the commitment's start (or the run's, if the window began earlier).
         before = w.daily_dates < np.datetime64(max(start, w0), "D")
-        spend = w.daily(f"spend_usd__{c}")
+        spend = w.daily(f"spend_daily_usd__{c}")
         spend[:, before] = 0.0
         cum = np.cumsum(spend, axis=1) / 1e9
         cum[:, before] = np.nan
@@ -403,14 +374,14 @@ def _spend_vs_commitment(w: _Weekly, scenario: Scenario, out: Path, tag: str) ->
 
 
 def _revenue(w: _Weekly, out: Path, tag: str) -> Path | None:
-    if not {"run_rate_usd", "revenue_usd", "lost_revenue_usd"} <= w.columns:
+    if not {"run_rate_usd", "revenue_daily_usd", "lost_revenue_daily_usd"} <= w.columns:
         return None
     year = 365.25 / 1e9  # dollars per day -> $B per year
     panels = {
         "Revenue run-rate, Anthropic-wide (30-day)": {"run-rate": w.weekly("run_rate_usd") / 1e9},
         "Revenue on the modelled clouds: earned vs lost to unserved tokens": {
-            "earned, per year": w.weekly("revenue_usd") * year,
-            "lost, per year (unserved demand)": w.weekly("lost_revenue_usd") * year},
+            "earned, per year": w.weekly("revenue_daily_usd") * year,
+            "lost, per year (unserved demand)": w.weekly("lost_revenue_daily_usd") * year},
     }
     return plots.fan_panels(out / "revenue.png", w.dates, panels, ylabel="$B per year",
                             title=f"Revenue, {tag}")
@@ -429,7 +400,9 @@ def write_plots(store: RunStore) -> list[Path]:
     made = [plots.fan_chart(
         out / "fan_chart.png", w.dates,
         {"Claude demand on the modelled clouds": w.weekly("demand_tps"),
-         "serving capacity, all enabled clouds": w.weekly("capacity_tps")},
+         "serving capacity with the training loan": w.weekly("capacity_tps"),
+         **({"serving capacity without the loan": w.weekly("capacity_own_tps")}
+            if "capacity_own_tps" in w.columns else {})},
         ylabel="reference tokens/s (weekly mean, log scale)", log=True,
         title=f"Capacity vs demand, {tag}")]
     made.append(plots.fan_chart(
@@ -451,13 +424,14 @@ def write_plots(store: RunStore) -> list[Path]:
     # Monthly probability of a shortfall across replications.
     ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
     g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
-    short = (g["unserved_tps"] > 1e-9 * g["demand_tps"]).unstack("month")
+    threshold = scenario.service.short_month_threshold
+    short = (g["unserved_tps"] > threshold * g["demand_tps"]).unstack("month")
     n = short.shape[0]
     k = short.sum(axis=0).to_numpy()
     ci = np.array([stats.proportion_ci(int(x), n) for x in k])
     made.append(plots.share_over_time(
         out / "shortfall_probability.png", short.columns.to_numpy(), ci[:, 0], ci[:, 1], ci[:, 2],
-        ylabel="P(demand not fully served in month)",
+        ylabel=f"P(more than {threshold:.0%} of the month's demand unserved)",
         title=f"Probability of a shortfall by month ({n} replications)"))
     # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
     target = scenario.service.slo_target_share.base

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance
+from capsim.models import finance, kpis, outcomes
 from capsim.models.chips import shipments
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
@@ -22,54 +22,30 @@ from capsim.models.scenario import Scenario
 from capsim.models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
-from capsim.simcore.clock import HOURS_PER_DAY, Clock, decimal_year
+from capsim.simcore.clock import HOURS_PER_DAY, Clock
 from capsim.simcore.simulation import RunResult, Simulation
 from capsim.simcore.streams import Streams
 
-SERIES = [
-    "demand_tps", "peak_demand_tps", "capacity_tps", "served_tps", "unserved_tps",
-    "unserved_committed_tps", "unserved_on_demand_tps", "unserved_consumer_tps",
-    "unserved_batch_tps", "peak_utilization", "slo_hours", "p50_latency_s", "p99_latency_s",
-    "surge_multiplier",
-    "energized_mw", "occupied_mw",
-    "chips_shipped", "chips_in_transit", "chips_waiting", "chips_installed", "chips_failed",
-    "chips_retired",
-    "customers_active", "customers_throttled",
-    "revenue_usd", "lost_revenue_usd", "run_rate_usd", "spend_usd", "investment_usd",
-    "ordered_mw", "fp8_eflops", "chips_awaiting_components",
-]
-"""Daily series: tokens/s are daily means unless named peak; MW are facility MW; *_usd
-are dollars of that day, except run_rate_usd (Anthropic-wide, per year) and the running
-totals investment_usd and ordered_mw; fp8_eflops is the dense FP8 EFLOP/s of healthy
-installed chips of the generations that give fp8_tflops; chips_awaiting_components are
-chips due from the production lines (planned or ordered) that wait for CoWoS or HBM.
-Per pool, pool_stock__<pool> is the stock of components held for the scenario's chips.
-Per generation and per cloud, `series_names()` adds
-chips_<state>__<generation>, compute_tps__<generation>, and energized_mw__<cloud>,
-occupied_mw__<cloud>, compute_tps__<cloud>, spend_usd__<cloud>."""
+SERIES = list(kpis.SERIES)
+"""Daily series (names, units and meanings in `capsim.models.kpis`). Per generation, cloud
+and pool, `series_names()` adds chips_<state>__<generation>, compute_tps__<generation>,
+pool_stock__<pool>, and energized_mw__<cloud>, occupied_mw__<cloud>, compute_tps__<cloud>,
+spend_daily_usd__<cloud>."""
 
-KPIS = [
-    "p_shortfall_any", "unserved_fraction", "slo_attainment", "first_adequate_date",
-    "stranded_chip_months", "stranded_power_mw_months", "component_delay_chip_months",
-    "aws_spend_10y_usd",
-    "commitment_gap_usd", "revenue_usd", "lost_revenue_usd", "investment_usd", "ordered_mw",
-    "customers_throttled_peak", "p99_latency_s",
-]
-MILESTONES = ["trainium_gw_2026_12_31"]
-CLOUD_KPIS = {"energized_mw_end": "MW facility", "compute_tps_end": "reference tokens/s",
-              "spend_usd": "USD"}
-"""Per enabled cloud, as kpis columns <name>__<cloud>: energized MW and installed compute
-on the last day, and spend over the horizon."""
-BINARY_KPIS = {"p_shortfall_any"}
-HIGHER_IS_BETTER = {"slo_attainment", "revenue_usd", "investment_usd", "trainium_gw_2026_12_31"}
+KPIS = kpis.kpi_names()
+MILESTONES = kpis.milestone_names()
+CLOUD_KPIS = {n: m.unit for n, m in kpis.CLOUD_KPIS.items()}
+"""Per enabled cloud, as kpis columns <name>__<cloud>."""
+BINARY_KPIS = {n for n, m in kpis.KPIS.items() if m.binary}
+HIGHER_IS_BETTER = kpis.higher_is_better()
 """KPIs where a higher value is the good outcome (for the others, lower is better)."""
 DAYS_PER_MONTH = 365.25 / 12
 MILESTONE_CLOUD = "aws"
-"""The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_10y_usd."""
+"""The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_total_usd."""
 RUN_RATE_DAYS = 30
-_DAILY = ("revenue_usd", "lost_revenue_usd", "run_rate_usd", "investment_usd", "ordered_mw",
-          "surge_multiplier", "customers_active", "customers_throttled", "fp8_eflops",
-          "chips_awaiting_components")
+_DAILY = ("revenue_daily_usd", "lost_revenue_daily_usd", "run_rate_usd", "investment_cum_usd",
+          "ordered_cum_mw", "surge_multiplier", "customers_active", "customers_throttled",
+          "fp8_eflops", "chips_awaiting_components")
 """Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
@@ -81,7 +57,7 @@ def series_names(scenario: Scenario) -> list[str]:
             + [f"compute_tps__{g}" for g in gens]
             + [f"pool_stock__{p}" for p in scenario.supply.pools]
             + [f"{m}__{c}" for c in clouds
-               for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_usd")])
+               for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd")])
 
 
 class CapacityModel:
@@ -185,6 +161,8 @@ class CapacityModel:
         # Hourly capacity, utilization, demand, served and unserved by tier: the queueing
         # step and the daily means are computed for all days at once in collect().
         self.h_cap = np.zeros((days, 24))
+        self.own_cap = np.zeros(days)       # serving capacity without the training loan
+        self.reservation = np.zeros(days)   # training's reservation
         self.h_util = np.zeros((days, 24))
         self.h_demand = np.zeros((days, 24))
         self.h_served = np.zeros((days, 24))
@@ -270,7 +248,8 @@ class CapacityModel:
         self.ordered_mw += mw_ordered
         self.ordered_chips += chips
         sim.events.log(sim.env.now, "order", f"{why}: {chips} {self.gen_names[g]} chips and "
-                       f"{mw_ordered:.1f} MW of buildings")
+                       f"{mw_ordered:.1f} MW of buildings", subject=self.gen_names[g],
+                       amount=mw_ordered, unit="MW facility")
         return mw_ordered
 
     # -- processes ----------------------------------------------------------------
@@ -281,7 +260,8 @@ class CapacityModel:
             if t > sim.env.now:
                 yield sim.env.timeout(t - sim.env.now)
             self.fleet.energize(mw, c)
-            sim.events.log(t, "power_on", f"{name} +{mw:.1f} MW")
+            sim.events.log(t, "power_on", f"{name} +{mw:.1f} MW", subject=name, amount=mw,
+                           unit="MW facility")
 
     def _procure(self, sim: Simulation):
         """The forecast procurement policy.
@@ -372,6 +352,8 @@ class CapacityModel:
             hs = allocate(cap, [committed, on_demand, consumer], batch)
             util = hs.utilization
             self.h_cap[day] = cap
+            self.own_cap[day] = total * self.serving_share
+            self.reservation[day] = total - self.own_cap[day]
             self.h_util[day] = util
             n_comm, n_od = dem.active_customers(day)
             # Customers count as throttled in an hour when their tier is short.
@@ -388,7 +370,8 @@ class CapacityModel:
             run_rate = (revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
                         / max(dem.cloud_share, 1e-12))
             for tr in self.tranches.check(day, run_rate):
-                sim.events.log(env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B")
+                sim.events.log(env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
+                               subject=tr.name, amount=tr.amount_usd, unit="USD")
                 self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
                                     f"tranche {tr.name}")
             occ_kw = f.occupied_kw_by_cloud()
@@ -421,7 +404,9 @@ class CapacityModel:
         s["peak_utilization"][:] = np.minimum(self.h_util.max(axis=1), 1e6)
         s["energized_mw"][:] = self.by_cloud[:, 0].sum(axis=1)
         s["occupied_mw"][:] = self.by_cloud[:, 1].sum(axis=1)
-        s["spend_usd"][:] = self.by_cloud[:, 3].sum(axis=1)
+        s["spend_daily_usd"][:] = self.by_cloud[:, 3].sum(axis=1)
+        s["capacity_own_tps"][:] = self.own_cap
+        s["loan_tps"][:] = np.maximum(s["capacity_tps"] - self.own_cap, 0.0)
         chips = self.by_gen[:, :len(STATES)].sum(axis=2)
         for i, st in enumerate(STATES):
             s[f"chips_{st}"][:] = chips[:, i]
@@ -434,76 +419,71 @@ class CapacityModel:
                 s[name] = self.by_gen[:, si, gi].astype(np.float32)
         for i, name in enumerate(self.pools.containers):
             s[f"pool_stock__{name}"] = self.pool_stock[:, i]
-        for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_usd")):
+        for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd")):
             for ci, c in enumerate(self.clouds):
                 s[f"{m}__{c}"] = self.by_cloud[:, mi, ci].copy()
         # Service quality for every hour at once: one vectorized queueing evaluation.
+        # Overloaded hours (and any latency beyond the cap) count at the cap: requests
+        # give up, so more congestion can never lower a latency figure.
+        cap_s = self.sc.service.latency_cap_s
         (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
         ok = slo_met(self.h_util, wait, self.queue)
+        lat = np.minimum(np.nan_to_num(lat, nan=cap_s, posinf=cap_s), cap_s)
+        lat50 = np.minimum(np.nan_to_num(lat50, nan=cap_s, posinf=cap_s), cap_s)
         s["slo_hours"][:] = ok.sum(axis=1)
-        finite = np.where(np.isfinite(lat), lat, np.nan)
-        s["p99_latency_s"][:] = _mean_finite(finite)
-        s["p50_latency_s"][:] = _mean_finite(lat50)
-        demand, unserved = s["demand_tps"], s["unserved_tps"]
-        # Monthly shortfall: any unserved tokens in a calendar month.
-        dates = clock.dates()
-        month = dates.astype("datetime64[M]")
-        months, idx = np.unique(month, return_inverse=True)
-        m_dem = np.bincount(idx, weights=demand)
-        m_uns = np.bincount(idx, weights=unserved)
-        short = m_uns > 1e-9 * np.maximum(m_dem, 1e-300)
-        if not short.any():
-            first_ok = decimal_year(months[0])
-        elif short[-1]:
-            first_ok = np.nan
-        else:
-            first_ok = decimal_year(months[np.nonzero(short)[0][-1] + 1])
+        s["p99_latency_s"][:] = lat.mean(axis=1)
+        s["p50_latency_s"][:] = lat50.mean(axis=1)
+        # The future-facing KPIs cover the evaluation window [w0, w1) only.
+        w0, w1 = outcomes.window_days(self.sc, clock)
+        win = slice(w0, w1)
+        demand, unserved = s["demand_tps"][win], s["unserved_tps"][win]
         mday = int(clock.hours(dt.date(2026, 12, 31)) / HOURS_PER_DAY)
         aws = self.clouds.index(MILESTONE_CLOUD) if MILESTONE_CLOUD in self.clouds else None
         gw_2026 = (float(self.by_cloud[mday, 1, aws]) / 1000
                    if aws is not None and 0 <= mday < clock.days else np.nan)
-        ten_years = min(clock.days, int(round(10 * 365.25)))
-        aws_spend = float(self.by_cloud[:ten_years, 3, aws].sum()) if aws is not None else 0.0
+        aws_spend = float(self.by_cloud[win, 3, aws].sum()) if aws is not None else 0.0
         gap = sum(finance.commitment_gap_usd(self.by_cloud[:, 3, ci], clock.start,
                                              *self.commitments[ci])
                   for ci in range(len(self.clouds)))
-        kpis = {
-            "p_shortfall_any": float(short.any()),
+        loan, deficit = outcomes.loan_shares(s["capacity_tps"][win], self.own_cap[win],
+                                             self.reservation[win])
+
+        def gained(name: str) -> float:  # a running total's growth over the window
+            x = s[name]
+            return float(x[w1 - 1] - (x[w0 - 1] if w0 > 0 else 0.0))
+
+        kp = {
+            **outcomes.shortfall(clock.dates()[win], demand, unserved,
+                                 self.sc.service.short_month_threshold),
             # Clipped against rounding: the ratio of two sums of the same hours.
             "unserved_fraction": float(np.clip(unserved.sum() / demand.sum(), 0, 1))
             if demand.sum() > 0 else 0.0,
-            "slo_attainment": float(s["slo_hours"].sum() / (24 * clock.days)),
-            "first_adequate_date": first_ok,
-            "stranded_chip_months": float(s["chips_waiting"].sum() / DAYS_PER_MONTH),
+            "slo_attainment": float(s["slo_hours"][win].sum() / (24 * (w1 - w0))),
+            "stranded_chip_months": float(s["chips_waiting"][win].sum() / DAYS_PER_MONTH),
             "component_delay_chip_months": float(
-                s["chips_awaiting_components"].sum() / DAYS_PER_MONTH),
-            "stranded_power_mw_months": float(
-                np.maximum(s["energized_mw"] - s["occupied_mw"], 0).sum() / DAYS_PER_MONTH),
-            "aws_spend_10y_usd": aws_spend,
+                s["chips_awaiting_components"][win].sum() / DAYS_PER_MONTH),
+            "stranded_power_mw_months": float(np.maximum(
+                s["energized_mw"][win] - s["occupied_mw"][win], 0).sum() / DAYS_PER_MONTH),
+            "loan_share": loan,
+            "training_deficit_share": deficit,
+            "aws_spend_total_usd": aws_spend,
             "commitment_gap_usd": float(gap),
-            "revenue_usd": float(s["revenue_usd"].sum()),
-            "lost_revenue_usd": float(s["lost_revenue_usd"].sum()),
-            "investment_usd": self.tranches.received_usd,
-            "ordered_mw": float(self.ordered_mw),
-            "customers_throttled_peak": float(s["customers_throttled"].max()),
-            # Mean over the hours that are not overloaded (overload counts against the SLO).
-            "p99_latency_s": float(np.nanmean(finite)) if np.isfinite(finite).any() else np.nan,
+            "revenue_total_usd": float(s["revenue_daily_usd"][win].sum()),
+            "lost_revenue_total_usd": float(s["lost_revenue_daily_usd"][win].sum()),
+            "investment_total_usd": gained("investment_cum_usd"),
+            "ordered_total_mw": gained("ordered_cum_mw"),
+            "customers_throttled_peak": int(s["customers_throttled"][win].max()),
+            "p99_latency_s": float(lat[win].mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
         # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").
         for ci, c in enumerate(self.clouds):
-            kpis[f"energized_mw_end__{c}"] = float(self.by_cloud[-1, 0, ci])
-            kpis[f"compute_tps_end__{c}"] = float(self.by_cloud[-1, 2, ci])
-            kpis[f"spend_usd__{c}"] = float(self.by_cloud[:, 3, ci].sum())
-        return RunResult(sim.streams.replication, s, kpis, sim.events.rows)
-
-
-def _mean_finite(x: np.ndarray) -> np.ndarray:
-    """Per day (row), the mean of the hours that are not overloaded; NaN when none is."""
-    ok = np.isfinite(x)
-    n = ok.sum(axis=1)
-    total = np.where(ok, x, 0.0).sum(axis=1)
-    return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+            kp[f"energized_mw_end__{c}"] = float(self.by_cloud[-1, 0, ci])
+            kp[f"compute_tps_end__{c}"] = float(self.by_cloud[-1, 2, ci])
+            kp[f"spend_total_usd__{c}"] = float(self.by_cloud[win, 3, ci].sum())
+        kp = {k: kp[k] for k in [*KPIS, *MILESTONES] if k in kp} | {
+            k: v for k, v in kp.items() if k not in kpis.KPIS}
+        return RunResult(sim.streams.replication, s, kp, sim.events.rows)
 
 
 class _Process:

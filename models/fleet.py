@@ -66,6 +66,8 @@ class Fleet:
         # Repairs finishing on each day; sized past the horizon so no bounds checks.
         self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
         self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
+        # Failed chips of each generation whose cohort retired while they were in repair.
+        self._retire_on_return = np.zeros(n, np.int64)
         # Newest generation first: it gives the most tokens per MW of scarce power.
         self._order = np.argsort(-(self.tps / self.kw), kind="stable")
 
@@ -155,7 +157,11 @@ class Fleet:
         """One day: repairs come back, failures, retirements, then placement."""
         back = self._repairs[day]
         self.failed -= back
-        self.installed += back
+        # Chips whose cohort retired while they were out for repair retire as they return.
+        gone = np.minimum(back, self._retire_on_return)
+        self._retire_on_return -= gone
+        self.retired += gone
+        self.installed += back - gone
         if self.p_fail_day > 0:
             if self.rngs is not None:
                 new = np.array([r.binomial(n, self.p_fail_day)
@@ -168,11 +174,13 @@ class Fleet:
             self._repairs[day + self.repair_days] += new
         while self._cohorts and self._cohorts[0][0] <= day:
             _, g, c = heapq.heappop(self._cohorts)
-            # A cohort retires from service; chips of it that are out for repair retire
-            # when they come back, which we approximate by taking healthy ones first.
+            # A cohort retires from service: healthy chips at once, and as many chips of
+            # the generation as are out for repair when they come back (the fleet does not
+            # track which cohort a failed chip belongs to; healthy ones go first).
             take = min(c, self.installed[g])
             self.installed[g] -= take
             self.retired[g] += take
+            self._retire_on_return[g] += min(c - take, self.failed[g] - self._retire_on_return[g])
         self.place(day)
 
     def place(self, day: int) -> None:

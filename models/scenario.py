@@ -159,6 +159,10 @@ class Meta(_Frozen):
     description: str = ""
     start: dt.date
     end: dt.date
+    evaluation_start: dt.date | None = Field(
+        None, description="first day of the window the future-facing KPIs cover (default: start)")
+    evaluation_end: dt.date | None = Field(
+        None, description="day after the window's last (default: end)")
 
     @model_validator(mode="after")
     def _horizon(self):
@@ -167,6 +171,10 @@ class Meta(_Frozen):
         if (self.end - self.start).days > MAX_HORIZON_YEARS * 366:
             raise ValueError(f"end (={self.end}): the horizon is at most {MAX_HORIZON_YEARS} "
                              f"years from start (={self.start})")
+        lo, hi = self.evaluation_start or self.start, self.evaluation_end or self.end
+        if not self.start <= lo < hi <= self.end:
+            raise ValueError(f"evaluation window {lo} to {hi} must be non-empty and within "
+                             f"start (={self.start}) and end (={self.end})")
         return self
 
 
@@ -373,6 +381,12 @@ class Service(_Frozen):
     service_scv: NonNeg
     slo_p99_wait_s: NonNeg
     slo_target_share: Share
+    short_month_threshold: float = Field(
+        0.01, ge=0.0, lt=1.0,
+        description="a month is short when more than this share of its demand goes unserved")
+    latency_cap_s: float = Field(
+        600.0, gt=0.0,
+        description="seconds at which a request gives up: latency of overloaded hours")
 
 
 class Cloud(_Frozen):
@@ -409,6 +423,13 @@ class Procurement(_Frozen):
     """
 
     policy: Literal["plan", "forecast"] = "plan"
+    shipping: Literal["power_aware", "legacy"] = Field(
+        "power_aware", description="power_aware: ship only chips that powered space can take "
+        "within power_lead_days and order power for held chips; legacy: ship on schedule")
+    power_lead_days: float = Field(
+        90.0, ge=0.0, description="days ahead the shipping policy looks for powered space")
+    hold_review_days: float = Field(
+        30.0, gt=0.0, description="days between looks at held chips")
     cloud: str = "aws"
     order_lead_time_days: NonNeg
     build_lead_time_days: NonNeg

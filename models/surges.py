@@ -67,7 +67,9 @@ class SurgeProcess:
         surge = Surge(t, self.k * max(0.0, magnitude), ramp, half, kind, target)
         self.active.append(surge)
         self.started.append(surge)
-        self.sim.events.log(t, f"surge.{kind}", f"target={target} magnitude={surge.magnitude:.3f}")
+        self.sim.events.log(t, f"surge.{kind}", f"target={target} magnitude={surge.magnitude:.3f}",
+                            subject=target, amount=surge.magnitude,
+                            unit="extra share of demand at the peak")
 
     def _random(self):
         env = self.sim.env

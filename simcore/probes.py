@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+
+class Event(NamedTuple):
+    """One discrete event: when, what, and its structured facts beside the text."""
+
+    hour: float
+    kind: str
+    detail: str = ""
+    subject: str = ""     # what the event is about (a campus, a generation, a tranche)
+    amount: float = float("nan")
+    unit: str = ""        # unit of `amount`
 
 
 @dataclass
 class EventLog:
-    """Discrete events as (time in hours, kind, detail) tuples."""
+    """Discrete events, in the order they were logged."""
 
-    rows: list[tuple[float, str, str]] = field(default_factory=list)
+    rows: list[Event] = field(default_factory=list)
 
-    def log(self, t: float, kind: str, detail: str = "") -> None:
-        """Append one event."""
-        self.rows.append((float(t), kind, detail))
+    def log(self, t: float, kind: str, detail: str = "", *, subject: str = "",
+            amount: float = float("nan"), unit: str = "") -> None:
+        """Append one event; `subject`, `amount` and `unit` are its facts as fields."""
+        self.rows.append(Event(float(t), kind, detail, subject, float(amount), unit))
 
     def count(self, kind: str) -> int:
         """How many events of one kind were logged."""
-        return sum(1 for _, k, _ in self.rows if k == kind)
+        return sum(1 for e in self.rows if e.kind == kind)

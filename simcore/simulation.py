@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 import simpy
 from capsim.simcore.clock import Clock
-from capsim.simcore.probes import EventLog
+from capsim.simcore.probes import Event, EventLog
 from capsim.simcore.streams import Streams
 
 
@@ -58,13 +58,13 @@ class RunResult:
         replication: replication index.
         timeseries: daily series, each an array with one value per day.
         kpis: scalar key figures of the replication.
-        events: (hour, kind, detail) rows.
+        events: logged events (hour, kind, detail, subject, amount, unit).
     """
 
     replication: int
     timeseries: Mapping[str, np.ndarray]
     kpis: Mapping[str, float]
-    events: list[tuple[float, str, str]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
 
 
 class Model(Protocol):

@@ -297,8 +297,12 @@ class RunStore:
     def _read_kpi_rows(self) -> dict[int, dict]:
         return {r: pq.read_table(self._part("kpis", r)).to_pylist()[0] for r in self.done()}
 
-    @staticmethod
-    def _kpi_table(rows: dict[int, dict]) -> pa.Table:
+    def _kpi_table(self, rows: dict[int, dict]) -> pa.Table:
+        # The parts' schema (types and field metadata) is kept in the joined table.
+        first = self._part("kpis", min(rows))
+        schema = pq.read_schema(first) if first.exists() else None
+        if schema is not None and set(schema.names) == set(rows[min(rows)]):
+            return pa.Table.from_pylist([rows[r] for r in sorted(rows)], schema=schema)
         table = pa.Table.from_pylist([rows[r] for r in sorted(rows)])
         return table.set_column(0, "replication", table.column("replication").cast(pa.int32()))
 
@@ -393,7 +397,8 @@ class RunStore:
 
         path = self.path / "events.parquet"
         return pd.read_parquet(path) if path.exists() else pd.DataFrame(
-            columns=["replication", "hour", "date", "kind", "detail"])
+            columns=["replication", "hour", "date", "kind", "detail", "subject", "amount",
+                     "unit"])
 
     def read_timeseries(self, columns: list[str] | None = None):
         """Timeseries table as a pandas DataFrame."""

@@ -59,7 +59,7 @@ def _ordered(ran, name: str, a: str, b: str) -> tuple[str, pd.Series, pd.Series]
     """Run an experiment (cached); its output and ordered_mw of variants a and b."""
     rc, out, folder = ran(name)
     assert rc == 0
-    return out, kpi(folder / a, "ordered_mw"), kpi(folder / b, "ordered_mw")
+    return out, kpi(folder / a, "ordered_total_mw"), kpi(folder / b, "ordered_total_mw")
 
 
 def test_milestone_funding_orders_capacity_only_when_funded(ran):

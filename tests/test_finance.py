@@ -31,14 +31,17 @@ def test_spend_is_the_sum_of_priced_capacity():
     aws = model.clouds.index("aws")
     price = model.cloud_price[aws]
     want = s["occupied_mw__aws"] / model.pue * price / 365.25
-    np.testing.assert_allclose(s["spend_usd__aws"], want, rtol=1e-6)
-    np.testing.assert_allclose(s["spend_usd"], sum(s[f"spend_usd__{c}"] for c in model.clouds),
+    np.testing.assert_allclose(s["spend_daily_usd__aws"], want, rtol=1e-6)
+    np.testing.assert_allclose(s["spend_daily_usd"],
+                               sum(s[f"spend_daily_usd__{c}"] for c in model.clouds),
                                rtol=1e-9)
+    # The evaluation window is the whole run here (it starts at the announcement).
+    assert r.kpis["aws_spend_total_usd"] == pytest.approx(s["spend_daily_usd__aws"].sum(), rel=1e-6)
+    assert r.kpis["spend_total_usd__aws"] == r.kpis["aws_spend_total_usd"]
     ten = int(round(10 * 365.25))
-    assert r.kpis["aws_spend_10y_usd"] == pytest.approx(s["spend_usd__aws"][:ten].sum(), rel=1e-6)
     # Commitment gap: $100B over the ten years the run covers, minus that spend.
     assert r.kpis["commitment_gap_usd"] == pytest.approx(
-        100e9 - s["spend_usd__aws"][:ten + 1].sum(), rel=1e-6)
+        100e9 - s["spend_daily_usd__aws"][:ten + 1].sum(), rel=1e-6)
 
 
 def test_revenue_is_served_tokens_times_price():
@@ -50,12 +53,13 @@ def test_revenue_is_served_tokens_times_price():
     s = r.timeseries
     days = np.arange(s["served_tps"].size)
     price = 4.0 * 0.7 ** (days / 365.25)
-    np.testing.assert_allclose(s["revenue_usd"], s["served_tps"] * 86400 * price / 1e6, rtol=1e-9)
-    np.testing.assert_allclose(s["lost_revenue_usd"], s["unserved_tps"] * 86400 * price / 1e6,
+    np.testing.assert_allclose(s["revenue_daily_usd"], s["served_tps"] * 86400 * price / 1e6,
+                               rtol=1e-9)
+    np.testing.assert_allclose(s["lost_revenue_daily_usd"], s["unserved_tps"] * 86400 * price / 1e6,
                                rtol=1e-9, atol=1e-6)
-    assert s["lost_revenue_usd"].sum() > 0  # the stress makes some demand go unserved
-    assert r.kpis["revenue_usd"] == pytest.approx(s["revenue_usd"].sum())
-    assert r.kpis["lost_revenue_usd"] == pytest.approx(s["lost_revenue_usd"].sum())
+    assert s["lost_revenue_daily_usd"].sum() > 0  # the stress makes some demand go unserved
+    assert r.kpis["revenue_total_usd"] == pytest.approx(s["revenue_daily_usd"].sum())
+    assert r.kpis["lost_revenue_total_usd"] == pytest.approx(s["lost_revenue_daily_usd"].sum())
 
 
 def test_tokens_value_prices_each_tier():
@@ -76,7 +80,7 @@ def test_a_tranche_fires_once_and_only_when_its_milestone_is_met():
 def test_tranches_in_the_model_fire_on_the_first_day_the_run_rate_reaches_them():
     model, r, sim = _run([], end="2030-04-01")
     rr = r.timeseries["run_rate_usd"]
-    fired = {d.split(":")[0]: t for t, k, d in r.events if k == "tranche"}
+    fired = {e.subject: e.hour for e in r.events if e.kind == "tranche"}
     assert fired, "the initial tranche fires at the start"
     for t in model.tranches.items:
         above = np.nonzero(rr >= t.milestone_run_rate_usd)[0]
@@ -86,17 +90,17 @@ def test_tranches_in_the_model_fire_on_the_first_day_the_run_rate_reaches_them()
         else:
             assert t.fired_day == above[0], t.name
             assert fired[t.name] == pytest.approx((t.fired_day + 0.5) * HOURS_PER_DAY)
-    assert r.kpis["investment_usd"] == pytest.approx(
+    assert r.kpis["investment_total_usd"] == pytest.approx(
         sum(t.amount_usd for t in model.tranches.items if t.fired_day is not None))
-    inv = r.timeseries["investment_usd"]
-    assert np.all(np.diff(inv) >= 0) and inv[-1] == r.kpis["investment_usd"]
+    inv = r.timeseries["investment_cum_usd"]
+    assert np.all(np.diff(inv) >= 0) and inv[-1] == r.kpis["investment_total_usd"]
 
 
 def test_funded_capacity_arrives_after_the_lead_times():
     funded, rf, _ = _run([], end="2030-04-01")
     unfunded, ru, _ = _run([f"finance.tranches.{n}.capacity_share=0"
                             for n in load()[0].finance.tranches], end="2030-04-01")
-    assert ru.kpis["ordered_mw"] == 0 and rf.kpis["ordered_mw"] > 0
+    assert ru.kpis["ordered_total_mw"] == 0 and rf.kpis["ordered_total_mw"] > 0
     assert funded.ordered_chips > 0 and unfunded.ordered_chips == 0
     # The first order is placed on day 0; nothing changes before the order lead time has
     # passed (chips) or the build lead time (buildings).

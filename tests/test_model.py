@@ -83,6 +83,16 @@ def test_service_bounds(short_scenario):
     k = r.kpis
     assert 0 <= k["unserved_fraction"] <= 1 and 0 <= k["slo_attainment"] <= 1
     assert k["p_shortfall_any"] in (0.0, 1.0)
+    # Overloaded hours count at the cap: every latency is finite and within it.
+    cap = short_scenario.service.latency_cap_s
+    assert np.all(np.isfinite(p99) & (p99 <= cap)) and k["p99_latency_s"] <= cap
+    # The loan: capacity with it = without it + the loan; the shares are shares.
+    np.testing.assert_allclose(s["capacity_tps"], s["capacity_own_tps"] + s["loan_tps"],
+                               rtol=1e-12)
+    assert 0 <= k["loan_share"] <= 1 and 0 <= k["training_deficit_share"] <= 1
+    assert 0 <= k["short_month_share"] <= 1
+    # The window holds 24 months: the longest spell is within the short months' count.
+    assert k["longest_short_spell_months"] <= 24 * k["short_month_share"] + 1e-9
 
 
 def test_allocation_respects_capacity_demand_and_priority():
@@ -299,3 +309,24 @@ def test_chips_evicted_at_the_start_retire_once_on_their_new_dates():
     assert f.retired[0] == 100
     assert f.shipped[0] == (f.in_transit[0] + f.waiting[0] + f.installed[0] + f.failed[0]
                             + f.retired[0])
+
+
+def test_chips_in_repair_when_their_cohort_retires_retire_on_return():
+    from capsim.models.fleet import Fleet
+
+    f = Fleet(["g"], np.array([1.0]), np.array([1.0]), mtbf_hours=240, repair_days=5,
+              life_days=30, horizon_days=60, rng=[np.random.default_rng(1)])
+    f.energize(1.0)  # room for 1,000 chips
+    f.ship(0, 1000)
+    f.arrive(0, 1000)
+    in_repair_at_retirement = 0
+    for day in range(60):
+        f.step(day)
+        _conserved(f, day)
+        if day == 30:
+            in_repair_at_retirement = int(f.failed[0])
+    # About 10% a day fail, so hundreds are out for repair on the retirement day; every
+    # one of them retires when it comes back, and nothing is left in service.
+    assert in_repair_at_retirement > 100
+    assert f.retired[0] == 1000
+    assert f.installed[0] == 0 and f.failed[0] == 0

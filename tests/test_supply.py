@@ -296,11 +296,11 @@ def test_forecast_policy_orders_ahead_within_its_yearly_cap():
     over = ["demand.growth_multiplier=1.5", "procurement.max_order_mw_per_year=400", *no_tranches]
     plan, rp = _run(over, end="2031-04-01")
     fc, rf = _run([*over, "procurement.policy=forecast"], end="2031-04-01")
-    assert rp.kpis["ordered_mw"] == 0
-    assert rf.kpis["ordered_mw"] > 0
+    assert rp.kpis["ordered_total_mw"] == 0
+    assert rf.kpis["ordered_total_mw"] > 0
     # No trailing year holds more than the cap.
-    orders = [(t, float(d.split("and ")[1].split(" MW")[0]))
-              for t, k, d in rf.events if k == "order"]
+    orders = [(e.hour, e.amount) for e in rf.events if e.kind == "order"]
+    assert all(e.unit == "MW facility" for e in rf.events if e.kind == "order")
     for t0, _ in orders:
         window = sum(m for t, m in orders if t0 - 365.25 * 24 < t <= t0)
         assert window <= 400 + 1e-6
@@ -314,4 +314,4 @@ def test_forecast_policy_orders_even_with_lead_times_under_a_day():
             "procurement.order_lead_time_days=0", "procurement.build_lead_time_days=0",
             *[f"finance.tranches.{n}.capacity_share=0" for n in names]]
     _, r = _run(over, end="2029-04-01")
-    assert r.kpis["ordered_mw"] > 0
+    assert r.kpis["ordered_total_mw"] > 0

@@ -1,0 +1,279 @@
+"""One registry of every KPI and daily series a run reports: name, unit, meaning, bounds.
+
+The summary (units, interval bounds, which KPIs are better higher), the CLI's KPI
+choices, the Parquet field metadata of the run directory and README's tables all read
+this table, so adding a KPI touches one place (after Mesa's DataCollector, which maps
+each reported name to what computes it).
+
+Kinds say what a number adds up over:
+- ``daily``: the value of one day (a daily mean rate, a level at midday, a day's dollars);
+- ``running_total``: a cumulative count or amount from the run's start to that day;
+- ``window``: a statistic over the evaluation window (``[scenario] evaluation_start`` to
+  ``evaluation_end``), e.g. a share or a probability;
+- ``window_total``: a sum over the evaluation window; ``run_total``: over the whole run;
+- ``at_date``: a value on the date in the name; ``end``: a value on the last day.
+
+Per-group names end in ``__<generation>``, ``__<cloud>`` or ``__<pool>`` and share the
+entry of their stem (``GROUP_SERIES``, ``CLOUD_KPIS``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from capsim.simcore.montecarlo import Column
+
+Kind = Literal["daily", "running_total", "window", "window_total", "run_total", "at_date", "end"]
+INF = float(np.inf)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported quantity.
+
+    Attributes:
+        name: column name (a stem for per-group entries).
+        unit: physical unit, written into the Parquet field metadata.
+        definition: one line a reader can act on.
+        kind: what the number adds up over (see the module docstring).
+        bounds: natural bounds; a t-interval on few replications is clipped to them.
+        higher_is_better: True, False, or None when neither direction is a good outcome.
+        dtype: Arrow type of the column: "float64" for quantities, "int64" for counts.
+        binary: a 0/1 outcome per replication, summarised as a probability.
+        milestone: reported under "milestones" in summary.json.
+    """
+
+    name: str
+    unit: str
+    definition: str
+    kind: Kind
+    bounds: tuple[float, float] = (0.0, INF)
+    higher_is_better: bool | None = False
+    dtype: Literal["float64", "int64"] = "float64"
+    binary: bool = False
+    milestone: bool = False
+
+
+def _m(*args, **kw) -> Metric:
+    return Metric(*args, **kw)
+
+
+_KPIS = [
+    _m("p_shortfall_any", "probability",
+       "at least one short month in the window (a month whose unserved share of demand "
+       "exceeds service.short_month_threshold)", "window", (0.0, 1.0), binary=True),
+    _m("short_month_share", "share of months",
+       "share of the window's months that are short", "window", (0.0, 1.0)),
+    _m("first_short_month", "decimal year",
+       "start of the first short month in the window (missing when no month is short)",
+       "window", (-INF, INF), higher_is_better=True),
+    _m("longest_short_spell_months", "months",
+       "longest run of consecutive short months in the window", "window"),
+    _m("unserved_fraction", "share of tokens",
+       "demand-weighted share of tokens not served in the window", "window", (0.0, 1.0)),
+    _m("slo_attainment", "share of hours",
+       "share of the window's hours that meet the latency SLO (overloaded hours miss)",
+       "window", (0.0, 1.0), higher_is_better=True),
+    _m("first_adequate_date", "decimal year",
+       "first month from which no month of the window is short (missing when the last "
+       "month is short)", "window", (-INF, INF)),
+    _m("stranded_chip_months", "chip-months",
+       "chips delivered but waiting for powered space, summed over the window", "window_total"),
+    _m("stranded_power_mw_months", "MW-months",
+       "energized facility MW not occupied by chips, summed over the window", "window_total"),
+    _m("component_delay_chip_months", "chip-months",
+       "chips due from the production lines that wait for CoWoS or HBM, over the window",
+       "window_total"),
+    _m("loan_share", "share of serving capacity",
+       "serving capacity borrowed from training / serving capacity with the loan, over the "
+       "window (how much serving relies on the loan)", "window", (0.0, 1.0)),
+    _m("training_deficit_share", "share of the training reservation",
+       "training compute lent away to serving / training's reservation, over the window "
+       "(what training lacks of what it was reserved)", "window", (0.0, 1.0)),
+    _m("aws_spend_total_usd", "USD",
+       "what AWS bills over the window: IT MW in service x price per MW-year",
+       "window_total"),
+    _m("commitment_gap_usd", "USD",
+       "commitments minus spend within each commitment's period, all enabled clouds "
+       "(negative: spend beyond them)", "run_total", (-INF, INF), higher_is_better=None),
+    _m("revenue_total_usd", "USD",
+       "served tokens at the scenario's (falling) prices, over the window", "window_total",
+       higher_is_better=True),
+    _m("lost_revenue_total_usd", "USD",
+       "unserved tokens at the scenario's prices, over the window", "window_total"),
+    _m("investment_total_usd", "USD",
+       "investment tranches released in the window (milestones met)", "window_total",
+       higher_is_better=True),
+    _m("ordered_total_mw", "MW facility",
+       "facility MW of capacity ordered in the window (tranches, forecast policy)",
+       "window_total", higher_is_better=None),
+    _m("customers_throttled_peak", "customers",
+       "most customers throttled in any hour of the window", "window", dtype="int64"),
+    _m("p99_latency_s", "seconds",
+       "mean over the window's hours of the p99 end-to-end latency (overloaded hours count "
+       "at the cap service.latency_cap_s)", "window"),
+    _m("trainium_gw_2026_12_31", "GW facility",
+       "AWS facility GW energized and populated with chips on 2026-12-31", "at_date",
+       higher_is_better=True, milestone=True),
+]
+KPIS: dict[str, Metric] = {m.name: m for m in _KPIS}
+
+CLOUD_KPIS: dict[str, Metric] = {m.name: m for m in [
+    _m("energized_mw_end", "MW facility", "energized facility MW of the cloud on the last day",
+       "end", higher_is_better=None),
+    _m("compute_tps_end", "reference tokens/s",
+       "installed compute of the cloud on the last day (after efficiency gains)", "end",
+       higher_is_better=True),
+    _m("spend_total_usd", "USD", "what the cloud bills over the window", "window_total",
+       higher_is_better=None),
+]}
+"""Per enabled cloud, as kpis columns <name>__<cloud>."""
+
+_SERIES = [
+    _m("demand_tps", "reference tokens/s", "Claude demand on the modelled clouds, daily mean",
+       "daily"),
+    _m("peak_demand_tps", "reference tokens/s", "highest hourly demand of the day", "daily"),
+    _m("capacity_tps", "reference tokens/s",
+       "serving capacity including what training lends, daily mean", "daily"),
+    _m("capacity_own_tps", "reference tokens/s",
+       "serving capacity without the training loan (the serving share alone), daily mean",
+       "daily"),
+    _m("loan_tps", "reference tokens/s",
+       "capacity training lends to serving, daily mean", "daily"),
+    _m("served_tps", "reference tokens/s", "tokens served, daily mean", "daily"),
+    _m("unserved_tps", "reference tokens/s", "demand not served, daily mean", "daily"),
+    _m("unserved_committed_tps", "reference tokens/s",
+       "unserved demand of committed-throughput enterprise customers", "daily"),
+    _m("unserved_on_demand_tps", "reference tokens/s",
+       "unserved demand of on-demand enterprise customers", "daily"),
+    _m("unserved_consumer_tps", "reference tokens/s", "unserved consumer demand", "daily"),
+    _m("unserved_batch_tps", "reference tokens/s", "unserved batch demand", "daily"),
+    _m("peak_utilization", "ratio",
+       "highest hourly demand / serving capacity of the day (capped at 1e6)", "daily"),
+    _m("slo_hours", "hours", "hours of the day that meet the latency SLO", "daily",
+       (0.0, 24.0), dtype="int64"),
+    _m("p50_latency_s", "seconds",
+       "median end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+    _m("p99_latency_s", "seconds",
+       "p99 end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+    _m("surge_multiplier", "ratio", "highest demand multiplier from surges in the day",
+       "daily", (1.0, INF)),
+    _m("energized_mw", "MW facility", "facility MW powered on, all clouds", "daily"),
+    _m("occupied_mw", "MW facility", "facility MW taken by installed and failed chips",
+       "daily"),
+    _m("chips_shipped", "chips", "chips shipped since before the start (installed base "
+       "included)", "running_total", dtype="int64"),
+    _m("chips_in_transit", "chips", "chips shipped, in transit or integration", "daily",
+       dtype="int64"),
+    _m("chips_waiting", "chips", "chips delivered, waiting for powered space", "daily",
+       dtype="int64"),
+    _m("chips_installed", "chips", "healthy chips installed in powered space", "daily",
+       dtype="int64"),
+    _m("chips_failed", "chips", "installed chips out for repair", "daily", dtype="int64"),
+    _m("chips_retired", "chips", "chips retired since the start", "running_total",
+       dtype="int64"),
+    _m("customers_active", "customers", "enterprise customers active", "daily",
+       dtype="int64"),
+    _m("customers_throttled", "customers", "most customers throttled in an hour of the day",
+       "daily", dtype="int64"),
+    _m("revenue_daily_usd", "USD", "revenue from served tokens on the day", "daily",
+       higher_is_better=True),
+    _m("lost_revenue_daily_usd", "USD", "revenue lost to unserved tokens on the day",
+       "daily"),
+    _m("run_rate_usd", "USD per year",
+       "Anthropic-wide revenue run-rate (30-day mean / the modelled clouds' share)", "daily",
+       higher_is_better=True),
+    _m("spend_daily_usd", "USD", "what the clouds bill for the day", "daily",
+       higher_is_better=None),
+    _m("investment_cum_usd", "USD", "investment tranches released since the start",
+       "running_total", higher_is_better=True),
+    _m("ordered_cum_mw", "MW facility", "facility MW ordered during the run since the start",
+       "running_total", higher_is_better=None),
+    _m("fp8_eflops", "EFLOP/s", "dense FP8 EFLOP/s of healthy installed chips (generations "
+       "that state fp8_tflops)", "daily", higher_is_better=True),
+    _m("chips_awaiting_components", "chips",
+       "chips due from the production lines that wait for CoWoS or HBM", "daily",
+       dtype="int64"),
+]
+SERIES: dict[str, Metric] = {m.name: m for m in _SERIES}
+
+GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
+    *[_m(f"chips_{st}", "chips", f"{SERIES[f'chips_{st}'].definition}, of the generation",
+         SERIES[f"chips_{st}"].kind, dtype="int64")
+      for st in ("in_transit", "waiting", "installed", "failed", "retired")],
+    _m("compute_tps", "reference tokens/s",
+       "installed compute of the generation or cloud (training and serving, after "
+       "efficiency gains)", "daily", higher_is_better=True),
+    _m("pool_stock", "components", "stock of the pool's components held for the scenario's "
+       "chips (wafers or stacks)", "daily", higher_is_better=None),
+    _m("energized_mw", "MW facility", "facility MW powered on, of the cloud", "daily"),
+    _m("occupied_mw", "MW facility", "facility MW occupied by chips, of the cloud", "daily"),
+    _m("spend_daily_usd", "USD", "what the cloud bills for the day", "daily",
+       higher_is_better=None),
+]}
+"""Per generation, cloud or pool, as series <stem>__<name>."""
+
+TABLE_KEYS: dict[str, Metric] = {
+    "replication": _m("replication", "index", "replication number (its random streams)",
+                      "daily", dtype="int64"),
+    "date": _m("date", "date", "calendar day (the daily value is taken at midday)", "daily"),
+}
+
+
+def lookup(name: str, table: str = "series") -> Metric | None:
+    """The registry entry of a column of `table` ("series" or "kpis"), or None if unknown."""
+    if name in TABLE_KEYS:
+        return TABLE_KEYS[name]
+    exact, groups = (SERIES, GROUP_SERIES) if table == "series" else (KPIS, CLOUD_KPIS)
+    if name in exact:
+        return exact[name]
+    stem, sep, _ = name.partition("__")
+    return groups.get(stem) if sep else None
+
+
+def kpi_names() -> list[str]:
+    """Scalar KPIs (not milestones), in the registry's order."""
+    return [n for n, m in KPIS.items() if not m.milestone]
+
+
+def milestone_names() -> list[str]:
+    """Milestone KPIs, in the registry's order."""
+    return [n for n, m in KPIS.items() if m.milestone]
+
+
+def higher_is_better() -> set[str]:
+    """KPIs (scalar and per cloud) where a higher value is the good outcome."""
+    return {n for n, m in {**KPIS, **CLOUD_KPIS}.items() if m.higher_is_better}
+
+
+def unit(name: str) -> str:
+    """The unit of a KPI or per-cloud KPI column ("" when unknown)."""
+    m = lookup(name, "kpis")
+    return m.unit if m is not None else ""
+
+
+def describe(table: str, name: str) -> Column | None:
+    """Arrow type and field metadata (unit, description, kind) of a result column.
+
+    `table` is "series" (timeseries.parquet) or "kpis" (kpis.parquet); unknown names get
+    None (float64 without metadata).
+    """
+    m = lookup(name, table)
+    if m is None:
+        return None
+    return Column(m.dtype, {"unit": m.unit, "description": m.definition, "kind": m.kind})
+
+
+def markdown(table: str) -> str:
+    """README's table of a result file's columns: "series", "group" (per-group series),
+    "kpis" or "cloud" (per-cloud KPIs). One row per column: name, Arrow type, unit, kind,
+    meaning."""
+    entries = {"series": SERIES, "group": GROUP_SERIES, "kpis": KPIS, "cloud": CLOUD_KPIS}[table]
+    suffix = {"group": "__<g, c or pool>", "cloud": "__<cloud>"}.get(table, "")
+    rows = ["| column | type | unit | kind | meaning |", "|---|---|---|---|---|"]
+    for m in entries.values():
+        dtype = "double" if m.dtype == "float64" else "int64"
+        rows.append(f"| `{m.name}{suffix}` | {dtype} | {m.unit} | {m.kind} | {m.definition} |")
+    return "\n".join(rows)

@@ -1,5 +1,7 @@
-"""Signals: SIGTERM behaves like Ctrl-C; after SIGKILL of the main process no worker lives
-on; `--resume` then gives byte-identical tables and every plot."""
+"""Signals: SIGTERM behaves like Ctrl-C; SIGKILL of the main process leaves no worker.
+
+After either, `--resume` gives byte-identical tables and every plot.
+"""
 
 from __future__ import annotations
 

@@ -306,8 +306,7 @@ def cmd_run(a: argparse.Namespace) -> int:
                                  "it was started")
         store = RunStore.open(a.resume, lock=True)
         if store.manifest().get("status") == "complete":
-            store.unlock()
-            raise UsageError(f"capsim run: {a.resume}: run is already complete")
+            return _complete_outputs(store)
         store.update_manifest(executor=a.executor, workers=workers)
         # A report of the partial run would describe fewer replications than the tables:
         # it goes, and `capsim report` writes the finished run's.
@@ -377,6 +376,27 @@ def cmd_run(a: argparse.Namespace) -> int:
               f"(exit {EXIT_TARGET_NOT_MET}); raise --max-replications or widen the target",
               file=sys.stderr)
         return EXIT_TARGET_NOT_MET
+    return EXIT_OK
+
+
+def _complete_outputs(store) -> int:
+    """`--resume` of a complete run: redraw a lost summary or plots, else exit 2."""
+    from capsim.experiments import repair
+
+    try:
+        missing = repair.missing_outputs(store)
+        if not missing:
+            raise UsageError(f"capsim run: {store.path}: run is already complete")
+        print(f"capsim: {store.path}: complete but missing {', '.join(missing[:3])}"
+              f"{' ...' if len(missing) > 3 else ''}; writing them from its tables",
+              file=sys.stderr)
+        try:
+            summary = repair.complete_outputs(store)
+        except FileNotFoundError as exc:
+            raise UsageError(f"capsim run: {exc}") from None
+    finally:
+        store.unlock()
+    print(kpi_table(summary))
     return EXIT_OK
 
 

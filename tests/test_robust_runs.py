@@ -331,3 +331,17 @@ def test_every_option_has_help_with_a_default_or_unit():
                 if action.default not in (None, False, [], argparse.SUPPRESS):
                     assert "default" in shown, (name, action.dest)
 
+
+
+def test_resume_of_a_complete_run_redraws_a_lost_summary_and_plots(done_run, tmp_path, capsys):
+    run = _copy(done_run, tmp_path / "run")
+    (run / "summary.json").unlink()
+    (run / "plots" / "fan_chart.png").unlink()
+    tables = {n: (run / n).read_bytes() for n in ("kpis.parquet", "timeseries.parquet")}
+    assert main(["run", "--resume", str(run), "--no-progress"]) == 0
+    assert "missing" in capsys.readouterr().err
+    assert (run / "summary.json").exists() and (run / "plots" / "fan_chart.png").exists()
+    assert {n: (run / n).read_bytes() for n in tables} == tables
+    assert json.loads((run / "summary.json").read_text())["status"] == "complete"
+    assert not (run / ".lock").exists()
+    assert main(["run", "--resume", str(run)]) == 2  # nothing missing now

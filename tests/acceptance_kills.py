@@ -3,9 +3,10 @@
     python tests/acceptance_kills.py [--kills 10] [--seed 0]
 
 Each round starts `capsim run` (6 replications, 2 workers), kills the main process with
-SIGKILL at a random moment between its start and its end (one round waits for the
-plotting), checks that no process of the run is alive 5 s later, resumes the run and
-compares its tables byte for byte, and its plots by name, with an uninterrupted run.
+SIGKILL at a random moment between the creation of its run directory and its end (one
+round waits for the plotting), checks that no process of the run is alive 5 s later,
+resumes the run and compares its tables byte for byte, and its plots by name, with an
+uninterrupted run.
 Prints one line per round and exits 1 if any round failed.
 """
 
@@ -51,9 +52,12 @@ def main() -> int:
             wait_for(lambda out=out: (out / "plots").is_dir())
             when = "during plotting"
         else:
-            delay = rng.uniform(0.3, span)
+            # A random moment of the run's life: from its directory's creation to its end.
+            t_start = time.monotonic()
+            wait_for(lambda out=out: (out / "manifest.json").exists())
+            delay = rng.uniform(0.0, max(0.1, span - (time.monotonic() - t_start)))
             time.sleep(delay)
-            when = f"at {delay:.2f} s"
+            when = f"{delay:.2f} s after the run directory appeared"
         done_before = proc.poll() is not None
         left = kill_and_check(proc, signal.SIGKILL)
         m = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() \

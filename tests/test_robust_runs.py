@@ -345,3 +345,17 @@ def test_resume_of_a_complete_run_redraws_a_lost_summary_and_plots(done_run, tmp
     assert json.loads((run / "summary.json").read_text())["status"] == "complete"
     assert not (run / ".lock").exists()
     assert main(["run", "--resume", str(run)]) == 2  # nothing missing now
+
+
+def test_an_out_that_cannot_be_written_exits_2_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from capsim.simcore import store as S
+
+    def read_only(path, data):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(S, "atomic_write_bytes", read_only)
+    out = tmp_path / "new" / "run"
+    assert main(["run", "--out", str(out), "-n", "1", *SHORT]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Read-only file system" in err[0]
+    assert list(tmp_path.iterdir()) == []

@@ -74,7 +74,10 @@ def kill_and_check(proc: subprocess.Popen, sig: int, grace: float = 5.0) -> set[
     The workers are collected just before the signal; the main process is reaped.
     """
     workers = descendants(proc.pid)
-    os.kill(proc.pid, sig)
+    try:
+        os.kill(proc.pid, sig)
+    except ProcessLookupError:  # it had finished already
+        pass
     try:
         proc.wait(timeout=60)
     except subprocess.TimeoutExpired:

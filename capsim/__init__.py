@@ -11,6 +11,10 @@ The public API (see README, "Python API")::
 
 Subpackages: `capsim.simcore` (domain-free kernel), `capsim.models` (the AI-capacity
 domain), `capsim.experiments` (the command line and experiment scripts).
+
+The `capsim` command's exit codes: 0 done, 1 internal error, 2 user mistake, 3
+`--target-ci` not met, 74 disk full / read-only file system / permission denied (the run
+is kept resumable), 130 Ctrl-C, 143 SIGTERM (see `capsim.experiments.cli`).
 """
 
 from importlib import metadata as _metadata

@@ -1,14 +1,24 @@
 """The `capsim` command.
 
-Exit codes: 0 ok, 2 bad input (one line per problem, no traceback), 1 internal error
-(short message; details in a log file), 130 interrupted (the run is kept as "partial").
+Exit codes:
+
+- 0: done (bare `capsim` prints the help and exits 0).
+- 1: internal error, a bug (a short message; the traceback goes to a log file it names).
+- 2: a user mistake: bad scenario, value, option or directory (one line per problem,
+  nothing changed on disk), or a scenario the model cannot compute (a non-finite result).
+- 3: `--target-ci` not met within `--max-replications` (the run itself is complete).
+- 74: the environment failed: disk full, read-only file system, permission denied
+  (EX_IOERR of sysexits.h); the run is kept as "partial" and `--resume` finishes it.
+- 130: interrupted by Ctrl-C; 143: stopped by SIGTERM (the run is kept as "partial").
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import errno
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -22,6 +32,41 @@ from capsim.simcore.store import StoreError
 
 DEFAULT_REPLICATIONS = 100  # ~1 minute on 2 cores for the default scenario
 DEFAULT_SEED = 2026
+DEFAULT_MAX_REPLICATIONS = 2000
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_TARGET_NOT_MET = 0, 1, 2, 3
+EXIT_ENVIRONMENT = 74  # EX_IOERR
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 128 + signal.SIGTERM
+
+ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                      errno.EIO, errno.EFBIG, errno.EMFILE, errno.ENFILE}
+"""OSErrors that are the machine's state (disk, permissions), not capsim's bug."""
+_ENVIRONMENT_TEXT = ("No space left on device", "Read-only file system", "Permission denied",
+                     "Disk quota exceeded", "File too large")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: handled like Ctrl-C (the run is kept as "partial"), but exits 143."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one message, one clean-up
+    raise Terminated()
+
+
+def environment_error(exc: BaseException) -> str | None:
+    """A one-line description if `exc` is an environment error (disk, permissions), else None."""
+    if not isinstance(exc, OSError):
+        return None
+    text = str(exc)
+    if exc.errno in ENVIRONMENT_ERRNOS:
+        what = exc.strerror or os.strerror(exc.errno)
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"cannot write or read{where}: {what}"
+    for t in _ENVIRONMENT_TEXT:  # Arrow's I/O errors carry no errno
+        if t in text:
+            return f"{t} ({text.splitlines()[0][:200]})"
+    return None
 
 
 class UsageError(Exception):
@@ -29,88 +74,137 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         raise UsageError(f"{self.prog}: {message}")
 
 
+class _Help(argparse.HelpFormatter):
+    """Help that shows every option's default (unless the help text already gives it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        d = action.default
+        if ("default" not in text and "%(default)" not in text and action.option_strings
+                and d not in (None, False, [], argparse.SUPPRESS)):
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
+    from capsim import __version__
+
     p = _Parser(prog="capsim", description="Will AI compute capacity keep up with demand? "
-                "Monte Carlo discrete-event simulation.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+                "Monte Carlo discrete-event simulation.",
+                epilog="Exit codes: 0 done, 1 internal error, 2 user mistake, 3 --target-ci "
+                "not met, 74 disk or permission problem, 130 Ctrl-C, 143 SIGTERM.")
+    p.add_argument("--version", action="version", version=f"capsim {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a scenario's Monte Carlo replications")
     r.add_argument("scenario", nargs="?", default=None,
                    help=f"TOML file or embedded scenario name (default: {DEFAULT_SCENARIO})")
     r.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
-                   default=DEFAULT_REPLICATIONS, help=f"default {DEFAULT_REPLICATIONS}")
-    r.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
-                   help=f"root seed (default {DEFAULT_SEED})")
+                   default=None, metavar="N",
+                   help=f"replications, each a whole horizon (default {DEFAULT_REPLICATIONS}; "
+                        "with --resume: the run's)")
+    r.add_argument("--seed", type=int_at_least(0, "--seed"), default=None,
+                   help=f"root seed, an integer >= 0 (default {DEFAULT_SEED}; with --resume: "
+                        "the run's)")
     r.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                   default=os.cpu_count() or 1, help="parallel workers (default: all cores)")
+                   default=os.cpu_count() or 1,
+                   help="parallel worker processes (default: all cores, here %(default)s)")
     r.add_argument("--executor", choices=EXECUTORS, default="processes",
-                   help="where replications run (default: local processes)")
-    r.add_argument("--scheduler", default=None,
-                   help="dask scheduler address (with --executor dask)")
-    r.add_argument("--out", "-o", type=Path, default=None,
+                   help="where replications run: serial (this process, 1 worker), processes "
+                        "(local pool) or dask (default: processes)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="dask scheduler address, e.g. tcp://host:8786 (with --executor dask; "
+                        "default: a local cluster)")
+    r.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
                    help="run directory (default: runs/<scenario>-<timestamp>)")
     r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario value, e.g. demand.growth_multiplier=1.5")
-    r.add_argument("--force", action="store_true", help="replace an existing run directory")
+                   help="override a scenario value in TOML syntax, e.g. "
+                        "demand.growth_multiplier=1.5 (repeatable; default: none)")
+    r.add_argument("--force", action="store_true",
+                   help="replace an existing run directory that holds only capsim's files "
+                        "(default: refuse)")
     r.add_argument("--resume", type=Path, default=None, metavar="DIR",
-                   help="finish the replications of a partial run directory")
+                   help="finish the replications, tables, summary and plots of a partial run")
     r.add_argument("--target-ci", dest="targets", action="append", default=[],
                    metavar="KPI=HALFWIDTH",
-                   help="add replications until the KPI's 95%% interval half-width is at most "
-                        "HALFWIDTH (starting from --replications, up to --max-replications)")
-    r.add_argument("--max-replications", type=int_at_least(1, "--max-replications"), default=2000,
-                   help="cap for --target-ci (default 2000)")
-    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help="add replications until the KPI's 95%% interval half-width (in the "
+                        "KPI's unit) is at most HALFWIDTH, starting from --replications; exit 3 "
+                        "if --max-replications is reached first (default: none)")
+    r.add_argument("--max-replications", type=int_at_least(1, "--max-replications"),
+                   default=None, metavar="N",
+                   help=f"cap for --target-ci, >= --replications (default "
+                        f"{DEFAULT_MAX_REPLICATIONS})")
+    r.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (default: a bar when stderr is a terminal)")
 
     sub.add_parser("scenarios", help="list the embedded scenarios")
     v = sub.add_parser("validate", help="check a scenario file")
-    v.add_argument("scenario", nargs="?", default=None)
-    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    v.add_argument("scenario", nargs="?", default=None,
+                   help=f"TOML file or embedded scenario name (default: {DEFAULT_SCENARIO})")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario value (repeatable; default: none)")
 
     c = sub.add_parser("compare", help="compare run B against run A (paired when seeds match)")
-    c.add_argument("run_a", type=Path)
-    c.add_argument("run_b", type=Path)
+    c.add_argument("run_a", type=Path, help="run directory A (the reference)")
+    c.add_argument("run_b", type=Path, help="run directory B")
     c.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the comparison as JSON")
+                   help="write the comparison as JSON (default: none)")
     c.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                   help="overlay plot (default: B/plots/compare_vs_<A>.png)")
+                   help="draw an overlay plot into FILE (default: none; the runs are never "
+                        "written to)")
 
     e = sub.add_parser("experiment", help="run an experiment script (--list shows them)")
     e.add_argument("--list", action="store_true", help="list the experiments")
-    e.add_argument("name", nargs="?", default=None)
+    e.add_argument("name", nargs="?", default=None, help="the experiment to run")
     e.add_argument("args", nargs=argparse.REMAINDER, help="the experiment's own arguments")
 
     sw = sub.add_parser("sweep", help="sample scenario inputs over ranges (LHS or Sobol)")
-    sw.add_argument("scenario", nargs="?", default=None)
-    sw.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=LOW:HIGH")
-    sw.add_argument("--samples", type=int_at_least(2, "--samples"), default=32)
-    sw.add_argument("--method", choices=("lhs", "sobol"), default="lhs")
+    sw.add_argument("scenario", nargs="?", default=None,
+                    help=f"TOML file or embedded scenario name (default: {DEFAULT_SCENARIO})")
+    sw.add_argument("--param", dest="params", action="append", default=[], metavar="KEY=LOW:HIGH",
+                    help="a scenario key and its range, in the key's unit (repeatable)")
+    sw.add_argument("--samples", type=int_at_least(2, "--samples"), default=32,
+                    help="design points")
+    sw.add_argument("--method", choices=("lhs", "sobol"), default="lhs", help="design")
     sw.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=4,
                     help="per design point, the same for every point (default 4)")
-    sw.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    sw.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
+                    help="root seed")
     sw.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                    default=os.cpu_count() or 1)
-    sw.add_argument("--out", "-o", type=Path, default=None)
-    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    sw.add_argument("--force", action="store_true")
+                    default=os.cpu_count() or 1, help="parallel worker processes")
+    sw.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
+                    help="sweep directory (default: runs/sweep-<scenario>-<timestamp>)")
+    sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override applied to every point (repeatable; default: none)")
+    sw.add_argument("--force", action="store_true",
+                    help="replace an existing sweep directory (default: refuse)")
 
     se = sub.add_parser("sensitivity", help="rank a sweep's inputs (PRCC), tornado plot")
-    se.add_argument("sweep_dir", type=Path)
-    se.add_argument("--kpi", default="unserved_fraction")
-    se.add_argument("--bootstrap", type=int_at_least(20, "--bootstrap"), default=200)
-    se.add_argument("--json", type=Path, default=None, metavar="FILE")
+    se.add_argument("sweep_dir", type=Path, help="a directory written by `capsim sweep`")
+    se.add_argument("--kpi", default="unserved_fraction", help="the KPI to explain")
+    se.add_argument("--bootstrap", type=int_at_least(20, "--bootstrap"), default=200,
+                    help="bootstrap resamples for the PRCC intervals")
+    se.add_argument("--json", type=Path, default=None, metavar="FILE",
+                    help="write the ranking as JSON (default: none)")
 
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
-    rp.add_argument("run_dir", type=Path)
-    rp.add_argument("--out", type=Path, default=None, help="default: DIR/report.html")
+    rp.add_argument("run_dir", type=Path, help="a complete run directory")
+    rp.add_argument("--out", type=Path, default=None, metavar="FILE",
+                    help="default: DIR/report.html, or ./<run>-report.html when DIR is read-only")
 
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
-    pl.add_argument("run_dir", type=Path)
+    pl.add_argument("run_dir", type=Path, help="a complete run directory")
+    pl.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="default: DIR/plots, or ./<run>-plots when DIR is read-only")
     return p
 
 
@@ -190,25 +284,55 @@ def _targets(items: list[str]) -> dict[str, float]:
 def cmd_run(a: argparse.Namespace) -> int:
     """Run (or resume) a scenario's replications into a run directory."""
     from capsim.experiments import runs
+    from capsim.models import validation
     from capsim.simcore.store import RunStore
 
     progress = False if a.no_progress else None
+    workers = 1 if a.executor == "serial" else a.workers
     if a.resume is not None:
-        if a.scenario or a.overrides or a.out or a.force:
-            raise UsageError("capsim run: --resume DIR takes no scenario, --set, --out or --force "
-                             "(the run directory records them)")
-        spec = runs.load_spec_from_run(a.resume, a.workers, a.executor, a.scheduler, progress)
+        given = [name for name, v in (("a scenario", a.scenario), ("--set", a.overrides),
+                                      ("--out", a.out), ("--force", a.force),
+                                      ("--target-ci", a.targets),
+                                      ("--max-replications", a.max_replications)) if v]
+        if given:
+            raise UsageError(f"capsim run: --resume DIR takes no {', '.join(given)} (the run "
+                             "directory records them)")
+        spec = runs.load_spec_from_run(a.resume, workers, a.executor, a.scheduler, progress)
+        for opt, mine, theirs in (("--seed", a.seed, spec.seed),
+                                  ("--replications", a.replications, spec.replications)):
+            if mine is not None and mine != theirs:
+                raise UsageError(f"capsim run: --resume {a.resume}: {opt} {mine} disagrees with "
+                                 f"the run's {theirs}; leave {opt} out to finish the run as "
+                                 "it was started")
         store = RunStore.open(a.resume, lock=True)
         if store.manifest().get("status") == "complete":
-            raise UsageError(f"{a.resume}: run is already complete")
-        store.update_manifest(executor=a.executor, workers=a.workers)
+            return _complete_outputs(store)
+        store.update_manifest(executor=a.executor, workers=workers)
+        # A report of the partial run would describe fewer replications than the tables:
+        # it goes, and `capsim report` writes the finished run's.
+        (store.path / "report.html").unlink(missing_ok=True)
         out = a.resume
     else:
+        n = a.replications if a.replications is not None else DEFAULT_REPLICATIONS
+        targets = _targets(a.targets)
+        if a.max_replications is not None and not targets:
+            raise UsageError("capsim run: --max-replications is the cap of --target-ci; give "
+                             "--target-ci KPI=HALFWIDTH too, or leave it out")
+        if a.max_replications is not None and a.max_replications < n:
+            raise UsageError(f"capsim run: --max-replications {a.max_replications} is below "
+                             f"--replications {n}")
         scenario, text = load(a.scenario, a.overrides)
+        try:
+            validation.check_resources(scenario, workers)
+        except validation.ResourceLimit as exc:
+            raise ScenarioError(a.scenario or DEFAULT_SCENARIO,
+                                [f"{exc} (try fewer --workers)"]) from None
         out = a.out or Path("runs") / f"{scenario.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-        spec = runs.RunSpec(scenario, text, a.replications, a.seed, a.workers, a.executor,
-                            a.scheduler, tuple(a.overrides), progress, _targets(a.targets),
-                            max(a.max_replications, a.replications) if a.targets else None)
+        spec = runs.RunSpec(scenario, text, n,
+                            a.seed if a.seed is not None else DEFAULT_SEED, workers, a.executor,
+                            a.scheduler, tuple(a.overrides), progress, targets,
+                            (a.max_replications or max(DEFAULT_MAX_REPLICATIONS, n))
+                            if targets else None)
         if a.executor == "dask":
             try:
                 import dask.distributed  # noqa: F401
@@ -216,25 +340,64 @@ def cmd_run(a: argparse.Namespace) -> int:
                 raise UsageError("capsim run: --executor dask needs the 'distributed' extra: "
                                  "pip install 'capsim[distributed]'") from None
         store = RunStore.create(out, runs.manifest_for(spec), force=a.force)
-        store.write_text("scenario.toml", text)
+        try:
+            store.write_text("scenario.toml", text)
+        except BaseException:
+            store.unlock()
+            raise
     print(f"capsim: {spec.scenario.name}: {spec.replications} replications, seed {spec.seed}, "
           f"{spec.workers} worker(s) -> {out}", file=sys.stderr)
     try:
         summary = runs.execute(spec, store)
-    except KeyboardInterrupt:
-        n = len(store.done())
-        print(f"\ncapsim: interrupted; {n} replications kept in {out} (status partial); "
-              f"finish with: capsim run --resume {out}", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
+        print(f"capsim: {what}; {len(store.done())} replications kept in {out} (status "
+              f"partial); finish with: capsim run --resume {out}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except OSError as exc:
+        msg = environment_error(exc)
+        if msg is None:
+            raise
+        print(f"capsim: {msg}; {len(store.done())} replications kept in {out} (status "
+              f"partial); when fixed, finish with: capsim run --resume {out}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     finally:
         store.unlock()
     print(kpi_table(summary))
+    unmet = False
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
+        unmet = unmet or not t["met"]
         print(f"target {name}: half-width {t['half_width']:.4g} vs wanted "
               f"{t['half_width_wanted']:.4g}: {state} with {summary['replications']} replications")
     print(f"\nrun directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
-    return 0
+    if unmet:
+        print(f"capsim: --target-ci not met within {spec.max_replications} replications "
+              f"(exit {EXIT_TARGET_NOT_MET}); raise --max-replications or widen the target",
+              file=sys.stderr)
+        return EXIT_TARGET_NOT_MET
+    return EXIT_OK
+
+
+def _complete_outputs(store) -> int:
+    """`--resume` of a complete run: redraw a lost summary or plots, else exit 2."""
+    from capsim.experiments import repair
+
+    try:
+        missing = repair.missing_outputs(store)
+        if not missing:
+            raise UsageError(f"capsim run: {store.path}: run is already complete")
+        print(f"capsim: {store.path}: complete but missing {', '.join(missing[:3])}"
+              f"{' ...' if len(missing) > 3 else ''}; writing them from its tables",
+              file=sys.stderr)
+        try:
+            summary = repair.complete_outputs(store)
+        except FileNotFoundError as exc:
+            raise UsageError(f"capsim run: {exc}") from None
+    finally:
+        store.unlock()
+    print(kpi_table(summary))
+    return EXIT_OK
 
 
 def cmd_scenarios(a: argparse.Namespace) -> int:
@@ -259,32 +422,74 @@ def cmd_validate(a: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_plot(a: argparse.Namespace) -> int:
-    """Redraw the plots of a finished run."""
-    from capsim.experiments import runs
-    from capsim.simcore.store import RunStore
+def _run_dir(path: Path, command: str, finished: bool = True):
+    """The RunStore of a run directory for a reading command, or a UsageError (exit 2).
 
-    store = RunStore.open(a.run_dir)
-    if not (a.run_dir / "timeseries.parquet").exists():
-        raise UsageError(f"{a.run_dir}: no timeseries.parquet yet (run not finalised)")
-    for p in runs.write_plots(store):
+    Refuses a missing path, a directory that is not a run, a sweep, and (with `finished`)
+    a run that is not complete. Never writes.
+    """
+    from capsim.simcore.store import RunStore, is_run_dir
+
+    where = f"capsim {command}: {path}"
+    if not path.exists():
+        raise UsageError(f"{where}: no such directory")
+    if not is_run_dir(path):
+        raise UsageError(f"{where}: not a capsim run directory (no readable manifest.json; "
+                         "`capsim run` makes one)")
+    store = RunStore.open(path)
+    m = store.manifest()
+    if m.get("kind") == "sweep":
+        raise UsageError(f"{where}: is a sweep, not a run; `capsim sensitivity {path}` "
+                         "analyses a sweep")
+    if finished and (m.get("status") != "complete" or not (path / "summary.json").exists()
+                     or not (path / "timeseries.parquet").exists()):
+        raise UsageError(f"{where}: run is not complete (status {m.get('status')!r}); finish "
+                         f"it with: capsim run --resume {path}")
+    if not finished and not store.done() and not (path / "kpis.parquet").exists():
+        raise UsageError(f"{where}: run has no finished replication yet")
+    return store
+
+
+def _writable(directory: Path) -> bool:
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+def cmd_plot(a: argparse.Namespace) -> int:
+    """Redraw the plots of a finished run (elsewhere when the run is read-only)."""
+    from capsim.experiments import runs
+
+    store = _run_dir(a.run_dir, "plot")
+    out = a.out
+    if out is None:
+        out = a.run_dir / "plots"
+        if not _writable(a.run_dir) or (out.exists() and not _writable(out)):
+            out = Path(f"{a.run_dir.resolve().name}-plots")
+            print(f"capsim plot: {a.run_dir} is read-only; drawing into {out}", file=sys.stderr)
+    out.mkdir(parents=True, exist_ok=True)
+    made = runs.write_plots(store, out)
+    if out.resolve() == (a.run_dir / "plots").resolve():
+        listed = set(store.manifest().get("plots") or [])
+        store.update_manifest(plots=sorted(listed | {p.name for p in made}))
+    for p in made:
         print(p)
     return 0
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    """Compare two runs: table, optional JSON and a plot."""
+    """Compare two runs: table, optional JSON and plot (the runs are only read)."""
     from capsim.experiments import compare
     from capsim.simcore.store import atomic_write_bytes, dumps
 
+    _run_dir(a.run_a, "compare", finished=False)
+    _run_dir(a.run_b, "compare", finished=False)
     cmp = compare.compare_runs(a.run_a, a.run_b)
     print(compare.table(cmp))
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(cmp).encode())
         print(f"\njson: {a.json}")
-    target = a.plot or a.run_b / "plots" / f"compare_vs_{a.run_a.resolve().name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"plot: {compare.plot(cmp, target)}")
+    if a.plot is not None:
+        a.plot.parent.mkdir(parents=True, exist_ok=True)
+        print(f"plot: {compare.plot(cmp, a.plot)}")
     return 0
 
 
@@ -358,10 +563,15 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
 
 def cmd_report(a: argparse.Namespace) -> int:
-    """Write the report of a run."""
+    """Write the report of a finished run (beside it when the run is read-only)."""
     from capsim.experiments import report
 
-    print(report.write(a.run_dir, a.out))
+    _run_dir(a.run_dir, "report")
+    out = a.out
+    if out is None and not _writable(a.run_dir):
+        out = Path(f"{a.run_dir.resolve().name}-report.html")
+        print(f"capsim report: {a.run_dir} is read-only; writing {out}", file=sys.stderr)
+    print(report.write(a.run_dir, out))
     return 0
 
 
@@ -371,33 +581,53 @@ COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `capsim` script."""
+    """Entry point of the `capsim` script; returns the exit code (see the module docstring)."""
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # bare `capsim`: the help, and a clean exit
+            parser.print_help()
+            return EXIT_OK
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except ScenarioError as exc:
         for p in exc.problems:
             print(f"capsim: {exc.source}: {p}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except StoreError as exc:
         print(f"capsim: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            print("capsim: stopped by SIGTERM", file=sys.stderr)
+            return EXIT_TERMINATED
         print("capsim: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # the reader closed the pipe (e.g. `| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except Exception as exc:  # internal error: short message, details in a log
+        return EXIT_OK
+    except Exception as exc:
+        msg = environment_error(exc)
+        if msg is not None:
+            print(f"capsim: {msg}", file=sys.stderr)
+            return EXIT_ENVIRONMENT
+        # Internal error: short message, details in a log.
         fd, log = tempfile.mkstemp(prefix="capsim-error-", suffix=".log")
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)
         print(f"capsim: internal error: {type(exc).__name__}: {exc} (details: {log})",
               file=sys.stderr)
-        return 1
+        return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

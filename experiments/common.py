@@ -16,7 +16,7 @@ import capsim
 
 def parser(name: str, description: str, replications: int = 40) -> argparse.ArgumentParser:
     """The arguments every experiment takes."""
-    p = argparse.ArgumentParser(prog=f"python -m capsim.experiments.{name}",
+    p = argparse.ArgumentParser(prog=f"capsim experiment {name}",
                                 description=description)
     p.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
                    default=replications, help=f"per variant (default {replications})")

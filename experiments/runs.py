@@ -387,9 +387,9 @@ def _revenue(w: _Weekly, out: Path, tag: str) -> Path | None:
                             title=f"Revenue, {tag}")
 
 
-def write_plots(store: RunStore) -> list[Path]:
-    """Draw the run's standard plots into DIR/plots/."""
-    out = store.path / "plots"
+def write_plots(store: RunStore, out: Path | None = None) -> list[Path]:
+    """Draw the run's standard plots into `out` (default DIR/plots/)."""
+    out = out if out is not None else store.path / "plots"
     out.mkdir(exist_ok=True)
     path = store.path / "timeseries.parquet"
     scenario = load(store.path / "scenario.toml")[0]

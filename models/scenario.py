@@ -758,6 +758,8 @@ def load(name_or_path: str | Path | None = None, overrides: list[str] | None = N
     label, text = resolve_path(name_or_path)
     data = parse_toml(label, text)
     based = _extend(label, data, name_or_path)
+    if based:  # errors name the whole chain: top.toml -> base.toml
+        label = " -> ".join(based)
     if overrides:
         data = apply_overrides(label, data, overrides)
     problems = validation.check_data(data)
@@ -796,16 +798,17 @@ def _merge(base: dict, child: dict) -> dict:
 
 
 def _extend(label: str, data: dict, name_or_path, depth: int = 0,
-            chain: tuple[str, ...] = ()) -> bool:
-    """Resolve `scenario.extends` in place (a chain of up to 8); True if there was one.
+            chain: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Resolve `scenario.extends` in place (a chain of up to 8); the chain, () if none.
 
-    A base given as a path (it has a "/" or names an existing file) is resolved relative
-    to the directory of the extending file, whatever its suffix; a bare name is an
-    embedded scenario. Errors name the whole chain, "a.toml -> b.toml -> c.toml".
+    A base given as a path (it has a "/" or a suffix, or names an existing file) is
+    resolved relative to the directory of the extending file, whatever that file's
+    suffix; a bare name is an embedded scenario. Errors name the whole chain,
+    "a.toml -> b.toml -> c.toml".
     """
     meta = data.get("scenario")
     if not isinstance(meta, dict) or not meta.get("extends"):
-        return False
+        return chain
     chain = chain or (label,)
     where = " -> ".join(chain)
     base_name = meta["extends"]
@@ -819,7 +822,8 @@ def _extend(label: str, data: dict, name_or_path, depth: int = 0,
     if extending_file and not Path(base_name).is_absolute():
         assert here is not None
         candidate = here.parent / base_name
-        if candidate.exists() or "/" in base_name or base_name not in embedded_names():
+        # A file next to it, or anything that looks like a path; else an embedded name.
+        if candidate.exists() or "/" in base_name or Path(base_name).suffix:
             base_name = str(candidate)
     try:
         base_label, base_text = resolve_path(base_name)
@@ -832,14 +836,14 @@ def _extend(label: str, data: dict, name_or_path, depth: int = 0,
         base = parse_toml(base_label, base_text)
     except ScenarioError as exc:
         raise ScenarioError(f"{where} -> {base_label}", exc.problems) from None
-    _extend(base_label, base, base_name, depth + 1, (*chain, base_label))
+    full = _extend(base_label, base, base_name, depth + 1, (*chain, base_label))
     merged = _merge(base, data)
     if not isinstance(merged.get("scenario"), dict):
         raise ScenarioError(f"{where} -> {base_label}", ["[scenario] must be a table"])
     merged["scenario"].pop("extends", None)
     data.clear()
     data.update(merged)
-    return True
+    return full or (*chain, base_label)
 
 
 def to_toml(scenario: Scenario) -> str:

@@ -215,17 +215,25 @@ class RunStore:
                     old.unlock()
                     raise
                 old.unlock_keep()
+        created = [p for p in (path, *path.parents) if not p.exists()]  # the leaf first
+        store = cls(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
+            store.lock()
+            # "partial" from the first moment: a run killed with SIGKILL runs no handler,
+            # and its manifest must still tell readers that it is incomplete.
+            store.write_manifest({**manifest, "status": "partial", "replications_done": 0})
+        except OSError as exc:  # not creatable or not writable: leave things as they were
+            store.unlock()
+            for p in created:
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
             if aside is not None:
                 replace.restore(aside, path)
-            raise StoreError(f"{path}: cannot create the run directory: "
+            raise StoreError(f"{path}: cannot create the run directory there: "
                              f"{exc.strerror or exc}") from None
-        store = cls(path).lock()
-        # "partial" from the first moment: a run killed with SIGKILL runs no handler, and
-        # its manifest must still tell readers that it is incomplete.
-        store.write_manifest({**manifest, "status": "partial", "replications_done": 0})
         if aside is not None:
             replace.discard(aside)
         return store

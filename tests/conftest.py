@@ -1,9 +1,24 @@
-"""Shared fixtures: the default scenario, and a short-horizon variant for fast tests."""
+"""Shared fixtures: the default scenario, and a short-horizon variant for fast tests.
+
+Hypothesis settings come from profiles, chosen by the environment variable
+HYPOTHESIS_PROFILE: "dev" (the default: a quick loop), "ci" (more examples, what `.ci/run`
+uses) and "deep" (a long search, for a night). No test sets its own example counts.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from capsim.models.scenario import load
+from hypothesis import HealthCheck, settings
+
+_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow,
+                                                      HealthCheck.function_scoped_fixture]}
+settings.register_profile("dev", max_examples=10, **_COMMON)
+settings.register_profile("ci", max_examples=40, print_blob=True, **_COMMON)
+settings.register_profile("deep", max_examples=1000, print_blob=True, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 from capsim.simcore import stats
 from capsim.simcore.clock import Clock
 from capsim.simcore.streams import DistSpec, Streams
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 from scipy import stats as sst
@@ -20,13 +20,11 @@ SPEC = TypeAdapter(DistSpec)
 
 
 # -- clock -------------------------------------------------------------------------
-@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2100, 1, 1)))
 def test_clock_date_round_trip(d):
     assert CLOCK.date(CLOCK.hours(d)) == d
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False))
 def test_clock_hours_round_trip(t):
     assert CLOCK.hours(CLOCK.datetime(t)) == pytest.approx(t, abs=1e-6)

@@ -13,12 +13,10 @@ from capsim.experiments.cli import main
 from capsim.models.capacity import CapacityModel
 from capsim.models.scenario import load
 from capsim.simcore.streams import Streams
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow,
-                                           HealthCheck.function_scoped_fixture])
+# Example counts and seeds come from the profile (tests/conftest.py, HYPOTHESIS_PROFILE).
 
 knobs = st.fixed_dictionaries({
     "scenario.end": st.dates(dt.date(2026, 6, 1), dt.date(2027, 12, 31)).map(str),
@@ -47,7 +45,6 @@ def _override(d):
     return [f"{k}={v}" for k, v in d.items()]
 
 
-@SETTINGS
 @given(knobs, st.integers(0, 2**32 - 1))
 def test_random_valid_scenarios_keep_every_invariant(d, seed):
     sc = load(None, _override(d))[0]
@@ -105,13 +102,11 @@ def _never_serves_more(key, value, factor, seed):
     assert hi >= lo * (1 - 1e-12)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
 @given(st.floats(0.5, 2.0), st.floats(1.01, 2.0), st.integers(0, 1000))
 def test_more_demand_growth_never_serves_more_of_it(m, factor, seed):
     _never_serves_more("demand.growth_multiplier", m, factor, seed)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
 @given(st.floats(0.0, 2.0), st.floats(1.1, 4.0), st.integers(0, 1000))
 def test_bigger_surges_never_serve_more(k, factor, seed):
     _never_serves_more("surges.intensity_multiplier", k, factor, seed)
@@ -126,7 +121,6 @@ NONNEG = ["fleet.repair_hours", "datacenters.campuses.mississippi.slip_days",
           "supply.delivery_delay_days", "surges.intensity_multiplier"]
 
 
-@SETTINGS
 @given(st.one_of(
     st.tuples(st.sampled_from(SHARES), st.one_of(st.floats(-10, -1e-6), st.floats(1.000001, 10)))
     .map(lambda t: (t[0], f"{t[1]!r}")),

@@ -20,7 +20,13 @@ from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
 from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
-from capsim.models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
+from capsim.models.service import (
+    QueueSpec,
+    allocate,
+    capped_latencies,
+    serving_capacity,
+    slo_met,
+)
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
@@ -453,11 +459,9 @@ class CapacityModel:
         # Service quality for every hour at once: one vectorized queueing evaluation.
         # Overloaded hours (and any latency beyond the cap) count at the cap: requests
         # give up, so more congestion can never lower a latency figure.
-        cap_s = self.sc.service.latency_cap_s
-        (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
+        wait, lat, lat50 = capped_latencies(self.h_cap, self.h_util, self.queue,
+                                            self.sc.service.latency_cap_s)
         ok = slo_met(self.h_util, wait, self.queue)
-        lat = np.minimum(np.nan_to_num(lat, nan=cap_s, posinf=cap_s), cap_s)
-        lat50 = np.minimum(np.nan_to_num(lat50, nan=cap_s, posinf=cap_s), cap_s)
         s["slo_hours"][:] = ok.sum(axis=1)
         s["p99_latency_s"][:] = lat.mean(axis=1)
         s["p50_latency_s"][:] = lat50.mean(axis=1)

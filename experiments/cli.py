@@ -494,7 +494,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
-               "milestone_funding", "procurement")
+               "milestone_funding", "procurement", "power_aware")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 

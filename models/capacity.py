@@ -18,8 +18,15 @@ from capsim.models.chips import shipments
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
+from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
-from capsim.models.service import QueueSpec, allocate, latencies, serving_capacity, slo_met
+from capsim.models.service import (
+    QueueSpec,
+    allocate,
+    capped_latencies,
+    serving_capacity,
+    slo_met,
+)
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
@@ -45,7 +52,7 @@ MILESTONE_CLOUD = "aws"
 RUN_RATE_DAYS = 30
 _DAILY = ("revenue_daily_usd", "lost_revenue_daily_usd", "run_rate_usd", "investment_cum_usd",
           "ordered_cum_mw", "surge_multiplier", "customers_active", "customers_throttled",
-          "fp8_eflops", "chips_awaiting_components")
+          "fp8_eflops", "chips_awaiting_components", "chips_held", "power_ordered_cum_mw")
 """Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
@@ -151,6 +158,19 @@ class CapacityModel:
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
         self._build_procurement(streams)
+        self.gate: PowerGate | None = None
+        if sc.procurement.shipping == "power_aware":
+            pr = sc.procurement
+            self.gate = PowerGate(
+                self.fleet, lambda: sim.env.now, [(t, m, c) for t, m, c, _ in self.power_ons],
+                self._ordered_buildings, integration_d * HOURS_PER_DAY,
+                pr.power_lead_days * HOURS_PER_DAY, pr.hold_review_days * HOURS_PER_DAY,
+                self.build_lead_h, lambda mw, c: self.order_buildings(sim, mw, c, "held chips"),
+                self.max_order_mw_year, lambda: self.lines.awaiting,
+                pr.early_retirement_ratio,
+                lambda gen, text, n: sim.events.log(sim.env.now, "early_retirement", text,
+                                                    subject=gen, amount=n, unit="chips"))
+            self.lines.gate = self.gate
         # The tick stores arrays; collect() turns them into the named daily series.
         days, n_g, n_c = clock.days, len(self.gen_names), len(self.clouds)
         self.by_gen = np.zeros((days, len(STATES) + 1, n_g))
@@ -208,6 +228,7 @@ class CapacityModel:
         self._orders: list[tuple[float, float]] = []  # (hour, MW) of forecast-policy orders
         # Ordered buildings not yet powered on: (power-on hour, MW, cloud), any source.
         self._ordered_buildings: list[tuple[float, float, int]] = []
+        self.power_ordered_mw = 0.0  # buildings ordered for held chips (power-aware)
 
     # -- capacity orders ------------------------------------------------------------
     def _order_generation(self, now_h: float) -> int | None:
@@ -223,6 +244,16 @@ class CapacityModel:
                         >= self.sc.supply.generations[self.gen_names[best]].available):
                     best = gi
         return best
+
+    def order_buildings(self, sim: Simulation, mw: float, cloud: int, why: str) -> None:
+        """Order `mw` facility MW of buildings for `cloud`; they power on after the lead."""
+        f = self.fleet
+        done = sim.env.timeout(self.build_lead_h)
+        done.callbacks.append(lambda _e: f.energize(mw, cloud))
+        self._ordered_buildings.append((sim.env.now + self.build_lead_h, mw, cloud))
+        self.power_ordered_mw += mw
+        sim.events.log(sim.env.now, "power_order", f"{why}: {mw:.1f} MW of buildings",
+                       subject=self.clouds[cloud], amount=mw, unit="MW facility")
 
     def order_capacity(self, sim: Simulation, mw: float, why: str) -> float:
         """Order `mw` facility MW of chips and buildings.
@@ -375,6 +406,7 @@ class CapacityModel:
                 self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
                                     f"tranche {tr.name}")
             occ_kw = f.occupied_kw_by_cloud()
+            awaiting = self.lines.awaiting
             self.by_cloud[day] = (f.energized, occ_kw / 1000.0,
                                   np.bincount(f.cloud, f.installed * f.tps, len(self.clouds)) * e_t,
                                   occ_kw * it_price)
@@ -383,7 +415,9 @@ class CapacityModel:
             self.daily[day] = (revenue[day], finance.tokens_value_usd(uns, p_today), run_rate,
                                self.tranches.received_usd, self.ordered_mw,
                                max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max(),
-                               f.installed @ self.fp8_eflops_per_chip, self.lines.awaiting.sum())
+                               f.installed @ self.fp8_eflops_per_chip,
+                               awaiting[~self.lines.held].sum(), awaiting[self.lines.held].sum(),
+                               self.power_ordered_mw)
             for i, c in enumerate(self._pool_containers):
                 self.pool_stock[day, i] = c.level
             yield env.timeout(HOURS_PER_DAY)
@@ -425,11 +459,9 @@ class CapacityModel:
         # Service quality for every hour at once: one vectorized queueing evaluation.
         # Overloaded hours (and any latency beyond the cap) count at the cap: requests
         # give up, so more congestion can never lower a latency figure.
-        cap_s = self.sc.service.latency_cap_s
-        (wait, lat), (_, lat50) = latencies(self.h_cap, self.h_util, self.queue, (0.99, 0.5))
+        wait, lat, lat50 = capped_latencies(self.h_cap, self.h_util, self.queue,
+                                            self.sc.service.latency_cap_s)
         ok = slo_met(self.h_util, wait, self.queue)
-        lat = np.minimum(np.nan_to_num(lat, nan=cap_s, posinf=cap_s), cap_s)
-        lat50 = np.minimum(np.nan_to_num(lat50, nan=cap_s, posinf=cap_s), cap_s)
         s["slo_hours"][:] = ok.sum(axis=1)
         s["p99_latency_s"][:] = lat.mean(axis=1)
         s["p50_latency_s"][:] = lat50.mean(axis=1)
@@ -472,6 +504,9 @@ class CapacityModel:
             "lost_revenue_total_usd": float(s["lost_revenue_daily_usd"][win].sum()),
             "investment_total_usd": gained("investment_cum_usd"),
             "ordered_total_mw": gained("ordered_cum_mw"),
+            "compute_mean_tps": float(self.by_cloud[win, 2].sum(axis=1).mean()),
+            "power_ordered_total_mw": gained("power_ordered_cum_mw"),
+            "held_chip_months": float(s["chips_held"][win].sum() / DAYS_PER_MONTH),
             "customers_throttled_peak": int(s["customers_throttled"][win].max()),
             "p99_latency_s": float(lat[win].mean()),
             "trainium_gw_2026_12_31": gw_2026,

@@ -10,6 +10,8 @@ powered space. Power is facility MW (PUE included): a cloud's occupied MW = its
 from __future__ import annotations
 
 import heapq
+import math
+from collections import deque
 
 import numpy as np
 
@@ -26,7 +28,8 @@ class Fleet:
         tokens_per_s: tokens/s per healthy chip for each generation.
         mtbf_hours: mean time between failures of one chip.
         repair_days: days a failed chip stays out of service.
-        life_days: useful life after installation.
+        life_days: useful life from delivery: a chip waiting for powered space ages too, and
+            retires from waiting when its life is over.
         horizon_days: length of the run.
         rng: the failure stream of each generation (a list), or one stream for all. One
             stream per generation keeps each generation's failures the same whatever
@@ -66,8 +69,16 @@ class Fleet:
         # Repairs finishing on each day; sized past the horizon so no bounds checks.
         self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
         self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
+        # The same cohorts as counts by the day they retire (the last row: beyond the run),
+        # so that chips retiring by a day are one sum.
+        self._sched = np.zeros((horizon_days + 2, n), np.int64)
         # Failed chips of each generation whose cohort retired while they were in repair.
         self._retire_on_return = np.zeros(n, np.int64)
+        # Waiting chips per generation as [delivery day, chips], oldest first.
+        self._waiting_q: list[deque[list]] = [deque() for _ in range(n)]
+        self._day = 0.0  # the day of the last step: deliveries are dated by it
+        self.retired_waiting = np.zeros(n, np.int64)  # chips whose life ran out while waiting
+        self.retired_early = np.zeros(n, np.int64)  # chips retired early to make room
         # Newest generation first: it gives the most tokens per MW of scarce power.
         self._order = np.argsort(-(self.tps / self.kw), kind="stable")
 
@@ -84,6 +95,7 @@ class Fleet:
                              f"{self.in_transit[g]} are in transit")
         self.in_transit[g] -= chips
         self.waiting[g] += chips
+        self._waiting_q[g].append([self._day, chips])
 
     def energize(self, mw: float, cloud: int = 0) -> None:
         """A building of `cloud` powers on."""
@@ -95,7 +107,7 @@ class Fleet:
         self.installed[g] += chips
         days, counts = np.unique(np.floor(install_days + self.life_days), return_counts=True)
         for d, c in zip(days, counts, strict=True):
-            heapq.heappush(self._cohorts, (float(d), g, int(c)))
+            self._push(float(d), g, int(c))
 
     def evict_over_capacity(self) -> None:
         """Move installed chips back to waiting where a cloud's power is exceeded.
@@ -113,24 +125,74 @@ class Fleet:
             self.installed[g] -= n
             self.waiting[g] += n
             over[c] -= n * self.kw[g]
-            self._drop_cohorts(int(g), n)
+            # They keep their age: delivered at their retirement day less the life.
+            for day, m in sorted(self._drop_cohorts(int(g), n)):
+                self._waiting_q[g].appendleft([day - self.life_days, m])
+            self._waiting_q[g] = deque(sorted(self._waiting_q[g]))
 
-    def _drop_cohorts(self, g: int, chips: int) -> None:
-        """Forget the retirement dates of `chips` chips of generation g.
+    def _drop_cohorts(self, g: int, chips: int) -> list[tuple[float, int]]:
+        """Forget the retirement dates of `chips` chips of generation g (the youngest).
 
-        Forget the retirement dates of `chips` chips of generation g (the youngest), which
-        left service: they get new dates when they are placed again.
+        They left service; returns the (retirement day, chips) dropped, so that they keep
+        their age while they wait.
         """
         mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
         rest = [c for c in self._cohorts if c[1] != g]
-        kept = []
+        kept, dropped = [], []
         for day, gen, n in mine:
             take = min(n, chips)
             chips -= take
+            if take:
+                dropped.append((day, take))
+                self._sched[self._row(day), gen] -= take
             if n - take:
                 kept.append((day, gen, n - take))
         self._cohorts = rest + kept
         heapq.heapify(self._cohorts)
+        return dropped
+
+    def retire_early(self, g: int, chips: int) -> int:
+        """Retire up to `chips` healthy installed chips of generation g now, oldest first.
+
+        Returns how many retired; their powered space is free for the next placement.
+        """
+        chips = int(min(chips, self.installed[g]))
+        if chips <= 0:
+            return 0
+        mine = sorted(c for c in self._cohorts if c[1] == g)
+        rest = [c for c in self._cohorts if c[1] != g]
+        left, kept = chips, []
+        for day, gen, n in mine:
+            take = min(n, left)
+            left -= take
+            self._sched[self._row(day), gen] -= take
+            if n - take:
+                kept.append((day, gen, n - take))
+        self._cohorts = rest + kept
+        heapq.heapify(self._cohorts)
+        done = chips - left
+        self.installed[g] -= done
+        self.retired[g] += done
+        self.retired_early[g] += done
+        return done
+
+    def _row(self, day: float) -> int:
+        """Row of `_sched` for a retirement day: the step that retires it (clipped)."""
+        return min(max(math.ceil(day), 0), self._sched.shape[0] - 1)
+
+    def _push(self, day: float, g: int, chips: int) -> None:
+        heapq.heappush(self._cohorts, (day, g, chips))
+        self._sched[self._row(day), g] += chips
+
+    def retiring_by(self, day: float) -> np.ndarray:
+        """Chips per generation, installed or waiting, whose life ends by `day`."""
+        out = self._sched[:self._row(np.floor(day)) + 1].sum(axis=0)
+        for g, q in enumerate(self._waiting_q):
+            for born, n in q:
+                if born + self.life_days > day:
+                    break
+                out[g] += n
+        return out
 
     # -- state ----------------------------------------------------------------------
     def occupied_kw_by_cloud(self) -> np.ndarray:
@@ -155,6 +217,7 @@ class Fleet:
     # -- daily step -----------------------------------------------------------------
     def step(self, day: int) -> None:
         """One day: repairs come back, failures, retirements, then placement."""
+        self._day = float(day)
         back = self._repairs[day]
         self.failed -= back
         # Chips whose cohort retired while they were out for repair retire as they return.
@@ -173,7 +236,8 @@ class Fleet:
             self.failed += new
             self._repairs[day + self.repair_days] += new
         while self._cohorts and self._cohorts[0][0] <= day:
-            _, g, c = heapq.heappop(self._cohorts)
+            d, g, c = heapq.heappop(self._cohorts)
+            self._sched[self._row(d), g] -= c
             # A cohort retires from service: healthy chips at once, and as many chips of
             # the generation as are out for repair when they come back (the fleet does not
             # track which cohort a failed chip belongs to; healthy ones go first).
@@ -181,7 +245,30 @@ class Fleet:
             self.installed[g] -= take
             self.retired[g] += take
             self._retire_on_return[g] += min(c - take, self.failed[g] - self._retire_on_return[g])
+        self._expire_waiting(day)
         self.place(day)
+
+    def _expire_waiting(self, day: int) -> None:
+        """Waiting chips whose useful life has run out retire without being placed."""
+        for g, q in enumerate(self._waiting_q):
+            while q and q[0][0] + self.life_days <= day:
+                _, n = q.popleft()
+                self.waiting[g] -= n
+                self.retired[g] += n
+                self.retired_waiting[g] += n
+
+    def _take_waiting(self, g: int, chips: int) -> list[tuple[float, int]]:
+        """Take `chips` waiting chips of generation g, oldest first: (delivery day, chips)."""
+        q, out = self._waiting_q[g], []
+        while chips > 0:
+            entry = q[0]
+            m = min(chips, entry[1])
+            out.append((entry[0], m))
+            entry[1] -= m
+            chips -= m
+            if entry[1] == 0:
+                q.popleft()
+        return out
 
     def place(self, day: int) -> None:
         """Put waiting chips into their cloud's free powered space.
@@ -203,4 +290,5 @@ class Fleet:
             self.waiting[g] -= n
             self.installed[g] += n
             free_kw[c] -= n * self.kw[g]
-            heapq.heappush(self._cohorts, (day + self.life_days, int(g), n))
+            for born, m in self._take_waiting(int(g), n):
+                self._push(born + self.life_days, int(g), m)

@@ -109,6 +109,16 @@ _KPIS = [
     _m("ordered_total_mw", "MW facility",
        "facility MW of capacity ordered in the window (tranches, forecast policy)",
        "window_total", higher_is_better=None),
+    _m("compute_mean_tps", "reference tokens/s",
+       "installed compute of all enabled clouds (training and serving, after efficiency "
+       "gains), mean over the window: the compute delivered", "window",
+       higher_is_better=True),
+    _m("power_ordered_total_mw", "MW facility",
+       "facility MW of buildings the power-aware policy ordered for held chips, in the window",
+       "window_total", higher_is_better=None),
+    _m("held_chip_months", "chip-months",
+       "chips due from the lines that the power-aware policy holds (not built) for lack of "
+       "powered space, summed over the window", "window_total"),
     _m("customers_throttled_peak", "customers",
        "most customers throttled in any hour of the window", "window", dtype="int64"),
     _m("p99_latency_s", "seconds",
@@ -196,6 +206,10 @@ _SERIES = [
     _m("chips_awaiting_components", "chips",
        "chips due from the production lines that wait for CoWoS or HBM", "daily",
        dtype="int64"),
+    _m("chips_held", "chips", "chips due from the production lines that the power-aware "
+       "policy holds (not built) until powered space is in sight", "daily", dtype="int64"),
+    _m("power_ordered_cum_mw", "MW facility", "facility MW of buildings ordered for held "
+       "chips since the start", "running_total", higher_is_better=None),
 ]
 SERIES: dict[str, Metric] = {m.name: m for m in _SERIES}
 
@@ -267,9 +281,11 @@ def describe(table: str, name: str) -> Column | None:
 
 
 def markdown(table: str) -> str:
-    """README's table of a result file's columns: "series", "group" (per-group series),
-    "kpis" or "cloud" (per-cloud KPIs). One row per column: name, Arrow type, unit, kind,
-    meaning."""
+    """README's table of one kind of result column, one row per column.
+
+    `table` is "series", "group" (per-group series), "kpis" or "cloud" (per-cloud KPIs);
+    each row gives the name, Arrow type, unit, kind and meaning.
+    """
     entries = {"series": SERIES, "group": GROUP_SERIES, "kpis": KPIS, "cloud": CLOUD_KPIS}[table]
     suffix = {"group": "__<g, c or pool>", "cloud": "__<cloud>"}.get(table, "")
     rows = ["| column | type | unit | kind | meaning |", "|---|---|---|---|---|"]

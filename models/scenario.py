@@ -430,6 +430,9 @@ class Procurement(_Frozen):
         90.0, ge=0.0, description="days ahead the shipping policy looks for powered space")
     hold_review_days: float = Field(
         30.0, gt=0.0, description="days between looks at held chips")
+    early_retirement_ratio: float = Field(
+        0.0, ge=0.0, description="power_aware: retire installed chips early for held chips "
+        "giving at least this many times their tokens per watt (0: never)")
     cloud: str = "aws"
     order_lead_time_days: NonNeg
     build_lead_time_days: NonNeg

@@ -10,7 +10,9 @@ Service quality follows queueing theory: the serving fleet is `pools` independen
 (models x regions), each an M/G/c queue whose servers are concurrent request slots. The
 waiting time comes from Erlang C with the Allen-Cunneen correction for service-time
 variability; an hour meets the SLO when utilization < 1 and the p99 wait is within the
-target. `experiments.validate_queueing` checks Erlang C against a request-level SimPy model.
+target. End-to-end latency quantiles come from the distribution of wait + service
+(`simcore.latency`), checked against Ciw by `experiments.validate_latency`; overloaded
+hours count at `service.latency_cap_s` in the KPIs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.simcore import queueing
+from capsim.simcore.latency import Service, response_quantiles
 
 
 @dataclass
@@ -123,23 +126,38 @@ class QueueSpec:
 
 def latencies(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec,
               levels: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Wait and latency quantiles, in seconds, at each of `levels`.
+    """Wait and end-to-end latency quantiles, in seconds, at each of `levels`.
 
-    (wait, latency) quantiles in seconds at each of `levels`, for hourly capacity and
-    utilization; Erlang C is evaluated once for all levels.
-
-    Servers per pool c = capacity / slot_tps / pools (at least 1); the wait quantile is the
-    M/M/c one scaled by (1 + scv) / 2 (Allen-Cunneen), inf when utilization >= 1.
-    Latency adds the service time's quantile (exponential tail scaled by the same factor).
+    Servers per pool c = capacity / slot_tps / pools (at least 1). The wait quantile is
+    the M/M/c one scaled by (1 + scv) / 2 (Allen-Cunneen); the latency is the quantile of
+    the true distribution of wait + service time (lognormal service with the scenario's
+    scv, deterministic when scv = 0), found numerically by `simcore.latency`, not a sum of
+    two quantiles. Both are inf where utilization >= 1.
     """
     c = np.maximum(np.asarray(capacity, float) / q.slot_tps / q.pools, 1.0)
     rho = np.asarray(utilization, float)
     factor = (1 + q.scv) / 2
-    out = []
-    for level, w in zip(levels, queueing.wait_quantiles(c, rho, levels), strict=True):
-        wait = w * q.service_s * factor
-        out.append((wait, wait - np.log(1.0 - level) * q.service_s * factor))
-    return out
+    service = Service("lognormal", q.scv) if q.scv > 0 else Service("deterministic")
+    prob = queueing.erlang_c_gamma(c, rho * c)
+    waits = queueing.wait_quantiles(c, rho, levels, prob)
+    resp = response_quantiles(c, rho, levels, service, wait_scale=factor, prob=prob)
+    return [(w * q.service_s * factor, r * q.service_s)
+            for w, r in zip(waits, resp, strict=True)]
+
+
+def capped_latencies(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec,
+                     cap_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(p99 wait, p99 latency, p50 latency) per hour, latencies capped at `cap_s` seconds.
+
+    Requests give up after `cap_s`: an overloaded hour (utilization >= 1, infinite
+    quantiles) counts at the cap and no hour counts above it, so more congestion can
+    never lower a latency figure. The wait is left uncapped (inf when overloaded) for the
+    SLO test.
+    """
+    (wait, lat), (_, lat50) = latencies(capacity, utilization, q, (0.99, 0.5))
+    lat = np.minimum(np.nan_to_num(lat, nan=cap_s, posinf=cap_s), cap_s)
+    lat50 = np.minimum(np.nan_to_num(lat50, nan=cap_s, posinf=cap_s), cap_s)
+    return wait, lat, lat50
 
 
 def latency(capacity: np.ndarray, utilization: np.ndarray, q: QueueSpec, level: float = 0.99

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from typing import Protocol
 
 import numpy as np
 import simpy
@@ -104,6 +105,16 @@ class ComponentPools:
                 self.used[pool] += amount
 
 
+class Gate(Protocol):
+    """A shipping policy: how many of `chips` chips of generation g may be built now."""
+
+    review_h: float
+
+    def allowed(self, g: int, chips: int) -> int:
+        """Chips (0..chips) that may be built and shipped now."""
+        ...
+
+
 class ProductionLines:
     """Production lines of the chip generations, and orders placed during the run.
 
@@ -130,6 +141,8 @@ class ProductionLines:
         self._order_placed = np.zeros(n, np.int64)
         self._order_started = np.zeros(n, np.int64)
         self._order_shipped = np.zeros(n, np.int64)
+        self.gate: Gate | None = None
+        self.held = np.zeros(n, bool)  # the line holds its due chips for lack of power
 
     def _due_planned(self) -> np.ndarray:
         """Planned chips whose batch time has come, per generation."""
@@ -187,6 +200,14 @@ class ProductionLines:
         left = int(chips)
         while left > 0:
             k = min(left, self._chunk[g])
+            if self.gate is not None:
+                # A shipping policy may hold chips (not built yet: no components drawn)
+                # until powered space is in sight; the line looks again after a while.
+                k = self.gate.allowed(g, k)
+                self.held[g] = k == 0
+                if k == 0:
+                    yield self.env.timeout(self.gate.review_h)
+                    continue
             yield from self.pools.draw(self.uses[g], k)
             self._ship(g, k)
             shipped[g] += k

@@ -350,19 +350,21 @@ def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
     return np.where(rho >= 1.0, 1.0, np.clip(out, 0.0, 1.0))
 
 
-def wait_quantiles(servers: ArrayLike, rho: ArrayLike, qs: tuple[float, ...]) -> list[np.ndarray]:
+def wait_quantiles(servers: ArrayLike, rho: ArrayLike, qs: tuple[float, ...],
+                   prob: np.ndarray | None = None) -> list[np.ndarray]:
     """Quantiles of the M/M/c queueing delay for arrays of servers and utilizations.
 
     In units of the mean service time; ``inf`` where ``rho >= 1``. Same formula as
     :func:`mmc_wait_quantile`, on top of :func:`erlang_c_gamma`, which is evaluated once
-    for all the levels in `qs`.
+    for all the levels in `qs` (or taken from `prob`, the Erlang C values, when given).
     """
     for q in qs:
         if not 0.0 <= q < 1.0:
             raise ValueError(f"q(={q}) must lie in [0, 1)")
     c = np.asarray(servers, float)
     r = np.asarray(rho, float)
-    prob = erlang_c_gamma(c, r * c)
+    if prob is None:
+        prob = erlang_c_gamma(c, r * c)
     out = []
     for q in qs:
         with np.errstate(divide="ignore", invalid="ignore"):

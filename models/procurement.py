@@ -1,0 +1,150 @@
+"""Power-aware shipping: chips are built and shipped only when powered space is in sight.
+
+The default policy (``procurement.shipping = "power_aware"``) sits in front of every
+production line and every order. Before a line builds a chunk of chips it asks
+:meth:`PowerGate.allowed`: the chips may go when the cloud's powered space, as it will be
+when they arrive and for ``procurement.power_lead_days`` more, can take them beside every
+chip already shipped, waiting or granted and not yet shipped (less the chips that retire by
+then). Otherwise the line holds them (no components drawn, so a held chip does not age)
+and looks again every ``procurement.hold_review_days``. When it holds chips that no
+building due within the build lead time can take, it orders buildings for them (facility
+MW, at most ``procurement.max_order_mw_per_year`` in any trailing year), which power on
+after ``procurement.build_lead_time_days``.
+
+``procurement.shipping = "legacy"`` ships on schedule whatever the power, as capsim did
+before: chips then wait, delivered, for powered space (and age while they wait).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from capsim.models.fleet import Fleet
+from capsim.simcore.clock import HOURS_PER_DAY
+
+YEAR_H = 365.25 * HOURS_PER_DAY
+
+
+class PowerGate:
+    """The power-aware shipping policy (see the module docstring).
+
+    Args:
+        fleet: the fleet whose powered space the chips go into.
+        now: the simulation time in hours.
+        planned_power: (hour, MW, cloud) of buildings that power on later, known plans.
+        ordered_power: (hour, MW, cloud) of buildings ordered during the run; the list is
+            read live (other orders append to it).
+        arrival_h: hours from shipment to arrival (integration).
+        lead_h: how far past the arrival the policy looks for powered space.
+        review_h: hours between looks at held chips.
+        build_lead_h: hours from a building order to its power-on.
+        order_power: order(MW, cloud) buildings now; None: the policy orders no power.
+        max_mw_year: most facility MW the policy orders in any trailing year.
+        due: chips due from the lines and not shipped, per generation: space is kept for
+            those of generations that give more tokens per watt than the one asking.
+        swap_ratio: retire installed chips early to make room for held chips that give at
+            least this many times their tokens per facility watt (0: never).
+        log: log(generation, detail, chips) of early retirements.
+    """
+
+    def __init__(self, fleet: Fleet, now: Callable[[], float],
+                 planned_power: list[tuple[float, float, int]],
+                 ordered_power: list[tuple[float, float, int]], arrival_h: float,
+                 lead_h: float, review_h: float, build_lead_h: float,
+                 order_power: Callable[[float, int], None] | None, max_mw_year: float,
+                 due: Callable[[], np.ndarray] | None = None, swap_ratio: float = 0.0,
+                 log: Callable[[str, str, float], None] | None = None) -> None:
+        self.fleet, self.now, self.due = fleet, now, due
+        self.swap_ratio, self.log = swap_ratio, log
+        self.planned = sorted(planned_power)
+        self.ordered = ordered_power
+        self.arrival_h, self.lead_h = max(0.0, arrival_h), max(0.0, lead_h)
+        self.review_h = max(1.0, review_h)
+        self.build_lead_h = max(0.0, build_lead_h)
+        self.order_power = order_power
+        self.max_mw_year = max(0.0, max_mw_year)
+        self._base = fleet.shipped.copy()   # shipped before the run: the installed base
+        self.granted = np.zeros_like(fleet.shipped)
+        self.power_orders: list[tuple[float, float]] = []  # (hour, MW) this policy ordered
+        self.held_events = 0
+
+    def _power_mw_by(self, t: float) -> np.ndarray:
+        """Facility MW per cloud energized by hour `t`: now, plus planned and ordered."""
+        f, now = self.fleet, self.now()
+        mw = f.energized.copy()
+        for src in (self.planned, self.ordered):
+            for th, m, c in src:
+                if now < th <= t:
+                    mw[c] += m
+        return mw
+
+    def _committed_kw(self, until_day: float) -> np.ndarray:
+        """Facility kW per cloud of the chips that will want space at `until_day`.
+
+        Shipped and not retired (or retiring by then), plus chips granted and not shipped.
+        """
+        f = self.fleet
+        pending = np.maximum(self.granted - (f.shipped - self._base), 0)
+        chips = (f.in_transit + f.waiting + f.installed + f.failed + pending).astype(float)
+        chips -= f.retiring_by(until_day)
+        return np.bincount(f.cloud, np.maximum(chips, 0.0) * f.kw, minlength=f.n_clouds)
+
+    def allowed(self, g: int, chips: int) -> int:
+        """Chips (0..chips, whole racks unless all fit) of generation g that may ship now."""
+        f = self.fleet
+        c = int(f.cloud[g])
+        t = self.now() + self.arrival_h + self.lead_h
+        free_kw = (self._power_mw_by(t)[c] * 1000.0
+                   - self._committed_kw(t / HOURS_PER_DAY)[c])
+        if self.due is not None:
+            # Powered space goes to the best tokens per watt first, as placement does.
+            better = (f.cloud == c) & (f.tps / f.kw > f.tps[g] / f.kw[g])
+            free_kw -= float((self.due()[better] * f.kw[better]).sum())
+        fit = int(max(0.0, free_kw) // f.kw[g])
+        if fit < chips and self.swap_ratio > 0:
+            free_kw += self._swap(g, (chips - fit) * f.kw[g])
+            fit = int(max(0.0, free_kw) // f.kw[g])
+        if fit < chips:
+            rack = int(f.rack[g])
+            fit = fit // rack * rack
+            self.held_events += 1
+            self._order_for(g, chips - fit)
+        n = min(chips, fit)
+        self.granted[g] += n
+        return n
+
+    def _swap(self, g: int, need_kw: float) -> float:
+        """Retire chips far worse per watt than generation g's to free `need_kw` kW.
+
+        The worst per watt go first; returns the facility kW freed.
+        """
+        f = self.fleet
+        per_w = f.tps / f.kw
+        worse = [o for o in np.argsort(per_w, kind="stable")
+                 if f.cloud[o] == f.cloud[g] and per_w[o] * self.swap_ratio <= per_w[g]]
+        freed = 0.0
+        for o in worse:
+            if freed >= need_kw:
+                break
+            n = f.retire_early(int(o), int(np.ceil((need_kw - freed) / f.kw[o])))
+            freed += n * f.kw[o]
+            if n and self.log is not None:
+                self.log(f.generations[o], f"{n} chips retired early for "
+                         f"{f.generations[g]} ({per_w[g] / per_w[o]:.1f}x tokens per watt)", n)
+        return freed
+
+    def _order_for(self, g: int, held: int) -> None:
+        """Order buildings for held chips that no building due within the build lead takes."""
+        if self.order_power is None or held <= 0:
+            return
+        f, now = self.fleet, self.now()
+        c = int(f.cloud[g])
+        t = now + self.build_lead_h + self.arrival_h
+        short_kw = (self._committed_kw(t / HOURS_PER_DAY)[c] + held * f.kw[g]
+                    - self._power_mw_by(t)[c] * 1000.0)
+        recent = sum(m for th, m in self.power_orders if th > now - YEAR_H)
+        mw = min(short_kw / 1000.0, self.max_mw_year - recent)
+        if mw > 0:
+            self.order_power(mw, c)
+            self.power_orders.append((now, mw))

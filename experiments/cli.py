@@ -229,6 +229,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     finally:
         store.unlock()
     print(kpi_table(summary))
+    if summary.get("history"):
+        from capsim.models.history import headline
+
+        print("\n" + headline(summary["history"]))
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
         print(f"target {name}: half-width {t['half_width']:.4g} vs wanted "

@@ -253,8 +253,20 @@ def write_summary(store: RunStore) -> dict:
         widths = half_widths(kpis, m["targets"])
         summary["targets"] = {k: {"half_width_wanted": t, "half_width": widths[k],
                                   "met": bool(widths[k] <= t)} for k, t in m["targets"].items()}
+    scored = _history(store)
+    if scored is not None:
+        summary["history"] = scored
     store.write_json("summary.json", summary)
     return summary
+
+
+def _history(store: RunStore) -> dict | None:
+    """The run's history scored against the scenario's observations (None without them)."""
+    from capsim.experiments.history import score_run
+
+    if not (store.path / "timeseries.parquet").exists():
+        return None
+    return score_run(store, load(store.path / "scenario.toml")[0])
 
 
 class _Weekly:

@@ -36,9 +36,11 @@ def test_spend_is_the_sum_of_priced_capacity():
                                rtol=1e-9)
     ten = int(round(10 * 365.25))
     assert r.kpis["aws_spend_10y_usd"] == pytest.approx(s["spend_usd__aws"][:ten].sum(), rel=1e-6)
-    # Commitment gap: $100B over the ten years the run covers, minus that spend.
+    # Commitment gap: $100B over the ten years from the commitment's start (2026-04-01, after
+    # the history years), minus the spend of those years.
+    w0 = (dt.date(2026, 4, 1) - model.sc.scenario.start).days
     assert r.kpis["commitment_gap_usd"] == pytest.approx(
-        100e9 - s["spend_usd__aws"][:ten + 1].sum(), rel=1e-6)
+        100e9 - s["spend_usd__aws"][w0:w0 + ten + 1].sum(), rel=1e-6)
 
 
 def test_revenue_is_served_tokens_times_price():

@@ -21,6 +21,7 @@ from capsim.api import (
     Scenario,
     ScenarioError,
     StoreError,
+    calibrate,
     compare,
     load,
     open_run,
@@ -35,4 +36,4 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
-           "compare", "load", "open_run", "run", "sensitivity", "sweep"]
+           "calibrate", "compare", "load", "open_run", "run", "sensitivity", "sweep"]

@@ -65,7 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "HALFWIDTH (starting from --replications, up to --max-replications)")
     r.add_argument("--max-replications", type=int_at_least(1, "--max-replications"), default=2000,
                    help="cap for --target-ci (default 2000)")
+    r.add_argument("--posterior", type=Path, default=None, metavar="DIR",
+                   help="draw each replication's uncertain inputs from a calibration's "
+                        "posterior (DIR of capsim calibrate, or its posterior.parquet)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    from capsim.experiments.calibrate import add_parser as _calibrate_parser
+
+    _calibrate_parser(sub)
 
     sub.add_parser("scenarios", help="list the embedded scenarios")
     v = sub.add_parser("validate", help="check a scenario file")
@@ -204,6 +211,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         store.update_manifest(executor=a.executor, workers=a.workers)
         out = a.resume
     else:
+        if a.posterior is not None:
+            a.overrides = [*a.overrides, f"scenario.posterior={str(a.posterior.resolve())!r}"]
         scenario, text = load(a.scenario, a.overrides)
         out = a.out or Path("runs") / f"{scenario.name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
         spec = runs.RunSpec(scenario, text, a.replications, a.seed, a.workers, a.executor,
@@ -239,6 +248,13 @@ def cmd_run(a: argparse.Namespace) -> int:
               f"{t['half_width_wanted']:.4g}: {state} with {summary['replications']} replications")
     print(f"\nrun directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
     return 0
+
+
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    """Condition the scenario's uncertain inputs on the public record."""
+    from capsim.experiments.calibrate import cmd
+
+    return cmd(a)
 
 
 def cmd_scenarios(a: argparse.Namespace) -> int:
@@ -371,7 +387,8 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,9 +29,11 @@ def observation_source(scenario: Scenario, path: str | Path | None = None
     return observations.embedded(scenario.name)
 
 
-def load_observations(scenario: Scenario, path: str | Path | None = None
-                      ) -> list[Observation] | None:
+def load_observations(scenario: Scenario, path: str | Path | None = None,
+                      drop_outside: bool = False) -> list[Observation] | None:
     """The scenario's observations, checked against its series and dates (None if it has none).
+
+    With `drop_outside`, observations dated outside the run are left out, not refused.
 
     Raises:
         observations.ObservationError: naming the file, the entry and the problem.
@@ -41,7 +43,8 @@ def load_observations(scenario: Scenario, path: str | Path | None = None
         return None
     label, text = src
     meta = scenario.scenario
-    return observations.parse(label, text, series_names(scenario), meta.start, meta.end)
+    return observations.parse(label, text, series_names(scenario), meta.start, meta.end,
+                              drop_outside)
 
 
 def simulated_values(store: RunStore, obs: list[Observation]) -> dict[str, np.ndarray]:
@@ -60,8 +63,8 @@ def simulated_values(store: RunStore, obs: list[Observation]) -> dict[str, np.nd
 
 def score_run(store: RunStore, scenario: Scenario, fitted: set[str] | None = None
               ) -> dict | None:
-    """The run's history section, or None when the scenario has no observations."""
-    obs = load_observations(scenario)
+    """The run's history section, or None when no observation falls inside the run."""
+    obs = load_observations(scenario, drop_outside=True)
     if not obs:
         return None
     return history.score(obs, simulated_values(store, obs), fitted)

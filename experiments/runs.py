@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
+from capsim.models.posterior import posterior_draws
 from capsim.models.scenario import Scenario, load, sha256
 from capsim.simcore import plots, stats
 from capsim.simcore.clock import Clock, decimal_year
@@ -130,6 +131,7 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     from them, and the manifest says "partial". Returns the summary of a complete run.
     """
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
+    posterior_draws(spec.scenario)  # a bad posterior fails here (exit 2), before any worker
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
     try:
         while True:

@@ -65,11 +65,10 @@ def distance(observed: float, low: float, high: float, sim: np.ndarray) -> float
     if sim.size == 0:
         return float("inf")
     p05, p50, p95 = np.percentile(sim, [5, 50, 95])
-    if _positive(observed, low, high, p05, p50, p95):
-        f = np.log
-    else:
-        def f(v):
-            return v
+    use_log = _positive(observed, low, high, p05, p50, p95)
+
+    def f(v: float) -> float:
+        return float(np.log(v)) if use_log else float(v)
     sd_obs = (f(high) - f(low)) / (2 * Z90)
     sd_sim = (f(p95) - f(p05)) / (2 * Z90)
     den = float(np.hypot(sd_obs, sd_sim))
@@ -103,7 +102,7 @@ def score(observations: Sequence[Observation], values: dict[str, np.ndarray],
         if fitted is not None:
             row["fitted"] = o.name in fitted
         rows.append(row)
-    inside = sum(r["inside"] for r in rows)
+    inside = sum(bool(r["inside"]) for r in rows)
     return {"inside": int(inside), "total": len(rows),
             "share_inside": inside / len(rows) if rows else float("nan"),
             "band": "5th-95th percentile of the replications", "observations": rows}

@@ -80,9 +80,12 @@ def _number(v) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 
 
-def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date
-          ) -> list[Observation]:
+def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date,
+          drop_outside: bool = False) -> list[Observation]:
     """Parse and check an observation file against a run's series names and dates.
+
+    With `drop_outside`, entries dated outside the run are left out instead of refused
+    (a run cut short by `--set scenario.end=...` is scored on what it covers).
 
     Raises:
         ObservationError: one line per problem, naming the entry and what is wrong.
@@ -111,6 +114,10 @@ def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date
             close = difflib.get_close_matches(k, sorted(_KEYS), n=1)
             bad.append(f"{k}: unknown key" + (f"; did you mean {close[0]!r}?" if close else ""))
         date = _date(e.get("date"))
+        frm0 = _date(e.get("from"))
+        if drop_outside and date is not None and not (
+                start <= date <= end and (frm0 is None or start <= frm0 <= end)):
+            continue
         if date is None:
             bad.append("date: required (a TOML date such as 2025-12-31)")
         elif not start <= date <= end:

@@ -288,7 +288,9 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
               observations: str | os.PathLike[str] | None = None,
               holdout_after: str | dt.date | None = None, points: int | None = None,
               seed: int = DEFAULT_SEED, workers: int | None = None, cutoff: float = 3.0,
-              overrides: Sequence[str] = (), progress: bool | None = None) -> dict[str, Any]:
+              overrides: Sequence[str] = (), progress: bool | None = None,
+              reuse: str | os.PathLike[str] | None = None,
+              discrepancy: float = 0.1) -> dict[str, Any]:
     """Condition a scenario's uncertain inputs on its observations (history matching).
 
     Writes OUT (default: a new temporary directory): posterior.parquet, fit.csv,
@@ -306,6 +308,9 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         cutoff: implausibility cut-off.
         overrides: `key=value` changes to the scenario, as `--set`.
         progress: progress bar on stderr (None: when a terminal is attached).
+        reuse: an earlier calibration directory whose simulated design is matched again
+            (same scenario, observations, seed and points), e.g. with a holdout.
+        discrepancy: model-discrepancy sd on the log scale.
 
     Returns:
         The calibration summary (as summary.json), with `out` added.
@@ -320,5 +325,6 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
                              else Path(observations), holdout_after=holdout_after,
                              points=points or _cal.DEFAULT_POINTS, seed=seed,
                              workers=workers or os.cpu_count() or 1, cutoff=cutoff,
-                             progress=progress)
+                             progress=progress, reuse=None if reuse is None else Path(reuse),
+                             discrepancy=discrepancy)
     return {**summary, "out": str(path)}

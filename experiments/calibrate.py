@@ -10,6 +10,7 @@ The directory written:
 - posterior.parquet: the retained input values (one column per input) and `weight`;
 - fit.csv: per observation, observed value and range, simulated p05/p50/p95 under the
   prior (all design points) and the posterior (retained points), score, inside, fitted;
+- design.parquet: every design point's simulated outputs, largest implausibility, retained;
 - summary.json: method, design size, acceptance, effective sample size, cut-off, each
   input's prior and posterior 90% interval, holdout coverage, wall time;
 - plots/observations.png, plots/parameters.png.
@@ -31,11 +32,19 @@ from capsim.models import history
 from capsim.models.capacity import CapacityModel
 from capsim.models.observations import Observation
 from capsim.models.posterior import WEIGHT, Pinner, uncertain_inputs
-from capsim.models.scenario import Scenario, ScenarioError, load, to_toml, validate_dict
+from capsim.models.scenario import (
+    Scenario,
+    ScenarioError,
+    load,
+    sha256,
+    to_toml,
+    validate_dict,
+)
 from capsim.simcore import inference
 from capsim.simcore.executors import make_executor
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.store import atomic_write_bytes, dumps
+from scipy.stats import ks_2samp
 
 DEFAULT_POINTS = 1500
 """Design points of `capsim calibrate` (about 12 minutes on 2 cores for the default)."""
@@ -74,8 +83,14 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
               observations: str | Path | None = None, holdout_after: dt.date | None = None,
               points: int = DEFAULT_POINTS, seed: int = 2026, workers: int = 1,
               cutoff: float = 3.0, overrides: tuple[str, ...] = (),
-              progress: bool | None = None) -> dict:
+              progress: bool | None = None, reuse: Path | None = None,
+              discrepancy: float = 0.1) -> dict:
     """Calibrate a scenario's uncertain inputs to its observations; write `out`; the summary.
+
+    `reuse` names an earlier calibration directory of the same scenario, observations, seed
+    and design size: its simulated design (design.parquet) is matched again instead of
+    simulated (e.g. the same design with a holdout). `discrepancy` is the model-discrepancy
+    sd on the log scale added to every observation's own.
 
     Raises:
         ScenarioError: a bad scenario or observation file, or nothing to fit.
@@ -108,15 +123,26 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         observed=np.array([o.value for o in obs]), low=np.array([o.low for o in obs]),
         high=np.array([o.high for o in obs]),
         log=np.array([o.low > 0 for o in obs]),
-        fitted=np.array([o in fitted for o in obs]))
-    executor = make_executor("processes" if workers > 1 else "serial", workers)
-    try:
-        res = inference.history_match(simulate_point, unit, targets, cutoff=cutoff,
-                                      executor=executor, progress=progress,
-                                      args=(text, tuple(obs), seed))
-    finally:
-        executor.close()
+        fitted=np.array([o in fitted for o in obs]), discrepancy=discrepancy)
+    key = sha256(f"{text}\n{seed}\n{points}\n{[repr(o) for o in obs]}")
+    if reuse is not None:
+        outputs, done = _reused(Path(reuse), key, [o.name for o in obs], points)
+        res = inference.match(unit, outputs, done, targets, cutoff=cutoff)
+    else:
+        executor = make_executor("processes" if workers > 1 else "serial", workers)
+        try:
+            res = inference.history_match(simulate_point, unit, targets, cutoff=cutoff,
+                                          executor=executor, progress=progress,
+                                          args=(text, tuple(obs), seed))
+        finally:
+            executor.close()
     out = Path(out)
+    design_df = pd.DataFrame(res.outputs, columns=[o.name for o in obs])
+    design_df.insert(0, "simulated", res.done)
+    design_df["max_implausibility"] = res.max_fitted
+    design_df["retained"] = res.accepted
+    (out).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "design.parquet", _parquet_bytes(design_df))
     (out / "plots").mkdir(parents=True, exist_ok=True)
     prior_x = np.column_stack([i.prior.ppf(unit[:, j]) for j, i in enumerate(inputs)])
     done, acc = res.done, res.accepted
@@ -135,7 +161,8 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         "design_points": int(points), "simulated": int(done.sum()),
         "accepted": int(acc.sum()), "acceptance": res.acceptance,
         "ess": inference.effective_sample_size(post[WEIGHT].to_numpy()),
-        "cutoff": cutoff, "cutoff_used": res.cutoff_used,
+        "cutoff": cutoff, "cutoff_used": res.cutoff_used, "discrepancy": discrepancy,
+        "design_key": key, "reused_design": str(reuse) if reuse is not None else None,
         "history_end": data["scenario"]["end"].isoformat(),
         "observations": [o.name for o in obs], "fitted": [o.name for o in fitted],
         "holdout_after": holdout_after.isoformat() if holdout_after else None,
@@ -153,6 +180,23 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
     _plot_parameters(out / "plots" / "parameters.png", inputs, prior_x[done], prior_x[acc],
                      params)
     return summary
+
+
+def _reused(path: Path, key: str, names: list[str], points: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs and done flags of an earlier calibration's design (same key), else an error."""
+    import json
+
+    try:
+        earlier = json.loads((path / "summary.json").read_text())
+        design_df = pd.read_parquet(path / "design.parquet")
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(str(path), [f"--reuse: not a calibration directory ({exc})"]
+                            ) from None
+    if earlier.get("design_key") != key or len(design_df) != points:
+        raise ScenarioError(str(path), ["--reuse: its design was made for another scenario, "
+                                        "observation file, seed or number of points"])
+    return design_df[names].to_numpy(float), design_df["simulated"].to_numpy(bool)
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
@@ -189,9 +233,11 @@ def _parameters(inputs: list, prior: np.ndarray, post: np.ndarray) -> dict:
         a = np.percentile(prior[:, j], [5, 50, 95])
         b = np.percentile(post[:, j], [5, 50, 95]) if len(post) else [np.nan] * 3
         width = a[2] - a[0]
+        ks = float(ks_2samp(prior[:, j], post[:, j]).statistic) if len(post) else float("nan")
         out[i.name] = {"unit": i.unit, "prior_p05": a[0], "prior_p50": a[1], "prior_p95": a[2],
                        "posterior_p05": b[0], "posterior_p50": b[1], "posterior_p95": b[2],
-                       "shrinkage": float(1 - (b[2] - b[0]) / width) if width > 0 else 0.0}
+                       "shrinkage": float(1 - (b[2] - b[0]) / width) if width > 0 else 0.0,
+                       "ks_distance": ks}
     return out
 
 
@@ -259,16 +305,19 @@ def _plot_parameters(path: Path, inputs: list, prior: np.ndarray, post: np.ndarr
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = sorted(range(len(inputs)), key=lambda j: -params[inputs[j].name]["shrinkage"])[:top]
+    order = sorted(range(len(inputs)),
+                   key=lambda j: -np.nan_to_num(params[inputs[j].name]["ks_distance"]))[:top]
     cols = 3
     rows = int(np.ceil(len(order) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(11, 2.4 * rows), squeeze=False)
     for ax, j in zip(axes.flat, order, strict=False):
-        bins = np.linspace(prior[:, j].min(), prior[:, j].max(), 25)
+        bins = np.linspace(prior[:, j].min(), prior[:, j].max(), 21)
         ax.hist(prior[:, j], bins=bins, density=True, color="#bbbbbb", label="prior")
+        ax.axvline(np.median(prior[:, j]), color="#777777", lw=1)
         if len(post):
             ax.hist(post[:, j], bins=bins, density=True, color="#1f77b4", alpha=0.7,
                     label="posterior")
+            ax.axvline(np.median(post[:, j]), color="#1f77b4", lw=1.5)
         name = inputs[j].name
         ax.set_title(name if len(name) < 48 else "..." + name[-45:], fontsize=8)
         ax.tick_params(labelsize=7)
@@ -276,8 +325,9 @@ def _plot_parameters(path: Path, inputs: list, prior: np.ndarray, post: np.ndarr
     for ax in axes.flat[len(order):]:
         ax.axis("off")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"Prior and posterior of the {len(order)} inputs the record narrows most "
-                 f"({len(inputs)} inputs in all)", fontsize=11)
+    fig.suptitle(f"Prior (grey) and posterior (blue) of the {len(order)} inputs the record "
+                 f"moves most (Kolmogorov-Smirnov distance; {len(inputs)} inputs in all)",
+                 fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -305,6 +355,11 @@ def add_parser(sub) -> None:
                    default=os.cpu_count() or 1)
     c.add_argument("--cutoff", type=float, default=3.0,
                    help="implausibility cut-off (default 3)")
+    c.add_argument("--discrepancy", type=float, default=0.1,
+                   help="model-discrepancy sd on the log scale (default 0.1, about 10%%)")
+    c.add_argument("--reuse", type=Path, default=None, metavar="DIR",
+                   help="match the simulated design of an earlier calibration (same scenario, "
+                        "observations, seed and points) instead of simulating it again")
     c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     c.add_argument("--force", action="store_true", help="write into a non-empty directory")
     c.add_argument("--no-progress", action="store_true")
@@ -329,14 +384,15 @@ def cmd(a) -> int:
 
     if a.out.exists() and any(a.out.iterdir()) and not a.force:
         raise UsageError(f"capsim calibrate: {a.out} exists and is not empty (use --force)")
-    if not a.cutoff > 0:
-        raise UsageError("capsim calibrate: --cutoff must be > 0")
+    if not a.cutoff > 0 or not a.discrepancy >= 0:
+        raise UsageError("capsim calibrate: --cutoff must be > 0 and --discrepancy >= 0")
     print(f"capsim calibrate: {a.points} design points, seed {a.seed}, {a.workers} worker(s) "
           f"-> {a.out}", file=sys.stderr)
     s = capsim.calibrate(a.scenario, out=a.out, observations=a.observations,
                          holdout_after=a.holdout_after, points=a.points, seed=a.seed,
                          workers=a.workers, cutoff=a.cutoff, overrides=a.overrides,
-                         progress=False if a.no_progress else None)
+                         progress=False if a.no_progress else None, reuse=a.reuse,
+                         discrepancy=a.discrepancy)
     print(report(s))
     return 0 if s["status"] == "complete" else 130
 
@@ -358,8 +414,9 @@ def report(s: dict) -> str:
     if h["total"]:
         lines += ["", f"holdout after {s['holdout_after']}: {h['inside']} of {h['total']} "
                   "held-out observations inside the posterior-predictive 90% band"]
-    top = sorted(s["parameters"].items(), key=lambda kv: -kv[1]["shrinkage"])[:8]
-    lines += ["", "inputs the record narrows most (prior -> posterior 90% interval):"]
+    top = sorted(s["parameters"].items(),
+                 key=lambda kv: -np.nan_to_num(kv[1]["ks_distance"]))[:8]
+    lines += ["", "inputs the record moves most (prior -> posterior 90% interval):"]
     lines += [f"  {k}: {v['prior_p05']:.3g}-{v['prior_p95']:.3g} -> "
               f"{v['posterior_p05']:.3g}-{v['posterior_p95']:.3g} {v['unit']}" for k, v in top]
     return "\n".join(lines)

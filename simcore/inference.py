@@ -131,6 +131,18 @@ def history_match(simulate: Callable[..., tuple[np.ndarray, object]], unit: np.n
     finally:
         if bar is not None:
             bar.close()
+    return match(unit, outputs, done, targets, cutoff=cutoff, min_accepted=min_accepted,
+                 extra=extra)
+
+
+def match(unit: np.ndarray, outputs: np.ndarray, done: np.ndarray, targets: Targets, *,
+          cutoff: float = 3.0, min_accepted: int = 20, extra: list | None = None) -> Result:
+    """Keep the simulated design points that are not implausible (see `history_match`).
+
+    Separate from the simulation so that one simulated design can be matched against
+    different subsets of the observations (e.g. with a holdout).
+    """
+    n = unit.shape[0]
     imp = targets.implausibility(outputs)
     fitted = imp[:, targets.fitted] if targets.fitted.any() else np.zeros((n, 1))
     max_fit = np.where(done, fitted.max(axis=1), np.inf)
@@ -140,7 +152,8 @@ def history_match(simulate: Callable[..., tuple[np.ndarray, object]], unit: np.n
         m = min(min_accepted, int(done.sum()))
         used = float(np.sort(max_fit)[m - 1]) if m else math.inf
         accepted = done & (max_fit <= used)
-    return Result(unit, outputs, imp, max_fit, accepted, cutoff, used, done, extra)
+    return Result(unit, outputs, imp, max_fit, accepted, cutoff, used, done,
+                  extra if extra is not None else [None] * n)
 
 
 def _progress(total: int, enabled: bool | None):

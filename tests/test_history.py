@@ -15,6 +15,7 @@ from capsim.models.capacity import CapacityModel, series_names
 from capsim.models.posterior import WEIGHT, Pinner, read_posterior, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import inference
+from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
 
 START, END = dt.date(2024, 1, 1), dt.date(2036, 4, 1)
@@ -242,3 +243,62 @@ def test_weighted_quantiles_and_ess():
     w = np.r_[np.zeros(50), np.ones(50)]
     assert inference.weighted_quantiles(x, [0.5], w)[0] == pytest.approx(75.5)
     assert inference.effective_sample_size(w) == pytest.approx(50)
+
+
+# -- synthetic truth on the capacity model -----------------------------------------------
+
+FREE = ["demand.revenue_run_rate_usd", "demand.growth_by_period[0].rate",
+        "supply.generations.trainium2.share", "demand.price_decline_per_year"]
+
+
+@pytest.mark.slow
+def test_calibration_recovers_known_inputs_from_synthetic_observations(tmp_path):
+    # 2024 only; every input but four pinned at its median. Observations are simulated
+    # from known values of the four (another seed than the calibration's), then fitted.
+    from capsim.experiments.calibrate import calibrate
+
+    base = load(None, ["scenario.end=2025-01-15"])[0]
+    inputs = uncertain_inputs(base)
+    sc = Pinner(base).pin({i.name: float(i.prior.median) for i in inputs if i.name not in FREE})
+    free = {i.name: i for i in uncertain_inputs(sc)}
+    assert set(free) == set(FREE)
+    truth = {n: float(free[n].prior.ppf(q)) for n, q in zip(FREE, (0.35, 0.65, 0.4, 0.55),
+                                                           strict=True)}
+    res = run_replication(CapacityModel, Pinner(sc).pin(truth), 999, 0)
+    shipped = sum(res.timeseries[f"chips_{s}__trainium2"] for s in
+                  ("in_transit", "waiting", "installed", "failed", "retired"))
+    dates = CapacityModel(sc).clock.dates()
+
+    def at(d):
+        return int(np.searchsorted(dates, np.datetime64(d, "D")))
+
+    entries = []
+    for k, (a, b) in enumerate([("2024-01-01", "2024-03-31"), ("2024-04-01", "2024-06-30"),
+                                ("2024-07-01", "2024-09-30"), ("2024-10-01", "2024-12-31")]):
+        v = float(shipped[at(b)] - (shipped[at(a) - 1] if at(a) else 0))
+        entries.append(f'[[observation]]\nname = "q{k}"\nfrom = {a}\ndate = {b}\nvalue = {v}\n'
+                       f'low = {0.95 * v}\nhigh = {1.05 * v}\nunit = "chips"\nsource = "synthetic"'
+                       '\nseries = ["chips_in_transit__trainium2", "chips_waiting__trainium2", '
+                       '"chips_installed__trainium2", "chips_failed__trainium2", '
+                       '"chips_retired__trainium2"]\naggregation = "increase"\n')
+    for d in ("2024-03-31", "2024-06-30", "2024-09-30", "2024-12-31"):
+        v = float(res.timeseries["run_rate_usd"][at(d)])
+        entries.append(f'[[observation]]\nname = "rr{d}"\ndate = {d}\nvalue = {v}\n'
+                       f'low = {0.9 * v}\nhigh = {1.1 * v}\nunit = "USD per year"\n'
+                       'source = "synthetic"\nseries = "run_rate_usd"\n')
+    obs_file = tmp_path / "synthetic.toml"
+    obs_file.write_text("\n".join(entries))
+    # The synthetic record comes from the model itself: little discrepancy to allow for.
+    s = calibrate(sc, out=tmp_path / "cal", observations=obs_file, points=160, seed=4,
+                  workers=1, progress=False, discrepancy=0.02)
+    assert s["accepted"] >= 20
+    par = s["parameters"]
+    inside = [par[n]["posterior_p05"] <= truth[n] <= par[n]["posterior_p95"] for n in FREE]
+    assert sum(inside) >= 3, (truth, s["parameters"])
+    # The share of Trainium2 output is narrowed by the chips shipped each quarter (history
+    # matching keeps everything within 3 sd, so the interval narrows, it does not collapse).
+    assert par["supply.generations.trainium2.share"]["shrinkage"] > 0.2
+    post = pd.read_parquet(tmp_path / "cal" / "posterior.parquet")
+    assert set(post.columns) == {*FREE, WEIGHT} and len(post) == s["accepted"]
+    for f in ("fit.csv", "summary.json", "plots/observations.png", "plots/parameters.png"):
+        assert (tmp_path / "cal" / f).exists()

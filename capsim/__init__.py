@@ -25,6 +25,7 @@ from capsim.api import (
     Scenario,
     ScenarioError,
     StoreError,
+    calibrate,
     compare,
     load,
     open_run,
@@ -39,4 +40,4 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
-           "compare", "load", "open_run", "run", "sensitivity", "sweep"]
+           "calibrate", "compare", "load", "open_run", "run", "sensitivity", "sweep"]

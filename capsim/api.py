@@ -14,6 +14,7 @@ layers over these functions, so a notebook and the shell do the same thing the s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -29,8 +30,8 @@ from capsim.models.scenario import Scenario, ScenarioError, to_toml
 from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
 
-__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "compare", "load",
-           "open_run", "run", "sensitivity", "sweep"]
+__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "calibrate",
+           "compare", "load", "open_run", "run", "sensitivity", "sweep"]
 
 DEFAULT_REPLICATIONS = 100
 """Replications of `capsim run` when none are given (~1 minute on 2 cores)."""
@@ -280,3 +281,50 @@ def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction
     res = _sweep.analyse(Path(sweep_dir), kpi, bootstrap)
     return {k: v for k, v in res.items() if k not in ("x", "y", "bad")}
 
+
+
+def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
+              out: str | os.PathLike[str] | None = None,
+              observations: str | os.PathLike[str] | None = None,
+              holdout_after: str | dt.date | None = None, points: int | None = None,
+              seed: int = DEFAULT_SEED, workers: int | None = None, cutoff: float = 3.0,
+              overrides: Sequence[str] = (), progress: bool | None = None,
+              reuse: str | os.PathLike[str] | None = None,
+              discrepancy: float = 0.1) -> dict[str, Any]:
+    """Condition a scenario's uncertain inputs on its observations (history matching).
+
+    Writes OUT (default: a new temporary directory): posterior.parquet, fit.csv,
+    summary.json and plots/. `capsim.run(..., overrides=[f'scenario.posterior="{OUT}"'])`
+    (or `capsim run --posterior OUT`) then forecasts from the posterior.
+
+    Args:
+        scenario: embedded name, TOML path, a loaded `Scenario`, or None for the default.
+        out: directory to write.
+        observations: an observation file (default: the scenario's own).
+        holdout_after: fit only observations up to this date; report the rest out of sample.
+        points: design points, one simulation of the history window each.
+        seed: seed of the design and of the simulations.
+        workers: parallel processes (default: all cores).
+        cutoff: implausibility cut-off.
+        overrides: `key=value` changes to the scenario, as `--set`.
+        progress: progress bar on stderr (None: when a terminal is attached).
+        reuse: an earlier calibration directory whose simulated design is matched again
+            (same scenario, observations, seed and points), e.g. with a holdout.
+        discrepancy: model-discrepancy sd on the log scale.
+
+    Returns:
+        The calibration summary (as summary.json), with `out` added.
+    """
+    from capsim.experiments import calibrate as _cal
+
+    sc = load(scenario, overrides)
+    if isinstance(holdout_after, str):
+        holdout_after = dt.date.fromisoformat(holdout_after)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-calibrate-"))
+    summary = _cal.calibrate(sc, out=path, observations=None if observations is None
+                             else Path(observations), holdout_after=holdout_after,
+                             points=points or _cal.DEFAULT_POINTS, seed=seed,
+                             workers=workers or os.cpu_count() or 1, cutoff=cutoff,
+                             progress=progress, reuse=None if reuse is None else Path(reuse),
+                             discrepancy=discrepancy)
+    return {**summary, "out": str(path)}

@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
                         f"{DEFAULT_MAX_REPLICATIONS})")
     r.add_argument("--no-progress", action="store_true",
                    help="no progress bar (default: a bar when stderr is a terminal)")
+    r.add_argument("--posterior", type=Path, default=None, metavar="DIR",
+                   help="draw each replication's uncertain inputs from a calibration's "
+                        "posterior (DIR of capsim calibrate, or its posterior.parquet; "
+                        "default: the scenario's own, if any)")
+
+    from capsim.experiments.calibrate import add_parser as _calibrate_parser
+
+    _calibrate_parser(sub)
 
     sub.add_parser("scenarios", help="list the embedded scenarios")
     v = sub.add_parser("validate", help="check a scenario file")
@@ -321,6 +329,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         if a.max_replications is not None and a.max_replications < n:
             raise UsageError(f"capsim run: --max-replications {a.max_replications} is below "
                              f"--replications {n}")
+        if a.posterior is not None:
+            a.overrides = [*a.overrides, f"scenario.posterior={str(a.posterior.resolve())!r}"]
         scenario, text = load(a.scenario, a.overrides)
         try:
             validation.check_resources(scenario, workers)
@@ -364,6 +374,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     finally:
         store.unlock()
     print(kpi_table(summary))
+    if summary.get("history"):
+        from capsim.models.history import headline
+
+        print("\n" + headline(summary["history"]))
     unmet = False
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
@@ -398,6 +412,13 @@ def _complete_outputs(store) -> int:
         store.unlock()
     print(kpi_table(summary))
     return EXIT_OK
+
+
+def cmd_calibrate(a: argparse.Namespace) -> int:
+    """Condition the scenario's uncertain inputs on the public record."""
+    from capsim.experiments.calibrate import cmd
+
+    return cmd(a)
 
 
 def cmd_scenarios(a: argparse.Namespace) -> int:
@@ -577,7 +598,8 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot,
+            "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
+from capsim.models.posterior import posterior_draws
 from capsim.models.scenario import Scenario, load, sha256
 from capsim.simcore import plots, stats
 from capsim.simcore.clock import Clock, decimal_year
@@ -109,6 +110,7 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
     label = spec.scenario.name
     check = functools.partial(finite.check_result, label=label, overrides=spec.overrides)
+    posterior_draws(spec.scenario)  # a bad posterior fails here (exit 2), before any worker
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
     try:
         try:
@@ -251,8 +253,20 @@ def write_summary(store: RunStore, status: str | None = None) -> dict:
         widths = half_widths(kpis, m["targets"])
         summary["targets"] = {k: {"half_width_wanted": t, "half_width": widths[k],
                                   "met": bool(widths[k] <= t)} for k, t in m["targets"].items()}
+    scored = _history(store)
+    if scored is not None:
+        summary["history"] = scored
     store.write_json("summary.json", summary)
     return summary
+
+
+def _history(store: RunStore) -> dict | None:
+    """The run's history scored against the scenario's observations (None without them)."""
+    from capsim.experiments.history import score_run
+
+    if not (store.path / "timeseries.parquet").exists():
+        return None
+    return score_run(store, load(store.path / "scenario.toml")[0])
 
 
 class _Weekly:

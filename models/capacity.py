@@ -18,6 +18,7 @@ from capsim.models.chips import shipments
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
+from capsim.models.posterior import posterior_draws
 from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
 from capsim.models.service import (
@@ -73,10 +74,14 @@ class CapacityModel:
     def __init__(self, scenario: Scenario) -> None:
         self.sc = scenario
         self.clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
+        # With a posterior, each replication draws its inputs from it (own named stream).
+        self._draws = posterior_draws(scenario)
 
     # -- build --------------------------------------------------------------------
     def build(self, streams: Streams) -> Simulation:
         """Draw this replication's parameters and create its processes."""
+        if self._draws is not None:
+            self.sc = self._draws.scenario(streams.rng("posterior"))
         sc, clock = self.sc, self.clock
         sim = Simulation(clock, streams)
         self.clouds = [n for n, c in sc.clouds.items() if c.enabled]

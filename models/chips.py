@@ -1,6 +1,7 @@
 """Chip supply lines: quarterly output of a generation, this customer's share, shipments.
 
-A generation's output per quarter is either an explicit list (from the scenario's start)
+A generation's output per quarter is either an explicit list (from its start date, default
+the scenario's start; each value fixed or triangular between a low and a high)
 or a ramp: a first quarter, growth quarter-on-quarter in its first and second years, then
 flat at a cap, until production ends. Output is split into batches shipped evenly through
 the quarter, shifted by the generation's slip and the scenario's delivery-delay knob.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from capsim.models.scenario import Generation
+from capsim.models.scenario import Generation, Sourced
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
 
 DAYS_PER_QUARTER = 365.25 / 4
@@ -25,11 +26,28 @@ class Shipment:
     chips: int
 
 
+def listed_output(listed: Sourced, rng: np.random.Generator) -> np.ndarray:
+    """The values of an explicit output list; uncertain ones drawn triangular(low, value, high).
+
+    One uniform per listed value (a fixed number of draws), by inversion as every parameter.
+    """
+    vals = np.asarray(listed.values, float)
+    if listed.low is None or listed.high is None:
+        return vals
+    a, c, b = np.asarray(listed.low, float), vals, np.asarray(listed.high, float)
+    u = rng.random(vals.size)
+    width = np.where(b > a, b - a, 1.0)
+    fc = (c - a) / width
+    left = a + np.sqrt(u * (b - a) * (c - a))
+    right = b - np.sqrt((1 - u) * (b - a) * (b - c))
+    return np.where(b > a, np.where(u < fc, left, right), c)
+
+
 def quarterly_output(gen: Generation, rng: np.random.Generator, n_quarters: int) -> np.ndarray:
     """Chips produced in each quarter from the generation's first quarter (all customers)."""
     if gen.quarterly_output is not None:
         out = np.zeros(n_quarters)
-        vals = np.asarray(gen.quarterly_output.values, float)[:n_quarters]
+        vals = listed_output(gen.quarterly_output, rng)[:n_quarters]
         out[: vals.size] = vals
         return out
     # Scenario validation requires all four ramp parameters without quarterly_output.
@@ -54,8 +72,10 @@ def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
     """
     share = float(np.clip(gen.share.sample(rng), 0.0, 1.0))
     slip_q = max(0.0, float(gen.slip_quarters.sample(rng)))
-    # An explicit list starts at the scenario's start; a ramp at the generation's date.
-    origin = clock.start if gen.quarterly_output is not None else gen.available
+    # An explicit list starts at its own start date (default: the scenario's start); a
+    # ramp at the generation's date.
+    listed = gen.quarterly_output
+    origin = (listed.start or clock.start) if listed is not None else gen.available
     end = gen.production_end or clock.end
     n_q = max(0, int(np.ceil(((end - origin).days) / DAYS_PER_QUARTER)))
     if n_q == 0:

@@ -5,7 +5,9 @@ one process each. Because a customer's weight changes only when it arrives or ch
 daily totals per (region, tier) group are difference arrays summed once per replication;
 the daily tick then reads one column. Total use grows by a common intensity factor
 exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
-with a half-life, and m is the growth-multiplier stress knob.
+with a half-life, and m is the growth-multiplier stress knob. Before that curve, growth
+can be given period by period (`growth_by_period`: until a date, x per year), e.g. the
+fast growth of the historical years.
 
 Tokens come from money: at the start, enterprise demand priced at the blended price (batch
 tokens at their discount) equals the enterprise share of the revenue run-rate, and the
@@ -29,6 +31,26 @@ def log_growth(years: np.ndarray, g0: float, g_inf: float, halflife: float) -> n
     a, b = math.log(g0), math.log(g_inf)
     k = math.log(2) / halflife
     return b * years + (a - b) * (1 - np.exp(-k * years)) / k
+
+
+def period_log_growth(years: np.ndarray, periods: list[tuple[float, float]], g0: float,
+                      g_inf: float, halflife: float) -> np.ndarray:
+    """L(t) with growth given period by period, then the decaying curve of `log_growth`.
+
+    `periods` are (end in years from the start, x per year), in time order; the decaying
+    curve starts where the last period ends. Without periods this is `log_growth`.
+    """
+    L = np.zeros_like(years, dtype=float)
+    t0, level = 0.0, 0.0
+    for end, rate in periods:
+        end = max(end, t0)  # a period that ended before the start adds nothing
+        inside = (years > t0) & (years <= end)
+        L[inside] = level + math.log(rate) * (years[inside] - t0)
+        level += math.log(rate) * (end - t0)
+        t0 = end
+    after = years > t0
+    L[after] = level + log_growth(years[after] - t0, g0, g_inf, halflife)
+    return L
 
 
 def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_local_hour: float,
@@ -127,6 +149,7 @@ class DemandModel:
         g0 = float(d.growth_start.sample(rng))
         g_inf = float(d.growth_long_run.sample(rng))
         half = float(d.growth_halflife_years.sample(rng))
+        rates = [float(p.rate.sample(rng)) for p in d.growth_by_period]
         self.efficiency_per_year = float(d.efficiency_gain_per_year.sample(rng))
         c = d.consumer
         c_price = float(c.price_usd_per_mtok.sample(rng))
@@ -151,7 +174,9 @@ class DemandModel:
         self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a, c_width)  # 24
 
         years = np.arange(days) / 365.25
-        L = log_growth(years + 0.5 / 365.25, g0, g_inf, half)
+        periods = [(clock.hours(p.until) / 24.0 / 365.25, r)
+                   for p, r in zip(d.growth_by_period, rates, strict=True)]
+        L = period_log_growth(years + 0.5 / 365.25, periods, g0, g_inf, half)
         m = d.growth_multiplier
         self.ent_growth = np.exp(m * L)
         self.con_growth = np.exp(m * c_growth * L)

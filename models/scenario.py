@@ -138,11 +138,34 @@ DELAY_DAYS_MAX = 36525.0
 
 
 class Sourced(_Frozen):
-    """A plain list of values with unit and source (e.g. output per quarter)."""
+    """A plain list of values with unit and source (e.g. output per quarter).
+
+    `start` dates the first value (default: the scenario's start). With `low` and `high`
+    (one per value) each value is uncertain: triangular(low, value, high), drawn once per
+    replication.
+    """
 
     values: list[NonNegativeFloat]
     unit: str
     source: str
+    start: dt.date | None = None
+    low: list[NonNegativeFloat] | None = None
+    high: list[NonNegativeFloat] | None = None
+
+    @model_validator(mode="after")
+    def _ranges(self):
+        if (self.low is None) != (self.high is None):
+            raise ValueError("give both low and high, or neither")
+        if self.low is not None and self.high is not None:
+            n = len(self.values)
+            if len(self.low) != n or len(self.high) != n:
+                raise ValueError(f"low and high need one entry per value ({n}), got "
+                                 f"{len(self.low)} and {len(self.high)}")
+            for i, (lo, v, hi) in enumerate(zip(self.low, self.values, self.high, strict=True)):
+                if not lo <= v <= hi:
+                    raise ValueError(f"entry {i}: need low <= value <= high, got {lo:g}, {v:g}, "
+                                     f"{hi:g}")
+        return self
 
 
 # ---------------------------------------------------------------------------
@@ -155,6 +178,12 @@ class Meta(_Frozen):
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     extends: str | None = Field(None, description="a scenario this one changes (merged on load)")
+    observations: str | None = Field(
+        None, description="the public record the history is scored against: an observation "
+        "file path or the name of one shipped with the package (default: this scenario's name)")
+    posterior: str | None = Field(
+        None, description="a calibration's posterior.parquet (or its directory): each "
+        "replication draws its uncertain inputs from it (see capsim.models.posterior)")
     title: str = ""
     description: str = ""
     start: dt.date
@@ -335,6 +364,13 @@ class Consumer(_Frozen):
     peak_width_hours: Positive
 
 
+class GrowthPeriod(_Frozen):
+    """Token demand grows at `rate` (x per year) until the date `until`."""
+
+    until: dt.date
+    rate: Positive
+
+
 class Demand(_Frozen):
     """Claude demand on this cloud, from revenue, with a decaying growth rate."""
 
@@ -349,6 +385,9 @@ class Demand(_Frozen):
     growth_start: Growth
     growth_long_run: Growth
     growth_halflife_years: Positive
+    growth_by_period: list[GrowthPeriod] = Field(
+        default_factory=list, description="token-demand growth from the start, period by "
+        "period; the decaying curve (growth_start ...) begins where the last period ends")
     efficiency_gain_per_year: Positive
     enterprise: Enterprise
     consumer: Consumer
@@ -508,6 +547,12 @@ class Scenario(_Frozen):
     @model_validator(mode="after")
     def _dates(self):
         start = self.scenario.start
+        last = start
+        for i, period in enumerate(self.demand.growth_by_period):
+            if period.until <= last:
+                raise ValueError(f"demand.growth_by_period[{i}].until(={period.until}) must be "
+                                 f"after {last} (the start or the previous period's end)")
+            last = period.until
         for name, g in self.supply.generations.items():
             if g.installed_at_start.spec.support[1] > 0 and g.available > start:
                 raise ValueError(f"supply.generations.{name}: installed_at_start > 0 but the "

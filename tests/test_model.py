@@ -158,7 +158,7 @@ def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
         # population (which sends the discounted batch) drifts a little with arrivals/churn.
         assert usd[0] / level[0] / dm.ent_day[0] / 1e6 * SECONDS_PER_YEAR == pytest.approx(
             target, rel=1e-9)
-        assert np.mean(usd / level) / 1e6 * SECONDS_PER_YEAR == pytest.approx(target, rel=1e-5)
+        assert np.mean(usd / level) / 1e6 * SECONDS_PER_YEAR == pytest.approx(target, rel=5e-5)
 
 
 def test_latency_and_slo_follow_queueing_theory():
@@ -218,7 +218,8 @@ def test_population_sizes_and_shares_follow_their_distributions(default_scenario
     d = default_scenario.demand
     pop = build_population(d, 3653, np.random.default_rng(12))
     n0 = int(np.sum(pop.arrive == 0))
-    assert 100_000 <= n0 <= 100_000 + 200  # the start population plus arrivals on day 0
+    # The start population (Jan 2024: triangular 40k-60k) plus arrivals on day 0.
+    assert 40_000 <= n0 <= 60_000 + 200
     assert pop.weight[:, 0].sum() == pytest.approx(pop.size[pop.arrive == 0].sum(dtype=float),
                                                    rel=1e-5)
     # Sizes are lognormal with the scenario's sigma range (2.0-2.6).

@@ -99,11 +99,34 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sw.add_argument("--force", action="store_true")
 
-    se = sub.add_parser("sensitivity", help="rank a sweep's inputs (PRCC), tornado plot")
-    se.add_argument("sweep_dir", type=Path)
-    se.add_argument("--kpi", default="unserved_fraction")
+    se = sub.add_parser("sensitivity", help="Sobol'/Morris over a scenario's uncertain inputs, "
+                        "or PRCC of a sweep directory")
+    se.add_argument("target", nargs="?", default=None, metavar="SCENARIO|DIR",
+                    help="a scenario (sobol, morris), a sweep directory (prcc) or a sensitivity "
+                         "directory (resume and analyse)")
+    se.add_argument("--method", choices=("sobol", "morris", "prcc"), default=None,
+                    help="default: prcc for a sweep directory, sobol for a scenario")
+    se.add_argument("--kpi", dest="kpis", action="append", default=None, metavar="NAME",
+                    help="KPI(s) to analyse (default unserved_fraction; sobol/morris also "
+                         "short_month_share and spend_usd)")
     se.add_argument("--bootstrap", type=int_at_least(20, "--bootstrap"), default=200)
     se.add_argument("--json", type=Path, default=None, metavar="FILE")
+    se.add_argument("--param", dest="params", action="append", default=[], metavar="KEY",
+                    help="an uncertain input (or a dotted prefix such as demand.) to vary; "
+                         "default: all")
+    se.add_argument("--samples", type=int_at_least(2, "--samples"), default=None,
+                    help="sobol: base samples N (N x (inputs + 2) points, default 64); "
+                         "morris: trajectories (default 10)")
+    se.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=1,
+                    help="per design point, the same seeds for every point (default 1)")
+    se.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    se.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                    default=os.cpu_count() or 1)
+    se.add_argument("--executor", choices=EXECUTORS, default="processes")
+    se.add_argument("--out", "-o", type=Path, default=None)
+    se.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    se.add_argument("--force", action="store_true")
+    se.add_argument("--no-progress", action="store_true")
 
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
     rp.add_argument("run_dir", type=Path)
@@ -328,11 +351,59 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
+    """Sobol'/Morris over a scenario's uncertain inputs, or PRCC of a sweep directory."""
+    from capsim.experiments import sensitivity as gsa
+    from capsim.simcore.store import atomic_write_bytes, dumps, is_run_dir
+
+    kind = None
+    if a.target is not None and Path(a.target).is_dir() and is_run_dir(Path(a.target)):
+        kind = _dir_kind(Path(a.target))
+    if kind == "sensitivity":  # resume (if partial) and analyse a design directory
+        if a.method not in (None, "sobol", "morris"):
+            raise UsageError(f"capsim sensitivity: {a.target} is a Sobol'/Morris design")
+        r = gsa.resume(Path(a.target), a.workers, a.executor, False if a.no_progress else None)
+    elif kind is not None or a.method == "prcc":
+        if kind != "sweep":
+            raise UsageError(f"capsim sensitivity: {a.target or 'no directory'}: PRCC needs a "
+                             "sweep directory (capsim sweep ... --out DIR)")
+        return _prcc(a)
+    else:
+        method = a.method or "sobol"
+        name = load(a.target, a.overrides)[0].name
+        stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+        out = a.out or Path("runs") / f"sensitivity-{name}-{method}-{stamp}"
+        store = gsa.start(a.target, a.overrides, method, a.params, a.samples, a.replications,
+                          a.seed, out, a.kpis, a.force)
+        m = store.manifest()
+        store.unlock()
+        print(f"capsim: {method} design over {len(m['params'])} uncertain inputs: "
+              f"{m['points']} points x {a.replications} replication(s) -> {out} "
+              f"(resume with: capsim sensitivity {out})", file=sys.stderr)
+        try:
+            r = gsa.resume(out, a.workers, a.executor, False if a.no_progress else None)
+        except KeyboardInterrupt:
+            print(f"\ncapsim: interrupted; finish with: capsim sensitivity {out}", file=sys.stderr)
+            return 130
+    print(gsa.report(r))
+    if a.json is not None:
+        atomic_write_bytes(a.json, dumps(r).encode())
+    return 0
+
+
+def _dir_kind(path: Path) -> str:
+    """The `kind` a capsim directory's manifest records ("run" for a plain run)."""
+    import json
+
+    return str(json.loads((path / "manifest.json").read_text()).get("kind", "run"))
+
+
+def _prcc(a: argparse.Namespace) -> int:
     """Rank a sweep's parameters by PRCC and look for a scenario-discovery box."""
     from capsim.experiments import sweep
     from capsim.simcore.store import atomic_write_bytes, dumps
 
-    r = sweep.analyse(a.sweep_dir, a.kpi, a.bootstrap)
+    a.sweep_dir = Path(a.target)
+    r = sweep.analyse(a.sweep_dir, (a.kpis or ["unserved_fraction"])[0], a.bootstrap)
     print(f"Sensitivity of {r['kpi']} over {r['points']} design points (PRCC, 95% bootstrap CI):")
     for i, e in enumerate(r["ranking"], 1):
         lo, hi = e["ci95"]

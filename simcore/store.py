@@ -35,7 +35,11 @@ MANIFEST = "manifest.json"
 PARTS = "parts"
 LOCK = ".lock"
 OWNED = ("manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet",
-         "events.parquet", "summary.json", "plots", "parts", "report.html", "sweep.parquet")
+         "events.parquet", "summary.json", "plots", "parts", "report.html", "sweep.parquet",
+         # sensitivity designs and plans (experiments/sensitivity.py, experiments/plan.py)
+         "design.parquet", "results.parquet", "sensitivity.json", "study.db", "candidates.parquet",
+         "plan.toml", "plan.json", "schedule.csv", "check", "robustness.parquet",
+         "robustness.json")
 
 
 class StoreError(Exception):

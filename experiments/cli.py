@@ -128,6 +128,40 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--force", action="store_true")
     se.add_argument("--no-progress", action="store_true")
 
+    pn = sub.add_parser("plan", help="search the scenario's levers for the cheapest plan that "
+                        "keeps P(short month) under a target")
+    pn.add_argument("scenario", nargs="?", default=None)
+    pn.add_argument("--max-shortfall", type=float, default=0.10, metavar="P",
+                    help="largest acceptable P(some month of the window is short) (default 0.1)")
+    pn.add_argument("--objective", choices=("spend", "spend_plus_lost", "stranded"),
+                    default="spend")
+    pn.add_argument("--budget", type=int_at_least(1, "--budget"), default=40,
+                    help="candidates to evaluate (default 40: ~10-20 minutes on 2 cores)")
+    pn.add_argument("--reps", type=int_at_least(2, "--reps"), default=8,
+                    help="first replications per candidate (default 8)")
+    pn.add_argument("--max-reps", type=int_at_least(2, "--max-reps"), default=32,
+                    help="replications for close candidates and the best few (default 32)")
+    pn.add_argument("--check-reps", type=int_at_least(2, "--check-reps"), default=100,
+                    help="fresh-seed replications of the plan and the own policy (default 100)")
+    pn.add_argument("--threshold", type=float, default=0.01,
+                    help="a month is short when more than this share of its demand is unserved")
+    pn.add_argument("--window", default=None, metavar="FROM:TO",
+                    help="evaluation window, YYYY-MM-DD:YYYY-MM-DD (default: start + 2 years "
+                         "to the end)")
+    pn.add_argument("--robust", type=int_at_least(0, "--robust"), default=3,
+                    help="best plans to test across the uncertain inputs (0: skip)")
+    pn.add_argument("--states", type=int_at_least(4, "--states"), default=48,
+                    help="states of the world for the robustness test (default 48)")
+    pn.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    pn.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                    default=os.cpu_count() or 1)
+    pn.add_argument("--executor", choices=EXECUTORS, default="processes")
+    pn.add_argument("--out", "-o", type=Path, default=None,
+                    help="plan directory (an unfinished one is resumed)")
+    pn.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    pn.add_argument("--force", action="store_true", help="replace a finished plan directory")
+    pn.add_argument("--no-progress", action="store_true")
+
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
     rp.add_argument("run_dir", type=Path)
     rp.add_argument("--out", type=Path, default=None, help="default: DIR/report.html")
@@ -312,7 +346,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
-               "milestone_funding", "procurement")
+               "milestone_funding", "procurement", "order_plan", "drivers")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 
@@ -428,6 +462,28 @@ def _prcc(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(a: argparse.Namespace) -> int:
+    """Search the levers; check the best plan on fresh seeds; write the plan directory."""
+    from capsim.experiments import plan
+
+    name = load(a.scenario, a.overrides)[0].name
+    out = a.out or Path("runs") / f"plan-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    spec = plan.PlanSpec(a.scenario, list(a.overrides), a.max_shortfall, a.objective, a.budget,
+                         a.seed, a.reps, a.max_reps, a.check_reps, a.workers, a.executor,
+                         a.threshold, a.window, a.robust, a.states,
+                         False if a.no_progress else None)
+    spec.check()
+    print(f"capsim plan: {name}: {a.budget} candidates -> {out} (an interrupted search resumes "
+          f"with the same command and --out {out})", file=sys.stderr)
+    try:
+        r = plan.plan(spec, out, a.force)
+    except KeyboardInterrupt:
+        print(f"\ncapsim plan: interrupted; resume with --out {out}", file=sys.stderr)
+        return 130
+    print(plan.report(r, out))
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     """Write the report of a run."""
     from capsim.experiments import report
@@ -437,8 +493,9 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
-            "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot}
+            "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
+            "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
+            "plot": cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,9 +24,11 @@ plots/pareto.png, check/plan and check/own (run directories), robustness.parquet
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +93,7 @@ class PlanSpec:
         if self.max_reps < self.reps:
             problems.append(f"--max-reps (={self.max_reps}) must be >= --reps (={self.reps})")
         if problems:
-            raise ScenarioError("capsim plan", problems)
+            raise ScenarioError("plan", problems)
 
 
 # ------------------------------------------------------------------------- evaluation
@@ -123,17 +125,21 @@ class Evaluator:
         """Replications 0..n-1 of a candidate (those not yet stored are run now)."""
         return self.run_many([(candidate, overrides, n, seed)])[candidate]
 
-    def run_many(self, jobs: list[tuple[str, list[str], int, int | None]]
+    def run_many(self, jobs: Sequence[tuple[str, list[str], int, int | None]]
                  ) -> dict[str, pd.DataFrame]:
         """Several candidates' replications in one batch (the workers stay busy)."""
         tasks = []
+        keys = {}
         for candidate, overrides, n, seed in jobs:
-            have = self.rows.get(candidate)
+            seed = self.spec.seed if seed is None else seed
+            # Stored rows are keyed by what was run (overrides and seed), never by a label.
+            key = keys[candidate] = hashlib.sha1(json.dumps([overrides, seed]).encode()
+                                                 ).hexdigest()[:16]
+            have = self.rows.get(key)
             todo = [r for r in range(n) if have is None or r not in have.index]
             if todo:
                 sc = self.builder.build(overrides)
-                tasks += [(candidate, sc, self.spec.seed if seed is None else seed, r,
-                           self.window) for r in todo]
+                tasks += [(key, sc, seed, r, self.window) for r in todo]
         new: dict[str, list[dict]] = {}
         for cand, rep, res in self.ex.imap_unordered(evaluate, tasks):
             row = {"candidate": cand, "replication": int(rep), **res}
@@ -148,7 +154,7 @@ class Evaluator:
             self.rows[cand] = (df if have is None else pd.concat([have, df])).sort_index()
         out = {}
         for candidate, _, n, _ in jobs:
-            have = self.rows[candidate]
+            have = self.rows[keys[candidate]]
             out[candidate] = have.loc[have.index < n]
         return out
 
@@ -199,6 +205,15 @@ def own_levers(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
+def _has_set_constraint() -> bool:
+    import optuna
+
+    return hasattr(optuna.trial.Trial, "set_constraint")
+
+
+_SET_CONSTRAINT = _has_set_constraint()
+
+
 def _constraint(trial) -> list[float]:
     return [float(trial.user_attrs.get("constraint", 1.0))]
 
@@ -225,11 +240,13 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
     n_done = len(done)
     for number in range(n_done, spec.budget):
         # A sampler seeded by trial number: the same proposals after a resume.
+        # optuna 5 reads constraints a trial sets (set_constraint); optuna 4 asks a function.
+        extra: dict[str, Any] = {} if _SET_CONSTRAINT else {"constraints_func": _constraint}
         study.sampler = optuna.samplers.TPESampler(
-            seed=spec.seed + number, n_startup_trials=startup, multivariate=True,
-            constraints_func=_constraint)
+            seed=spec.seed + number, n_startup_trials=startup, multivariate=True, **extra)
         trial = study.ask(dists)
-        cand = f"t{trial.number:04d}"
+        cand = f"t{number:04d}"
+        trial.set_user_attr("label", cand)
         overrides = plan_overrides(base, trial.params)
         try:
             ev.builder.build(overrides)
@@ -249,6 +266,8 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
         for k, v in est.items():
             trial.set_user_attr(k, v)
         trial.set_user_attr("constraint", cons)
+        if _SET_CONSTRAINT:
+            trial.set_constraint("p_short_above_target", cons)
         study.tell(trial, est["cost"])
         if cons <= 0:
             best_feasible = min(best_feasible, est["cost"])
@@ -256,7 +275,7 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
     for t in study.get_trials(deepcopy=False):
         if t.state != TrialState.COMPLETE:
             continue
-        rows.append({"candidate": f"t{t.number:04d}", **t.params,
+        rows.append({"candidate": t.user_attrs["label"], **t.params,
                      **{k: t.user_attrs[k] for k in ("n", "p_short", "p_lo", "p_hi", "cost",
                                                       "cost_sd", "unserved_fraction",
                                                       "spend_usd", "constraint")}})

@@ -47,7 +47,7 @@ def choose_inputs(scenario, keys: list[str]) -> list[Uncertain]:
     for k in keys:
         hit = [u for u in every if u.key == k or u.key.startswith(k.rstrip(".") + ".")]
         if not hit:
-            problems.append(f"--param {k!r}: no uncertain input (a parameter with a distribution "
+            problems.append(f"{k!r}: no uncertain input (a parameter with a distribution "
                             "that is not constant, of an enabled cloud) has this key or prefix")
         chosen += [u for u in hit if u not in chosen]
     if problems:
@@ -85,10 +85,11 @@ def start(scenario: str | None, overrides: list[str], method: str, params: list[
     samples = samples or DEFAULT_SAMPLES[method]
     names = [u.key for u in inputs]
     x = _design(method, names, samples, seed)
-    table = pd.DataFrame({"point": np.arange(len(x))})
+    cols: dict[str, Any] = {"point": np.arange(len(x))}
     for j, u in enumerate(inputs):
-        table[f"u__{u.key}"] = x[:, j]
-        table[u.key] = [u.value(v) for v in x[:, j]]
+        cols[f"u__{u.key}"] = x[:, j]
+        cols[u.key] = [u.value(v) for v in x[:, j]]
+    table = pd.DataFrame(cols)
     # The design's extreme corners must make valid scenarios; check them before running.
     for corner in (0.0, 1.0):
         try:

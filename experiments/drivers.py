@@ -11,6 +11,7 @@ design point, the same seeds at every point (common random numbers).
 from __future__ import annotations
 
 import sys
+import time
 
 from capsim.experiments import sensitivity as gsa
 from capsim.experiments.common import parser
@@ -29,8 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     s = gsa.start(None, args.overrides, "morris", [], n, 1, args.seed, screen_dir,
                   ["unserved_fraction", "short_month_share"], force=True)
     s.unlock()
+    t0 = time.monotonic()
     m = gsa.resume(screen_dir, args.workers)
+    t1 = time.monotonic()
     print(gsa.report(m, top=args.top))
+    print(f"Morris stage: {m['points']} points in {t1 - t0:.0f} s wall")
     ranked = m["kpis"]["unserved_fraction"]["inputs"]
     top = [e["param"] for e in ranked[:args.top]]
     s = gsa.start(None, args.overrides, "sobol", top, 4 * n, 1, args.seed, sobol_dir, KPIS,
@@ -38,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     s.unlock()
     r = gsa.resume(sobol_dir, args.workers)
     print(gsa.report(r, top=10))
+    print(f"Sobol' stage: {r['points']} points over {len(top)} inputs in "
+          f"{time.monotonic() - t1:.0f} s wall")
     e = r["kpis"]["unserved_fraction"]
     lead = e["inputs"][:3]
     lo, hi = e["sum_s1_ci95"]

@@ -386,6 +386,8 @@ def schedule(run_dir: Path) -> pd.DataFrame:
                              "how_much": float(v), "unit": "chips",
                              "basis": f"median of {n} replications"})
     df = pd.DataFrame(rows, columns=["what", "where", "when", "how_much", "unit", "basis"])
+    df["how_much"] = [round(v) if u == "chips" else round(v, 1)
+                      for v, u in zip(df["how_much"], df["unit"], strict=True)]
     return df.sort_values(["when", "what", "where"]).reset_index(drop=True)
 
 
@@ -452,7 +454,8 @@ def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, l
     first = next(iter(plans))
     g = df[df["plan"] == first].sort_values("state")
     x = g[[f"u__{inp.key}" for inp in inputs]].to_numpy()
-    box, _ = sensitivity.prim(x, g["short"].to_numpy(bool), alpha=0.1, min_mass=0.1)
+    box, _ = sensitivity.prim(x, g["short"].to_numpy(bool), alpha=0.1, min_mass=0.1,
+                              max_dims=3)
     found = None
     if box is not None:
         found = {"density": box.density, "coverage": box.coverage, "mass": box.mass,
@@ -589,7 +592,8 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
         "robustness": rob,
     }
     store.write_json("plan.json", result)
-    store.update_manifest(status="complete", finished=dt.datetime.now(dt.UTC).isoformat())
+    store.update_manifest(status="complete", finished=dt.datetime.now(dt.UTC).isoformat(),
+                          replications_done=int(len(ev.log.read())))
     store.unlock()
     return result
 

@@ -198,7 +198,8 @@ class PrimBox:
 
 
 def prim(x: np.ndarray, outcome: np.ndarray, alpha: float = 0.05, min_mass: float = 0.05,
-         min_coverage: float = 0.5) -> tuple[PrimBox | None, list[PrimBox]]:
+         min_coverage: float = 0.5, max_dims: int | None = None
+         ) -> tuple[PrimBox | None, list[PrimBox]]:
     """PRIM peeling: (the chosen box, the peeling trajectory).
 
     Starting from the box around all points, each step removes the slice (the `alpha`
@@ -206,7 +207,9 @@ def prim(x: np.ndarray, outcome: np.ndarray, alpha: float = 0.05, min_mass: floa
     removal leaves the highest share of outcome points, until the box holds less than
     `min_mass` of the points. The chosen box is the densest on the trajectory that still
     holds `min_coverage` of the outcome points (None when no point or every point has
-    the outcome). Inputs whose limits never moved are not in `limits`.
+    the outcome) and restricts at most `max_dims` inputs (few points in many dimensions
+    otherwise buy density with chance restrictions). Inputs whose limits never moved are
+    not in `limits`.
     """
     x = np.asarray(x, float)
     outcome = np.asarray(outcome, bool)
@@ -249,6 +252,7 @@ def prim(x: np.ndarray, outcome: np.ndarray, alpha: float = 0.05, min_mass: floa
             inside &= x[:, j] < q
         restricted.add(j)
         path.append(box())
-    ok = [b for b in path if b.coverage >= min_coverage]
+    ok = [b for b in path if b.coverage >= min_coverage
+          and (max_dims is None or len(b.limits) <= max_dims)]
     chosen = max(ok, key=lambda b: (b.density, b.coverage)) if ok else None
     return chosen, path

@@ -65,6 +65,8 @@ def test_prim_finds_a_two_input_box():
     # Densities never fall much along the peeling path; nothing to find gives no box.
     assert path[-1].density >= path[0].density
     assert S.prim(x, np.zeros(len(x), bool)) == (None, [])
+    one, _ = S.prim(x, outcome, max_dims=1)
+    assert one is not None and len(one.limits) <= 1
 
 
 # ------------------------------------------------------------------ levers and inputs

@@ -303,7 +303,12 @@ def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec
     fig, ax = plt.subplots(figsize=(8.5, 5.5), dpi=110)
     r, c = cands["p_short"].to_numpy(), cands["cost"].to_numpy() / scale
     front = pareto_mask(r, c)
-    ax.scatter(r, c, s=18, color="#9a9a9a", label=f"candidates ({len(cands)})")
+    n = cands["n"].to_numpy(float)
+    many = n >= n.max()
+    ax.scatter(r[~many], c[~many], s=16, color="#9a9a9a",
+               label=f"candidates, {int(n.min())}+ replications ({int((~many).sum())})")
+    ax.scatter(r[many], c[many], s=40, facecolors="none", edgecolors="#333333",
+               label=f"candidates re-run on {int(n.max())} replications ({int(many.sum())})")
     order = np.argsort(r[front])
     ax.plot(r[front][order], c[front][order], "-o", color=plots.PALETTE[0], ms=5,
             label="Pareto front (no candidate is cheaper and safer)")
@@ -315,7 +320,8 @@ def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec
         b = cands.set_index("candidate").loc[best]
         ax.plot([b["p_short"]], [b["cost"] / scale], "*", color=plots.PALETTE[1], ms=16,
                 label="chosen plan")
-    ax.set_xlabel("P(some month of the window is short), search seeds")
+    ax.set_xlabel("P(some month of the window is short), search seeds (estimates from few "
+                  "replications scatter)")
     ax.set_ylabel(f"{OBJECTIVES[spec.objective][1].split(',')[0]} ({label})")
     ax.set_title(f"Plans: cost against shortfall risk ({spec.objective})", loc="left")
     ax.grid(alpha=0.3)

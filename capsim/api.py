@@ -31,7 +31,7 @@ from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "calibrate",
-           "compare", "load", "open_run", "run", "sensitivity", "sweep"]
+           "compare", "load", "open_run", "plan", "run", "sensitivity", "sweep"]
 
 DEFAULT_REPLICATIONS = 100
 """Replications of `capsim run` when none are given (~1 minute on 2 cores)."""
@@ -328,3 +328,28 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
                              progress=progress, reuse=None if reuse is None else Path(reuse),
                              discrepancy=discrepancy)
     return {**summary, "out": str(path)}
+
+
+def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float = 0.10,
+         objective: str = "spend", budget: int = 40, seed: int = DEFAULT_SEED,
+         workers: int | None = None, out: str | os.PathLike[str] | None = None,
+         overrides: Sequence[str] = (), force: bool = False, progress: bool | None = None,
+         **settings: Any) -> dict[str, Any]:
+    """Search the scenario's `[levers]` for the cheapest plan with P(short month) <= max_shortfall.
+
+    `objective` is "spend", "spend_plus_lost" or "stranded". Other `settings` are fields
+    of `capsim.experiments.plan.PlanSpec` (reps, max_reps, check_reps, threshold, window,
+    robust, states, executor). Returns plan.json as a dict; `out` (default: a new
+    temporary directory) holds plan.toml, schedule.csv, candidates.parquet, plots/pareto.png
+    and the fresh-seed check runs. An unfinished `out` is resumed.
+
+    Raises:
+        ScenarioError: bad scenario, overrides, levers or settings.
+    """
+    from capsim.experiments import plan as _plan
+
+    spec = _plan.PlanSpec(None if scenario is None else str(scenario), list(overrides),
+                          max_shortfall, objective, budget, seed,
+                          workers=workers or os.cpu_count() or 1, progress=progress, **settings)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-plan-"))
+    return _plan.plan(spec, path, force=force)

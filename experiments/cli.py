@@ -196,13 +196,70 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--force", action="store_true",
                     help="replace an existing sweep directory (default: refuse)")
 
-    se = sub.add_parser("sensitivity", help="rank a sweep's inputs (PRCC), tornado plot")
-    se.add_argument("sweep_dir", type=Path, help="a directory written by `capsim sweep`")
-    se.add_argument("--kpi", default="unserved_fraction", help="the KPI to explain")
+    se = sub.add_parser("sensitivity", help="Sobol'/Morris over a scenario's uncertain inputs, "
+                        "or PRCC of a sweep directory")
+    se.add_argument("target", nargs="?", default=None, metavar="SCENARIO|DIR",
+                    help="a scenario (sobol, morris), a sweep directory (prcc) or a sensitivity "
+                         "directory (resume and analyse)")
+    se.add_argument("--method", choices=("sobol", "morris", "prcc"), default=None,
+                    help="default: prcc for a sweep directory, sobol for a scenario")
+    se.add_argument("--kpi", dest="kpis", action="append", default=None, metavar="NAME",
+                    help="KPI(s) to analyse (default unserved_fraction; sobol/morris also "
+                         "short_month_share and spend_usd)")
     se.add_argument("--bootstrap", type=int_at_least(20, "--bootstrap"), default=200,
-                    help="bootstrap resamples for the PRCC intervals")
+                    help="bootstrap resamples for the intervals (default 200)")
     se.add_argument("--json", type=Path, default=None, metavar="FILE",
-                    help="write the ranking as JSON (default: none)")
+                    help="write the result as JSON (default: none)")
+    se.add_argument("--param", dest="params", action="append", default=[], metavar="KEY",
+                    help="an uncertain input (or a dotted prefix such as demand.) to vary; "
+                         "default: all")
+    se.add_argument("--samples", type=int_at_least(2, "--samples"), default=None,
+                    help="sobol: base samples N (N x (inputs + 2) points, default 64); "
+                         "morris: trajectories (default 10)")
+    se.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=1,
+                    help="per design point, the same seeds for every point (default 1)")
+    se.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    se.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                    default=os.cpu_count() or 1)
+    se.add_argument("--executor", choices=EXECUTORS, default="processes")
+    se.add_argument("--out", "-o", type=Path, default=None)
+    se.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    se.add_argument("--force", action="store_true")
+    se.add_argument("--no-progress", action="store_true")
+
+    pn = sub.add_parser("plan", help="search the scenario's levers for the cheapest plan that "
+                        "keeps P(short month) under a target")
+    pn.add_argument("scenario", nargs="?", default=None)
+    pn.add_argument("--max-shortfall", type=float, default=0.10, metavar="P",
+                    help="largest acceptable P(some month of the window is short) (default 0.1)")
+    pn.add_argument("--objective", choices=("spend", "spend_plus_lost", "stranded"),
+                    default="spend")
+    pn.add_argument("--budget", type=int_at_least(1, "--budget"), default=40,
+                    help="candidates to evaluate (default 40: ~10-20 minutes on 2 cores)")
+    pn.add_argument("--reps", type=int_at_least(2, "--reps"), default=8,
+                    help="first replications per candidate (default 8)")
+    pn.add_argument("--max-reps", type=int_at_least(2, "--max-reps"), default=32,
+                    help="replications for close candidates and the best few (default 32)")
+    pn.add_argument("--check-reps", type=int_at_least(2, "--check-reps"), default=100,
+                    help="fresh-seed replications of the plan and the own policy (default 100)")
+    pn.add_argument("--threshold", type=float, default=0.01,
+                    help="a month is short when more than this share of its demand is unserved")
+    pn.add_argument("--window", default=None, metavar="FROM:TO",
+                    help="evaluation window, YYYY-MM-DD:YYYY-MM-DD (default: start + 2 years "
+                         "to the end)")
+    pn.add_argument("--robust", type=int_at_least(0, "--robust"), default=3,
+                    help="best plans to test across the uncertain inputs (0: skip)")
+    pn.add_argument("--states", type=int_at_least(4, "--states"), default=48,
+                    help="states of the world for the robustness test (default 48)")
+    pn.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    pn.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
+                    default=os.cpu_count() or 1)
+    pn.add_argument("--executor", choices=EXECUTORS, default="processes")
+    pn.add_argument("--out", "-o", type=Path, default=None,
+                    help="plan directory (an unfinished one is resumed)")
+    pn.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    pn.add_argument("--force", action="store_true", help="replace a finished plan directory")
+    pn.add_argument("--no-progress", action="store_true")
 
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
     rp.add_argument("run_dir", type=Path, help="a complete run directory")
@@ -515,7 +572,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
-               "milestone_funding", "procurement", "power_aware")
+               "milestone_funding", "procurement", "power_aware", "order_plan", "drivers")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 
@@ -554,11 +611,59 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
+    """Sobol'/Morris over a scenario's uncertain inputs, or PRCC of a sweep directory."""
+    from capsim.experiments import sensitivity as gsa
+    from capsim.simcore.store import atomic_write_bytes, dumps, is_run_dir
+
+    kind = None
+    if a.target is not None and Path(a.target).is_dir() and is_run_dir(Path(a.target)):
+        kind = _dir_kind(Path(a.target))
+    if kind == "sensitivity":  # resume (if partial) and analyse a design directory
+        if a.method not in (None, "sobol", "morris"):
+            raise UsageError(f"capsim sensitivity: {a.target} is a Sobol'/Morris design")
+        r = gsa.resume(Path(a.target), a.workers, a.executor, False if a.no_progress else None)
+    elif kind is not None or a.method == "prcc":
+        if kind != "sweep":
+            raise UsageError(f"capsim sensitivity: {a.target or 'no directory'}: PRCC needs a "
+                             "sweep directory (capsim sweep ... --out DIR)")
+        return _prcc(a)
+    else:
+        method = a.method or "sobol"
+        name = load(a.target, a.overrides)[0].name
+        stamp = f"{dt.datetime.now():%Y%m%d-%H%M%S}"
+        out = a.out or Path("runs") / f"sensitivity-{name}-{method}-{stamp}"
+        store = gsa.start(a.target, a.overrides, method, a.params, a.samples, a.replications,
+                          a.seed, out, a.kpis, a.force)
+        m = store.manifest()
+        store.unlock()
+        print(f"capsim: {method} design over {len(m['params'])} uncertain inputs: "
+              f"{m['points']} points x {a.replications} replication(s) -> {out} "
+              f"(resume with: capsim sensitivity {out})", file=sys.stderr)
+        try:
+            r = gsa.resume(out, a.workers, a.executor, False if a.no_progress else None)
+        except KeyboardInterrupt:
+            print(f"\ncapsim: interrupted; finish with: capsim sensitivity {out}", file=sys.stderr)
+            return 130
+    print(gsa.report(r))
+    if a.json is not None:
+        atomic_write_bytes(a.json, dumps(r).encode())
+    return 0
+
+
+def _dir_kind(path: Path) -> str:
+    """The `kind` a capsim directory's manifest records ("run" for a plain run)."""
+    import json
+
+    return str(json.loads((path / "manifest.json").read_text()).get("kind", "run"))
+
+
+def _prcc(a: argparse.Namespace) -> int:
     """Rank a sweep's parameters by PRCC and look for a scenario-discovery box."""
     from capsim.experiments import sweep
     from capsim.simcore.store import atomic_write_bytes, dumps
 
-    r = sweep.analyse(a.sweep_dir, a.kpi, a.bootstrap)
+    a.sweep_dir = Path(a.target)
+    r = sweep.analyse(a.sweep_dir, (a.kpis or ["unserved_fraction"])[0], a.bootstrap)
     print(f"Sensitivity of {r['kpi']} over {r['points']} design points (PRCC, 95% bootstrap CI):")
     for i, e in enumerate(r["ranking"], 1):
         lo, hi = e["ci95"]
@@ -583,6 +688,28 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(a: argparse.Namespace) -> int:
+    """Search the levers; check the best plan on fresh seeds; write the plan directory."""
+    from capsim.experiments import plan
+
+    name = load(a.scenario, a.overrides)[0].name
+    out = a.out or Path("runs") / f"plan-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    spec = plan.PlanSpec(a.scenario, list(a.overrides), a.max_shortfall, a.objective, a.budget,
+                         a.seed, a.reps, a.max_reps, a.check_reps, a.workers, a.executor,
+                         a.threshold, a.window, a.robust, a.states,
+                         False if a.no_progress else None)
+    spec.check()
+    print(f"capsim plan: {name}: {a.budget} candidates -> {out} (an interrupted search resumes "
+          f"with the same command and --out {out})", file=sys.stderr)
+    try:
+        r = plan.plan(spec, out, a.force)
+    except KeyboardInterrupt:
+        print(f"\ncapsim plan: interrupted; resume with --out {out}", file=sys.stderr)
+        return 130
+    print(plan.report(r, out))
+    return 0
+
+
 def cmd_report(a: argparse.Namespace) -> int:
     """Write the report of a finished run (beside it when the run is read-only)."""
     from capsim.experiments import report
@@ -597,9 +724,9 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
-            "report": cmd_report, "sweep": cmd_sweep, "sensitivity": cmd_sensitivity,
-            "scenarios": cmd_scenarios, "validate": cmd_validate, "plot": cmd_plot,
-            "calibrate": cmd_calibrate}
+            "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
+            "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
+            "plot": cmd_plot, "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

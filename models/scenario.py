@@ -480,6 +480,35 @@ class Procurement(_Frozen):
     max_order_mw_per_year: NonNeg
 
 
+class Lever(_Frozen):
+    """A decision `capsim plan` may set: the scenario key it writes, its range, unit and why.
+
+    Levers are not uncertain inputs: a plan fixes each at one value (a parameter becomes
+    a constant). `kind` is "float" or "int" (between `low` and `high`) or "choice" (one
+    of `choices`).
+    """
+
+    key: Annotated[str, Field(min_length=1)]
+    kind: Literal["float", "int", "choice"] = "float"
+    low: float | None = None
+    high: float | None = None
+    choices: list[str] | None = None
+    unit: Annotated[str, Field(min_length=1)]
+    source: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _range(self):
+        if self.kind == "choice":
+            if not self.choices or self.low is not None or self.high is not None:
+                raise ValueError("a choice lever gives choices = [...] and no low/high")
+        elif self.choices is not None or self.low is None or self.high is None \
+                or not self.low < self.high:
+            raise ValueError(f"a {self.kind} lever gives low < high (and no choices)")
+        elif self.kind == "int" and not (self.low.is_integer() and self.high.is_integer()):
+            raise ValueError("an int lever has whole-number low and high")
+        return self
+
+
 class Scenario(_Frozen):
     """A whole scenario."""
 
@@ -493,6 +522,7 @@ class Scenario(_Frozen):
     clouds: dict[str, Cloud]
     finance: Finance
     procurement: Procurement
+    levers: dict[str, Lever] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _clouds(self):
@@ -571,6 +601,16 @@ class Scenario(_Frozen):
                     g.installed_at_start.base <= 0:
                 raise ValueError(f"supply.generations.{name}: ends before the start and has no "
                                  "installed base: it would contribute nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _lever_keys(self):
+        for name, lever in self.levers.items():
+            node: Any = self
+            for part in lever.key.split("."):
+                node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+                if node is None or isinstance(node, Lever):
+                    raise ValueError(f"levers.{name}.key: no scenario key {lever.key!r}")
         return self
 
     @property

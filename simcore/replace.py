@@ -26,9 +26,15 @@ from capsim.simcore.store import TEMP_NAME as TEMP
 from capsim.simcore.store import StoreError
 
 TOP = {"manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet", "events.parquet",
-       "summary.json", "report.html", "sweep.parquet", ".lock"}
+       "summary.json", "report.html", "sweep.parquet", ".lock",
+       # sensitivity designs and plans (experiments/sensitivity.py, experiments/plan.py)
+       "design.parquet", "results.parquet", "sensitivity.json", "study.db",
+       "candidates.parquet", "plan.toml", "plan.json", "schedule.csv", "robustness.parquet",
+       "robustness.json"}
 """Top-level files capsim writes in a run directory."""
 DIRS = {"plots", "parts"}
+NESTED = {"check"}
+"""Folders of whole run directories (a plan's fresh-seed checks), checked the same way."""
 ASIDE_PREFIX = ".capsim-replaced-"
 
 
@@ -75,6 +81,13 @@ def foreign_entries(path: Path) -> list[str]:
                 elif name == "plots" and not (f.name in listed if listed is not None
                                               else f.suffix == ".png"):
                     bad.append(rel)
+        elif name in NESTED and stat.S_ISDIR(e.lstat().st_mode):
+            for run in sorted(e.iterdir()):
+                rel = f"{name}/{run.name}"
+                if run.is_symlink() or not stat.S_ISDIR(run.lstat().st_mode):
+                    bad.append(f"{rel} (not a run directory)")
+                else:
+                    bad += [f"{rel}/{b}" for b in foreign_entries(run)]
         elif name in TOP or TEMP.match(name):
             if not _is_file(e):
                 bad.append(f"{name} (not a regular file)")

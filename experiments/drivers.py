@@ -1,0 +1,61 @@
+"""Experiment: which uncertainties drive the shortfall?
+
+Two stages over the scenario's uncertain inputs (every parameter whose distribution is
+not a constant, of the enabled clouds): Morris screening of all of them (n trajectories),
+then Sobol' first and total order indices of the `--top` inputs Morris ranks highest
+(4n base samples), for the share of months of the evaluation window that are short
+(more than 1% of demand unserved) and the unserved share of tokens. One replication per
+design point, the same seeds at every point (common random numbers).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from capsim.experiments import sensitivity as gsa
+from capsim.experiments.common import parser
+
+DESCRIPTION = "which uncertainties drive the shortfall? (Morris screening, then Sobol')"
+KPIS = ["short_month_share", "unserved_fraction"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Screen every uncertain input, then apportion variance among the strongest."""
+    p = parser("drivers", DESCRIPTION, replications=8)
+    p.add_argument("--top", type=int, default=20, help="inputs kept for Sobol' (default 20)")
+    args = p.parse_args(argv)
+    n = args.replications
+    screen_dir, sobol_dir = args.out / "morris", args.out / "sobol"
+    s = gsa.start(None, args.overrides, "morris", [], n, 1, args.seed, screen_dir,
+                  ["unserved_fraction", "short_month_share"], force=True)
+    s.unlock()
+    t0 = time.monotonic()
+    m = gsa.resume(screen_dir, args.workers)
+    t1 = time.monotonic()
+    print(gsa.report(m, top=args.top))
+    print(f"Morris stage: {m['points']} points in {t1 - t0:.0f} s wall")
+    ranked = m["kpis"]["unserved_fraction"]["inputs"]
+    top = [e["param"] for e in ranked[:args.top]]
+    s = gsa.start(None, args.overrides, "sobol", top, 4 * n, 1, args.seed, sobol_dir, KPIS,
+                  force=True)
+    s.unlock()
+    r = gsa.resume(sobol_dir, args.workers)
+    print(gsa.report(r, top=10))
+    print(f"Sobol' stage: {r['points']} points over {len(top)} inputs in "
+          f"{time.monotonic() - t1:.0f} s wall")
+    e = r["kpis"]["unserved_fraction"]
+    lead = e["inputs"][:3]
+    lo, hi = e["sum_s1_ci95"]
+    print(f"Conclusion: of {len(m['params'])} uncertain inputs, "
+          + ", ".join(f"{x['param']} (total order {x['ST']:.2f} +- {x['ST_conf']:.2f})"
+                      for x in lead)
+          + f" drive the unserved share of tokens most; the first-order indices of the top "
+            f"{len(top)} sum to {e['sum_s1']:.2f} [{lo:.2f}, {hi:.2f}], so "
+          + ("interactions matter" if hi < 0.9 else "the inputs act mostly alone")
+          + ".")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""Decision analysis: levers, uncertain inputs, Sobol'/Morris, PRIM, the plan search."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from capsim.experiments import plan as planmod
+from capsim.experiments.cli import main
+from capsim.models import decisions
+from capsim.models.scenario import ScenarioError, load, parse_toml, resolve_path, validate_dict
+from capsim.simcore import sensitivity as S
+
+SHORT = ["scenario.end=2027-10-01"]
+
+
+# ------------------------------------------------------------------ Sobol', Morris, PRIM
+def test_sobol_recovers_ishigami_indices():
+    names = ["x1", "x2", "x3"]
+    x = S.sobol_design(names, 4096, seed=3)
+    res = S.sobol_indices(names, S.ishigami(x), seed=3)
+    s1, st = S.ishigami_indices()
+    assert np.abs(res["S1"] - s1).max() < 0.05
+    assert np.abs(res["ST"] - st).max() < 0.05
+    total, lo, hi = S.sum_first_order(res)
+    assert lo <= 1.0 and lo <= total <= hi
+    # The intervals are honest: each true index lies within about its 95% half-width.
+    assert (np.abs(res["S1"] - s1) <= 2 * res["S1_conf"] + 1e-3).all()
+
+
+def test_sobol_of_an_additive_function_sums_to_one_and_finds_the_dummy():
+    names = ["a", "b", "dummy"]
+    x = S.sobol_design(names, 2048, seed=1)
+    y = 2 * x[:, 0] + x[:, 1]  # additive: S1 = ST, sum 1; the third input does nothing
+    res = S.sobol_indices(names, y, seed=1)
+    assert abs(res["S1"].sum() - 1) < 0.05
+    np.testing.assert_allclose(res["S1"], [0.8, 0.2, 0.0], atol=0.05)
+    assert abs(res["ST"][2]) < 0.01
+
+
+def test_morris_ranks_inputs_and_gives_a_dummy_no_effect():
+    names = ["strong", "weak", "dummy"]
+    x = S.morris_design(names, 40, seed=2)
+    y = 10 * x[:, 0] + x[:, 1] ** 2
+    r = S.morris_effects(names, x, y, seed=2)
+    assert r["mu_star"][0] > r["mu_star"][1] > r["mu_star"][2]
+    assert r["mu_star"][2] == pytest.approx(0, abs=1e-12)
+    assert r["mu_star"][0] == pytest.approx(10, rel=1e-9)  # linear: every effect is 10
+
+
+def test_prim_finds_a_two_input_box():
+    rng = np.random.default_rng(0)
+    x = rng.random((3000, 6))
+    outcome = (x[:, 1] > 0.6) & (x[:, 4] < 0.4)
+    box, path = S.prim(x, outcome)
+    assert box is not None and len(path) > 1
+    assert set(box.limits) >= {1, 4}
+    assert box.limits[1][0] == pytest.approx(0.6, abs=0.05)
+    assert box.limits[4][1] == pytest.approx(0.4, abs=0.05)
+    assert box.density > 0.9 and box.coverage >= 0.5
+    assert box.density > 3 * box.base_rate
+    np.testing.assert_array_equal(box.contains(x).mean(), box.mass)
+    # Densities never fall much along the peeling path; nothing to find gives no box.
+    assert path[-1].density >= path[0].density
+    assert S.prim(x, np.zeros(len(x), bool)) == (None, [])
+    one, _ = S.prim(x, outcome, max_dims=1)
+    assert one is not None and len(one.limits) <= 1
+
+
+# ------------------------------------------------------------------ levers and inputs
+def _default_data() -> dict:
+    label, text = resolve_path(None)
+    return parse_toml(label, text)
+
+
+def test_default_scenario_declares_levers_with_units_and_sources():
+    sc = load(None)[0]
+    assert len(sc.levers) >= 6
+    keys = {lv.key for lv in sc.levers.values()}
+    assert "procurement.headroom" in keys
+    assert any(k.startswith("datacenters.campuses.") for k in keys)
+    assert any(k.startswith("supply.generations.") for k in keys)
+    for lv in sc.levers.values():
+        assert lv.unit and lv.source
+    # Both ends of every lever make a valid scenario.
+    b = decisions.Builder()
+    for end in ("low", "high"):
+        vals = {n: (lv.choices[-1] if lv.kind == "choice" else getattr(lv, end))
+                for n, lv in sc.levers.items()}
+        built = b.build(decisions.plan_overrides(sc, vals))
+        for n, lv in sc.levers.items():
+            got = decisions.lever_value(built, lv)
+            assert got == (vals[n] if lv.kind != "int" else int(vals[n]))
+
+
+@pytest.mark.parametrize("lever,message", [
+    ({"key": "procurement.nope", "low": 0, "high": 1, "unit": "u", "source": "s"},
+     "levers.x.key: no scenario key 'procurement.nope'"),
+    ({"key": "procurement.headroom", "low": 2, "high": 1, "unit": "u", "source": "s"},
+     "low < high"),
+    ({"key": "procurement.headroom", "kind": "int", "low": 0.5, "high": 3, "unit": "u",
+      "source": "s"}, "whole-number"),
+    ({"key": "procurement.policy", "kind": "choice", "unit": "u", "source": "s"}, "choices"),
+    ({"key": "procurement.headroom", "low": 1, "high": 2, "unit": "u"}, "source"),
+])
+def test_bad_levers_are_refused_naming_the_key(lever, message):
+    data = _default_data()
+    data["levers"] = {"x": lever}
+    with pytest.raises(ScenarioError) as exc:
+        validate_dict("f.toml", data)
+    text = "\n".join(exc.value.problems)
+    assert message in text and "levers" in text
+
+
+def test_uncertain_inputs_are_the_non_constant_parameters_of_enabled_clouds():
+    sc = load(None)[0]
+    inputs = decisions.uncertain_inputs(sc)
+    keys = [u.key for u in inputs]
+    assert len(keys) >= 20 and len(set(keys)) == len(keys)
+    assert "demand.growth_start" in keys and "datacenters.pue" in keys
+    assert not any("tpu" in k or "azure" in k or "google" in k for k in keys)
+    assert all(u.param.spec.dist != "constant" for u in inputs)
+    assert "supply.generations.trainium2.uses.hbm" not in keys  # a constant
+    multi = [u.key for u in decisions.uncertain_inputs(load("anthropic-multicloud-2026")[0])]
+    assert any(k.startswith("supply.generations.tpu7x.") for k in multi)
+    no_levers = [u.key for u in decisions.uncertain_inputs(sc, exclude_levers=True)]
+    assert "supply.generations.trainium4.share" in keys
+    assert "supply.generations.trainium4.share" not in no_levers
+    # A quantile override makes the parameter a constant at that quantile.
+    u = next(x for x in inputs if x.key == "datacenters.pue")
+    assert u.value(0.5) == pytest.approx(u.param.base)
+    built = decisions.Builder().build([u.override(0.9)])
+    assert built.datacenters.pue.spec.dist == "constant"
+    assert built.datacenters.pue.base == pytest.approx(u.value(0.9))
+    assert u.value(0.0) >= u.param.spec.support[0] and u.value(1.0) <= u.param.spec.support[1]
+
+
+def test_short_months_follow_the_threshold_and_the_window():
+    dates = np.arange(np.datetime64("2030-01-01"), np.datetime64("2030-05-01"))
+    demand = np.full(dates.size, 100.0)
+    unserved = np.zeros(dates.size)
+    unserved[(dates >= np.datetime64("2030-02-01")) & (dates < np.datetime64("2030-02-04"))] = 10
+    # February: 30 of 2,800 units unserved (1.07%); March: 0.
+    w = decisions.Window(np.datetime64("2030-01-01").item(), np.datetime64("2030-05-01").item(),
+                         0.01)
+    np.testing.assert_array_equal(decisions.short_months(dates, demand, unserved, w),
+                                  [False, True, False, False])
+    w2 = decisions.Window(w.start, w.end, 0.02)
+    assert not decisions.short_months(dates, demand, unserved, w2).any()
+    w3 = decisions.Window(np.datetime64("2030-03-01").item(), w.end, 0.0)
+    assert decisions.short_months(dates, demand, unserved, w3).size == 2
+
+
+def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
+    """The search (evaluate in a worker) and the check (a run directory) measure alike."""
+    import capsim
+
+    b = decisions.Builder(None, SHORT)
+    w = decisions.Window.default(b.base)
+    run = capsim.run(b.base, replications=2, seed=11, workers=1, out=tmp_path / "r",
+                     progress=False)
+    from_dir = decisions.run_outcomes(run.kpis, run.series("demand_tps", "unserved_tps"), w)
+    for rep in range(2):
+        _, _, direct = decisions.evaluate("k", b.base, 11, rep, w)
+        for k in decisions.OUTCOMES:
+            assert direct[k] == pytest.approx(from_dir.loc[rep, k], rel=1e-12, abs=1e-12), k
+
+
+# -------------------------------------------------------------------------- the plan
+def _spec(**kw) -> planmod.PlanSpec:
+    base = dict(overrides=list(SHORT), budget=4, reps=2, max_reps=4, check_reps=3, workers=1,
+                executor="serial", robust=2, states=6, progress=False, seed=5,
+                window="2026-10-01:2027-10-01")
+    base.update(kw)
+    return planmod.PlanSpec(**base)
+
+
+def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
+    r = planmod.plan(_spec(), tmp_path / "a")
+    d = tmp_path / "a"
+    for f in ("plan.toml", "schedule.csv", "candidates.parquet", "plots/pareto.png",
+              "plan.json", "robustness.json", "check/plan/summary.json",
+              "check/own/summary.json"):
+        assert (d / f).exists(), f
+    cands = pd.read_parquet(d / "candidates.parquet")
+    assert len(cands) == 4
+    assert ((cands["p_lo"] <= cands["p_short"]) & (cands["p_short"] <= cands["p_hi"])).all()
+    assert r["fresh"]["seed"] == 6 and r["fresh"]["replications"] == 3
+    sched = pd.read_csv(d / "schedule.csv")
+    assert list(sched.columns) == ["what", "where", "when", "how_much", "unit", "basis"]
+    assert (sched["how_much"] >= 0).all() and len(sched)
+    # The plan file runs with `capsim run` and reproduces the check exactly (same seeds).
+    assert main(["run", str(d / "plan.toml"), "--seed", "6", "-n", "3", "-w", "1",
+                 "--out", str(tmp_path / "rerun"), "--no-progress"]) == 0
+    a = pd.read_parquet(d / "check/plan/kpis.parquet").set_index("replication").sort_index()
+    b = pd.read_parquet(tmp_path / "rerun/kpis.parquet").set_index("replication").sort_index()
+    pd.testing.assert_frame_equal(a, b)
+    # The plan's levers are in its scenario file.
+    sc = load(d / "plan.toml")[0]
+    for name, v in r["levers"].items():
+        got = decisions.lever_value(sc, sc.levers[name])
+        assert got == pytest.approx(v) if not isinstance(v, str) else got == v
+    # Same seed, same search.
+    planmod.plan(_spec(robust=0), tmp_path / "b")
+    c2 = pd.read_parquet(tmp_path / "b/candidates.parquet")
+    cols = [c for c in cands.columns if c in c2.columns]
+    pd.testing.assert_frame_equal(cands[cols].reset_index(drop=True),
+                                  c2[cols].reset_index(drop=True))
+
+
+def test_plan_resumes_to_the_same_result(tmp_path, monkeypatch):
+    ref = planmod.plan(_spec(robust=0), tmp_path / "ref")
+    calls = {"n": 0}
+    real = planmod.Evaluator.run_many
+
+    def stop_after_two(self, jobs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, jobs)
+
+    monkeypatch.setattr(planmod.Evaluator, "run_many", stop_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        planmod.plan(_spec(robust=0), tmp_path / "cut")
+    assert json.loads((tmp_path / "cut/manifest.json").read_text())["status"] == "partial"
+    monkeypatch.setattr(planmod.Evaluator, "run_many", real)
+    again = planmod.plan(_spec(robust=0), tmp_path / "cut")
+    assert again["levers"] == ref["levers"]
+    a = pd.read_parquet(tmp_path / "ref/candidates.parquet")
+    b = pd.read_parquet(tmp_path / "cut/candidates.parquet")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_pareto_mask_keeps_only_undominated_points():
+    risk = np.array([0.1, 0.2, 0.1, 0.3, 0.05])
+    cost = np.array([5.0, 4.0, 6.0, 4.5, 9.0])
+    np.testing.assert_array_equal(planmod.pareto_mask(risk, cost),
+                                  [True, True, False, False, True])
+
+
+def test_plan_cli_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["plan", "--max-shortfall", "1.5", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--max-shortfall" in err[0]
+    assert main(["plan", "--window", "2030-01-01:2029-01-01", "--set", SHORT[0],
+                 "--out", str(tmp_path / "q")]) == 2
+    assert "--window" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- capsim sensitivity
+def test_sensitivity_cli_sobol_runs_resumes_and_reanalyses(tmp_path, capsys):
+    out = tmp_path / "gsa"
+    args = ["sensitivity", "--method", "sobol", "--param", "demand.growth_start",
+            "--param", "surges.magnitude", "--param", "datacenters.pue", "--samples", "2",
+            "--set", "scenario.end=2027-01-01", "--out", str(out), "-w", "1",
+            "--executor", "serial", "--no-progress", "--kpi", "unserved_fraction",
+            "--kpi", "spend_usd"]
+    assert main(args) == 0
+    first = json.loads((out / "sensitivity.json").read_text())
+    assert first["points"] == 2 * (3 + 2)
+    res = pd.read_parquet(out / "results.parquet")
+    assert len(res) == first["points"]
+    assert (out / "plots/sobol_spend_usd.png").exists()
+    # PUE raises the facility power of every chip: it must matter for spend... or not at
+    # all, never negatively in total order beyond noise.
+    e = first["kpis"]["spend_usd"]
+    assert {i["param"] for i in e["inputs"]} == {"demand.growth_start", "surges.magnitude",
+                                                  "datacenters.pue"}
+    # Analysing again (nothing left to run) gives the same indices.
+    capsys.readouterr()
+    assert main(["sensitivity", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "sensitivity.json").read_text()) == first
+    assert "Sobol sensitivity of spend_usd" in capsys.readouterr().out
+
+
+def test_sensitivity_cli_bad_param_and_prcc_without_sweep_exit_2(tmp_path, capsys):
+    assert main(["sensitivity", "--method", "sobol", "--param", "demand.nope",
+                 "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "demand.nope" in err[0]
+    assert main(["sensitivity", "--method", "prcc"]) == 2
+    assert "sweep directory" in capsys.readouterr().err

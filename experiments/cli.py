@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_b", type=Path)
     c.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="write the comparison as JSON")
-    c.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                   help="overlay plot (default: B/plots/compare_vs_<A>.png)")
+    c.add_argument("--plot", type=Path, nargs="?", default=None, const=None, metavar="FILE",
+                   help="overlay plot, .png or .svg (default: B/plots/compare_vs_<A>.png)")
 
     e = sub.add_parser("experiment", help="run an experiment script (--list shows them)")
     e.add_argument("--list", action="store_true", help="list the experiments")
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--out", "-o", type=Path, default=None)
     sw.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sw.add_argument("--force", action="store_true")
+    sw.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     se = sub.add_parser("sensitivity", help="rank a sweep's inputs (PRCC), tornado plot")
     se.add_argument("sweep_dir", type=Path)
@@ -111,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
+    pl.add_argument("--format", choices=("png", "svg"), default="png",
+                    help="png (raster, default) or svg (vector, for papers)")
+    pl.add_argument("--dpi", type=int_at_least(30, "--dpi"), default=150,
+                    help="resolution of png files (default 150)")
     return p
 
 
@@ -267,7 +272,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
     store = RunStore.open(a.run_dir)
     if not (a.run_dir / "timeseries.parquet").exists():
         raise UsageError(f"{a.run_dir}: no timeseries.parquet yet (run not finalised)")
-    for p in runs.write_plots(store):
+    for p in runs.write_plots(store, a.format, a.dpi):
         print(p)
     return 0
 
@@ -278,6 +283,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     from capsim.simcore.store import atomic_write_bytes, dumps
 
     cmp = compare.compare_runs(a.run_a, a.run_b)
+    for m in cmp["warnings"]:
+        print(f"capsim compare: warning: {m}", file=sys.stderr)
     print(compare.table(cmp))
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(cmp).encode())
@@ -322,7 +329,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
           f"replications -> {out}", file=sys.stderr)
     table = sweep.run_sweep(a.scenario, a.overrides, params, a.samples, a.method, a.replications,
-                            a.seed, a.workers, out, a.force)
+                            a.seed, a.workers, out, a.force,
+                            progress=False if a.no_progress else None)
     print(f"{len(table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
     return 0
 
@@ -333,6 +341,8 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     from capsim.simcore.store import atomic_write_bytes, dumps
 
     r = sweep.analyse(a.sweep_dir, a.kpi, a.bootstrap)
+    for m in r["warnings"]:
+        print(f"capsim sensitivity: warning: {m}", file=sys.stderr)
     print(f"Sensitivity of {r['kpi']} over {r['points']} design points (PRCC, 95% bootstrap CI):")
     for i, e in enumerate(r["ranking"], 1):
         lo, hi = e["ci95"]
@@ -345,14 +355,21 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         print(f"Scenario discovery: {r['kpi']} is {worse} than its median in {b['density']:.0%} of "
               f"points with {b['param']} {b['side']} {b['threshold']:.4g} (vs {b['base_rate']:.0%} "
               f"overall; the box holds {b['coverage']:.0%} of those points).")
+    for m in r["warnings"]:
+        print(f"warning: {m}")
     plots_dir = a.sweep_dir / "plots"
     plots_dir.mkdir(exist_ok=True)
+    page = sweep.footer(a.sweep_dir, r)
     kpi_plot = plots_dir / f"tornado_{r['kpi']}.png"
-    print(f"tornado: {sweep.tornado(r, kpi_plot)}")
-    discovery = sweep.discovery_plot(r, plots_dir / ("discovery_" + r["kpi"] + ".png"))
+    print(f"tornado: {sweep.tornado(r, kpi_plot, page)}")
+    discovery = sweep.discovery_plot(r, plots_dir / ("discovery_" + r["kpi"] + ".png"), page)
     print(f"scenario discovery plot: {discovery}")
+    # The result, warnings and dropped points included, is always recorded beside the sweep.
+    keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
+    record = a.sweep_dir / f"sensitivity_{r['kpi']}.json"
+    atomic_write_bytes(record, dumps(keep).encode())
+    print(f"result: {record}")
     if a.json is not None:
-        keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
         atomic_write_bytes(a.json, dumps(keep).encode())
     return 0
 

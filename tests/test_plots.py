@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from capsim.experiments.cli import main
-from capsim.experiments.runs import KPI_UNITS, _Weekly, format_value
+from capsim.experiments.figures import _Weekly
+from capsim.experiments.runs import KPI_UNITS, format_value
 from capsim.models.capacity import KPIS, MILESTONES
 from capsim.simcore import plots
 

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
     rp.add_argument("run_dir", type=Path)
     rp.add_argument("--out", type=Path, default=None, help="default: DIR/report.html")
+    rp.add_argument("--sensitivity", type=Path, default=None, metavar="PATH",
+                    help="a sweep directory or its sensitivity_<kpi>.json: the report names "
+                         "the three strongest drivers")
 
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
@@ -378,7 +381,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     """Write the report of a run."""
     from capsim.experiments import report
 
-    print(report.write(a.run_dir, a.out))
+    print(report.write(a.run_dir, a.out, a.sensitivity))
     return 0
 
 

@@ -163,7 +163,8 @@ def _fan_chart(c: _Ctx) -> Path:
     series = {"Claude demand on the modelled clouds": demand,
               "serving capacity with training's loan": cap}
     colors = [plots.PALETTE[0], plots.PALETTE[2]]
-    bands, styles = [True, True], ["-", "-"]
+    bands: list[bool | None] = [True, True]
+    styles = ["-", "-"]
     if "capacity_own_tps" in w.columns:
         own = w.weekly("capacity_own_tps")
         series["serving capacity without training's loan"] = own
@@ -176,7 +177,7 @@ def _fan_chart(c: _Ctx) -> Path:
         clouds, _ = _enabled(c.scenario, w)
         cols = [f"compute_tps__{k}" for k in clouds]
         if cols:
-            total = sum(w.weekly(col) for col in cols)
+            total = np.sum([w.weekly(col) for col in cols], axis=0)
             series["all installed compute (training and serving)"] = total
             colors.append(plots.PALETTE[5])
             bands.append(None)

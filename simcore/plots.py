@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
 
 STYLE = Path(__file__).with_name("capsim.mplstyle")
 """The shared matplotlib style file."""
@@ -88,7 +89,7 @@ def save(fig: Figure, path: Path, page: Page | None = None) -> Path:
     if page.footer:
         # Room for the footer below the axes (constrained layout keeps to the rect).
         engine = fig.get_layout_engine()
-        if engine is not None and hasattr(engine, "set"):
+        if isinstance(engine, ConstrainedLayoutEngine):
             engine.set(rect=(0, 0.035, 1, 0.965))
         fig.text(0.005, 0.005, page.footer, ha="left", va="bottom", fontsize=7,
                  color="#666666", gid="footer")

@@ -184,15 +184,23 @@ def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
     with plots.style():
         fig, axes = plots.new_figure(2, 1, size=(11, 8.6), sharex=True)
         ax1, ax2 = axes[:, 0]
+        demands = {}
         for label, d in (("A", a), ("B", b)):
             reps, dates, cap = _weekly(d, "capacity_tps")
             _, _, dem = _weekly(d, "demand_tps")
             _, _, uns = _weekly(d, "unserved_tps")
             series[label] = (reps, dates, uns)
-            plots.fan(ax1, dates, dem, f"{label} demand", plots.PALETTE[0 if label == "A" else 2],
-                      ls="-" if label == "A" else "--")
+            demands[label] = (dates, dem)
+            # A in filled bands, B as lines: two fans on one axis stay apart.
             plots.fan(ax1, dates, cap, f"{label} serving capacity",
-                      plots.PALETTE[1 if label == "A" else 3], ls="-" if label == "A" else "--")
+                      plots.PALETTE[1 if label == "A" else 3], bands=label == "A",
+                      ls="-" if label == "A" else "--")
+        (da_, dem_a), (db_, dem_b) = demands["A"], demands["B"]
+        if np.array_equal(da_, db_) and np.array_equal(dem_a, dem_b):
+            plots.fan(ax1, da_, dem_a, "demand (the same in A and B)", plots.PALETTE[0])
+        else:
+            plots.fan(ax1, da_, dem_a, "A demand", plots.PALETTE[0])
+            plots.fan(ax1, db_, dem_b, "B demand", plots.PALETTE[2], bands=False, ls="--")
         ax1.set_yscale("log")
         plots.decorate(ax1, ylabel="tokens/s (reference tokens/s, weekly mean)", yfmt="count",
                         title="Demand and serving capacity of A and B (log scale)")
@@ -211,7 +219,14 @@ def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
         plots.decorate(ax2, ylabel="unserved B - A (reference tokens/s)", yfmt="count",
                         title="Difference in unserved demand, B - A")
         plots.legend_outside(ax2)
-        fig.suptitle(f"What changes from A ({a.name}) to B ({b.name})?", x=0.01, ha="left")
+        u = cmp["kpis"].get("unserved_fraction")
+        if u and u.get("diff_mean") is not None and np.isfinite(u["diff_ci95"]).all():
+            lo_, hi_ = u["diff_ci95"]
+            fig.suptitle(f"From A ({a.name}) to B ({b.name}): unserved share of tokens "
+                         f"{u['diff_mean']:+.3g} (95% CI {lo_:+.3g} to {hi_:+.3g})", x=0.01,
+                         ha="left")
+        else:
+            fig.suptitle(f"What changes from A ({a.name}) to B ({b.name})?", x=0.01, ha="left")
         if page is None:
             page = plots.Page(f"A: {a.name}, scenario {cmp.get('a_scenario')}, seed "
                               f"{cmp.get('seed_a')}, {cmp.get('replications_a')} replications | "

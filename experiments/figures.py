@@ -185,8 +185,9 @@ def _fan_chart(c: _Ctx) -> Path:
         lower, what = "serving capacity with training's loan", "with training's loan"
         short = (w.weekly("unserved_tps") > 1e-9 * demand).mean(axis=0)
     first = _first_majority(w.dates, short)
-    title = (f"Demand outgrows serving capacity {what} from {first} in most replications"
-             if first else f"Does serving capacity {what} keep up with demand?")
+    title = (f"Does capacity keep up? Serving capacity {what} falls below demand in most "
+             f"replications by {first}" if first
+             else f"Does serving capacity {what} keep up with demand?")
     gap = plots.Gap("Claude demand on the modelled clouds", lower,
                     f"demand above capacity {what} (medians)")
     return plots.fan_chart(c.path("fan_chart"), w.dates, series, ylabel=f"tokens/s ({TPS})",
@@ -216,11 +217,11 @@ def _power(c: _Ctx) -> Path:
     if not np.isfinite(filled):
         title = "Is powered space filled with chips?"
     elif filled >= 0.97:
-        title = (f"Chips fill {filled:.0%} of energized power (median, mean over the run): "
-                 "power, not chips, binds")
+        title = (f"Chips fill {filled:.0%} of energized power (median of replications, "
+                 "averaged over the run): power, not chips, binds")
     else:
-        title = (f"Chips fill {filled:.0%} of energized power (median, mean over the run); "
-                 "the rest waits for chips")
+        title = (f"Chips fill {filled:.0%} of energized power (median of replications, "
+                 "averaged over the run); the rest waits for chips")
     return plots.fan_chart(
         c.path("power"), w.dates, {"energized": en, "occupied by chips": occ},
         ylabel="facility power (MW, weekly mean)", title=title,

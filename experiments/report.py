@@ -180,6 +180,18 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
                     f"average (95% CI {_interval(lr, 'USD')}; median "
                     f"{format_value(lr['p50'], 'USD')})")
     out["how_much"] = ("How much: " + "; ".join(much) + ".") if much else ""
+    # Service KPIs of newer runs (issue 14), when present: the spell and the loan.
+    extra = []
+    for name in ("longest_short_spell_months", "loan_share", "training_deficit_share"):
+        d = k.get(name)
+        if d and d.get("mean") is not None:
+            u = kpi_text.unit(name, d)
+            show = _pct if (u.startswith("share") or u == "probability") else (
+                lambda v, u=u: f"{format_value(v, u)} {u}".strip())
+            extra.append(f"{kpi_text.definition(name) or name}: {show(d['mean'])} on average "
+                         f"(median {show(d.get('p50'))})")
+    if extra:
+        out["how_much"] += " " + ". ".join(x[0].upper() + x[1:] for x in extra) + "."
     out["drivers"] = None
     if sensitivity and sensitivity.get("ranking"):
         top = sensitivity["ranking"][:3]

@@ -202,3 +202,16 @@ window.addEventListener('load', () => {
     # Not a blank page: the answer block's tinted background and text are drawn.
     assert (img[..., :3] < 0.9).any(axis=2).mean() > 0.02
     assert np.isfinite(img).all()
+
+
+def test_service_kpis_of_newer_runs_are_named_when_present(run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    summary["kpis"]["loan_share"] = {"mean": 0.12, "ci95": [0.1, 0.14], "p05": 0.0,
+                                     "p50": 0.11, "p95": 0.3, "unit": "share of serving capacity"}
+    (copy / "summary.json").write_text(json.dumps(summary))
+    text = _text(report.render(copy))
+    assert "training lends: 12% on average (median 11%)" in text
+    row = re.search(r"loan_share (.*?) share of serving capacity", text).group(1)
+    assert "0.12" in row

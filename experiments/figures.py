@@ -119,6 +119,21 @@ class _Weekly:
         return np.nanmean(self.weekly(col), axis=0)
 
 
+def _col(w: _Weekly, *names: str) -> str | None:
+    """The first of `names` the table has (series were renamed: *_daily_usd, *_usd)."""
+    return next((n for n in names if n in w.columns), None)
+
+
+def short_threshold(scenario: Scenario) -> float:
+    """Unserved share of a month's demand above which the month is short.
+
+    `service.short_month_threshold` where the scenario has it; else any unserved demand
+    (above a relative 1e-9, below which the difference is rounding).
+    """
+    thr = getattr(scenario.service, "short_month_threshold", None)
+    return max(float(thr or 0.0), 1e-9)
+
+
 def _month(d) -> str:
     return str(np.datetime64(d, "M"))
 
@@ -283,18 +298,20 @@ def _chips_by_state(c: _Ctx) -> Path | None:
 def _spend_vs_commitment(c: _Ctx) -> Path | None:
     w, scenario = c.w, c.scenario
     clouds, _ = _enabled(scenario, w)
-    clouds = {k: label for k, label in clouds.items() if f"spend_usd__{k}" in w.columns}
+    spend_col = {k: _col(w, f"spend_daily_usd__{k}", f"spend_usd__{k}") for k in clouds}
+    clouds = {k: label for k, label in clouds.items() if spend_col[k] is not None}
     if not clouds:
         return None
     start = scenario.scenario.start
     panels, levels = {}, {}
+    passed = []
     for k, label in clouds.items():
         cl = scenario.clouds[k]
         w0 = cl.commitment_start
         w1 = w0 + dt.timedelta(days=round(cl.commitment_years * 365.25))
         # Spend counts from the commitment's start (or the run's, if the window began earlier).
         before = w.daily_dates < np.datetime64(max(start, w0), "D")
-        spend = w.daily(f"spend_usd__{k}")
+        spend = w.daily(str(spend_col[k]))
         spend[:, before] = 0.0
         cum = np.cumsum(spend, axis=1)
         cum[:, before] = np.nan
@@ -304,18 +321,26 @@ def _spend_vs_commitment(c: _Ctx) -> Path | None:
         commit = cl.commitment_usd.base
         levels[title] = [plots.Level(f"commitment {plots.human(commit, 'usd')} over {w0:%Y-%m} "
                                      f"to {w1:%Y-%m}{note}", commit, w0, w1)] if commit else []
+        if commit:
+            med = np.nanmedian(w.weekly(cum), axis=0)
+            when = _first_majority(w.dates, np.nan_to_num(med / commit), 1.0)
+            passed.append(f"{label} in {when}" if when else f"{label} not within the run")
+    title = ("Median spend reaches the commitment: " + "; ".join(passed) if passed
+             else "Does spend on each cloud meet its commitment?")
     return plots.fan_panels(
         c.path("spend_vs_commitment"), w.dates, panels, ylabel="cumulative spend (USD)",
-        levels=levels, title="Does spend on each cloud meet its commitment?", yfmt="usd",
-        page=c.page)
+        levels=levels, title=title, yfmt="usd", page=c.page)
 
 
 def _revenue(c: _Ctx) -> Path | None:
     w = c.w
-    if not {"run_rate_usd", "revenue_usd", "lost_revenue_usd"} <= w.columns:
+    earned = _col(w, "revenue_daily_usd", "revenue_usd")
+    lost_col = _col(w, "lost_revenue_daily_usd", "lost_revenue_usd")
+    if "run_rate_usd" not in w.columns or earned is None or lost_col is None:
         return None
     year = 365.25  # dollars per day -> per year
-    lost = c.summary.get("kpis", {}).get("lost_revenue_usd")
+    kp = c.summary.get("kpis", {})
+    lost = kp.get("lost_revenue_total_usd") or kp.get("lost_revenue_usd")
     title = (f"Revenue lost to unserved demand: {plots.human(lost['p50'], 'usd')} over the run "
              f"in the median replication, {plots.human(lost['mean'], 'usd')} on average"
              if lost and lost.get("p50") is not None else "How much revenue does a shortfall cost?")
@@ -323,9 +348,9 @@ def _revenue(c: _Ctx) -> Path | None:
         "Revenue run-rate, Anthropic-wide (30-day mean)": {
             "run-rate": w.weekly("run_rate_usd")},
         "Revenue earned on the modelled clouds": {
-            "earned, annualised": w.weekly("revenue_usd") * year},
+            "earned, annualised": w.weekly(earned) * year},
         "Revenue lost to unserved tokens on the modelled clouds": {
-            "lost, annualised": w.weekly("lost_revenue_usd") * year},
+            "lost, annualised": w.weekly(lost_col) * year},
     }
     return plots.fan_panels(c.path("revenue"), w.dates, panels, ylabel="revenue (USD per year)",
                             title=title, colors=[plots.PALETTE[1]], yfmt="usd", page=c.page)
@@ -338,7 +363,8 @@ def _service_plots(c: _Ctx, path: Path) -> list[Path]:
     # Monthly probability of a shortfall across replications.
     ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
     g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
-    short = (g["unserved_tps"] > 1e-9 * g["demand_tps"]).unstack("month")
+    thr = short_threshold(c.scenario)
+    short = (g["unserved_tps"] > thr * g["demand_tps"]).unstack("month")
     n = short.shape[0]
     k = short.sum(axis=0).to_numpy()
     ci = np.array([stats.proportion_ci(int(x), n) for x in k])
@@ -349,7 +375,8 @@ def _service_plots(c: _Ctx, path: Path) -> list[Path]:
              if first else "How likely is a month with demand not fully served?")
     made = [plots.share_over_time(
         c.path("shortfall_probability"), months, ci[:, 0], ci[:, 1], ci[:, 2],
-        ylabel="P(demand not fully served in the month) (%)", title=title, page=c.page)]
+        ylabel=(f"P(over {thr:.0%} of the month's demand unserved) (%)" if thr >= 1e-4
+                else "P(demand not fully served in the month) (%)"), title=title, page=c.page)]
     # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
     target = c.scenario.service.slo_target_share.base
     gs = ts.groupby(["replication", "month"])["slo_hours"].agg(["sum", "count"])

@@ -1,11 +1,14 @@
 """One line of meaning per KPI, for the report and the docs.
 
-Units come from summary.json (the run's own record) and fall back to `UNITS` here. This
-table belongs in a KPI registry beside the model (models/kpis.py, DESIGN.md) once there
-is one; until then the report reads it from this one place.
+Where the model has a KPI registry (`capsim.models.kpis.lookup`, DESIGN.md), its unit and
+definition win; these tables are the fallback for a tree without one, and can go once
+every KPI is in the registry. Units in summary.json (the run's own record) come first.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 DEFINITIONS = {
     "p_shortfall_any": "probability that some month of the horizon has demand that capacity "
@@ -55,15 +58,31 @@ CLOUD_DEFINITIONS = {
 }
 
 
+def _registry(name: str) -> Any:
+    """The model's KPI registry entry (capsim.models.kpis.lookup), where there is one."""
+    try:
+        registry = importlib.import_module("capsim.models.kpis")
+    except ImportError:
+        return None
+    lookup = getattr(registry, "lookup", None)
+    return lookup(name, "kpis") if lookup is not None else None
+
+
 def definition(name: str) -> str:
-    """The one-line definition of a KPI ('' when none is written)."""
+    """The one-line definition of a KPI: the model's registry first, then the tables here."""
+    text = getattr(_registry(name), "definition", None)
+    if isinstance(text, str) and text:
+        return text
     return DEFINITIONS.get(name, CLOUD_DEFINITIONS.get(name, ""))
 
 
 def unit(name: str, entry: dict | None = None) -> str:
-    """A KPI's unit: the run's own record first, then the tables here."""
+    """A KPI's unit: the run's own record first, then the registry, then the tables here."""
     if entry and entry.get("unit"):
         return str(entry["unit"])
+    known = getattr(_registry(name), "unit", None)
+    if isinstance(known, str) and known:
+        return known
     from capsim.experiments.runs import KPI_UNITS
 
     return KPI_UNITS.get(name) or UNITS.get(name, "")

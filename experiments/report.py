@@ -92,7 +92,7 @@ def _interval(d: dict, unit: str) -> str:
     return f"{format_value(lo, unit)} to {format_value(hi, unit)}"
 
 
-def first_short_months(run_dir: Path, kpis) -> np.ndarray:
+def first_short_months(run_dir: Path, kpis, threshold: float = 1e-9) -> np.ndarray:
     """Decimal year of each replication's first short month (NaN: none).
 
     From the `first_short_month` KPI when the run has it, else from the daily series
@@ -106,7 +106,7 @@ def first_short_months(run_dir: Path, kpis) -> np.ndarray:
                        columns=["replication", "date", "demand_tps", "unserved_tps"]).to_pandas()
     ts["month"] = pd.to_datetime(ts["date"]).dt.to_period("M")
     g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
-    short = g[g["unserved_tps"] > 1e-9 * g["demand_tps"]].reset_index()
+    short = g[g["unserved_tps"] > threshold * g["demand_tps"]].reset_index()
     first = short.groupby("replication")["month"].min()
     reps = sorted(ts["replication"].unique())
     out = np.full(len(reps), np.nan)
@@ -127,15 +127,18 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
     """
     k = summary.get("kpis", {})
     n = int(summary.get("replications") or len(kpis))
-    end = scenario.scenario.end
+    meta = scenario.scenario
+    w0 = getattr(meta, "evaluation_start", None) or meta.start
+    end = getattr(meta, "evaluation_end", None) or meta.end
+    window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
     out: dict = {"figures": {}}
     p = k.get("p_shortfall_any")
     fa = k.get("first_adequate_date")
     parts = []
     if p:
         lo, hi = p["ci95"]
-        parts.append(f"Capacity falls short of demand in at least one month in {_pct(p['mean'])} "
-                     f"of {n} replications (95% CI {_pct(lo)}-{_pct(hi)})")
+        parts.append(f"Capacity falls short of demand in at least one month{window} in "
+                     f"{_pct(p['mean'])} of {n} replications (95% CI {_pct(lo)}-{_pct(hi)})")
         out["figures"]["p_shortfall"] = [p["mean"], lo, hi]
     if fa is not None:
         n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
@@ -145,7 +148,7 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
                      f"(95% CI {_pct(lo)}-{_pct(hi)})")
         out["figures"]["never_adequate"] = [share, lo, hi]
     out["headline"] = (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
-    first = first_short_months(run_dir, kpis)
+    first = first_short_months(run_dir, kpis, figures.short_threshold(scenario))
     fin = first[np.isfinite(first)]
     adequate = ""
     if fa is not None and fa.get("n"):
@@ -174,7 +177,7 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
         much.append(f"at the worst hour {format_value(c['p50'], 'customers')} enterprise "
                     f"customers are throttled in the median replication "
                     f"({format_value(c['p95'], 'customers')} at the 95th percentile)")
-    lr = k.get("lost_revenue_usd")
+    lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
     if lr:
         much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
                     f"average (95% CI {_interval(lr, 'USD')}; median "

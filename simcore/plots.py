@@ -26,6 +26,7 @@ import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
+from matplotlib.transforms import ScaledTranslation  # noqa: E402
 
 STYLE = Path(__file__).with_name("capsim.mplstyle")
 """The shared matplotlib style file."""
@@ -182,8 +183,13 @@ def legend_below(fig, ax, ncols: int = 2) -> None:
     """
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.07),
-                  ncols=min(ncols, len(handles)), borderaxespad=0.0)
+        # A fixed drop below the axes (in inches): clear of the tick labels whatever the
+        # panel's height; less where a shared x axis hides them.
+        ticks = any(t.get_visible() for t in ax.get_xticklabels()) and ax.xaxis.get_visible()
+        drop = ScaledTranslation(0, -(0.34 if ticks else 0.08), fig.dpi_scale_trans)
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                  bbox_transform=ax.transAxes + drop, ncols=min(ncols, len(handles)),
+                  borderaxespad=0.0)
 
 
 def decorate(ax, *, ylabel: str, title: str | None = None, yfmt: str | None = None,
@@ -494,7 +500,7 @@ def fan_panels(
             ax.set_yscale("log")
         ax.set_xlim(dates[0], dates[-1])
         decorate(ax, ylabel=yl, title=name, yfmt=yfmt)
-        legend_outside(ax)
+        legend_below(fig, ax)
     fig.suptitle(title, x=0.01, ha="left")
     return save(fig, path, page)
 

@@ -141,11 +141,23 @@ class Run:
                 return dict(s[section][name])
         raise KeyError(f"no KPI {name!r} in {self.path}/summary.json")
 
-    def report(self, out: str | os.PathLike[str] | None = None) -> Path:
-        """Write the self-contained HTML report (default DIR/report.html)."""
+    def report(self, out: str | os.PathLike[str] | None = None,
+               sensitivity: str | os.PathLike[str] | None = None) -> Path:
+        """Write the self-contained HTML report (default DIR/report.html).
+
+        `sensitivity`: a sweep directory (or its sensitivity_<kpi>.json) whose three
+        strongest drivers the report's answer names.
+        """
         from capsim.experiments import report
 
-        return report.write(self.path, None if out is None else Path(out))
+        return report.write(self.path, None if out is None else Path(out),
+                            None if sensitivity is None else Path(sensitivity))
+
+    def plot(self, fmt: str = "png", dpi: int = 150) -> list[Path]:
+        """Redraw the run's plots into DIR/plots/ as png or svg files."""
+        from capsim.experiments.figures import write_plots
+
+        return write_plots(RunStore.open(self.path), fmt, dpi)
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

@@ -195,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override applied to every point (repeatable; default: none)")
     sw.add_argument("--force", action="store_true",
                     help="replace an existing sweep directory (default: refuse)")
+    sw.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (default: a bar when stderr is a terminal)")
 
     se = sub.add_parser("sensitivity", help="Sobol'/Morris over a scenario's uncertain inputs, "
                         "or PRCC of a sweep directory")
@@ -265,11 +267,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("run_dir", type=Path, help="a complete run directory")
     rp.add_argument("--out", type=Path, default=None, metavar="FILE",
                     help="default: DIR/report.html, or ./<run>-report.html when DIR is read-only")
+    rp.add_argument("--sensitivity", type=Path, default=None, metavar="PATH",
+                    help="a sweep directory or its sensitivity_<kpi>.json: the report names "
+                         "the three strongest drivers (default: none)")
 
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path, help="a complete run directory")
     pl.add_argument("--out", type=Path, default=None, metavar="DIR",
                     help="default: DIR/plots, or ./<run>-plots when DIR is read-only")
+    pl.add_argument("--format", choices=("png", "svg"), default="png",
+                    help="png (raster, default) or svg (vector, for papers)")
+    pl.add_argument("--dpi", type=int_at_least(30, "--dpi"), default=150,
+                    help="resolution of png files (default 150)")
     return p
 
 
@@ -544,7 +553,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
             out = Path(f"{a.run_dir.resolve().name}-plots")
             print(f"capsim plot: {a.run_dir} is read-only; drawing into {out}", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
-    made = runs.write_plots(store, out)
+    made = runs.write_plots(store, out, a.format, a.dpi)
     if out.resolve() == (a.run_dir / "plots").resolve():
         listed = set(store.manifest().get("plots") or [])
         store.update_manifest(plots=sorted(listed | {p.name for p in made}))
@@ -561,6 +570,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     _run_dir(a.run_a, "compare", finished=False)
     _run_dir(a.run_b, "compare", finished=False)
     cmp = compare.compare_runs(a.run_a, a.run_b)
+    for m in cmp["warnings"]:
+        print(f"capsim compare: warning: {m}", file=sys.stderr)
     print(compare.table(cmp))
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(cmp).encode())
@@ -605,7 +616,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
           f"replications -> {out}", file=sys.stderr)
     table = sweep.run_sweep(a.scenario, a.overrides, params, a.samples, a.method, a.replications,
-                            a.seed, a.workers, out, a.force)
+                            a.seed, a.workers, out, a.force,
+                            progress=False if a.no_progress else None)
     print(f"{len(table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
     return 0
 
@@ -664,6 +676,8 @@ def _prcc(a: argparse.Namespace) -> int:
 
     a.sweep_dir = Path(a.target)
     r = sweep.analyse(a.sweep_dir, (a.kpis or ["unserved_fraction"])[0], a.bootstrap)
+    for m in r["warnings"]:
+        print(f"capsim sensitivity: warning: {m}", file=sys.stderr)
     print(f"Sensitivity of {r['kpi']} over {r['points']} design points (PRCC, 95% bootstrap CI):")
     for i, e in enumerate(r["ranking"], 1):
         lo, hi = e["ci95"]
@@ -676,14 +690,21 @@ def _prcc(a: argparse.Namespace) -> int:
         print(f"Scenario discovery: {r['kpi']} is {worse} than its median in {b['density']:.0%} of "
               f"points with {b['param']} {b['side']} {b['threshold']:.4g} (vs {b['base_rate']:.0%} "
               f"overall; the box holds {b['coverage']:.0%} of those points).")
+    for m in r["warnings"]:
+        print(f"warning: {m}")
     plots_dir = a.sweep_dir / "plots"
     plots_dir.mkdir(exist_ok=True)
+    page = sweep.footer(a.sweep_dir, r)
     kpi_plot = plots_dir / f"tornado_{r['kpi']}.png"
-    print(f"tornado: {sweep.tornado(r, kpi_plot)}")
-    discovery = sweep.discovery_plot(r, plots_dir / ("discovery_" + r["kpi"] + ".png"))
+    print(f"tornado: {sweep.tornado(r, kpi_plot, page)}")
+    discovery = sweep.discovery_plot(r, plots_dir / ("discovery_" + r["kpi"] + ".png"), page)
     print(f"scenario discovery plot: {discovery}")
+    # The result, warnings and dropped points included, is always recorded beside the sweep.
+    keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
+    record = a.sweep_dir / f"sensitivity_{r['kpi']}.json"
+    atomic_write_bytes(record, dumps(keep).encode())
+    print(f"result: {record}")
     if a.json is not None:
-        keep = {k: v for k, v in r.items() if k not in ("x", "y", "bad", "names")}
         atomic_write_bytes(a.json, dumps(keep).encode())
     return 0
 
@@ -719,7 +740,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     if out is None and not _writable(a.run_dir):
         out = Path(f"{a.run_dir.resolve().name}-report.html")
         print(f"capsim report: {a.run_dir} is read-only; writing {out}", file=sys.stderr)
-    print(report.write(a.run_dir, out))
+    print(report.write(a.run_dir, out, a.sensitivity))
     return 0
 
 

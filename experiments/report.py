@@ -1,71 +1,385 @@
-"""A self-contained HTML report of a run: KPI table, plots embedded, scenario and manifest.
+"""The report of a run: a self-contained HTML document that opens with the answer.
 
-Everything is inline (CSS, PNGs as data URIs), so the file opens anywhere with no network.
+Order: the answer in words (generated from the results), a table of contents, the KPI
+table with units, definitions and 95% intervals, the history fit when the run has one,
+by-cloud and by-generation tables, plots grouped by question with a caption each, the
+scenario's key assumptions and the model's caveats, and the run's facts. Everything is
+inline (CSS, images as data URIs), so the file opens anywhere with no network.
 """
 
 from __future__ import annotations
 
 import base64
-import html
+import datetime as dt
 import json
+import math
 from pathlib import Path
+from typing import Any
 
-from capsim.experiments.runs import format_value as _fmt
-from capsim.models.scenario import load
-from capsim.simcore.store import RunStore, atomic_write_bytes
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from capsim.experiments import figures, kpi_text
+from capsim.experiments.runs import format_value
+from capsim.models.scenario import Scenario, load
+from capsim.simcore import plots, stats
+from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-PLOT_TITLES = {
-    "fan_chart.png": "Capacity vs demand: Claude demand on the modelled clouds against the "
-                     "serving capacity of all enabled clouds",
-    "capacity_by_generation.png": "Installed compute by chip generation (median of each "
-                                  "generation, stacked; training and serving), with median "
-                                  "demand and the median capacity allocated to serving (dashed)",
-    "capacity_by_cloud.png": "Installed compute by cloud (training and serving), median with "
-                             "50% and 90% bands",
-    "shortfall_probability.png": "Probability of a shortfall by month",
-    "slo_breach_probability.png": "Probability of an SLO breach by month",
-    "slo_heatmap.png": "Share of hours meeting the SLO by year and month",
-    "power.png": "Datacenter power: energized vs populated",
-    "stranded_chips.png": "Chips delivered but waiting for powered space",
-    "chips_by_state.png": "Chips by state: in transit, waiting for power, installed, in repair, "
-                          "retired (median of each state, stacked; the dotted line is chips "
-                          "shipped)",
-    "spend_vs_commitment.png": "Cumulative spend on each cloud against its commitment over the "
-                               "commitment window",
-    "revenue.png": "Revenue: Anthropic-wide run-rate, and revenue earned and lost to unserved "
-                   "tokens on the modelled clouds, per year",
-    "kpi_ecdf.png": "KPI distributions across replications",
-}
+TEMPLATES = Path(__file__).with_name("templates")
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
-max-width:1100px;color:#222;line-height:1.45;padding:0 1rem}
-h1{font-size:1.6rem;margin-bottom:.2rem}
-h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}
-th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f6f6f6}
-.muted{color:#666;font-size:.9rem}figure{margin:1rem 0}img{max-width:100%;border:1px solid #eee}
-code{background:#f3f3f3;padding:0 .2rem}
-"""
+ASSUMPTIONS = (
+    "demand.revenue_run_rate_usd", "demand.cloud_share", "demand.growth_start",
+    "demand.growth_long_run", "demand.growth_halflife_years", "demand.efficiency_gain_per_year",
+    "demand.price_decline_per_year", "service.serving_share", "service.training_flex_share",
+    "service.slo_target_share", "datacenters.pue", "fleet.integration_days",
+    "fleet.useful_life_years", "finance.capex_usd_per_mw",
+)
+"""Scenario parameters the answer leans on most, shown with distribution, unit and source."""
+
+KNOBS = ("demand.growth_multiplier", "supply.delivery_delay_days",
+         "datacenters.power_on_delay_days", "surges.intensity_multiplier")
+
+CAVEATS = (
+    "Demand does not react to prices or to shortfalls: unserved tokens are lost (batch work "
+    "waits at most within its day), not deferred, and customers do not leave because they "
+    "are throttled.",
+    "Only the clouds in the scenario serve Claude; a cloud switched off takes no part, and "
+    "no other provider absorbs unserved demand.",
+    "Compute and demand are in tokens per second of one reference model mix; a change of "
+    "mix appears only through the yearly efficiency gain.",
+    "Training is a reserved share of compute that lends part of itself to serving when "
+    "serving is short; no training plan or schedule is modelled.",
+    "Power paths are lead-time distributions per campus, not grid studies; network, storage, "
+    "CPUs, cooling water and staff are not modelled.",
+    "Service quality is analytic queueing per hour (Erlang C with the Allen-Cunneen "
+    "correction), checked against a request-level simulation, not a trace of real requests.",
+    "Money is nominal US dollars, not discounted; prices per MW-year and tokens are scenario "
+    "assumptions.",
+    "Many inputs have no public figure and are assumptions marked as such in scenario.toml; "
+    "the results are consequences of the assumptions, not forecasts.",
+)
 
 
-def _kpi_rows(summary: dict) -> str:
+def _get(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if obj is None:
+            return None
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+    return obj
+
+
+def month_of(year: float | None) -> str:
+    """A decimal year as YYYY-MM ('-' when missing)."""
+    if year is None or not math.isfinite(year):
+        return "-"
+    y = int(math.floor(year))
+    day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
+    d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
+    return f"{d:%Y-%m}"
+
+
+def _pct(v: float | None) -> str:
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v * 100:.0f}%" if abs(v) >= 0.1 or v == 0 else f"{v * 100:.1f}%"
+
+
+def _interval(d: dict, unit: str) -> str:
+    lo, hi = d.get("ci95") or (None, None)
+    if unit in ("probability",) or unit.startswith("share"):
+        return f"{_pct(lo)}-{_pct(hi)}"
+    return f"{format_value(lo, unit)} to {format_value(hi, unit)}"
+
+
+def first_short_months(run_dir: Path, kpis, threshold: float = 1e-9) -> np.ndarray:
+    """Decimal year of each replication's first short month (NaN: none).
+
+    From the `first_short_month` KPI when the run has it, else from the daily series
+    (a month is short when any of its demand is unserved, as in the shortfall plot).
+    """
+    if "first_short_month" in kpis:
+        return kpis["first_short_month"].to_numpy(float)
+    import pandas as pd
+
+    ts = pq.read_table(run_dir / "timeseries.parquet",
+                       columns=["replication", "date", "demand_tps", "unserved_tps"]).to_pandas()
+    ts["month"] = pd.to_datetime(ts["date"]).dt.to_period("M")
+    g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
+    short = g[g["unserved_tps"] > threshold * g["demand_tps"]].reset_index()
+    first = short.groupby("replication")["month"].min()
+    reps = sorted(ts["replication"].unique())
+    out = np.full(len(reps), np.nan)
+    for i, r in enumerate(reps):
+        if r in first.index:
+            m = first[r]
+            out[i] = m.year + (m.month - 1) / 12
+    return out
+
+
+def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
+           sensitivity: dict | None = None) -> dict:
+    """The answer in words: probability, never adequate, when, how much, drivers.
+
+    Returns {"headline": sentence with the probability and the never-adequate share,
+    "when": ..., "how_much": ..., "drivers": ... or None, "figures": {...}} where the
+    texts are plain strings made from the run's own numbers.
+    """
+    k = summary.get("kpis", {})
+    n = int(summary.get("replications") or len(kpis))
+    meta = scenario.scenario
+    w0 = getattr(meta, "evaluation_start", None) or meta.start
+    end = getattr(meta, "evaluation_end", None) or meta.end
+    window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
+    out: dict = {"figures": {}}
+    p = k.get("p_shortfall_any")
+    fa = k.get("first_adequate_date")
+    parts = []
+    if p:
+        lo, hi = p["ci95"]
+        parts.append(f"Capacity falls short of demand in at least one month{window} in "
+                     f"{_pct(p['mean'])} of {n} replications (95% CI {_pct(lo)}-{_pct(hi)})")
+        out["figures"]["p_shortfall"] = [p["mean"], lo, hi]
+    if fa is not None:
+        n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
+        never = int(fa.get("n_missing", 0))
+        share, lo, hi = stats.proportion_ci(never, n_all) if n_all else (math.nan,) * 3
+        parts.append(f"it never becomes adequate before {end:%Y-%m} in {_pct(share)} "
+                     f"(95% CI {_pct(lo)}-{_pct(hi)})")
+        out["figures"]["never_adequate"] = [share, lo, hi]
+    out["headline"] = (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
+    first = first_short_months(run_dir, kpis, figures.short_threshold(scenario))
+    fin = first[np.isfinite(first)]
+    adequate = ""
+    if fa is not None and fa.get("n"):
+        adequate = (f" Where capacity does catch up, it covers demand from "
+                    f"{month_of(fa['p50'])} on in the median such replication (adequate: every "
+                    "later month fully served).")
+    if fin.size:
+        q05, q50, q95 = np.percentile(fin, [5, 50, 95])
+        out["when"] = (f"When: the first short month is {month_of(q50)} in the median "
+                       f"replication with a shortfall; 90% of them between {month_of(q05)} "
+                       f"and {month_of(q95)} ({fin.size} of {first.size} replications have one).")
+    else:
+        out["when"] = "When: no replication has a short month."
+    out["when"] += adequate
+    sms = k.get("short_month_share")
+    if sms:
+        out["when"] += (f" On average {_pct(sms['mean'])} of months are short "
+                        f"(95% CI {_interval(sms, 'share')}).")
+    much = []
+    u = k.get("unserved_fraction")
+    if u:
+        much.append(f"{_pct(u['mean'])} of tokens go unserved on average (95% CI "
+                    f"{_interval(u, 'share')}; median replication {_pct(u['p50'])})")
+    c = k.get("customers_throttled_peak")
+    if c:
+        much.append(f"at the worst hour {format_value(c['p50'], 'customers')} enterprise "
+                    f"customers are throttled in the median replication "
+                    f"({format_value(c['p95'], 'customers')} at the 95th percentile)")
+    lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
+    if lr:
+        much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
+                    f"average (95% CI {_interval(lr, 'USD')}; median "
+                    f"{format_value(lr['p50'], 'USD')})")
+    out["how_much"] = ("How much: " + "; ".join(much) + ".") if much else ""
+    # Service KPIs of newer runs (issue 14), when present: the spell and the loan.
+    extra = []
+    for name in ("longest_short_spell_months", "loan_share", "training_deficit_share"):
+        d = k.get(name)
+        if d and d.get("mean") is not None:
+            u = kpi_text.unit(name, d)
+            show = _pct if (u.startswith("share") or u == "probability") else (
+                lambda v, u=u: f"{format_value(v, u)} {u}".strip())
+            extra.append(f"{kpi_text.definition(name) or name}: {show(d['mean'])} on average "
+                         f"(median {show(d.get('p50'))})")
+    if extra:
+        out["how_much"] += " " + ". ".join(x[0].upper() + x[1:] for x in extra) + "."
+    out["drivers"] = None
+    if sensitivity and sensitivity.get("ranking"):
+        top = sensitivity["ranking"][:3]
+        items = ", ".join(f"{e['param']} (PRCC {e['prcc']:+.2f}, 95% CI {e['ci95'][0]:+.2f} to "
+                          f"{e['ci95'][1]:+.2f})" for e in top)
+        warn = " Caution: " + "; ".join(sensitivity["warnings"]) if sensitivity.get(
+            "warnings") else ""
+        out["drivers"] = (f"Strongest drivers of {sensitivity.get('kpi')} over "
+                          f"{sensitivity.get('points')} design points of a sweep: {items}.{warn}")
+    return out
+
+
+def kpi_rows(summary: dict) -> list[dict]:
+    """One row per KPI and milestone: name, unit, definition, mean, interval, percentiles."""
     rows = []
     for section in ("kpis", "milestones"):
         for name, d in summary.get(section, {}).items():
-            u = d.get("unit", "")
-            lo, hi = d["ci95"]
-            rows.append(
-                f"<tr><td><code>{html.escape(name)}</code></td><td>{_fmt(d['mean'], u)}</td>"
-                f"<td>[{_fmt(lo, u)}, {_fmt(hi, u)}]</td><td>{_fmt(d['p05'], u)}</td>"
-                f"<td>{_fmt(d['p50'], u)}</td><td>{_fmt(d['p95'], u)}</td>"
-                f"<td>{html.escape(u)}</td></tr>")
-    return "\n".join(rows)
+            u = kpi_text.unit(name, d)
+            lo, hi = d.get("ci95") or (None, None)
+            note = ""
+            if d.get("share_never"):
+                note = f"never within the horizon in {_pct(d['share_never'])} of replications"
+            elif d.get("n_missing"):
+                note = f"{d['n_missing']} replications without a value"
+            rows.append({"name": name, "unit": u, "definition": kpi_text.definition(name),
+                         "mean": format_value(d.get("mean"), u),
+                         "ci": f"[{format_value(lo, u)}, {format_value(hi, u)}]",
+                         "p05": format_value(d.get("p05"), u),
+                         "p50": format_value(d.get("p50"), u),
+                         "p95": format_value(d.get("p95"), u), "note": note,
+                         "interval": d.get("interval", "Student t")})
+    return rows
 
 
-def render(run_dir: Path) -> str:
-    """The report's HTML text."""
+def _cell(d: dict, unit: str, floor: float | None = None) -> str:
+    """'mean [lo, hi]'; counts and tokens/s as 12.3M, dollars as $1.2B; lo clipped at floor."""
+    def f(v):
+        if v is None or v != v:
+            return "-"
+        if unit == "USD":
+            return format_value(v, unit)
+        return plots.human(v)
+
+    lo, hi = d.get("ci95") or (None, None)
+    if floor is not None and lo is not None and lo == lo:
+        lo = max(lo, floor)
+    return f"{f(d.get('mean'))} [{f(lo)}, {f(hi)}]"
+
+
+def cloud_rows(summary: dict, scenario: Scenario) -> tuple[list[str], list[dict]]:
+    """(column headers, rows) of the by-cloud table: mean [95% CI] per metric."""
+    by = summary.get("by_cloud") or {}
+    if not by:
+        return [], []
+    metrics = list(next(iter(by.values())))
+    heads = [f"{m} ({next(iter(by.values()))[m].get('unit', '')})" for m in metrics]
+    rows = []
+    for cloud, ms in by.items():
+        label = scenario.clouds[cloud].label if cloud in scenario.clouds else cloud
+        rows.append({"name": label, "cells": [_cell(ms[m], ms[m].get("unit", ""), 0.0)
+                                              for m in metrics]})
+    return heads, rows
+
+
+GEN_COLUMNS = (("compute_tps__{g}", "installed compute (reference tokens/s)", "tokens/s"),
+               ("chips_installed__{g}", "chips installed", "chips"),
+               ("chips_waiting__{g}", "chips waiting for power", "chips"),
+               ("chips_retired__{g}", "chips retired", "chips"))
+
+
+def generation_rows(run_dir: Path, scenario: Scenario) -> tuple[list[str], list[dict], str]:
+    """(headers, rows, date) of the by-generation table on the run's last day."""
+    path = run_dir / "timeseries.parquet"
+    names = set(pq.read_schema(path).names)
+    gens = [g for g, gen in scenario.supply.generations.items()
+            if scenario.clouds.get(gen.cloud) is not None and scenario.clouds[gen.cloud].enabled
+            and f"compute_tps__{g}" in names]
+    if not gens:
+        return [], [], ""
+    dates = pq.read_table(path, columns=["date"])["date"]
+    last = pc.max(dates)
+    cols = [c.format(g=g) for g in gens for c, _, _ in GEN_COLUMNS if c.format(g=g) in names]
+    t = pq.read_table(path, columns=cols, filters=[("date", "==", last)])
+    rows = []
+    for g in gens:
+        cells = []
+        for col, _, kind in GEN_COLUMNS:
+            c = col.format(g=g)
+            if c not in names:
+                cells.append("-")
+                continue
+            d = stats.describe(t[c].to_numpy().astype(float))
+            unit = "reference tokens/s" if kind == "tokens/s" else "chips"
+            cells.append(_cell(d, unit, 0.0))
+        cloud = scenario.clouds[scenario.supply.generations[g].cloud].label
+        rows.append({"name": f"{g} ({cloud})", "cells": cells})
+    return [h for _, h, _ in GEN_COLUMNS], rows, str(last.as_py())
+
+
+def _describe_param(p: Any) -> str:
+    d = p.as_toml()
+    d.pop("unit", None)
+    d.pop("source", None)
+    dist = d.pop("dist", "constant")
+    body = ", ".join(f"{k} {v:g}" if isinstance(v, int | float) else f"{k} {v}"
+                     for k, v in d.items())
+    return f"{dist}: {body}"
+
+
+def assumptions(scenario: Scenario) -> list[dict]:
+    """The key parameters: value or distribution, unit and source."""
+    rows = []
+    for key in ASSUMPTIONS:
+        p = _get(scenario, key)
+        if p is None or not hasattr(p, "as_toml"):
+            continue
+        rows.append({"key": key, "value": _describe_param(p), "unit": p.unit,
+                     "source": p.source})
+    return rows
+
+
+def history_rows(summary: dict) -> dict | None:
+    """The history fit of the run (summary's "history" section), made readable, or None."""
+    h = summary.get("history")
+    if not h:
+        return None
+    out: dict = {"sentence": "", "facts": [], "observations": []}
+    if isinstance(h, dict):
+        if "inside" in h and "total" in h:
+            out["sentence"] = (f"{h['inside']} of {h['total']} public observations fall inside "
+                               f"the model's band" + (f" ({h['band']})" if h.get("band") else "")
+                               + ".")
+        for k, v in h.items():
+            if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+                out["observations"] = v
+                out["columns"] = list(dict.fromkeys(c for x in v for c in x))
+            elif not isinstance(v, dict | list):
+                out["facts"].append((k, v))
+    return out
+
+
+def _embed(path: Path) -> str:
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
+
+
+def figure_groups(run_dir: Path) -> list[dict]:
+    """The run's plots grouped by question, each with its caption and embedded image."""
+    plots_dir = run_dir / "plots"
+    groups: dict[str, list[dict]] = {g: [] for g in figures.GROUPS}
+    known = set()
+    for f in figures.FIGURES:
+        path = next((p for p in (plots_dir / f"{f.name}.png", plots_dir / f"{f.name}.svg")
+                     if p.exists()), None)
+        known.add(f.name)
+        if path is not None:
+            groups[f.group].append({"id": f.name, "src": _embed(path), "caption": f.caption})
+    other = [p for p in sorted(plots_dir.glob("*.png")) if p.stem not in known]
+    out = [{"id": g, "title": figures.GROUPS[g], "figures": fs} for g, fs in groups.items() if fs]
+    if other:
+        out.append({"id": "other", "title": "Other plots in this run directory",
+                    "figures": [{"id": p.stem, "src": _embed(p), "caption": p.stem}
+                                for p in other]})
+    return out
+
+
+def _sensitivity(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    if path.is_dir():
+        found = sorted(path.glob("sensitivity_*.json"))
+        if not found:
+            raise StoreError(f"{path}: no sensitivity_*.json (run `capsim sensitivity {path}`)")
+        path = found[0]
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"{path}: cannot read a sensitivity result: {exc}") from None
+    if not isinstance(data, dict) or "ranking" not in data:
+        raise StoreError(f"{path}: not a sensitivity result (no 'ranking')")
+    return data
+
+
+def context(run_dir: Path, sensitivity: Path | None = None) -> dict:
+    """Everything the template shows, computed from the run directory."""
     store = RunStore.open(run_dir)
     m = store.manifest()
     summary_path = run_dir / "summary.json"
@@ -75,68 +389,43 @@ def render(run_dir: Path) -> str:
         write_summary(store)
     summary = json.loads(summary_path.read_text())
     sc = load(run_dir / "scenario.toml")[0]
-    figures = []
-    for name, title in PLOT_TITLES.items():
-        p = run_dir / "plots" / name
-        if p.exists():
-            data = base64.b64encode(p.read_bytes()).decode()
-            figures.append(f'<figure><img alt="{html.escape(title)}" '
-                           f'src="data:image/png;base64,{data}"><figcaption class="muted">'
-                           f"{html.escape(title)}</figcaption></figure>")
-    # Only what runs: a disabled cloud's generations and campuses take no part.
+    kpis = store.read_kpis().sort_values("replication")
+    sens = _sensitivity(sensitivity)
     clouds = {c: cl.label for c, cl in sc.clouds.items() if cl.enabled}
-    gens = [g for g, gen in sc.supply.generations.items() if gen.cloud in clouds]
-    campuses = [k for k, cp in sc.datacenters.campuses.items() if cp.cloud in clouds]
-    knobs = {
-        "demand.growth_multiplier": sc.demand.growth_multiplier,
-        "supply.delivery_delay_days": sc.supply.delivery_delay_days,
-        "datacenters.power_on_delay_days": sc.datacenters.power_on_delay_days,
-        "surges.intensity_multiplier": sc.surges.intensity_multiplier,
-    }
+    gen_heads, gen_rows, gen_date = generation_rows(run_dir, sc)
+    cloud_heads, c_rows = cloud_rows(summary, sc)
     facts = {k: m.get(k) for k in ("status", "replications_done", "seed", "executor", "workers",
                                    "capsim_version", "started", "finished", "python", "numpy",
-                                   "simpy", "scenario_sha256")}
+                                   "simpy", "scenario_sha256", "command")}
     facts["overrides"] = " ".join(m.get("overrides") or []) or "none"
-    fact_rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-                          for k, v in facts.items())
-    knob_rows = "\n".join(f"<tr><td><code>{k}</code></td><td>{v:g}</td></tr>"
-                          for k, v in knobs.items())
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>capsim report: {html.escape(sc.name)}</title>
-<style>{CSS}</style></head><body>
-<h1>{html.escape(sc.scenario.title or sc.name)}</h1>
-<p class="muted">capsim run <code>{html.escape(str(run_dir))}</code>:
-scenario <code>{html.escape(sc.name)}</code>, {sc.scenario.start} to {sc.scenario.end},
-{summary.get('replications')} replications, seed {m.get('seed')}.</p>
-<p>{html.escape(sc.scenario.description)}</p>
-<h2>Key figures</h2>
-<table id="kpis"><thead><tr><th>KPI</th><th>mean</th><th>95% CI</th>
-<th>p05</th><th>p50</th><th>p95</th><th>unit</th></tr></thead><tbody>
-{_kpi_rows(summary)}
-</tbody></table>
-<p class="muted">Intervals are Student-t for means (Wilson for the probability); p05..p95 are
-percentiles across replications.</p>
-<h2>Plots</h2>
-{''.join(figures) or '<p>No plots in this run directory.</p>'}
-<h2>Scenario</h2>
-<p>Enabled clouds: {html.escape(', '.join(clouds.values()))};
-{len(gens)} chip generations ({html.escape(', '.join(gens))}),
-{len(campuses)} campuses ({html.escape(', '.join(campuses))}).
-The full resolved scenario, with every parameter's unit and source, is <code>scenario.toml</code>
-in the run directory.</p>
-<table><thead><tr><th>stress knob</th><th>value</th></tr></thead><tbody>
-{knob_rows}
-</tbody></table>
-<h2>Run</h2>
-<table><tbody>
-{fact_rows}
-</tbody></table>
-</body></html>
-"""
+    return {
+        "title": sc.scenario.title or sc.name, "scenario": sc, "run_dir": str(run_dir),
+        "manifest": m, "summary": summary, "replications": summary.get("replications"),
+        "partial": m.get("status") != "complete",
+        "answer": answer(summary, run_dir, kpis, sc, sens),
+        "kpis": kpi_rows(summary),
+        "history": history_rows(summary),
+        "cloud_heads": cloud_heads, "cloud_rows": c_rows,
+        "gen_heads": gen_heads, "gen_rows": gen_rows, "gen_date": gen_date,
+        "groups": figure_groups(run_dir),
+        "assumptions": assumptions(sc),
+        "knobs": [(k, _get(sc, k)) for k in KNOBS if _get(sc, k) is not None],
+        "clouds": list(clouds.values()),
+        "caveats": CAVEATS, "facts": facts,
+        "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
-def write(run_dir: Path, out: Path | None = None) -> Path:
+def render(run_dir: Path, sensitivity: Path | None = None) -> str:
+    """The report's HTML text."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
+                      lstrip_blocks=True)
+    return env.get_template("report.html.j2").render(**context(Path(run_dir), sensitivity))
+
+
+def write(run_dir: Path, out: Path | None = None, sensitivity: Path | None = None) -> Path:
     """Write the report (default DIR/report.html) atomically."""
     out = out or run_dir / "report.html"
-    atomic_write_bytes(out, render(run_dir).encode("utf-8"))
+    atomic_write_bytes(out, render(run_dir, sensitivity).encode("utf-8"))
     return out

@@ -61,10 +61,28 @@ def _run_point(point: int, scenario, seed: int, rep: int) -> tuple[int, int, dic
     return point, rep, dict(run_replication(CapacityModel, scenario, seed, rep).kpis)
 
 
+def _bar(total: int, enabled: bool | None):
+    """A tqdm progress bar on stderr (default: when stderr is a terminal), or None."""
+    import sys
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="rep", desc="sweep", file=sys.stderr, dynamic_ncols=True)
+
+
 def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float, float]],
               samples: int, method: str, replications: int, seed: int, workers: int,
-              out: Path, force: bool = False, executor: str = "processes") -> pd.DataFrame:
-    """Run the design; writes DIR/sweep.parquet (one row per point x replication)."""
+              out: Path, force: bool = False, executor: str = "processes",
+              progress: bool | None = None) -> pd.DataFrame:
+    """Run the design; writes DIR/sweep.parquet (one row per point x replication).
+
+    The manifest records, per KPI, how many rows have no value (`missing_values`), so
+    that points the sensitivity analysis will drop are visible from the start.
+    """
     pts = design(params, samples, method, seed)
     scenarios = []
     for i, row in pts.iterrows():  # validate every point before running any
@@ -83,22 +101,40 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
                                   "replications": replications}, force=force)
     ex = make_executor(executor, workers)
     rows = []
+    tasks = [(i, scenarios[i], seed, r) for i in range(len(pts)) for r in range(replications)]
+    bar = _bar(len(tasks), progress)
     try:
-        tasks = [(i, scenarios[i], seed, r) for i in range(len(pts)) for r in range(replications)]
         for point, rep, kpis in ex.imap_unordered(_run_point, tasks):
             rows.append({"point": point, "replication": rep, **pts.iloc[point].to_dict(), **kpis})
+            if bar is not None:
+                bar.update(1)
         table = pd.DataFrame(rows).sort_values(["point", "replication"]).reset_index(drop=True)
         atomic_write_table(store.path / "sweep.parquet",
                            pa.Table.from_pandas(table, preserve_index=False))
-        store.update_manifest(status="complete", replications_done=len(table))
+        missing = {k: int(table[k].isna().sum()) for k in KPIS + MILESTONES
+                   if k in table and table[k].isna().any()}
+        store.update_manifest(status="complete", replications_done=len(table),
+                              missing_values=missing)
     finally:
+        if bar is not None:
+            bar.close()
         ex.close()
         store.unlock()
     return table
 
 
+MIN_DOF = 10
+"""Fewer residual degrees of freedom than this (points - inputs - 1) and PRCC values
+near +-1 can come from chance alone: the analysis warns."""
+
+
 def analyse(run_dir: Path, kpi: str, boot: int = 200, seed: int = 0) -> dict:
-    """PRCC ranking with intervals, and the input range that concentrates bad outcomes."""
+    """PRCC ranking with intervals, and the input range that concentrates bad outcomes.
+
+    Points whose KPI has no value in any replication are dropped and listed in
+    `dropped_points`; `warnings` says so, and warns when there are too few points for
+    the number of inputs. Fewer than inputs + 3 usable points is refused.
+    """
     path = run_dir / "sweep.parquet"
     if not path.exists():
         raise StoreError(f"{run_dir}: no sweep.parquet (run `capsim sweep` first)")
@@ -107,11 +143,26 @@ def analyse(run_dir: Path, kpi: str, boot: int = 200, seed: int = 0) -> dict:
     df = pd.read_parquet(path)
     if kpi not in df:
         raise StoreError(f"{run_dir}: no KPI {kpi!r} (one of {', '.join(KPIS + MILESTONES)})")
+    warnings = []
     per_point = df.groupby("point")[[*names, kpi]].mean()
-    per_point = per_point[np.isfinite(per_point[kpi])]
-    if len(per_point) < len(names) + 3:
-        raise StoreError(f"{run_dir}: {len(per_point)} usable points is too few for "
-                         f"{len(names)} inputs; sweep more --samples")
+    keep = np.isfinite(per_point[kpi].to_numpy(float))
+    dropped = [int(i) for i in per_point.index[~keep]]
+    per_point = per_point[keep]
+    if dropped:
+        warnings.append(f"{len(dropped)} of {len(keep)} design points dropped: {kpi} has no "
+                        f"value in any of their replications (points {_ids(dropped)})")
+    partial = int((df[kpi].isna() & ~df["point"].isin(dropped)).sum())
+    if partial:
+        warnings.append(f"{partial} of {len(df)} replications have no {kpi}; their points are "
+                        "averaged over the replications that have one")
+    n, k = len(per_point), len(names)
+    if n < k + 3:
+        raise StoreError(f"{run_dir}: {n} usable points is too few for {k} inputs; sweep more "
+                         "--samples")
+    if n - k - 1 < MIN_DOF:
+        warnings.append(f"only {n} usable points for {k} inputs ({n - k - 1} degrees of "
+                        f"freedom, fewer than {MIN_DOF}): PRCC values near +-1 may be chance; "
+                        f"sweep at least {k + 1 + MIN_DOF} points")
     x, y = per_point[names].to_numpy(), per_point[kpi].to_numpy()
     est, lo, hi = sensitivity.prcc_with_ci(x, y, np.random.default_rng(seed), boot)
     order = np.argsort(-np.abs(est))
@@ -119,14 +170,28 @@ def analyse(run_dir: Path, kpi: str, boot: int = 200, seed: int = 0) -> dict:
                for j in order]
     bad = y < np.median(y) if kpi in HIGHER_IS_BETTER else y > np.median(y)
     box = sensitivity.best_box(x, bad)
-    return {"kpi": kpi, "points": int(len(y)), "ranking": ranking,
+    return {"kpi": kpi, "points": int(len(y)), "points_total": int(len(keep)),
+            "dropped_points": dropped, "warnings": warnings, "ranking": ranking,
             "box": None if box is None else {
                 "param": names[box.column], "side": box.side, "threshold": box.threshold,
                 "density": box.density, "coverage": box.coverage, "base_rate": box.base_rate},
             "x": x, "y": y, "bad": bad, "names": names}
 
 
-def discovery_plot(result: dict, path: Path) -> Path:
+def _ids(ids: list[int], most: int = 12) -> str:
+    text = ", ".join(str(i) for i in ids[:most])
+    return text + (f" and {len(ids) - most} more" if len(ids) > most else "")
+
+
+def footer(run_dir: Path, result: dict) -> plots.Page:
+    """The footer of a sweep's plots: scenario, seed, points and replications."""
+    m = RunStore.open(run_dir).manifest()
+    return plots.Page(f"sweep {run_dir.resolve().name} | scenario {m.get('scenario')} | seed "
+                      f"{m.get('seed')} | {result['points']} of {result.get('points_total')} "
+                      f"points x {m.get('replications')} replications | {m.get('method')}")
+
+
+def discovery_plot(result: dict, path: Path, page: plots.Page | None = None) -> Path:
     """The box's input against the next most influential one, points marked by outcome."""
     names = result["names"]
     ranked = [names.index(e["param"]) for e in result["ranking"]]
@@ -138,25 +203,20 @@ def discovery_plot(result: dict, path: Path) -> Path:
     if b:
         span = (b["threshold"], x.max()) if b["side"] == "above" else (x.min(), b["threshold"])
     worse = "below" if result["kpi"] in HIGHER_IS_BETTER else "above"
-    return plots.box_scatter(path, x, y, result["bad"], xlabel=names[jx], ylabel=names[jy],
-                             title=f"Where {result['kpi']} is {worse} its median", box_x=span)
+    return plots.box_scatter(path, x, y, result["bad"], xlabel=f"{names[jx]} (input value)",
+                             ylabel=f"{names[jy]} (input value)",
+                             title=f"Where is {result['kpi']} {worse} its median?", box_x=span,
+                             outcome_label=f"{result['kpi']} {worse} its median", page=page)
 
 
-def tornado(result: dict, path: Path) -> Path:
+def tornado(result: dict, path: Path, page: plots.Page | None = None) -> Path:
     """Horizontal bars of PRCC with bootstrap intervals, largest first."""
-    import matplotlib.pyplot as plt
-
-    r = result["ranking"][::-1]
-    fig, ax = plt.subplots(figsize=(8, 0.6 * len(r) + 1.5), dpi=110)
-    vals = [e["prcc"] for e in r]
-    err = np.array([[e["prcc"] - e["ci95"][0] for e in r], [e["ci95"][1] - e["prcc"] for e in r]])
-    colors = [plots.PALETTE[1] if v > 0 else plots.PALETTE[0] for v in vals]
-    ax.barh([e["param"] for e in r], vals, xerr=err, color=colors, capsize=3)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.set_xlim(-1, 1)
-    ax.set_xlabel(f"partial rank correlation with {result['kpi']} (95% bootstrap interval)")
-    ax.set_title(f"Sensitivity of {result['kpi']} ({result['points']} design points)", loc="left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return Path(path)
+    r = result["ranking"]
+    top = r[0] if r else None
+    title = (f"{top['param']} drives {result['kpi']} most (PRCC {top['prcc']:+.2f}, "
+             f"{result['points']} points)" if top else f"Sensitivity of {result['kpi']}")
+    return plots.ranking_bars(
+        path, [e["param"] for e in r], np.array([e["prcc"] for e in r]),
+        np.array([e["ci95"][0] for e in r]), np.array([e["ci95"][1] for e in r]),
+        xlabel=f"partial rank correlation with {result['kpi']} (PRCC, -1 to 1)",
+        ylabel="input (swept range)", title=title, page=page)

@@ -62,3 +62,60 @@ def test_other_seed_is_unpaired(runs, tmp_path):
 def test_compare_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert main(["compare", str(tmp_path), str(tmp_path)]) == 2
     assert "not a capsim run directory" in capsys.readouterr().err
+
+
+def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, capsys):
+    tmp, a, b, _ = runs
+    capsys.readouterr()
+    out = tmp_path / "cmp.svg"
+    assert main(["compare", str(a), str(b), "--plot", str(out)]) == 0
+    printed = capsys.readouterr().out
+    head = printed.splitlines()[1]
+    assert head.split()[-1] == "unit"
+    row = next(ln for ln in printed.splitlines() if ln.startswith("lost_revenue_usd"))
+    assert row.rstrip().endswith("USD") and "$" in row
+    assert "share of tokens" in next(ln for ln in printed.splitlines()
+                                     if ln.startswith("unserved_fraction"))
+    assert "<svg" in out.read_text()
+
+
+def test_weekly_difference_interval_is_the_paired_t_interval():
+    import numpy as np
+    from capsim.experiments.compare import weekly_difference
+    from capsim.simcore import stats
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(0, 1, (12, 4))
+    b = a + rng.normal(0.5, 0.1, (12, 4))
+    m, lo, hi = weekly_difference(a, b, paired=True)
+    for j in range(4):
+        want = stats.mean_ci(b[:, j] - a[:, j])
+        np.testing.assert_allclose([m[j], lo[j], hi[j]], want)
+        u = stats.unpaired_difference(a[:, j], b[:, j])
+    mu, lou, hiu = weekly_difference(a, b, paired=False)
+    np.testing.assert_allclose([mu[-1], lou[-1], hiu[-1]], [u["diff_mean"], *u["diff_ci95"]])
+    assert (hi - lo < hiu - lou).all()  # pairing narrows the interval
+
+
+def test_compare_warns_on_a_partial_run_and_refuses_an_empty_one(runs, tmp_path, capsys):
+    import shutil
+
+    from capsim.simcore.store import RunStore
+
+    _, a, b, _ = runs
+    part = tmp_path / "part"
+    shutil.copytree(b, part)
+    m = json.loads((part / "manifest.json").read_text())
+    m["status"] = "partial"
+    (part / "manifest.json").write_text(json.dumps(m))
+    capsys.readouterr()
+    assert main(["compare", str(a), str(part), "--plot", str(tmp_path / "p.png")]) == 0
+    cap = capsys.readouterr()
+    assert "warning: run B" in cap.err and "partial" in cap.err
+    assert cap.out.startswith("WARNING: run B")
+    empty = tmp_path / "empty"
+    store = RunStore.create(empty, {"capsim_version": "test", "scenario": "x", "seed": 3,
+                                    "replications": 6})
+    store.unlock()
+    assert main(["compare", str(a), str(empty)]) == 2
+    assert "no finished replication" in capsys.readouterr().err

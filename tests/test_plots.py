@@ -6,14 +6,20 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import matplotlib.dates as mdates
 import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from capsim.experiments import figures
 from capsim.experiments.cli import main
-from capsim.experiments.runs import KPI_UNITS, _Weekly, format_value
+from capsim.experiments.figures import _Weekly
+from capsim.experiments.runs import KPI_UNITS, format_value
 from capsim.models.capacity import KPIS, MILESTONES
 from capsim.simcore import plots
+from capsim.simcore.store import RunStore
 
 SHORT = ["--set", "scenario.end=2027-04-01", "--no-progress", "-n", "2", "--workers", "1"]
 NEW_PLOTS = ("capacity_by_generation.png", "capacity_by_cloud.png", "chips_by_state.png",
@@ -111,3 +117,145 @@ def test_simcore_plots_stays_domain_free():
     text = (Path(plots.__file__)).read_text().lower()
     for word in ("chip", "cloud", "trainium", "claude", "aws", "token", "revenue"):
         assert not re.search(rf"\b{word}", text), word
+
+
+# ------------------------------------------------------------ what every figure says
+UNIT = re.compile(r"\(.+\)")
+
+
+def _is_date_axis(axis) -> bool:
+    fmt = axis.get_major_formatter()
+    return isinstance(fmt, mdates.DateFormatter | mdates.ConciseDateFormatter
+                      | mdates.AutoDateFormatter)
+
+
+def _has_data(ax) -> bool:
+    return bool(ax.lines or ax.collections or ax.images or ax.patches)
+
+
+def check_texts(fig, path) -> list[str]:
+    """Problems with a figure's texts: title, axis labels with units, footer."""
+    problems = []
+    title = fig._suptitle.get_text() if fig._suptitle else ""
+    if not title.strip():
+        problems.append("no title")
+    footers = [t.get_text() for t in fig.texts if t.get_gid() == "footer"]
+    if not footers or not all(w in footers[0] for w in ("scenario", "seed", "replications")):
+        problems.append(f"footer {footers!r}")
+    for ax in fig.axes:
+        if not ax.get_visible() or not ax.axison or not _has_data(ax):
+            continue
+        name = ax.get_title() or ax.get_label()
+        categorical = bool(ax.images)  # a heatmap: rows and columns are categories
+        yl = ax.get_ylabel()
+        if not yl or not (categorical or UNIT.search(yl)):
+            problems.append(f"{name}: y label {yl!r} without a unit")
+        if ax.xaxis.get_visible() and any(t.get_visible() for t in ax.get_xticklabels()):
+            xl = ax.get_xlabel()
+            if not _is_date_axis(ax.xaxis) and not (xl and (categorical or UNIT.search(xl))):
+                problems.append(f"{name}: x label {xl!r} without a unit")
+        for tick in ax.get_yticklabels():
+            t = tick.get_text()
+            if re.search(r"\de[+-]?\d", t):  # a bare 1e6 on the axis
+                problems.append(f"{name}: tick label {t!r}")
+    return problems
+
+
+@pytest.fixture
+def figure_texts(monkeypatch):
+    seen: dict[str, list[str]] = {}
+
+    def hook(fig, path):
+        fig.canvas.draw()  # tick labels exist only after a draw
+        seen[Path(path).name] = check_texts(fig, path)
+
+    monkeypatch.setattr(plots, "before_save", [hook])
+    return seen
+
+
+def test_every_plot_has_a_title_units_and_a_footer(run_dir, figure_texts):
+    made = figures.write_plots(RunStore.open(run_dir))
+    assert {p.name for p in made} == set(figure_texts)
+    assert {f.name + ".png" for f in figures.FIGURES} <= set(figure_texts)
+    bad = {k: v for k, v in figure_texts.items() if v}
+    assert not bad, bad
+
+
+def test_the_checker_catches_a_missing_unit_and_footer(figure_texts, tmp_path):
+    dates = np.arange("2026-01-01", "2027-01-01", 7, dtype="datetime64[D]")
+    x = np.ones((3, dates.size))
+    plots.fan_chart(tmp_path / "a.png", dates, {"x": x}, ylabel="no unit here", title="t")
+    assert any("unit" in p for p in figure_texts["a.png"])
+    assert any("footer" in p for p in figure_texts["a.png"])
+
+
+def _with_own_capacity(run_dir: Path, tmp_path: Path, share: float) -> Path:
+    """A copy of a run whose table has capacity_own_tps = share x capacity_tps."""
+    import shutil
+
+    copy = tmp_path / "own"
+    shutil.copytree(run_dir, copy)
+    t = pq.read_table(copy / "timeseries.parquet")
+    own = pa.array(t["capacity_tps"].to_numpy() * share)
+    pq.write_table(t.append_column("capacity_own_tps", own), copy / "timeseries.parquet")
+    return copy
+
+
+@pytest.mark.parametrize("run_dir", ["default"], indirect=True)
+def test_fan_chart_shades_demand_above_capacity_without_the_loan(run_dir, tmp_path, monkeypatch):
+    """With capacity_own_tps (issue 14's series) the fan chart draws it and shades the gap."""
+    copy = _with_own_capacity(run_dir, tmp_path, 0.5)
+    drawn = {}
+
+    def hook(fig, path):
+        drawn[Path(path).name] = fig
+
+    monkeypatch.setattr(plots, "before_save", [hook])
+    figures.write_plots(RunStore.open(copy))
+    ax = drawn["fan_chart.png"].axes[0]
+    labels = [ln.get_label() for ln in ax.lines]
+    assert any("without training's loan" in lab for lab in labels)
+    gap = [c for c in ax.collections if "demand above capacity without" in c.get_label()]
+    assert len(gap) == 1
+    # Half the loaned capacity: demand stands above it almost everywhere, so the shaded
+    # region covers most of the horizon.
+    xs = np.concatenate([p.vertices[:, 0] for p in gap[0].get_paths()])
+    span = xs.max() - xs.min()
+    lo, hi = ax.get_xlim()
+    assert span > 0.5 * (hi - lo)
+    assert "without training's loan" in drawn["fan_chart.png"]._suptitle.get_text()
+
+
+@pytest.mark.parametrize("run_dir", ["default"], indirect=True)
+def test_plot_formats_and_dpi(run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "fmt"
+    shutil.copytree(run_dir, copy)
+    assert main(["plot", str(copy), "--format", "svg"]) == 0
+    svg = (copy / "plots" / "fan_chart.svg").read_text()
+    assert "<svg" in svg and "scenario aws-anthropic-2026" in svg  # text kept as text
+    wide = mpimg.imread(copy / "plots" / "power.png").shape[1]
+    assert main(["plot", str(copy), "--dpi", "75"]) == 0
+    narrow = mpimg.imread(copy / "plots" / "power.png").shape[1]
+    assert abs(narrow / wide - 75 / 150) < 0.02
+    assert main(["plot", str(copy), "--format", "pdf"]) == 2
+    assert main(["plot", str(copy), "--dpi", "5"]) == 2
+
+
+def test_chips_by_state_stack_equals_chips_shipped(run_dir):
+    w = figures._Weekly(run_dir / "timeseries.parquet", 7)
+    stack = sum(w.mean(f"chips_{st}") for st in figures.CHIP_STATES)
+    np.testing.assert_allclose(stack, w.mean("chips_shipped"), rtol=1e-9)
+
+
+def test_tick_formatters():
+    assert plots.human(1234) == "1,234"
+    assert plots.human(2.5e6) == "2.5M"
+    assert plots.human(-3.2e9, "usd") == "-$3.2B"
+    assert plots.human(0.456, "share") == "46%"
+    assert plots.human(0.05, "share") == "5%"
+    assert plots.human(0.012, "share") == "1.2%"
+    assert plots.human(2031.0, "year") == "2031"
+    with pytest.raises(ValueError):
+        plots.formatter("furlongs")

@@ -62,6 +62,18 @@ def test_sweep_then_sensitivity_cli(tmp_path, capsys):
     assert [e["param"] for e in r["ranking"]][0] == "demand.growth_multiplier"
     assert (out / "plots" / "tornado_unserved_fraction.png").exists()
     assert (out / "plots" / "discovery_unserved_fraction.png").exists()
+    # 10 points for 3 inputs is too few for trustworthy PRCC: warned and recorded.
+    assert "warning: only 10 usable points for 3 inputs" in printed
+    record = json.loads((out / "sensitivity_unserved_fraction.json").read_text())
+    assert record["warnings"] and record["dropped_points"] == []
+    # Points whose KPI has no value are dropped, named, and recorded.
+    df.loc[df["point"].isin([2, 5]), "unserved_fraction"] = np.nan
+    df.to_parquet(out / "sweep.parquet", index=False)
+    assert main(["sensitivity", str(out), "--bootstrap", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "2 of 10 design points dropped" in err and "points 2, 5" in err
+    record = json.loads((out / "sensitivity_unserved_fraction.json").read_text())
+    assert record["dropped_points"] == [2, 5] and record["points"] == 8
 
 
 @pytest.mark.parametrize("param, fragment", [
@@ -74,3 +86,12 @@ def test_bad_sweep_parameters_exit_2(tmp_path, capsys, param, fragment):
     assert main(["sweep", "--param", param, "--samples", "4", "--out", str(tmp_path / "x")]) == 2
     assert fragment in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_sweep_shows_a_progress_bar(tmp_path, capsys):
+    from capsim.experiments.sweep import run_sweep
+
+    run_sweep(None, ["scenario.end=2026-10-01"], {"demand.growth_multiplier": (0.8, 1.2)}, 3,
+              "lhs", 1, 1, 1, tmp_path / "sw", progress=True, executor="serial")
+    err = capsys.readouterr().err
+    assert "sweep" in err and "3/3" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -322,7 +323,9 @@ def _spend_vs_commitment(c: _Ctx) -> Path | None:
         levels[title] = [plots.Level(f"commitment {plots.human(commit, 'usd')} over {w0:%Y-%m} "
                                      f"to {w1:%Y-%m}{note}", commit, w0, w1)] if commit else []
         if commit:
-            med = np.nanmedian(w.weekly(cum), axis=0)
+            with warnings.catch_warnings():  # weeks before the commitment have no value
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(w.weekly(cum), axis=0)
             when = _first_majority(w.dates, np.nan_to_num(med / commit), 1.0)
             passed.append(f"{label} in {when}" if when else f"{label} not within the run")
     title = ("Median spend reaches the commitment: " + "; ".join(passed) if passed
@@ -428,9 +431,12 @@ def _kpi_ecdf(c: _Ctx, store: RunStore) -> Path:
 
 def footer(manifest: dict, replications: int, run_dir: Path) -> str:
     """The footer line of a run's plots: scenario, seed, replications, status, capsim."""
-    status = manifest.get("status", "?")
+    # The plots of a finishing run are drawn before its status turns "complete" (that is
+    # written last), so "partial" is judged by the count of replications.
+    wanted = manifest.get("replications")
+    partial = isinstance(wanted, int) and replications < wanted
     return (f"scenario {manifest.get('scenario')} | seed {manifest.get('seed')} | "
-            f"{replications} replications ({status}) | capsim "
+            f"{replications} replications{' (partial)' if partial else ''} | capsim "
             f"{manifest.get('capsim_version', '?')} | {run_dir.resolve().name}")
 
 

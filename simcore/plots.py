@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,11 +49,28 @@ class Page:
     dpi: int = 150
 
 
+def _wrap(fig: Any, text: str) -> str:
+    """A title broken into lines that fit the figure's width.
+
+    About 9 characters an inch at the style's title size, so that a long finding is never
+    cut off at the figure's edge.
+    """
+    import textwrap
+
+    width = max(40, int(fig.get_figwidth() * 9))
+    return "\n".join(textwrap.fill(line, width) for line in str(text).split("\n"))
+
+
+def _suptitle(fig: Any, title: str) -> None:
+    fig.suptitle(_wrap(fig, title), x=0.01, ha="left")
+
+
 before_save: list[Callable[[Figure, Path], None]] = []
 """Called as f(figure, path) for every figure just before it is written."""
 
 
 @contextlib.contextmanager
+
 def style() -> Iterator[None]:
     """The shared style, for figures drawn outside this module's functions."""
     with plt.style.context(str(STYLE)):
@@ -197,7 +215,7 @@ def decorate(ax, *, ylabel: str, title: str | None = None, yfmt: str | None = No
     """Label an axes (y label with its unit), format its y ticks and its date x axis."""
     ax.set_ylabel(ylabel)
     if title:
-        ax.set_title(title)
+        ax.set_title(_wrap(ax.figure, title))
     if xlabel:
         ax.set_xlabel(xlabel)
     if dates:
@@ -247,7 +265,9 @@ def fan(ax, dates: np.ndarray, samples: np.ndarray, label: str, color: str, *,
     so that two series close to each other stay apart; with None, the median alone.
     Returns the median.
     """
-    q05, q25, q50, q75, q95 = np.nanpercentile(samples, [5, 25, 50, 75, 95], axis=0)
+    with warnings.catch_warnings():  # a column with no value at all draws as a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        q05, q25, q50, q75, q95 = np.nanpercentile(samples, [5, 25, 50, 75, 95], axis=0)
     if bands is None:
         ax.plot(dates, q50, color=color, ls=ls, label=f"{label} (median)")
     elif bands:
@@ -321,7 +341,7 @@ def fan_chart(
         ax.set_yscale("log")
     ax.set_xlim(dates[0], dates[-1])
     decorate(ax, ylabel=ylabel, yfmt=yfmt)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     legend_below(fig, ax)
     return save(fig, path, page)
 
@@ -370,7 +390,7 @@ def stacked_area(
     if dates.size:
         ax.set_xlim(dates[0], dates[-1])
     decorate(ax, ylabel=ylabel, yfmt=yfmt)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     legend_below(fig, ax)
     return save(fig, path, page)
 
@@ -429,7 +449,7 @@ def composition(
     decorate(bottom, ylabel="share of the total (%)", yfmt="share",
               title=share_title)
     legend_outside(bottom)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return save(fig, path, page)
 
 
@@ -501,7 +521,7 @@ def fan_panels(
         ax.set_xlim(dates[0], dates[-1])
         decorate(ax, ylabel=yl, title=name, yfmt=yfmt)
         legend_below(fig, ax)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return save(fig, path, page)
 
 
@@ -519,7 +539,7 @@ def share_over_time(
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(dates[0], dates[-1])
     decorate(ax, ylabel=ylabel, yfmt="share")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     legend_below(fig, ax)
     return save(fig, path, page)
 
@@ -565,7 +585,7 @@ def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, t
                         else "#222222")
     cb = fig.colorbar(im, ax=ax, label=label)
     format_axis(cb.ax.yaxis, cfmt)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return save(fig, path, page)
 
 
@@ -583,7 +603,7 @@ def box_scatter(path: Path, x: np.ndarray, y: np.ndarray, outcome: np.ndarray, *
     ax.scatter(x[outcome], y[outcome], s=22, color=PALETTE[1], marker="x", label=outcome_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     legend_below(fig, ax)
     return save(fig, path, page)
 
@@ -612,7 +632,7 @@ def ranking_bars(path: Path, names: Sequence[str], values: np.ndarray, lo: np.nd
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.grid(False, axis="y")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return save(fig, path, page)
 
 
@@ -657,5 +677,5 @@ def ecdf_grid(path: Path, samples: Mapping[str, np.ndarray], *, title: str,
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
-    fig.suptitle(title, x=0.01, ha="left")
+    _suptitle(fig, title)
     return save(fig, path, page)

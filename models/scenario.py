@@ -467,6 +467,9 @@ class Procurement(_Frozen):
         "within power_lead_days and order power for held chips; legacy: ship on schedule")
     power_lead_days: float = Field(
         90.0, ge=0.0, description="days ahead the shipping policy looks for powered space")
+    power_aware_from: dt.date | None = Field(
+        None, description="power_aware: the date from which shipping waits for powered space "
+        "(default: the evaluation window's start; before it, history ships as it happened)")
     hold_review_days: float = Field(
         30.0, gt=0.0, description="days between looks at held chips")
     early_retirement_ratio: float = Field(

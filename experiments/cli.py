@@ -77,8 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_b", type=Path)
     c.add_argument("--json", type=Path, default=None, metavar="FILE",
                    help="write the comparison as JSON")
-    c.add_argument("--plot", type=Path, nargs="?", default=None, const=None, metavar="FILE",
-                   help="overlay plot, .png or .svg (default: B/plots/compare_vs_<A>.png)")
+    c.add_argument("--plot", type=Path, nargs="?", default=None, const="", metavar="FILE",
+                   help="draw an overlay plot into FILE, .png or .svg (bare --plot: "
+                        "./compare_<A>_vs_<B>.png; default: none; the runs are only read)")
 
     e = sub.add_parser("experiment", help="run an experiment script (--list shows them)")
     e.add_argument("--list", action="store_true", help="list the experiments")
@@ -115,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plot", help="redraw the plots of a run directory")
     pl.add_argument("run_dir", type=Path)
+    pl.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="default: DIR/plots")
     pl.add_argument("--format", choices=("png", "svg"), default="png",
                     help="png (raster, default) or svg (vector, for papers)")
     pl.add_argument("--dpi", type=int_at_least(30, "--dpi"), default=150,
@@ -275,13 +278,13 @@ def cmd_plot(a: argparse.Namespace) -> int:
     store = RunStore.open(a.run_dir)
     if not (a.run_dir / "timeseries.parquet").exists():
         raise UsageError(f"{a.run_dir}: no timeseries.parquet yet (run not finalised)")
-    for p in runs.write_plots(store, a.format, a.dpi):
+    for p in runs.write_plots(store, a.out, a.format, a.dpi):
         print(p)
     return 0
 
 
 def cmd_compare(a: argparse.Namespace) -> int:
-    """Compare two runs: table, optional JSON and a plot."""
+    """Compare two runs: table, optional JSON and plot (the runs are only read)."""
     from capsim.experiments import compare
     from capsim.simcore.store import atomic_write_bytes, dumps
 
@@ -292,9 +295,16 @@ def cmd_compare(a: argparse.Namespace) -> int:
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(cmp).encode())
         print(f"\njson: {a.json}")
-    target = a.plot or a.run_b / "plots" / f"compare_vs_{a.run_a.resolve().name}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    print(f"plot: {compare.plot(cmp, target)}")
+    if a.plot is not None:
+        # The runs are only read: a bare --plot (const "", which argparse turns into
+        # Path(".")) draws into the current directory.
+        target = a.plot if a.plot != Path("") else Path(
+            f"compare_{a.run_a.resolve().name}_vs_{a.run_b.resolve().name}.png")
+        if target.suffix.lower() not in (".png", ".svg"):
+            raise UsageError(f"capsim compare: --plot {target}: the file name must end in .png "
+                             "or .svg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        print(f"plot: {compare.plot(cmp, target)}")
     return 0
 
 

@@ -434,12 +434,16 @@ def footer(manifest: dict, replications: int, run_dir: Path) -> str:
             f"{manifest.get('capsim_version', '?')} | {run_dir.resolve().name}")
 
 
-def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150) -> list[Path]:
-    """Draw the run's standard plots into DIR/plots/ as `fmt` files; returns their paths."""
+def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
+                dpi: int = 150) -> list[Path]:
+    """Draw the run's standard plots into `out` (default DIR/plots/) as `fmt` files.
+
+    Returns the paths written.
+    """
     if fmt not in plots.FORMATS:
         raise ValueError(f"plot format must be one of {', '.join(plots.FORMATS)}, not {fmt!r}")
-    out = store.path / "plots"
-    out.mkdir(exist_ok=True)
+    out = out if out is not None else store.path / "plots"
+    out.mkdir(parents=True, exist_ok=True)
     path = store.path / "timeseries.parquet"
     scenario = load(store.path / "scenario.toml")[0]
     # Weekly points are plenty for a ten-year picture and keep memory small.

@@ -256,11 +256,12 @@ def write_summary(store: RunStore) -> dict:
     return summary
 
 
-def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150) -> list[Path]:
-    """Draw the run's standard plots into DIR/plots/ (see experiments/figures.py)."""
+def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
+                dpi: int = 150) -> list[Path]:
+    """Draw the run's standard plots into `out` (default DIR/plots/; experiments/figures.py)."""
     from capsim.experiments.figures import write_plots as _write
 
-    return _write(store, fmt, dpi)
+    return _write(store, out, fmt, dpi)
 
 
 def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str | None,

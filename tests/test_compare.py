@@ -24,13 +24,15 @@ def runs(tmp_path_factory):
 def test_same_seed_is_paired_and_detects_more_demand(runs):
     tmp, a, b, _ = runs
     out = tmp / "cmp.json"
-    assert main(["compare", str(a), str(b), "--json", str(out)]) == 0
+    plot = tmp / "cmp.png"
+    assert main(["compare", str(a), str(b), "--json", str(out), "--plot", str(plot)]) == 0
     cmp = json.loads(out.read_text())
     assert cmp["paired"] is True
     u = cmp["kpis"]["unserved_fraction"]
     assert u["diff_ci95"][0] > 0 and u["b_mean"] > u["a_mean"]
     assert u["narrowing"] > 1  # common random numbers narrow the interval
-    assert (b / "plots" / "compare_vs_a.png").stat().st_size > 10_000
+    assert plot.stat().st_size > 10_000
+    assert not (b / "plots" / "compare_vs_a.png").exists()  # the runs are only read
 
 
 def test_a_run_against_itself_differs_by_exactly_zero(runs, tmp_path):
@@ -62,7 +64,8 @@ def test_compare_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert "not a capsim run directory" in capsys.readouterr().err
 
 
-def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, capsys):
+def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, capsys,
+                                                              monkeypatch):
     tmp, a, b, _ = runs
     capsys.readouterr()
     out = tmp_path / "cmp.svg"
@@ -75,6 +78,13 @@ def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, ca
     assert "share of tokens" in next(ln for ln in printed.splitlines()
                                      if ln.startswith("unserved_fraction"))
     assert "<svg" in out.read_text()
+    # A bare --plot draws into the current directory, never into a run.
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", str(a), str(b), "--plot"]) == 0
+    assert (tmp_path / "compare_a_vs_b.png").stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--plot", "x.pdf"]) == 2
+    assert ".png or .svg" in capsys.readouterr().err
 
 
 def test_weekly_difference_interval_is_the_paired_t_interval():

@@ -156,7 +156,7 @@ class Run:
         """Redraw the run's plots into DIR/plots/ as png or svg files."""
         from capsim.experiments.figures import write_plots
 
-        return write_plots(RunStore.open(self.path), None, fmt, dpi)
+        return write_plots(RunStore.open(self.path), fmt, dpi)
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

@@ -434,8 +434,8 @@ def footer(manifest: dict, replications: int, run_dir: Path) -> str:
             f"{manifest.get('capsim_version', '?')} | {run_dir.resolve().name}")
 
 
-def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
-                dpi: int = 150) -> list[Path]:
+def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
+                out: Path | None = None) -> list[Path]:
     """Draw the run's standard plots into `out` (default DIR/plots/) as `fmt` files.
 
     Returns the paths written.

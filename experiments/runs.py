@@ -261,7 +261,7 @@ def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
     """Draw the run's standard plots into `out` (default DIR/plots/; experiments/figures.py)."""
     from capsim.experiments.figures import write_plots as _write
 
-    return _write(store, out, fmt, dpi)
+    return _write(store, fmt, dpi, out)
 
 
 def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str | None,

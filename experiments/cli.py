@@ -165,10 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("run_a", type=Path, help="run directory A (the reference)")
     c.add_argument("run_b", type=Path, help="run directory B")
     c.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the comparison as JSON (default: none)")
-    c.add_argument("--plot", type=Path, default=None, metavar="FILE",
-                   help="draw an overlay plot into FILE (default: none; the runs are never "
-                        "written to)")
+                   help="write the comparison as JSON")
+    c.add_argument("--plot", type=Path, nargs="?", default=None, const="", metavar="FILE",
+                   help="draw an overlay plot into FILE, .png or .svg (bare --plot: "
+                        "./compare_<A>_vs_<B>.png; default: none; the runs are only read)")
 
     e = sub.add_parser("experiment", help="run an experiment script (--list shows them)")
     e.add_argument("--list", action="store_true", help="list the experiments")
@@ -577,8 +577,15 @@ def cmd_compare(a: argparse.Namespace) -> int:
         atomic_write_bytes(a.json, dumps(cmp).encode())
         print(f"\njson: {a.json}")
     if a.plot is not None:
-        a.plot.parent.mkdir(parents=True, exist_ok=True)
-        print(f"plot: {compare.plot(cmp, a.plot)}")
+        # The runs are only read: a bare --plot (const "", which argparse turns into
+        # Path(".")) draws into the current directory.
+        target = a.plot if a.plot != Path("") else Path(
+            f"compare_{a.run_a.resolve().name}_vs_{a.run_b.resolve().name}.png")
+        if target.suffix.lower() not in (".png", ".svg"):
+            raise UsageError(f"capsim compare: --plot {target}: the file name must end in .png "
+                             "or .svg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        print(f"plot: {compare.plot(cmp, target)}")
     return 0
 
 

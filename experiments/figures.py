@@ -444,12 +444,12 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
                 out: Path | None = None) -> list[Path]:
     """Draw the run's standard plots into `out` (default DIR/plots/) as `fmt` files.
 
-    Returns their paths.
+    Returns the paths written.
     """
     if fmt not in plots.FORMATS:
         raise ValueError(f"plot format must be one of {', '.join(plots.FORMATS)}, not {fmt!r}")
     out = out if out is not None else store.path / "plots"
-    out.mkdir(exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     path = store.path / "timeseries.parquet"
     scenario = load(store.path / "scenario.toml")[0]
     # Weekly points are plenty for a ten-year picture and keep memory small.

@@ -64,7 +64,8 @@ def test_compare_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert "not a capsim run directory" in capsys.readouterr().err
 
 
-def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, capsys):
+def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, capsys,
+                                                              monkeypatch):
     tmp, a, b, _ = runs
     capsys.readouterr()
     out = tmp_path / "cmp.svg"
@@ -77,6 +78,13 @@ def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, ca
     assert "share of tokens" in next(ln for ln in printed.splitlines()
                                      if ln.startswith("unserved_fraction"))
     assert "<svg" in out.read_text()
+    # A bare --plot draws into the current directory, never into a run.
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", str(a), str(b), "--plot"]) == 0
+    assert (tmp_path / "compare_a_vs_b.png").stat().st_size > 10_000
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--plot", "x.pdf"]) == 2
+    assert ".png or .svg" in capsys.readouterr().err
 
 
 def test_weekly_difference_interval_is_the_paired_t_interval():

@@ -23,9 +23,11 @@ import numpy as np
 from capsim.experiments._args import int_at_least
 from capsim.simcore import stats
 from capsim.simcore.latency import Service, response_quantiles
+from capsim.simcore.queueing import ServiceDistribution
 
 DESCRIPTION = "response-time p50/p99 of the latency model vs Ciw simulations (M/M/c, M/G/c)"
-KINDS = (("exponential", 1.0), ("deterministic", 0.0), ("lognormal", 3.0))
+KINDS: tuple[tuple[ServiceDistribution, float], ...] = (
+    ("exponential", 1.0), ("deterministic", 0.0), ("lognormal", 3.0))
 SERVERS = (1, 8, 64)
 RHOS = (0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 LEVELS = (0.5, 0.99)
@@ -59,7 +61,8 @@ def ciw_quantiles(kind: str, scv: float, servers: int, rho: float, customers: in
     return np.quantile(response[keep], LEVELS)
 
 
-def capsim_quantiles(kind: str, scv: float, servers: int, rho: float) -> np.ndarray:
+def capsim_quantiles(kind: ServiceDistribution, scv: float, servers: int, rho: float
+                     ) -> np.ndarray:
     """p50 and p99 of the response time from `simcore.latency`."""
     return np.array([float(v[0]) for v in
                      response_quantiles(servers, rho, LEVELS, Service(kind, scv))])
@@ -73,7 +76,7 @@ def _case(args: tuple) -> tuple:
 
 def table(customers: int, seeds: int, workers: int, seed: int = 2026,
           rhos: tuple[float, ...] = RHOS, servers: tuple[int, ...] = SERVERS,
-          kinds: tuple[tuple[str, float], ...] = KINDS) -> list[dict]:
+          kinds: tuple[tuple[ServiceDistribution, float], ...] = KINDS) -> list[dict]:
     """One row per (service, c, rho, level): capsim, Ciw mean and interval, relative error."""
     cases = [(k, scv, c, rho, customers, seeds, seed + 1000 * i)
              for i, (k, scv, c, rho) in enumerate(

@@ -302,6 +302,10 @@ def kpi_table(summary: dict) -> str:
     if fa and fa.get("share_never"):
         lines.append(f"first_adequate_date: never adequate within the horizon in "
                      f"{fa['share_never']:.0%} of replications (not in the statistics above)")
+    fs = summary["kpis"].get("first_short_month")
+    if fs and fs.get("share_never"):
+        lines.append(f"first_short_month: no short month in the window in "
+                     f"{fs['share_never']:.0%} of replications (not in the statistics above)")
     if summary.get("by_cloud"):
         lines += ["", cloud_table(summary["by_cloud"])]
     return "\n".join(lines)

@@ -283,7 +283,11 @@ def _plot_observations(path: Path, obs: list[Observation], res: inference.Result
             ax.set_yscale("log")
         ax.set_title(f"{title}: {obs[ks[0]].unit}", fontsize=9, loc="left")
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=8, loc="upper left")
+    seen: dict[str, Any] = {}
+    for ax in axes[:, 0]:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            seen.setdefault(lab, h)
+    axes[0, 0].legend(list(seen.values()), list(seen), fontsize=8, loc="upper left")
     fig.suptitle("Observations against simulated 90% bands: prior (grey) and posterior (blue)",
                  fontsize=11)
     fig.tight_layout()

@@ -188,6 +188,13 @@ def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
     assert len(cands) == 4
     assert ((cands["p_lo"] <= cands["p_short"]) & (cands["p_short"] <= cands["p_hi"])).all()
     assert r["fresh"]["seed"] == 6 and r["fresh"]["replications"] == 3
+    # The paired difference is plan - own, replication by replication.
+    kp = {k: pd.read_parquet(d / f"check/{k}/kpis.parquet").set_index("replication")
+          for k in ("plan", "own")}
+    spend = {k: v.filter(like="spend_usd__").sum(axis=1) for k, v in kp.items()}
+    assert r["paired_plan_minus_own"]["spend_usd"]["diff_mean"] == pytest.approx(
+        (spend["plan"] - spend["own"]).mean(), rel=1e-9, abs=1.0)
+    assert r["fresh"]["plan"]["spend_usd"] == pytest.approx(spend["plan"].mean(), rel=1e-9)
     sched = pd.read_csv(d / "schedule.csv")
     assert list(sched.columns) == ["what", "where", "when", "how_much", "unit", "basis"]
     assert (sched["how_much"] >= 0).all() and len(sched)

@@ -22,8 +22,10 @@ from capsim.api import (
     ScenarioError,
     StoreError,
     compare,
+    global_sensitivity,
     load,
     open_run,
+    plan,
     run,
     sensitivity,
     sweep,
@@ -35,4 +37,5 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
-           "compare", "load", "open_run", "run", "sensitivity", "sweep"]
+           "compare", "global_sensitivity", "load", "open_run", "plan", "run", "sensitivity",
+           "sweep"]

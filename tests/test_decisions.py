@@ -289,3 +289,18 @@ def test_sensitivity_cli_bad_param_and_prcc_without_sweep_exit_2(tmp_path, capsy
     assert len(err) == 1 and "demand.nope" in err[0]
     assert main(["sensitivity", "--method", "prcc"]) == 2
     assert "sweep directory" in capsys.readouterr().err
+
+
+def test_global_sensitivity_api_morris_and_a_dummy_input(tmp_path):
+    import capsim
+
+    # PUE sets how much IT power (billed) each facility MW holds; surges change demand,
+    # not what is installed and billed, in half a year under the fixed plan.
+    r = capsim.global_sensitivity(
+        method="morris", params=["datacenters.pue", "surges.magnitude"], samples=3,
+        overrides=["scenario.end=2026-10-01"], out=tmp_path / "m", workers=1,
+        executor="serial", kpis=["spend_usd"], progress=False)
+    assert r["points"] == 3 * (2 + 1)
+    e = {x["param"]: x for x in r["kpis"]["spend_usd"]["inputs"]}
+    assert e["datacenters.pue"]["mu_star"] > 0
+    assert e["surges.magnitude"]["mu_star"] < e["datacenters.pue"]["mu_star"]

@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="an uncertain input (or a dotted prefix such as demand.) to vary; "
                          "default: all")
     se.add_argument("--samples", type=int_at_least(2, "--samples"), default=None,
-                    help="sobol: base samples N (N x (inputs + 2) points, default 64); "
+                    help="sobol: base samples N (N x (inputs + 2) points, default 16); "
                          "morris: trajectories (default 10)")
     se.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=1,
                     help="per design point, the same seeds for every point (default 1)")

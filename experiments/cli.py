@@ -306,12 +306,13 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Validate a scenario (with overrides) and print what it holds."""
     sc, text = load(a.scenario, a.overrides)
-    n_params = text.count("source =")
+    n_params = text.count("source =") - len(sc.levers)  # a lever has a source too
     on = [n for n, c in sc.clouds.items() if c.enabled]
     off = [n for n, c in sc.clouds.items() if not c.enabled]
     print(f"{a.scenario or DEFAULT_SCENARIO}: ok: scenario {sc.name!r}, {sc.scenario.start} .. "
           f"{sc.scenario.end}, {len(sc.supply.generations)} chip generations, "
-          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters; clouds on: "
+          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters, "
+          f"{len(sc.levers)} levers; clouds on: "
           f"{', '.join(on)}" + (f"; off: {', '.join(off)}" if off else ""))
     return 0
 

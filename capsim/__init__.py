@@ -27,8 +27,10 @@ from capsim.api import (
     StoreError,
     calibrate,
     compare,
+    global_sensitivity,
     load,
     open_run,
+    plan,
     run,
     sensitivity,
     sweep,
@@ -40,4 +42,5 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
-           "calibrate", "compare", "load", "open_run", "run", "sensitivity", "sweep"]
+           "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "run",
+           "sensitivity", "sweep"]

@@ -31,7 +31,8 @@ from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "calibrate",
-           "compare", "load", "open_run", "plan", "run", "sensitivity", "sweep"]
+           "compare", "global_sensitivity", "load", "open_run", "plan", "run", "sensitivity",
+           "sweep"]
 
 DEFAULT_REPLICATIONS = 100
 """Replications of `capsim run` when none are given (~1 minute on 2 cores)."""
@@ -365,3 +366,25 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
                           workers=workers or os.cpu_count() or 1, progress=progress, **settings)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-plan-"))
     return _plan.plan(spec, path, force=force)
+
+
+def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method: str = "sobol",
+                       params: Sequence[str] = (), samples: int | None = None,
+                       replications: int = 1, seed: int = DEFAULT_SEED,
+                       workers: int | None = None, executor: str = "processes",
+                       out: str | os.PathLike[str] | None = None,
+                       overrides: Sequence[str] = (), kpis: Sequence[str] | None = None,
+                       force: bool = False, progress: bool | None = None) -> dict[str, Any]:
+    """Sobol' or Morris indices of KPIs over the scenario's uncertain inputs (all, or `params`).
+
+    As `capsim sensitivity --method sobol|morris`. An unfinished `out` is resumed. Returns
+    sensitivity.json as a dict.
+    """
+    from capsim.experiments import sensitivity as _gsa
+
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
+    if not (path / "design.parquet").exists() or force:
+        name = None if scenario is None else str(scenario)
+        _gsa.start(name, list(overrides), method, list(params), samples, replications, seed,
+                   path, list(kpis) if kpis else None, force=force).unlock()
+    return _gsa.resume(path, workers or os.cpu_count() or 1, executor, progress)

@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="an uncertain input (or a dotted prefix such as demand.) to vary; "
                          "default: all")
     se.add_argument("--samples", type=int_at_least(2, "--samples"), default=None,
-                    help="sobol: base samples N (N x (inputs + 2) points, default 64); "
+                    help="sobol: base samples N (N x (inputs + 2) points, default 16); "
                          "morris: trajectories (default 10)")
     se.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=1,
                     help="per design point, the same seeds for every point (default 1)")
@@ -503,12 +503,13 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Validate a scenario (with overrides) and print what it holds."""
     sc, text = load(a.scenario, a.overrides)
-    n_params = text.count("source =")
+    n_params = text.count("source =") - len(sc.levers)  # a lever has a source too
     on = [n for n, c in sc.clouds.items() if c.enabled]
     off = [n for n, c in sc.clouds.items() if not c.enabled]
     print(f"{a.scenario or DEFAULT_SCENARIO}: ok: scenario {sc.name!r}, {sc.scenario.start} .. "
           f"{sc.scenario.end}, {len(sc.supply.generations)} chip generations, "
-          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters; clouds on: "
+          f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters, "
+          f"{len(sc.levers)} levers; clouds on: "
           f"{', '.join(on)}" + (f"; off: {', '.join(off)}" if off else ""))
     return 0
 

@@ -411,7 +411,8 @@ def _check_run(scenario: Scenario, spec: PlanSpec, out: Path) -> Path:
 
 
 def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    d = stats.paired_difference(np.asarray(b, float), np.asarray(a, float))
+    """B - a per replication (common random numbers): mean and 95% interval."""
+    d = stats.paired_difference(np.asarray(a, float), np.asarray(b, float))
     return {"diff_mean": d["diff_mean"], "diff_ci95": d["diff_ci95"]}
 
 

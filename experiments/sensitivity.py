@@ -31,7 +31,7 @@ from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore, StoreError, atomic_write_table
 
 METHODS = ("sobol", "morris")
-DEFAULT_SAMPLES = {"sobol": 64, "morris": 10}
+DEFAULT_SAMPLES = {"sobol": 16, "morris": 10}
 """Sobol': base samples N (N x (d + 2) points); Morris: trajectories (x (d + 1) points)."""
 DEFAULT_KPIS = ["unserved_fraction", "short_month_share", "spend_usd"]
 KNOWN_KPIS = tuple(KPIS + MILESTONES) + OUTCOMES

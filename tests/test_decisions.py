@@ -188,6 +188,13 @@ def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
     assert len(cands) == 4
     assert ((cands["p_lo"] <= cands["p_short"]) & (cands["p_short"] <= cands["p_hi"])).all()
     assert r["fresh"]["seed"] == 6 and r["fresh"]["replications"] == 3
+    # The paired difference is plan - own, replication by replication.
+    kp = {k: pd.read_parquet(d / f"check/{k}/kpis.parquet").set_index("replication")
+          for k in ("plan", "own")}
+    spend = {k: v.filter(like="spend_usd__").sum(axis=1) for k, v in kp.items()}
+    assert r["paired_plan_minus_own"]["spend_usd"]["diff_mean"] == pytest.approx(
+        (spend["plan"] - spend["own"]).mean(), rel=1e-9, abs=1.0)
+    assert r["fresh"]["plan"]["spend_usd"] == pytest.approx(spend["plan"].mean(), rel=1e-9)
     sched = pd.read_csv(d / "schedule.csv")
     assert list(sched.columns) == ["what", "where", "when", "how_much", "unit", "basis"]
     assert (sched["how_much"] >= 0).all() and len(sched)
@@ -282,3 +289,18 @@ def test_sensitivity_cli_bad_param_and_prcc_without_sweep_exit_2(tmp_path, capsy
     assert len(err) == 1 and "demand.nope" in err[0]
     assert main(["sensitivity", "--method", "prcc"]) == 2
     assert "sweep directory" in capsys.readouterr().err
+
+
+def test_global_sensitivity_api_morris_and_a_dummy_input(tmp_path):
+    import capsim
+
+    # PUE sets how much IT power (billed) each facility MW holds; surges change demand,
+    # not what is installed and billed, in half a year under the fixed plan.
+    r = capsim.global_sensitivity(
+        method="morris", params=["datacenters.pue", "surges.magnitude"], samples=3,
+        overrides=["scenario.end=2026-10-01"], out=tmp_path / "m", workers=1,
+        executor="serial", kpis=["spend_usd"], progress=False)
+    assert r["points"] == 3 * (2 + 1)
+    e = {x["param"]: x for x in r["kpis"]["spend_usd"]["inputs"]}
+    assert e["datacenters.pue"]["mu_star"] > 0
+    assert e["surges.magnitude"]["mu_star"] < e["datacenters.pue"]["mu_star"]

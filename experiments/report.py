@@ -185,16 +185,21 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
     out["how_much"] = ("How much: " + "; ".join(much) + ".") if much else ""
     # Service KPIs of newer runs (issue 14), when present: the spell and the loan.
     extra = []
-    for name in ("longest_short_spell_months", "loan_share", "training_deficit_share"):
-        d = k.get(name)
-        if d and d.get("mean") is not None:
-            u = kpi_text.unit(name, d)
-            show = _pct if (u.startswith("share") or u == "probability") else (
-                lambda v, u=u: f"{format_value(v, u)} {u}".strip())
-            extra.append(f"{kpi_text.definition(name) or name}: {show(d['mean'])} on average "
-                         f"(median {show(d.get('p50'))})")
+    d = k.get("longest_short_spell_months")
+    if d and d.get("mean") is not None:
+        extra.append(f"the longest run of short months lasts {d['mean']:.1f} months on average "
+                     f"(median {d.get('p50', math.nan):.0f})")
+    d = k.get("loan_share")
+    if d and d.get("mean") is not None:
+        extra.append(f"training lends {_pct(d['mean'])} of serving capacity on average "
+                     f"(median {_pct(d.get('p50'))})")
+    d = k.get("training_deficit_share")
+    if d and d.get("mean") is not None:
+        extra.append(f"training is left without {_pct(d['mean'])} of its reservation on "
+                     f"average (median {_pct(d.get('p50'))})")
     if extra:
-        out["how_much"] += " " + ". ".join(x[0].upper() + x[1:] for x in extra) + "."
+        text = "; ".join(extra)
+        out["how_much"] += " " + text[0].upper() + text[1:] + "."
     out["drivers"] = None
     if sensitivity and sensitivity.get("ranking"):
         top = sensitivity["ranking"][:3]

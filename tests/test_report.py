@@ -212,6 +212,6 @@ def test_service_kpis_of_newer_runs_are_named_when_present(run, tmp_path):
                                      "p50": 0.11, "p95": 0.3, "unit": "share of serving capacity"}
     (copy / "summary.json").write_text(json.dumps(summary))
     text = _text(report.render(copy))
-    assert "training lends: 12% on average (median 11%)" in text
+    assert "training lends 12% of serving capacity on average (median 11%)" in text.lower()
     row = re.search(r"loan_share (.*?) share of serving capacity", text).group(1)
     assert "0.12" in row

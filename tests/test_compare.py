@@ -73,7 +73,7 @@ def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, ca
     printed = capsys.readouterr().out
     head = printed.splitlines()[1]
     assert head.split()[-1] == "unit"
-    row = next(ln for ln in printed.splitlines() if ln.startswith("lost_revenue_usd"))
+    row = next(ln for ln in printed.splitlines() if ln.startswith("lost_revenue_total_usd"))
     assert row.rstrip().endswith("USD") and "$" in row
     assert "share of tokens" in next(ln for ln in printed.splitlines()
                                      if ln.startswith("unserved_fraction"))

@@ -46,8 +46,8 @@ from capsim.simcore.simulation import run_replication
 from capsim.simcore.store import atomic_write_bytes, dumps
 from scipy.stats import ks_2samp
 
-DEFAULT_POINTS = 1500
-"""Design points of `capsim calibrate` (about 12 minutes on 2 cores for the default)."""
+DEFAULT_POINTS = 1000
+"""Design points of `capsim calibrate`: 263 s of CPU for the default scenario (README)."""
 
 
 @functools.lru_cache(maxsize=2)

@@ -286,9 +286,14 @@ def test_delivery_delay_lowers_end_2026_gigawatts_on_average_with_the_same_seed(
         return np.array([run_replication(CapacityModel, sc, 2026, i).kpis["trainium_gw_2026_12_31"]
                          for i in range(12)])
 
-    d = gw(["supply.delivery_delay_days=180"]) - gw([])
-    assert d.mean() < 0 and (d < -1e-3).sum() >= 4, d
+    base = gw([])
+    d = gw(["supply.delivery_delay_days=180"]) - base
+    assert d.mean() < 0, d
     assert d.max() < 0.01, d  # no replication gains more than a few racks
+    # With history from 2024 the end of 2026 is mostly power-bound, so half a year's delay
+    # bites in a few replications; a year's delay in most.
+    d = gw(["supply.delivery_delay_days=365"]) - base
+    assert (d < -1e-3).sum() >= 8 and d.max() < 0.01, d
 
 
 def test_forecast_policy_orders_ahead_within_its_yearly_cap():

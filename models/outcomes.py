@@ -15,13 +15,17 @@ def window_days(scenario: Scenario, clock: Clock) -> tuple[int, int]:
     """Day indices [first, last) of the evaluation window on the run's daily grid.
 
     The window runs from ``[scenario] evaluation_start`` (default: the start) to
-    ``evaluation_end`` (default: the horizon end), clipped to the run.
+    ``evaluation_end`` (default: the horizon end), clipped to the run. A run that ends
+    before its window starts (cut short, e.g. to the history years) is evaluated over the
+    whole run, so that its KPIs are defined.
     """
     meta = scenario.scenario
     lo = (meta.evaluation_start or meta.start) - meta.start
     hi = (meta.evaluation_end or meta.end) - meta.start
     first = int(np.clip(lo.days, 0, clock.days))
     last = int(np.clip(hi.days, first, clock.days))
+    if last <= first:
+        return 0, clock.days
     return first, last
 
 

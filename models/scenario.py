@@ -200,10 +200,16 @@ class Meta(_Frozen):
         if (self.end - self.start).days > MAX_HORIZON_YEARS * 366:
             raise ValueError(f"end (={self.end}): the horizon is at most {MAX_HORIZON_YEARS} "
                              f"years from start (={self.start})")
-        lo, hi = self.evaluation_start or self.start, self.evaluation_end or self.end
-        if not self.start <= lo < hi <= self.end:
-            raise ValueError(f"evaluation window {lo} to {hi} must be non-empty and within "
-                             f"start (={self.start}) and end (={self.end})")
+        lo = self.evaluation_start or self.start
+        # A run cut short before its window (a calibration of the history years, a quick
+        # test) is evaluated over the whole run (see models.outcomes.window_days); a window
+        # that starts before the run or ends before it starts is a mistake.
+        if lo < self.start:
+            raise ValueError(f"evaluation_start (={lo}) must be on or after start "
+                             f"(={self.start})")
+        if self.evaluation_end is not None and self.evaluation_end <= lo:
+            raise ValueError(f"evaluation_end (={self.evaluation_end}) must be after the "
+                             f"evaluation window's start (={lo})")
         return self
 
 

@@ -63,7 +63,7 @@ def ciw_quantiles(kind: str, scv: float, servers: int, rho: float, customers: in
 
 def capsim_quantiles(kind: ServiceDistribution, scv: float, servers: int, rho: float
                      ) -> np.ndarray:
-    """p50 and p99 of the response time from `simcore.latency`."""
+    """p50 and p99 of the response time from `simcore.latency` (exact M/G/1 at c = 1)."""
     return np.array([float(v[0]) for v in
                      response_quantiles(servers, rho, LEVELS, Service(kind, scv))])
 

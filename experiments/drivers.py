@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
                       for x in lead)
           + f" drive the unserved share of tokens most; the first-order indices of the top "
             f"{len(top)} sum to {e['sum_s1']:.2f} [{lo:.2f}, {hi:.2f}], so "
-          + ("interactions matter" if hi < 0.9 else "the inputs act mostly alone")
+          + ("interactions matter" if hi < 0.9 else
+             "the estimates are too noisy at this size to tell (raise -n)" if lo > 0.9
+             or hi - lo > 0.5 else "the inputs act mostly alone")
           + ".")
     return 0
 

@@ -431,15 +431,15 @@ def cmd_run(a: argparse.Namespace) -> int:
         summary = runs.execute(spec, store)
     except KeyboardInterrupt as exc:
         what = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
-        print(f"capsim: {what}; {len(store.done())} replications kept in {out} (status "
-              f"partial); finish with: capsim run --resume {out}", file=sys.stderr)
+        print(f"capsim: {what}; {_kept(store)} kept in {out} (status partial); finish with: "
+              f"capsim run --resume {out}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except OSError as exc:
         msg = environment_error(exc)
         if msg is None:
             raise
-        print(f"capsim: {msg}; {len(store.done())} replications kept in {out} (status "
-              f"partial); when fixed, finish with: capsim run --resume {out}", file=sys.stderr)
+        print(f"capsim: {msg}; {_kept(store)} kept in {out} (status partial); when fixed, "
+              f"finish with: capsim run --resume {out}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     finally:
         store.unlock()
@@ -461,6 +461,11 @@ def cmd_run(a: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_TARGET_NOT_MET
     return EXIT_OK
+
+
+def _kept(store) -> str:
+    n = len(store.done())
+    return f"{n} replication{'' if n == 1 else 's'}"
 
 
 def _complete_outputs(store) -> int:

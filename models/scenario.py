@@ -335,7 +335,7 @@ class Enterprise(_Frozen):
     """The enterprise customer population."""
 
     customers: Count
-    size_sigma: Positive
+    size_sigma: Annotated[Param, _bounded(0.0, 5.0, strict_lo=True)]  # e^5: beyond any spread
     region_shares: dict[str, float]
     region_utc_offset_hours: dict[str, float]
     committed_share: Share

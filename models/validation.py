@@ -179,7 +179,8 @@ def estimate(sc: Any) -> Estimate:
     """Peak memory and scheduled events of one replication of scenario `sc`.
 
     The terms are the model's large arrays: ~64 bytes per enterprise customer (sizes,
-    regions, arrival and churn days and their temporaries), hourly arrays of
+    regions, arrival and churn days and their temporaries), ~24 bytes per chip of the
+    installed base (one install age each, and temporaries), hourly arrays of
     days x 24 x (tiers + clouds + generations) doubles, and daily series; events are
     random surges, launches, chip batches, building power-ons and procurement reviews.
     """
@@ -192,9 +193,13 @@ def estimate(sc: Any) -> Estimate:
     hourly = days * 24 * 8 * (12 + 2 * clouds)
     daily = days * 8 * (120 + 8 * gens + 6 * clouds)
     customer_bytes = 64 * customers
-    memory = customer_bytes + hourly + daily + 150e6  # + the interpreter and libraries
-    memory_key = ("demand.enterprise.customers" if customer_bytes > hourly
-                  else "scenario.end")
+    # The installed base draws one install age per chip (8 bytes, plus temporaries).
+    chips = {name: 24 * _hi(g.installed_at_start) for name, g in sc.supply.generations.items()}
+    chip_key, chip_bytes = max(chips.items(), key=lambda kv: kv[1]) if chips else ("", 0.0)
+    memory = customer_bytes + sum(chips.values()) + hourly + daily + 150e6  # + libraries
+    terms = {"demand.enterprise.customers": customer_bytes, "scenario.end": hourly,
+             f"supply.generations.{chip_key}.installed_at_start": chip_bytes}
+    memory_key = max(terms, key=lambda k: terms[k])
     s = sc.surges
     surges = _hi(s.rate_per_year) * years
     launches = days / max(float(s.launch_every_days.spec.support[0]), 1e-9) + len(s.launches)

@@ -88,8 +88,10 @@ class Model(Protocol):
 def run_replication(model_cls: type, scenario: Any, seed: int, replication: int) -> RunResult:
     """Run one replication of `model_cls(scenario)`; top-level so that it pickles."""
     # An overflow to infinity is an error, never a silent inf in the results: the caller
-    # gets a FloatingPointError and names the scenario values that caused it.
-    with np.errstate(over="raise"):
+    # gets a FloatingPointError and names the scenario values that caused it. An invalid
+    # operation (inf - inf) gives a NaN that the caller's checks of the KPIs report, so
+    # it prints no warning of its own.
+    with np.errstate(over="raise", invalid="ignore"):
         model = model_cls(scenario)
         sim = model.build(Streams(seed, replication))
         sim.run()

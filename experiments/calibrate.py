@@ -346,7 +346,8 @@ def add_parser(sub) -> None:
 
     c = sub.add_parser("calibrate", help="condition the scenario's uncertain inputs on the "
                        "public record (history matching)")
-    c.add_argument("scenario", nargs="?", default=None)
+    c.add_argument("scenario", nargs="?", default=None,
+                   help="TOML file or embedded scenario name (default: the default scenario)")
     c.add_argument("--observations", type=Path, default=None, metavar="FILE",
                    help="observation file (default: the scenario's own)")
     c.add_argument("--holdout-after", type=_date, default=None, metavar="DATE",
@@ -354,9 +355,11 @@ def add_parser(sub) -> None:
     c.add_argument("--out", "-o", type=Path, required=True, help="directory to write")
     c.add_argument("--points", type=int_at_least(10, "--points"), default=DEFAULT_POINTS,
                    help=f"design points, one simulation each (default {DEFAULT_POINTS})")
-    c.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026)
+    c.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026,
+                   help="seed of the design and the simulations (default 2026)")
     c.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                   default=os.cpu_count() or 1)
+                   default=os.cpu_count() or 1,
+                   help="parallel worker processes (default: all cores, here %(default)s)")
     c.add_argument("--cutoff", type=float, default=3.0,
                    help="implausibility cut-off (default 3)")
     c.add_argument("--discrepancy", type=float, default=0.1,
@@ -364,9 +367,12 @@ def add_parser(sub) -> None:
     c.add_argument("--reuse", type=Path, default=None, metavar="DIR",
                    help="match the simulated design of an earlier calibration (same scenario, "
                         "observations, seed and points) instead of simulating it again")
-    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    c.add_argument("--force", action="store_true", help="write into a non-empty directory")
-    c.add_argument("--no-progress", action="store_true")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a scenario value (repeatable; default: none)")
+    c.add_argument("--force", action="store_true",
+                   help="write into a non-empty directory (default: refuse)")
+    c.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (default: a bar when stderr is a terminal)")
 
 
 def _date(text: str) -> dt.date:

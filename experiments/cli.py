@@ -220,22 +220,30 @@ def build_parser() -> argparse.ArgumentParser:
                          "morris: trajectories (default 10)")
     se.add_argument("--replications", "-n", type=int_at_least(1, "--replications"), default=1,
                     help="per design point, the same seeds for every point (default 1)")
-    se.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    se.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
+                    help=f"seed of the design and the replications (default {DEFAULT_SEED})")
     se.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                    default=os.cpu_count() or 1)
-    se.add_argument("--executor", choices=EXECUTORS, default="processes")
-    se.add_argument("--out", "-o", type=Path, default=None)
-    se.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    se.add_argument("--force", action="store_true")
-    se.add_argument("--no-progress", action="store_true")
+                    default=os.cpu_count() or 1,
+                    help="parallel worker processes (default: all cores, here %(default)s)")
+    se.add_argument("--executor", choices=EXECUTORS, default="processes",
+                    help="where replications run (default: processes)")
+    se.add_argument("--out", "-o", type=Path, default=None, metavar="DIR",
+                    help="sensitivity directory (default: runs/sensitivity-<scenario>-<time>)")
+    se.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override applied to every point (repeatable; default: none)")
+    se.add_argument("--force", action="store_true",
+                    help="replace a finished directory (default: refuse)")
+    se.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (default: a bar when stderr is a terminal)")
 
     pn = sub.add_parser("plan", help="search the scenario's levers for the cheapest plan that "
                         "keeps P(short month) under a target")
-    pn.add_argument("scenario", nargs="?", default=None)
+    pn.add_argument("scenario", nargs="?", default=None,
+                    help="TOML file or embedded scenario name (default: the default scenario)")
     pn.add_argument("--max-shortfall", type=float, default=0.10, metavar="P",
                     help="largest acceptable P(some month of the window is short) (default 0.1)")
     pn.add_argument("--objective", choices=("spend", "spend_plus_lost", "stranded"),
-                    default="spend")
+                    default="spend", help="what the plan minimises (default: spend)")
     pn.add_argument("--budget", type=int_at_least(1, "--budget"), default=40,
                     help="candidates to evaluate (default 40: ~10-20 minutes on 2 cores)")
     pn.add_argument("--reps", type=int_at_least(2, "--reps"), default=8,
@@ -253,15 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="best plans to test across the uncertain inputs (0: skip)")
     pn.add_argument("--states", type=int_at_least(4, "--states"), default=48,
                     help="states of the world for the robustness test (default 48)")
-    pn.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED)
+    pn.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
+                    help=f"seed of the search and of its replications (default {DEFAULT_SEED})")
     pn.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                    default=os.cpu_count() or 1)
-    pn.add_argument("--executor", choices=EXECUTORS, default="processes")
+                    default=os.cpu_count() or 1,
+                    help="parallel worker processes (default: all cores, here %(default)s)")
+    pn.add_argument("--executor", choices=EXECUTORS, default="processes",
+                    help="where replications run (default: processes)")
     pn.add_argument("--out", "-o", type=Path, default=None,
                     help="plan directory (an unfinished one is resumed)")
-    pn.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    pn.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a scenario value (repeatable; default: none)")
     pn.add_argument("--force", action="store_true", help="replace a finished plan directory")
-    pn.add_argument("--no-progress", action="store_true")
+    pn.add_argument("--no-progress", action="store_true",
+                    help="no progress bar (default: a bar when stderr is a terminal)")
 
     rp = sub.add_parser("report", help="write a self-contained HTML report of a run")
     rp.add_argument("run_dir", type=Path, help="a complete run directory")

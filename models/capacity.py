@@ -175,8 +175,7 @@ class CapacityModel:
                 pr.early_retirement_ratio,
                 lambda gen, text, n: sim.events.log(sim.env.now, "early_retirement", text,
                                                     subject=gen, amount=n, unit="chips"),
-                clock.hours(pr.power_aware_from or sc.scenario.evaluation_start
-                            or sc.scenario.start))
+                clock.hours(pr.power_aware_from or sc.scenario.start))
             self.lines.gate = self.gate
         # The tick stores arrays; collect() turns them into the named daily series.
         days, n_g, n_c = clock.days, len(self.gen_names), len(self.clouds)

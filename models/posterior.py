@@ -15,6 +15,7 @@ posterior.parquet); each replication picks one row with its own named stream
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,9 +117,26 @@ class Pinner:
                     node[key][last] = float(v)
             else:
                 old = node[last]
-                node[last] = {"value": float(v), "unit": old.get("unit", ""),
+                # A count (chips, customers) is a whole number when constant.
+                value = float(round(v)) if last in _count_fields() else float(v)
+                node[last] = {"value": value, "unit": old.get("unit", ""),
                               "source": f"{label}: {name}"}
         return validate_dict(label, data)
+
+
+@functools.cache
+def _count_fields() -> frozenset[str]:
+    """Names of the scenario fields that count things (typed `Count` in the schema)."""
+    from capsim.models import scenario as schema
+    from capsim.models import validation
+
+    out = set()
+    for obj in vars(schema).values():
+        if isinstance(obj, type) and issubclass(obj, BaseModel):
+            for n, f in obj.model_fields.items():
+                if any(getattr(m, "func", None) is validation.whole for m in f.metadata):
+                    out.add(f.alias or n)
+    return frozenset(out)
 
 
 def pin(scenario: Scenario, values: dict[str, float], label: str = "pinned inputs") -> Scenario:

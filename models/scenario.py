@@ -475,7 +475,7 @@ class Procurement(_Frozen):
         90.0, ge=0.0, description="days ahead the shipping policy looks for powered space")
     power_aware_from: dt.date | None = Field(
         None, description="power_aware: the date from which shipping waits for powered space "
-        "(default: the evaluation window's start; before it, history ships as it happened)")
+        "(default: the start); before it, chips ship on schedule, as history did")
     hold_review_days: float = Field(
         30.0, gt=0.0, description="days between looks at held chips")
     early_retirement_ratio: float = Field(

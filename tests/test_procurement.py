@@ -132,7 +132,8 @@ def test_history_ships_as_it_happened_whatever_the_policy(pair):
     # the history years replay the recorded output, so both policies ship the same chips
     # on the same seeds up to that day, and only then part ways.
     sc = load(None, ["scenario.end=2030-04-01"])[0]
-    start = sc.scenario.evaluation_start or sc.scenario.start
+    start = sc.procurement.power_aware_from
+    assert start is not None
     day = (start - sc.scenario.start).days
     for aware, legacy in zip(pair["power_aware"], pair["legacy"], strict=True):
         a, b = aware.timeseries["chips_shipped"], legacy.timeseries["chips_shipped"]

@@ -125,8 +125,13 @@ def test_sensitivity_drivers_and_history_section(run, tmp_path):
                                       "power_on_delay_days")]
     assert pos == sorted(pos) and "x.unused" not in drivers and "PRCC +0.90" in drivers
     assert "3 of 4 public observations" in text and "run-rate 2026-04" in text
-    # Without a history section the report leaves it out.
-    assert 'id="history"' not in (run / "report.html").read_text()
+    # Without a history section (a scenario with no observations) the report leaves it out.
+    bare = tmp_path / "bare"
+    shutil.copytree(run, bare)
+    summary.pop("history")
+    (bare / "summary.json").write_text(json.dumps(summary))
+    assert main(["report", str(bare), "--out", str(tmp_path / "bare.html")]) == 0
+    assert 'id="history"' not in (tmp_path / "bare.html").read_text()
 
 
 def test_report_refuses_a_missing_sensitivity_result(run, tmp_path, capsys):

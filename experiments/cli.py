@@ -252,11 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replications for close candidates and the best few (default 32)")
     pn.add_argument("--check-reps", type=int_at_least(2, "--check-reps"), default=100,
                     help="fresh-seed replications of the plan and the own policy (default 100)")
-    pn.add_argument("--threshold", type=float, default=0.01,
-                    help="a month is short when more than this share of its demand is unserved")
+    pn.add_argument("--threshold", type=float, default=None,
+                    help="a month is short when more than this share of its demand is unserved "
+                         "(default: the scenario's service.short_month_threshold, 0.01)")
     pn.add_argument("--window", default=None, metavar="FROM:TO",
-                    help="evaluation window, YYYY-MM-DD:YYYY-MM-DD (default: start + 2 years "
-                         "to the end)")
+                    help="evaluation window, YYYY-MM-DD:YYYY-MM-DD (default: the scenario's "
+                         "evaluation window)")
     pn.add_argument("--robust", type=int_at_least(0, "--robust"), default=3,
                     help="best plans to test across the uncertain inputs (0: skip)")
     pn.add_argument("--states", type=int_at_least(4, "--states"), default=48,

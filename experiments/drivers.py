@@ -4,8 +4,9 @@ Two stages over the scenario's uncertain inputs (every parameter whose distribut
 not a constant, of the enabled clouds): Morris screening of all of them (n trajectories),
 then Sobol' first and total order indices of the `--top` inputs Morris ranks highest
 (4n base samples), for the share of months of the evaluation window that are short
-(more than 1% of demand unserved) and the unserved share of tokens. One replication per
-design point, the same seeds at every point (common random numbers).
+(more than service.short_month_threshold, 1%, of demand unserved) and the unserved share
+of tokens. One replication per design point, the same seeds at every point (common
+random numbers).
 """
 
 from __future__ import annotations

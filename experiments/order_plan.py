@@ -1,11 +1,12 @@
 """Experiment: what must be ordered to keep P(short month) under 10%?
 
 Runs `capsim plan` on the scenario's levers (minimum expected spend subject to P(some
-month of the evaluation window has more than 1% of its demand unserved) <= 0.10), checks
-the plan on fresh seeds against the scenario's own policy, and tests the best plans
-across the uncertain inputs. `-n` sets the effort: budget 5n candidates, n first
-replications each (up to 4n for close ones), 12.5n fresh-seed replications, 6n states of
-the world; the default -n 8 is `capsim plan`'s documented default budget.
+month of the scenario's evaluation window has more than service.short_month_threshold
+(1%) of its demand unserved) <= 0.10), checks the plan on fresh seeds against the
+scenario's own policy, and tests the best plans across the uncertain inputs. `-n` sets
+the effort: budget 5n candidates, n first replications each (up to 4n for close ones),
+12.5n fresh-seed replications, 6n states of the world; the default -n 8 is `capsim
+plan`'s documented default budget.
 """
 
 from __future__ import annotations

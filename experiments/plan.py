@@ -6,7 +6,10 @@ numbers), first `reps` replications; a plan whose shortfall probability is close
 target (its 95% Wilson interval holds the target) and whose cost could make it the best
 gets more, up to `max_reps` (sequential sampling). The constraint is the probability that
 some month of the evaluation window is short (more than `threshold` of its demand
-unserved); the objective is expected spend, spend plus lost revenue, or stranded power.
+unserved; by default the scenario's own window, `[scenario] evaluation_start` to
+`evaluation_end`, and `service.short_month_threshold`, so that it is the run's
+p_shortfall_any); the objective is expected spend, spend plus lost revenue, or stranded
+power over the scenario's evaluation window.
 
 The best plan found (and the scenario's own policy) are then run again as ordinary run
 directories on fresh seeds (root seed + 1, never used by the search) under DIR/check/:
@@ -51,7 +54,8 @@ from capsim.simcore.executors import make_executor
 from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes, atomic_write_table
 
-OBJECTIVES = {"spend": ("spend_usd", "expected spend on the enabled clouds over the run, USD"),
+OBJECTIVES = {"spend": ("spend_usd",
+                        "expected spend on the enabled clouds over the evaluation window, USD"),
               "spend_plus_lost": ("spend_plus_lost_usd", "expected spend plus lost revenue, USD"),
               "stranded": ("stranded_power_mw_months",
                            "expected powered but empty facility MW-months")}
@@ -74,7 +78,8 @@ class PlanSpec:
     check_reps: int = 100
     workers: int = 2
     executor: str = "processes"
-    threshold: float = 0.01
+    threshold: float | None = None
+    """A month is short above this share of its demand unserved (None: the scenario's)."""
     window: str | None = None
     robust: int = 3
     states: int = 48
@@ -88,7 +93,7 @@ class PlanSpec:
         if self.objective not in OBJECTIVES:
             problems.append(f"--objective (={self.objective!r}) must be one of "
                             f"{', '.join(OBJECTIVES)}")
-        if not 0 <= self.threshold < 1:
+        if self.threshold is not None and not 0 <= self.threshold < 1:
             problems.append(f"--threshold (={self.threshold}) must lie in [0, 1)")
         if self.max_reps < self.reps:
             problems.append(f"--max-reps (={self.max_reps}) must be >= --reps (={self.reps})")
@@ -332,9 +337,9 @@ def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec
     return path
 
 
-_ORDER = re.compile(r"^(?P<why>[^:]*):\s*(?P<chips>\d+)\s+(?P<gen>\S+)\s+chips and\s+"
-                    r"(?P<mw>[\d.]+)\s*MW")
-_POWER = re.compile(r"^(?P<site>.+?)\s+\+(?P<mw>[\d.]+)\s*MW")
+_ORDER = re.compile(r"^(?P<why>[^:]*):\s*(?P<chips>\d+)\s")
+"""Why and how many chips, from an order event's detail (its subject is the generation and
+its amount the facility MW)."""
 
 
 def schedule(run_dir: Path) -> pd.DataFrame:
@@ -353,22 +358,24 @@ def schedule(run_dir: Path) -> pd.DataFrame:
     ev["year"] = pd.to_datetime(ev["date"]).dt.year
     rows: list[dict[str, Any]] = []
     campus_cloud = {k: c.cloud for k, c in sc.datacenters.campuses.items()}
-    pw = ev[ev["kind"] == "power_on"]
-    parsed = pw["detail"].str.extract(_POWER)
-    pw = pw.assign(site=parsed["site"], mw=parsed["mw"].astype(float)).dropna(subset=["site"])
-    for (site, year), g in pw.groupby(["site", "year"]):
+    # Events carry their facts as fields: subject (campus, generation or cloud), amount
+    # (facility MW) and unit.
+    for (site, year), g in ev[ev["kind"] == "power_on"].groupby(["subject", "year"]):
         rows.append({"what": "buildings powering on", "where": f"{site} "
                      f"({campus_cloud.get(site, '?')})", "when": int(year),
-                     "how_much": g["mw"].sum() / n, "unit": "facility MW",
+                     "how_much": g["amount"].sum() / n, "unit": "facility MW",
                      "basis": f"mean of {n} replications"})
+    for (cloud, year), g in ev[ev["kind"] == "power_order"].groupby(["subject", "year"]):
+        rows.append({"what": "order: buildings for held chips", "where": cloud,
+                     "when": int(year), "how_much": g["amount"].sum() / n,
+                     "unit": "facility MW", "basis": f"mean of {n} replications"})
     od = ev[ev["kind"] == "order"]
     parsed = od["detail"].str.extract(_ORDER)
-    od = od.assign(why=parsed["why"], gen=parsed["gen"], chips=parsed["chips"].astype(float),
-                   mw=parsed["mw"].astype(float)).dropna(subset=["gen"])
-    for (why, gen, year), g in od.groupby(["why", "gen", "year"]):
+    od = od.assign(why=parsed["why"], chips=parsed["chips"].astype(float)).dropna(subset=["why"])
+    for (why, gen, year), g in od.groupby(["why", "subject", "year"]):
         where = f"{gen} ({sc.supply.generations[gen].cloud})" \
             if gen in sc.supply.generations else gen
-        for amount, unit in ((g["chips"].sum() / n, "chips"), (g["mw"].sum() / n,
+        for amount, unit in ((g["chips"].sum() / n, "chips"), (g["amount"].sum() / n,
                                                               "facility MW (chips and buildings)")):
             rows.append({"what": f"order: {why.strip()}", "where": where, "when": int(year),
                          "how_much": amount, "unit": unit, "basis": f"mean of {n} replications"})
@@ -499,8 +506,9 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     if not base.levers:
         raise ScenarioError(builder.label, ["levers: the scenario declares no [levers.<name>] "
                                             "tables, so there is nothing to plan"])
-    window = Window.parse(spec.window, spec.threshold) if spec.window else \
-        Window.default(base, spec.threshold)
+    window = Window.default(base, spec.threshold)
+    if spec.window:
+        window = Window.parse(spec.window, window.threshold)
     for corner in ("low", "high"):  # the scenario's rules must accept the levers' ranges
         vals = {n: (lv.choices[0] if lv.kind == "choice" and lv.choices else getattr(lv, corner))
                 for n, lv in base.levers.items()}
@@ -588,7 +596,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     pareto_plot(cands, own, str(chosen["candidate"]), spec, store.path / "plots" / "pareto.png")
     result = {
         "scenario": base.name, "objective": spec.objective, "objective_meaning": cost_label,
-        "max_shortfall": spec.max_shortfall, "threshold": spec.threshold,
+        "max_shortfall": spec.max_shortfall, "threshold": window.threshold,
         "window": [str(window.start), str(window.end)], "candidates": int(len(cands)),
         "feasible_on_search_seeds": int((cands["p_short"] <= spec.max_shortfall).sum()),
         "chosen": str(chosen["candidate"]), "levers": best_params,

@@ -34,7 +34,7 @@ METHODS = ("sobol", "morris")
 DEFAULT_SAMPLES = {"sobol": 16, "morris": 10}
 """Sobol': base samples N (N x (d + 2) points); Morris: trajectories (x (d + 1) points)."""
 DEFAULT_KPIS = ["unserved_fraction", "short_month_share", "spend_usd"]
-KNOWN_KPIS = tuple(KPIS + MILESTONES) + OUTCOMES
+KNOWN_KPIS = tuple(dict.fromkeys([*KPIS, *MILESTONES, *OUTCOMES]))
 
 
 def choose_inputs(scenario, keys: list[str]) -> list[Uncertain]:

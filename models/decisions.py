@@ -7,8 +7,12 @@
   fixes each at a quantile of its own distribution, through an override that makes it a
   constant; every other draw keeps its stream (common random numbers).
 - Outcomes of one replication for planning: spend on every enabled cloud, lost revenue,
-  stranded power, and whether some month of an evaluation window was short (more than
-  `threshold` of the month's demand unserved).
+  stranded power (over the scenario's evaluation window, as the run's KPIs), and whether
+  some month of an evaluation window was short (more than `threshold` of the month's
+  demand unserved). By default the window and threshold are the scenario's own
+  (`[scenario] evaluation_start`/`evaluation_end`, `service.short_month_threshold`), so
+  `short` and `short_month_share` equal the run's `p_shortfall_any` and
+  `short_month_share`.
 
 `Builder` parses a scenario once and validates it with overrides many times (a design of
 thousands of points would otherwise re-read and re-merge the TOML for each).
@@ -22,7 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from capsim.models import validation
 from capsim.models.capacity import CapacityModel
+from capsim.models.outcomes import window_days
 from capsim.models.scenario import (
     Lever,
     Param,
@@ -87,26 +93,30 @@ def lever_value(scenario: Scenario, lever: Lever) -> Any:
 # ----------------------------------------------------------------------- uncertain inputs
 @dataclass(frozen=True)
 class Uncertain:
-    """One uncertain input: its scenario key and parameter."""
+    """One uncertain input: its scenario key and parameter (`whole`: a count)."""
 
     key: str
     param: Param
+    whole: bool = False
 
     def value(self, u: float) -> float:
-        """The parameter's value at quantile `u` (clipped away from 0 and 1)."""
-        return float(self.param.spec.ppf(float(np.clip(u, 1e-6, 1 - 1e-6))))
+        """The parameter's value at quantile `u` (clipped away from 0 and 1; a count rounded)."""
+        v = float(self.param.spec.ppf(float(np.clip(u, 1e-6, 1 - 1e-6))))
+        return float(round(v)) if self.whole else v
 
     def override(self, u: float) -> str:
         """`key=value` fixing the parameter at quantile `u`."""
         return f"{self.key}={self.value(u)!r}"
 
 
-def _walk(obj: Any, prefix: str):
+def _walk(obj: Any, prefix: str, whole: bool = False):
+    """(key, parameter, whether it is a count) of every parameter under `obj`."""
     if isinstance(obj, Param):
-        yield prefix, obj
+        yield prefix, obj, whole
     elif isinstance(obj, BaseModel):
-        for name in type(obj).model_fields:
-            yield from _walk(getattr(obj, name), f"{prefix}.{name}" if prefix else name)
+        for name, f in type(obj).model_fields.items():
+            count = any(getattr(m, "func", None) is validation.whole for m in f.metadata)
+            yield from _walk(getattr(obj, name), f"{prefix}.{name}" if prefix else name, count)
     elif isinstance(obj, dict):
         for k, v in obj.items():
             yield from _walk(v, f"{prefix}.{k}")
@@ -127,12 +137,12 @@ def uncertain_inputs(scenario: Scenario, exclude_levers: bool = False) -> list[U
     skip |= {f"clouds.{n}" for n in off}
     levers = {lv.key for lv in scenario.levers.values()} if exclude_levers else set()
     out = []
-    for key, p in _walk(scenario, ""):
+    for key, p, whole in _walk(scenario, ""):
         if p.spec.dist == "constant" or key in levers:
             continue
         if any(key == s or key.startswith(s + ".") for s in skip):
             continue
-        out.append(Uncertain(key, p))
+        out.append(Uncertain(key, p, whole))
     return out
 
 
@@ -146,11 +156,17 @@ class Window:
     threshold: float = 0.01
 
     @classmethod
-    def default(cls, scenario: Scenario, threshold: float = 0.01) -> Window:
-        """From two years after the start (what an order at the start can reach) to the end."""
-        s = scenario.scenario.start
-        start = min(s.replace(year=s.year + 2), scenario.scenario.end - dt.timedelta(days=31))
-        return cls(start, scenario.scenario.end, threshold)
+    def default(cls, scenario: Scenario, threshold: float | None = None) -> Window:
+        """The scenario's evaluation window, as the run's KPIs use it (models.outcomes).
+
+        `threshold` defaults to the scenario's `service.short_month_threshold`.
+        """
+        meta = scenario.scenario
+        first, last = window_days(scenario, Clock.between(meta.start, meta.end))
+        if threshold is None:
+            threshold = scenario.service.short_month_threshold
+        return cls(meta.start + dt.timedelta(days=first), meta.start + dt.timedelta(days=last),
+                   threshold)
 
     @classmethod
     def parse(cls, text: str, threshold: float = 0.01) -> Window:
@@ -188,22 +204,23 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
              unserved: np.ndarray, window: Window) -> dict[str, float]:
     """The planning outcomes of one replication, from its KPIs and two daily series."""
     short = short_months(dates, demand, unserved, window)
-    spend = sum(v for k, v in kpis.items() if k.startswith("spend_usd__"))
+    spend = sum(v for k, v in kpis.items() if k.startswith("spend_total_usd__"))
     return {
         "short": float(short.any()),
         "short_month_share": float(short.mean()) if short.size else 0.0,
         "spend_usd": float(spend),
-        "lost_revenue_usd": float(kpis["lost_revenue_usd"]),
-        "spend_plus_lost_usd": float(spend + kpis["lost_revenue_usd"]),
+        "lost_revenue_total_usd": float(kpis["lost_revenue_total_usd"]),
+        "spend_plus_lost_usd": float(spend + kpis["lost_revenue_total_usd"]),
         "stranded_power_mw_months": float(kpis["stranded_power_mw_months"]),
         "unserved_fraction": float(kpis["unserved_fraction"]),
-        "ordered_mw": float(kpis["ordered_mw"]),
+        "ordered_total_mw": float(kpis["ordered_total_mw"]),
     }
 
 
-OUTCOMES = ("short", "short_month_share", "spend_usd", "lost_revenue_usd",
-            "spend_plus_lost_usd", "stranded_power_mw_months", "unserved_fraction", "ordered_mw")
-"""The names `outcomes` returns."""
+OUTCOMES = ("short", "short_month_share", "spend_usd", "lost_revenue_total_usd",
+            "spend_plus_lost_usd", "stranded_power_mw_months", "unserved_fraction",
+            "ordered_total_mw")
+"""The names `outcomes` returns (spend_usd: the spend_total_usd__<cloud> KPIs summed)."""
 
 
 def evaluate(key: Any, scenario: Scenario, seed: int, replication: int,

@@ -159,6 +159,10 @@ def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
 
     b = decisions.Builder(None, SHORT)
     w = decisions.Window.default(b.base)
+    # The default window and threshold are the scenario's, as the run's KPIs use them.
+    meta = b.base.scenario
+    assert (w.start, w.end) == (meta.evaluation_start, meta.end)
+    assert w.threshold == b.base.service.short_month_threshold
     run = capsim.run(b.base, replications=2, seed=11, workers=1, out=tmp_path / "r",
                      progress=False)
     from_dir = decisions.run_outcomes(run.kpis, run.series("demand_tps", "unserved_tps"), w)
@@ -166,6 +170,14 @@ def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
         _, _, direct = decisions.evaluate("k", b.base, 11, rep, w)
         for k in decisions.OUTCOMES:
             assert direct[k] == pytest.approx(from_dir.loc[rep, k], rel=1e-12, abs=1e-12), k
+        # So the plan's constraint is the run's short-month KPI.
+        kp = run.kpis.loc[rep]
+        assert from_dir.loc[rep, "short"] == kp["p_shortfall_any"]
+        assert from_dir.loc[rep, "short_month_share"] == pytest.approx(kp["short_month_share"])
+    # A run that ends before its window is evaluated over the whole run, as its KPIs are.
+    early = decisions.Builder(None, ["scenario.end=2025-01-01"]).base
+    assert (decisions.Window.default(early).start,
+            decisions.Window.default(early).end) == (early.scenario.start, early.scenario.end)
 
 
 # -------------------------------------------------------------------------- the plan
@@ -191,7 +203,7 @@ def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
     # The paired difference is plan - own, replication by replication.
     kp = {k: pd.read_parquet(d / f"check/{k}/kpis.parquet").set_index("replication")
           for k in ("plan", "own")}
-    spend = {k: v.filter(like="spend_usd__").sum(axis=1) for k, v in kp.items()}
+    spend = {k: v.filter(like="spend_total_usd__").sum(axis=1) for k, v in kp.items()}
     assert r["paired_plan_minus_own"]["spend_usd"]["diff_mean"] == pytest.approx(
         (spend["plan"] - spend["own"]).mean(), rel=1e-9, abs=1.0)
     assert r["fresh"]["plan"]["spend_usd"] == pytest.approx(spend["plan"].mean(), rel=1e-9)

@@ -18,8 +18,18 @@ is kept resumable), 130 Ctrl-C, 143 SIGTERM (see `capsim.experiments.cli`).
 """
 
 from importlib import metadata as _metadata
+from pathlib import Path as _Path
 
-from capsim.api import (
+# Run from a source checkout (`python -m capsim` in the repository, where this folder
+# shadows an installed copy), the subpackages are the sibling folders simcore/, models/
+# and experiments/ that an install maps into capsim (setuptools package-dir). An
+# installed capsim holds them inside this folder, so this never applies there.
+_here = _Path(__file__).resolve().parent
+if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py").is_file() \
+        and (_here.parent / "pyproject.toml").is_file():
+    __path__.append(str(_here.parent))
+
+from capsim.api import (  # noqa: E402
     Comparison,
     Run,
     Scenario,

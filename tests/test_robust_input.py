@@ -83,7 +83,7 @@ def test_accepted_values_run_to_finite_kpis_or_stop_with_exit_2(tmp_path_factory
     ("demand.enterprise.peak_local_hour=nan", "demand.enterprise.peak_local_hour"),
     ("demand.enterprise.customers=1e12", "GiB of memory"),
     ("demand.enterprise.customers=1.5", "whole number"),
-    ("supply.generations.trainium3.installed_at_start=1e12", "GiB of memory"),
+    ("supply.generations.legacy.installed_at_start=1e12", "GiB of memory"),
     ("surges.rate_per_year=1e9", "events, more than"),
     ("surges.launch_every_days=1e-6", "events, more than"),
     ("fleet.mtbf_hours=1e308", "largest accepted magnitude"),

@@ -15,19 +15,21 @@ import datetime as dt
 import numpy as np
 from capsim.models import finance, kpis, outcomes
 from capsim.models.chips import shipments
+from capsim.models.daily import (
+    FLEET_DAILY,
+    RUN_RATE_DAYS,
+    DailyLoop,
+    DemandDays,
+    ServiceTerms,
+    trailing_mean,
+)
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
 from capsim.models.posterior import posterior_draws
 from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
-from capsim.models.service import (
-    QueueSpec,
-    allocate,
-    capped_latencies,
-    serving_capacity,
-    slo_met,
-)
+from capsim.models.service import QueueSpec, capped_latencies, slo_met
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
@@ -50,11 +52,6 @@ HIGHER_IS_BETTER = kpis.higher_is_better()
 DAYS_PER_MONTH = 365.25 / 12
 MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_total_usd."""
-RUN_RATE_DAYS = 30
-_DAILY = ("revenue_daily_usd", "lost_revenue_daily_usd", "run_rate_usd", "investment_cum_usd",
-          "ordered_cum_mw", "surge_multiplier", "customers_active", "customers_throttled",
-          "fp8_eflops", "chips_awaiting_components", "chips_held", "power_ordered_cum_mw")
-"""Series the tick stores as scalars per day (the rest come from hourly or group arrays)."""
 
 
 def series_names(scenario: Scenario) -> list[str]:
@@ -177,28 +174,43 @@ class CapacityModel:
                                                     subject=gen, amount=n, unit="chips"),
                 clock.hours(pr.power_aware_from or sc.scenario.start))
             self.lines.gate = self.gate
-        # The tick stores arrays; collect() turns them into the named daily series.
-        days, n_g, n_c = clock.days, len(self.gen_names), len(self.clouds)
-        self.by_gen = np.zeros((days, len(STATES) + 1, n_g))
-        self.by_cloud = np.zeros((days, 4, n_c))
-        self.daily = np.zeros((days, len(_DAILY)))
-        self._pool_containers = list(self.pools.containers.values())
-        self.pool_stock = np.zeros((days, len(self._pool_containers)))
-        # Hourly capacity, utilization, demand, served and unserved by tier: the queueing
-        # step and the daily means are computed for all days at once in collect().
-        self.h_cap = np.zeros((days, 24))
-        self.own_cap = np.zeros(days)       # serving capacity without the training loan
-        self.reservation = np.zeros(days)   # training's reservation
-        self.h_util = np.zeros((days, 24))
-        self.h_demand = np.zeros((days, 24))
-        self.h_served = np.zeros((days, 24))
-        self.h_uns = np.zeros((days, 4, 24))
-        sim.add(self.surges)
         sim.add(_Process("datacenters", self._datacenters))
-        sim.add(_Process("tick", self._tick))
+        self.loop = self._build_loop(sim)
+        sim.add(self.loop)
         if sc.procurement.policy == "forecast":
             sim.add(_Process("procurement", self._procure))
         return sim
+
+    def _build_loop(self, sim: Simulation) -> DailyLoop:
+        """The daily step, with every hour's demand and the terms of service and money.
+
+        Surges are drawn first: they depend on nothing else in the model.
+        """
+        days, dem = self.clock.days, self.demand
+        self.surges.start(sim)
+        ent, con = self.surges.multipliers(days)
+        committed, on_demand, consumer, batch = dem.hourly_all(ent, con)
+        n_comm, n_od = dem.active_all()
+        self.demand_days = DemandDays(committed, on_demand, consumer, batch,
+                                      np.maximum(ent.max(axis=1), con.max(axis=1)), n_comm, n_od)
+        self.h_demand = self.demand_days.total
+        prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
+                           dem.consumer_price_usd_per_mtok,
+                           dem.price_usd_per_mtok * (1 - dem.batch_discount)])
+        self.terms = ServiceTerms(self.serving_share, self.flex_share, self.flex_target, prices,
+                                  self.price_decline, dem.cloud_share)
+        it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
+
+        def tranche(tr: finance.Tranche) -> None:
+            sim.events.log(sim.env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
+                           subject=tr.name, amount=tr.amount_usd, unit="USD")
+            self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
+                                f"tranche {tr.name}")
+
+        return DailyLoop(self.clock, self.fleet, self.lines, list(self.pools.containers.values()),
+                         self.demand_days, self.terms, dem.efficiency_per_year, it_price,
+                         self.fp8_eflops_per_chip, self.tranches, tranche,
+                         lambda: (self.ordered_mw, self.power_ordered_mw))
 
     def _build_finance(self, streams: Streams) -> None:
         sc = self.sc
@@ -367,77 +379,22 @@ class CapacityModel:
         per_mw = f.tps[g] / f.kw[g] * 1000.0 * eff * serve
         return (want - have) / per_mw
 
-    def _tick(self, sim: Simulation):
-        env, f, dem = sim.env, self.fleet, self.demand
-        hours_of_day = np.arange(24) + 0.5
-        eff = self.demand.efficiency_per_year
-        prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
-                           dem.consumer_price_usd_per_mtok,
-                           dem.price_usd_per_mtok * (1 - dem.batch_discount)])
-        revenue = np.zeros(self.clock.days)
-        it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
-        yield env.timeout(HOURS_PER_DAY / 2)
-        for day in range(self.clock.days):
-            f.step(day)
-            t0 = day * HOURS_PER_DAY
-            surge_e, surge_c = self.surges.multiplier(t0 + hours_of_day)
-            e_t = eff ** (day / 365.25)
-            total = f.capacity_tps() * e_t
-            committed, on_demand, consumer, batch = dem.hourly(day, surge_e, surge_c)
-            cap = serving_capacity(total, self.serving_share, self.flex_share,
-                                   committed + on_demand + consumer, self.flex_target)
-            hs = allocate(cap, [committed, on_demand, consumer], batch)
-            util = hs.utilization
-            self.h_cap[day] = cap
-            self.own_cap[day] = total * self.serving_share
-            self.reservation[day] = total - self.own_cap[day]
-            self.h_util[day] = util
-            n_comm, n_od = dem.active_customers(day)
-            # Customers count as throttled in an hour when their tier is short.
-            throttled = (np.where(hs.short[0], n_comm, 0)
-                         + np.where(hs.short[1] | hs.short[3], n_od, 0))
-            self.h_demand[day] = hs.demand
-            self.h_served[day] = hs.served
-            self.h_uns[day] = hs.unserved_by_tier
-            uns = hs.unserved_by_tier.sum(axis=1) / 24.0
-            want = np.array([committed.sum(), on_demand.sum(), consumer.sum(), 24.0 * batch]) / 24.0
-            p_today = prices * finance.price_factor(day, self.price_decline)
-            revenue[day] = finance.tokens_value_usd(want - uns, p_today)
-            lo = max(0, day - RUN_RATE_DAYS + 1)
-            run_rate = (revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
-                        / max(dem.cloud_share, 1e-12))
-            for tr in self.tranches.check(day, run_rate):
-                sim.events.log(env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
-                               subject=tr.name, amount=tr.amount_usd, unit="USD")
-                self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
-                                    f"tranche {tr.name}")
-            occ_kw = f.occupied_kw_by_cloud()
-            awaiting = self.lines.awaiting
-            self.by_cloud[day] = (f.energized, occ_kw / 1000.0,
-                                  np.bincount(f.cloud, f.installed * f.tps, len(self.clouds)) * e_t,
-                                  occ_kw * it_price)
-            self.by_gen[day] = (f.in_transit, f.waiting, f.installed, f.failed, f.retired,
-                                f.installed * f.tps * e_t)
-            self.daily[day] = (revenue[day], finance.tokens_value_usd(uns, p_today), run_rate,
-                               self.tranches.received_usd, self.ordered_mw,
-                               max(surge_e.max(), surge_c.max()), n_comm + n_od, throttled.max(),
-                               f.installed @ self.fp8_eflops_per_chip,
-                               awaiting[~self.lines.held].sum(), awaiting[self.lines.held].sum(),
-                               self.power_ordered_mw)
-            for i, c in enumerate(self._pool_containers):
-                self.pool_stock[day, i] = c.level
-            yield env.timeout(HOURS_PER_DAY)
-
     # -- results ------------------------------------------------------------------
     def collect(self, sim: Simulation) -> RunResult:
         """Daily series and KPIs of the finished replication."""
-        clock = self.clock
+        clock, loop = self.clock, self.loop
+        served = loop.served()
+        hs, dd = served.hours, self.demand_days
+        self.by_cloud, self.by_gen = loop.by_cloud, loop.by_gen
+        self.own_cap = loop.total_tps * self.serving_share
+        self.reservation = loop.total_tps - self.own_cap
+        self.h_cap, self.h_util = served.capacity, hs.utilization
         s = {n: np.full(clock.days, np.nan) for n in SERIES}
-        uns = self.h_uns.mean(axis=2)
-        s["demand_tps"][:] = self.h_demand.mean(axis=1)
-        s["peak_demand_tps"][:] = self.h_demand.max(axis=1)
+        uns = hs.unserved_by_tier.mean(axis=2).T
+        s["demand_tps"][:] = hs.demand.mean(axis=1)
+        s["peak_demand_tps"][:] = hs.demand.max(axis=1)
         s["capacity_tps"][:] = self.h_cap.mean(axis=1)
-        s["served_tps"][:] = self.h_served.mean(axis=1)
+        s["served_tps"][:] = hs.served.mean(axis=1)
         s["unserved_tps"][:] = uns.sum(axis=1)
         for i, tier in enumerate(("committed", "on_demand", "consumer", "batch")):
             s[f"unserved_{tier}_tps"][:] = uns[:, i]
@@ -445,20 +402,27 @@ class CapacityModel:
         s["energized_mw"][:] = self.by_cloud[:, 0].sum(axis=1)
         s["occupied_mw"][:] = self.by_cloud[:, 1].sum(axis=1)
         s["spend_daily_usd"][:] = self.by_cloud[:, 3].sum(axis=1)
+        s["revenue_daily_usd"][:] = served.revenue
+        s["lost_revenue_daily_usd"][:] = served.lost_revenue
+        s["run_rate_usd"][:] = (trailing_mean(served.revenue, RUN_RATE_DAYS)
+                                * finance.DAYS_PER_YEAR / max(self.terms.cloud_share, 1e-12))
+        s["surge_multiplier"][:] = dd.surge
+        s["customers_active"][:] = dd.committed_customers + dd.on_demand_customers
+        s["customers_throttled"][:] = served.throttled
         s["capacity_own_tps"][:] = self.own_cap
         s["loan_tps"][:] = np.maximum(s["capacity_tps"] - self.own_cap, 0.0)
         chips = self.by_gen[:, :len(STATES)].sum(axis=2)
         for i, st in enumerate(STATES):
             s[f"chips_{st}"][:] = chips[:, i]
         s["chips_shipped"][:] = chips.sum(axis=1)
-        for i, name in enumerate(_DAILY):
-            s[name][:] = self.daily[:, i]
+        for i, name in enumerate(FLEET_DAILY):
+            s[name][:] = loop.daily[:, i]
         for si, st in enumerate(STATES + ("compute_tps",)):
             for gi, g in enumerate(self.gen_names):
                 name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
                 s[name] = self.by_gen[:, si, gi].astype(np.float32)
         for i, name in enumerate(self.pools.containers):
-            s[f"pool_stock__{name}"] = self.pool_stock[:, i]
+            s[f"pool_stock__{name}"] = loop.pool_stock[:, i]
         for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd")):
             for ci, c in enumerate(self.clouds):
                 s[f"{m}__{c}"] = self.by_cloud[:, mi, ci].copy()

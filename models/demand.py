@@ -124,14 +124,18 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
         committed = np.zeros(n, bool)
     groups = region.astype(np.int64) * 2 + committed
     n_groups = shares.size * 2
-    weight = np.zeros((n_groups, days + 2))
-    count = np.zeros((n_groups, days + 2))
-    np.add.at(weight, (groups, arrive), size)
-    np.add.at(weight, (groups, np.minimum(churn, days + 1)), -size)
-    np.add.at(count, (groups, arrive), 1)
-    np.add.at(count, (groups, np.minimum(churn, days + 1)), -1)
+    # Size and head count enter on the arrival day and leave on the churn day: one
+    # bincount per change over (group, day) cells, then a running sum along the days.
+    cells = n_groups * (days + 2)
+    cell_in = groups * (days + 2) + arrive
+    cell_out = groups * (days + 2) + np.minimum(churn, days + 1)
+    size64 = size.astype(np.float64)
+    weight = (np.bincount(cell_in, size64, cells)
+              - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)
+    count = (np.bincount(cell_in, minlength=cells)
+             - np.bincount(cell_out, minlength=cells)).reshape(n_groups, days + 2)
     weight = np.cumsum(weight, axis=1)[:, :days]
-    count = np.cumsum(count, axis=1)[:, :days]
+    count = np.cumsum(count, axis=1)[:, :days].astype(float)
     return Population(size, region, committed, arrive, churn, np.maximum(weight, 0), count)
 
 
@@ -216,6 +220,34 @@ class DemandModel:
         consumer = (self.con_tps0 * self.con_growth[day] * self.con_day[day] * self.con_profile
                     * surge_con)
         return committed, on_demand, consumer, batch
+
+    def hourly_all(self, surge_ent: np.ndarray, surge_con: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Demand of every day at once, as :meth:`hourly` gives it for one day.
+
+        Args:
+            surge_ent: (days, 24) enterprise surge multipliers.
+            surge_con: (days, 24) consumer surge multipliers.
+
+        Returns:
+            committed, on_demand, consumer as (days, 24) tokens/s, and batch as (days,)
+            mean tokens/s over each day.
+        """
+        w = self.pop.weight                                  # groups x days
+        days = w.shape[1]
+        scale = (self.tps_per_weight * self.ent_growth[:days] * self.ent_day[:days])[:, None]
+        committed = (w[1::2].T @ self.ent_profile) * scale * surge_ent
+        on_demand = (w[0::2].T @ self.ent_profile) * scale * surge_ent
+        batch = on_demand.mean(axis=1) * self.batch_share
+        on_demand = on_demand * (1 - self.batch_share)
+        consumer = ((self.con_tps0 * self.con_growth[:days] * self.con_day[:days])[:, None]
+                    * self.con_profile * surge_con)
+        return committed, on_demand, consumer, batch
+
+    def active_all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(committed, on-demand) customers active on every day."""
+        c = self.pop.count
+        return c[1::2].sum(axis=0), c[0::2].sum(axis=0)
 
     def active_customers(self, day: int) -> tuple[int, int]:
         """(committed, on-demand) customers active on `day`."""

@@ -33,11 +33,11 @@ class HourlyService:
     served + unserved = demand hold over the day.
     """
 
-    capacity: np.ndarray      # 24 serving capacity after training flex
-    demand: np.ndarray        # 24 total demand (batch spread evenly over the day)
-    served: np.ndarray        # 24 served
-    unserved_by_tier: np.ndarray  # (tiers, 24) unserved per tier in priority order, batch last
-    short: np.ndarray         # (tiers, 24) bool: the tier was throttled in the hour
+    capacity: np.ndarray      # (24,) or (days, 24) serving capacity after training flex
+    demand: np.ndarray        # total demand (batch spread evenly over the day)
+    served: np.ndarray        # served
+    unserved_by_tier: np.ndarray  # (tiers, ...) unserved per tier in priority order, batch last
+    short: np.ndarray         # (tiers, ...) bool: the tier was throttled in the hour
 
     @property
     def unserved(self) -> np.ndarray:
@@ -66,23 +66,27 @@ def serving_capacity(total: float, serving_share: float, flex_share: float,
     return base + np.minimum(lendable, np.maximum(need, 0.0))
 
 
-def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: float = 0.0
-             ) -> HourlyService:
+def allocate(capacity: np.ndarray, tiers: list[np.ndarray],
+             batch_daily_mean: float | np.ndarray = 0.0) -> HourlyService:
     """Serve hourly `tiers` (highest priority first), then batch from the day's leftover.
 
+    Works on one day (24-vectors) or on many days at once ((days, 24) arrays, with one
+    batch rate per day); every day is allocated on its own.
+
     Args:
-        capacity: 24 serving capacities.
-        tiers: 24-vectors of interactive demand, highest priority first.
-        batch_daily_mean: batch demand as a mean rate over the day; it may be served in
-            any hour, so it takes leftover capacity wherever it is.
+        capacity: serving capacity per hour, (24,) or (days, 24).
+        tiers: interactive demand per hour, highest priority first, shaped like capacity.
+        batch_daily_mean: batch demand as a mean rate over the day, a number or (days,);
+            it may be served in any hour, so it takes leftover capacity wherever it is.
     """
-    remaining = np.maximum(np.asarray(capacity, float), 0.0)
+    capacity = np.asarray(capacity, float)
+    remaining = np.maximum(capacity, 0.0)
     n = len(tiers) + 1
-    unserved = np.zeros((n, remaining.size))
-    short = np.zeros((n, remaining.size), bool)
+    unserved = np.zeros((n, *remaining.shape))
+    short = np.zeros((n, *remaining.shape), bool)
     # Served is summed from what each tier gets (not demand minus unserved), so that it
     # can never exceed capacity by rounding.
-    served = np.zeros(remaining.size)
+    served = np.zeros(remaining.shape)
     for i, demand in enumerate(tiers):
         s = np.minimum(demand, remaining)
         remaining = np.maximum(remaining - s, 0.0)
@@ -90,22 +94,22 @@ def allocate(capacity: np.ndarray, tiers: list[np.ndarray], batch_daily_mean: fl
         unserved[i] = demand - s
         short[i] = unserved[i] > demand * 1e-12
     # Batch: the day's batch volume against the day's leftover, filled in proportion.
-    batch = np.full(remaining.size, batch_daily_mean)
-    left = remaining.sum()
-    want = batch.sum()
-    if want > 0:
-        # Exact in both cases: all batch fits (nothing unserved), or every leftover slot is
-        # used (the excess is unserved); no rounding residue from summing the shares.
-        if want <= left:
-            served += remaining * (want / left)
-            unserved_b = 0.0
-        else:
-            served += remaining
-            unserved_b = (want - left) / remaining.size
-        unserved[-1] = unserved_b
-        short[-1] = unserved_b > batch_daily_mean * 1e-12
+    hours = remaining.shape[-1]
+    rate = np.asarray(batch_daily_mean, float)[..., None]    # per day, against the hours
+    batch = np.broadcast_to(rate, remaining.shape)
+    left = remaining.sum(axis=-1, keepdims=True)
+    want = batch.sum(axis=-1, keepdims=True)
+    # Exact in both cases: all batch fits (nothing unserved), or every leftover slot is
+    # used (the excess is unserved); no rounding residue from summing the shares.
+    fits = want <= left
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(fits, want / np.where(left > 0, left, 1.0), 1.0)
+    served += np.where(want > 0, remaining * share, 0.0)
+    unserved_b = np.where((want > 0) & ~fits, (want - left) / hours, 0.0)
+    unserved[-1] = unserved_b
+    short[-1] = unserved_b > rate * 1e-12
     demand_total = np.sum(tiers, axis=0) + batch
-    return HourlyService(np.asarray(capacity, float), demand_total, served, unserved, short)
+    return HourlyService(capacity, demand_total, served, unserved, short)
 
 
 @dataclass(frozen=True)

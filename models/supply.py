@@ -150,6 +150,18 @@ class ProductionLines:
         return np.array([cum[np.searchsorted(t, now, side="right")]
                          for t, cum in zip(self._plan_t, self._plan_cum, strict=True)], np.int64)
 
+    def due_planned_at(self, hours: np.ndarray) -> np.ndarray:
+        """Planned chips due by each of `hours` (sorted), per generation: (len(hours), n)."""
+        if not self._plan_t:
+            return np.zeros((len(hours), 0), np.int64)
+        return np.stack([cum[np.searchsorted(t, hours, side="right")]
+                         for t, cum in zip(self._plan_t, self._plan_cum, strict=True)], axis=1)
+
+    def awaiting_with(self, due_planned: np.ndarray) -> np.ndarray:
+        """Chips due and not yet shipped, per generation, given the planned chips due now."""
+        return (due_planned - self._plan_shipped
+                + self._order_started - self._order_shipped)
+
     @property
     def awaiting(self) -> np.ndarray:
         """Chips due and not yet shipped, per generation.

@@ -1,4 +1,4 @@
-"""Demand surges: random (viral, adoption) and scheduled (model launches), as SimPy processes.
+"""Demand surges: random (viral, adoption) and scheduled (model launches).
 
 Each surge adds `magnitude` x shape(t) to a demand multiplier: shape ramps linearly to 1
 over `ramp_days`, then halves every `halflife_days`. The intensity knob scales magnitudes
@@ -38,7 +38,12 @@ class Surge:
 
 
 class SurgeProcess:
-    """SimPy component: starts surges at random times and at launch dates."""
+    """Component: the surges of one replication, random and at launch dates.
+
+    Surges depend on nothing else in the model, so the whole schedule is drawn when the
+    replication starts (each kind from its own stream, in the order a SimPy process would
+    draw it) and the demand multipliers of every hour come from one vectorized pass.
+    """
 
     name = "surges"
 
@@ -51,65 +56,81 @@ class SurgeProcess:
         self.rng_launch = rng_launch
         self.rate_per_hour = max(0.0, float(s.rate_per_year.sample(rng_random))) / (365.25 * 24)
         self.p_consumer = float(np.clip(s.random_consumer_share.sample(rng_random), 0, 1))
-        self.active: list[Surge] = []
         self.started: list[Surge] = []
 
     def start(self, sim) -> None:
-        """Register the random and the launch processes."""
-        self.sim = sim
-        sim.env.process(self._random())
-        sim.env.process(self._launches())
+        """Draw every surge that starts before the horizon and log it."""
+        horizon = sim.clock.horizon
+        surges = self._random(horizon) + self._launches(horizon)
+        self.started = sorted(surges, key=lambda u: u.t0)  # stable: ties keep their kind order
+        for u in self.started:
+            sim.events.log(u.t0, f"surge.{u.kind}", f"target={u.target} "
+                           f"magnitude={u.magnitude:.3f}", subject=u.target, amount=u.magnitude,
+                           unit="extra share of demand at the peak")
 
     def _new(self, t: float, magnitude: float, rng: np.random.Generator, kind: str,
-             target: str = "all") -> None:
+             target: str = "all") -> Surge:
         ramp = max(0.1, float(self.s.ramp_days.sample(rng))) * HOURS_PER_DAY
         half = max(0.1, float(self.s.halflife_days.sample(rng))) * HOURS_PER_DAY
-        surge = Surge(t, self.k * max(0.0, magnitude), ramp, half, kind, target)
-        self.active.append(surge)
-        self.started.append(surge)
-        self.sim.events.log(t, f"surge.{kind}", f"target={target} magnitude={surge.magnitude:.3f}",
-                            subject=target, amount=surge.magnitude,
-                            unit="extra share of demand at the peak")
+        return Surge(t, self.k * max(0.0, magnitude), ramp, half, kind, target)
 
-    def _random(self):
-        env = self.sim.env
+    def _random(self, horizon: float) -> list[Surge]:
+        """Random surges: a Poisson process, each aimed at consumers or enterprises."""
+        out: list[Surge] = []
         if self.rate_per_hour <= 0:
-            return
+            return out
+        t = 0.0
         while True:
-            yield env.timeout(self.rng.exponential(1.0 / self.rate_per_hour))
+            t += self.rng.exponential(1.0 / self.rate_per_hour)
+            if t >= horizon:
+                return out
             target = "consumer" if self.rng.random() < self.p_consumer else "enterprise"
-            self._new(env.now, float(self.s.magnitude.sample(self.rng)), self.rng, "random", target)
+            out.append(self._new(t, float(self.s.magnitude.sample(self.rng)), self.rng,
+                                 "random", target))
 
-    def _launches(self):
-        env = self.sim.env
-        t_last = None
+    def _launches(self, horizon: float) -> list[Surge]:
+        """Launch surges: at the scenario's dates, then every `launch_every_days`."""
+        out: list[Surge] = []
+        rng = self.rng_launch
+        now, t_last = 0.0, None
         for t in self.launch_hours:
             if t >= 0:
-                yield env.timeout(t - env.now)
-                self._new(env.now, float(self.s.launch_magnitude.sample(self.rng_launch)),
-                          self.rng_launch, "launch")
+                if t >= horizon:
+                    return out
+                now = t
+                out.append(self._new(t, float(self.s.launch_magnitude.sample(rng)), rng,
+                                     "launch"))
             t_last = t
-        t_next = max(t_last if t_last is not None else 0.0, env.now)
+        t_next = max(t_last if t_last is not None else 0.0, now)
         while True:
-            every_days = float(self.s.launch_every_days.sample(self.rng_launch))
+            every_days = float(self.s.launch_every_days.sample(rng))
             t_next += max(1.0, every_days) * HOURS_PER_DAY
-            yield env.timeout(t_next - env.now)
-            self._new(env.now, float(self.s.launch_magnitude.sample(self.rng_launch)),
-                      self.rng_launch, "launch")
+            if t_next >= horizon:
+                return out
+            out.append(self._new(t_next, float(self.s.launch_magnitude.sample(rng)), rng,
+                                 "launch"))
 
-    def multiplier(self, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(enterprise, consumer) demand multipliers at the given hours (1 = no surge).
+    def multipliers(self, days: int, tick_hour: float = HOURS_PER_DAY / 2
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(enterprise, consumer) demand multipliers of every hour, (days, 24), 1 = no surge.
 
-        Drops surges that have decayed.
+        Hour h of day d is evaluated at its middle, d*24 + h + 0.5. A surge counts from the
+        day whose daily step (at `tick_hour`) comes after its start, and stops counting
+        from the first day that begins after it has decayed below 0.1% of its peak.
         """
-        now = float(hours[0])
-        self.active = [s for s in self.active if not s.over(now)]
-        ent = np.ones_like(hours)
-        con = np.ones_like(hours)
-        for s in self.active:
-            bump = s.magnitude * s.shape(hours)
-            if s.target != "consumer":
-                ent += bump
-            if s.target != "enterprise":
-                con += bump
+        per_day = int(HOURS_PER_DAY)
+        ent = np.ones((days, per_day))
+        con = np.ones((days, per_day))
+        for u in self.started:
+            d0 = max(0, int(np.ceil((u.t0 - tick_hour) / HOURS_PER_DAY)))
+            end = u.t0 + u.ramp_h + 10 * u.halflife_h
+            d1 = min(days, int(np.floor((end - 0.5) / HOURS_PER_DAY)) + 1)
+            if d1 <= d0:
+                continue
+            hours = np.arange(d0 * HOURS_PER_DAY, d1 * HOURS_PER_DAY) + 0.5
+            bump = (u.magnitude * u.shape(hours)).reshape(d1 - d0, per_day)
+            if u.target != "consumer":
+                ent[d0:d1] += bump
+            if u.target != "enterprise":
+                con[d0:d1] += bump
         return ent, con

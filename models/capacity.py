@@ -16,7 +16,6 @@ import numpy as np
 from capsim.models import finance, kpis, outcomes
 from capsim.models.chips import shipments
 from capsim.models.daily import (
-    FLEET_DAILY,
     RUN_RATE_DAYS,
     DailyLoop,
     DemandDays,
@@ -385,9 +384,10 @@ class CapacityModel:
         clock, loop = self.clock, self.loop
         served = loop.served()
         hs, dd = served.hours, self.demand_days
-        self.by_cloud, self.by_gen = loop.by_cloud, loop.by_gen
-        self.own_cap = loop.total_tps * self.serving_share
-        self.reservation = loop.total_tps - self.own_cap
+        self.by_cloud, self.by_gen = loop.by_cloud(), loop.by_generation()
+        total = loop.total_tps()
+        self.own_cap = total * self.serving_share
+        self.reservation = total - self.own_cap
         self.h_cap, self.h_util = served.capacity, hs.utilization
         s = {n: np.full(clock.days, np.nan) for n in SERIES}
         uns = hs.unserved_by_tier.mean(axis=2).T
@@ -415,8 +415,8 @@ class CapacityModel:
         for i, st in enumerate(STATES):
             s[f"chips_{st}"][:] = chips[:, i]
         s["chips_shipped"][:] = chips.sum(axis=1)
-        for i, name in enumerate(FLEET_DAILY):
-            s[name][:] = loop.daily[:, i]
+        for name, x in loop.fleet_daily().items():
+            s[name][:] = x
         for si, st in enumerate(STATES + ("compute_tps",)):
             for gi, g in enumerate(self.gen_names):
                 name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"

@@ -145,13 +145,18 @@ class DailyLoop:
         self.tranches, self.on_tranche, self.orders = tranches, on_tranche, orders
         days, n_g, n_c = clock.days, fleet.kw.size, fleet.n_clouds
         self.efficiency = efficiency_per_year ** (np.arange(days) / 365.25)
-        self.total_tps = np.zeros(days)      # healthy installed tokens/s, after efficiency
-        self.by_gen = np.zeros((days, len(STATES) + 1, n_g))
-        self.by_cloud = np.zeros((days, 4, n_c))
-        self.daily = np.zeros((days, len(FLEET_DAILY)))
+        # What the daily step records: the fleet's state, powered MW per cloud, chips due
+        # from the lines (and whether held), orders and investment. Everything else per day
+        # (capacity, occupied MW, spend, FP8) follows from these after the run.
+        self.chips = np.zeros((days, len(STATES), n_g), np.int64)
+        self.energized = np.zeros((days, n_c))
+        self.awaiting = np.zeros((days, n_g), np.int64)
+        self.held = np.zeros((days, n_g), bool)
+        self.daily = np.zeros((days, 3))    # investment received, MW ordered, MW of power ordered
         self.pool_stock = np.zeros((days, len(pools)))
         self.run_rate = np.zeros(days)       # $/year as tranches saw it (0 where not needed)
-        self._bound: np.ndarray | None = None
+        self._bound: list[float] | None = None
+        self._milestone = np.inf             # the lowest milestone not reached yet
         self._revenue = np.zeros(days)
         self._served_to = 0                  # days before this one have exact revenue
 
@@ -165,17 +170,15 @@ class DailyLoop:
 
     def _check_tranches(self, day: int) -> None:
         """Fire the tranches whose milestone the run-rate reaches today."""
-        milestone = self._pending_milestone()
-        if not np.isfinite(milestone):
-            return
         if self._bound is None:
-            self._bound = revenue_bound(self.demand, self.terms)
-        if self._bound[day] * (1 + 1e-9) < milestone:
-            return  # even full service could not earn it today
+            self._bound = revenue_bound(self.demand, self.terms).tolist()
+            self._milestone = self._pending_milestone()
+        if self._bound[day] * (1 + 1e-9) < self._milestone:
+            return  # even full service could not earn it today (or nothing is pending)
         if self._served_to <= day:
-            got = serve(self.demand, self.terms, self.total_tps[self._served_to:day + 1],
-                        self._served_to)
-            self._revenue[self._served_to:day + 1] = got.revenue
+            d0 = self._served_to
+            got = serve(self.demand, self.terms, self.total_tps(d0, day + 1), d0)
+            self._revenue[d0:day + 1] = got.revenue
             self._served_to = day + 1
         lo = max(0, day - RUN_RATE_DAYS + 1)
         run_rate = (self._revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
@@ -183,34 +186,55 @@ class DailyLoop:
         self.run_rate[day] = run_rate
         for tr in self.tranches.check(day, run_rate):
             self.on_tranche(tr)
+        self._milestone = self._pending_milestone()
 
     def _run(self, sim):
         env, f, lines = sim.env, self.fleet, self.lines
-        n_c = f.n_clouds
         due = lines.due_planned_at((np.arange(self.clock.days) + 0.5) * HOURS_PER_DAY)
         yield env.timeout(HOURS_PER_DAY / 2)
         for day in range(self.clock.days):
             f.step(day)
-            e_t = self.efficiency[day]
-            self.total_tps[day] = f.capacity_tps() * e_t
+            self.chips[day] = f.state
             self._check_tranches(day)
-            occ_kw = f.occupied_kw_by_cloud()
-            healthy_tps = f.installed * f.tps
-            awaiting = lines.awaiting_with(due[day])
-            held = lines.held
-            self.by_cloud[day] = (f.energized, occ_kw / 1000.0,
-                                  np.bincount(f.cloud, healthy_tps, n_c) * e_t,
-                                  occ_kw * self.it_price)
-            self.by_gen[day] = (f.in_transit, f.waiting, f.installed, f.failed, f.retired,
-                                healthy_tps * e_t)
-            ordered_mw, power_mw = self.orders()
-            self.daily[day] = (self.tranches.received_usd, ordered_mw,
-                               f.installed @ self.fp8_per_chip,
-                               awaiting[~held].sum(), awaiting[held].sum(), power_mw)
+            self.energized[day] = f.energized
+            self.awaiting[day] = lines.awaiting_with(due[day])
+            self.held[day] = lines.held
+            self.daily[day] = (self.tranches.received_usd, *self.orders())
             for i, c in enumerate(self.pools):
                 self.pool_stock[day, i] = c.level
             yield env.timeout(HOURS_PER_DAY)
 
+    def total_tps(self, d0: int = 0, d1: int | None = None) -> np.ndarray:
+        """Tokens/s of the healthy installed chips on days d0 .. d1 - 1, with efficiency."""
+        installed = self.chips[d0:d1, STATES.index("installed")]
+        return (installed * self.fleet.tps).sum(axis=1) * self.efficiency[d0:d1]
+
+    def by_generation(self) -> np.ndarray:
+        """(days, states + 1, generations): chips by state, then healthy tokens/s."""
+        healthy = (self.chips[:, STATES.index("installed")] * self.fleet.tps
+                   * self.efficiency[:, None])
+        return np.concatenate([self.chips, healthy[:, None]], axis=1).astype(float)
+
+    def by_cloud(self) -> np.ndarray:
+        """(days, 4, clouds): energized MW, occupied MW, healthy tokens/s, spend $/day."""
+        f = self.fleet
+        one_hot = np.zeros((f.kw.size, f.n_clouds))
+        one_hot[np.arange(f.kw.size), f.cloud] = 1.0
+        installed = self.chips[:, STATES.index("installed")]
+        failed = self.chips[:, STATES.index("failed")]
+        occ_kw = ((installed + failed) * f.kw) @ one_hot
+        tps = ((installed * f.tps) @ one_hot) * self.efficiency[:, None]
+        return np.stack([self.energized, occ_kw / 1000.0, tps, occ_kw * self.it_price], axis=1)
+
+    def fleet_daily(self) -> dict[str, np.ndarray]:
+        """The one-number-a-day series of the fleet and the orders (see FLEET_DAILY)."""
+        installed = self.chips[:, STATES.index("installed")]
+        return {"investment_cum_usd": self.daily[:, 0], "ordered_cum_mw": self.daily[:, 1],
+                "fp8_eflops": installed @ self.fp8_per_chip,
+                "chips_awaiting_components": np.where(self.held, 0, self.awaiting).sum(axis=1),
+                "chips_held": np.where(self.held, self.awaiting, 0).sum(axis=1),
+                "power_ordered_cum_mw": self.daily[:, 2]}
+
     def served(self) -> ServedDays:
         """Service of every day of the finished run."""
-        return serve(self.demand, self.terms, self.total_tps)
+        return serve(self.demand, self.terms, self.total_tps())

@@ -60,11 +60,10 @@ class Fleet:
         if self.rngs is not None and len(self.rngs) != n:
             raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
         self.shipped = np.zeros(n, np.int64)
-        self.in_transit = np.zeros(n, np.int64)
-        self.waiting = np.zeros(n, np.int64)
-        self.installed = np.zeros(n, np.int64)
-        self.failed = np.zeros(n, np.int64)
-        self.retired = np.zeros(n, np.int64)
+        # Chips by state (rows in STATES order) x generation; the named rows are views of it,
+        # updated in place, so that a day's state is recorded in one copy.
+        self.state = np.zeros((len(STATES), n), np.int64)
+        self.in_transit, self.waiting, self.installed, self.failed, self.retired = self.state
         self.energized = np.zeros(self.n_clouds)
         # Repairs finishing on each day; sized past the horizon so no bounds checks.
         self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
@@ -186,7 +185,9 @@ class Fleet:
 
     def retiring_by(self, day: float) -> np.ndarray:
         """Chips per generation, installed or waiting, whose life ends by `day`."""
-        out = self._sched[:self._row(np.floor(day)) + 1].sum(axis=0)
+        # Rows before the last step's day were emptied as their cohorts retired.
+        first = max(0, int(self._day) - 1)
+        out = self._sched[first:max(first, self._row(np.floor(day)) + 1)].sum(axis=0)
         for g, q in enumerate(self._waiting_q):
             for born, n in q:
                 if born + self.life_days > day:
@@ -219,16 +220,21 @@ class Fleet:
         """One day: repairs come back, failures, retirements, then placement."""
         self._day = float(day)
         back = self._repairs[day]
-        self.failed -= back
-        # Chips whose cohort retired while they were out for repair retire as they return.
-        gone = np.minimum(back, self._retire_on_return)
-        self._retire_on_return -= gone
-        self.retired += gone
-        self.installed += back - gone
+        if back.any():
+            self.failed -= back
+            # Chips whose cohort retired while they were out for repair retire as they return.
+            gone = np.minimum(back, self._retire_on_return)
+            self._retire_on_return -= gone
+            self.retired += gone
+            self.installed += back - gone
         if self.p_fail_day > 0:
             if self.rngs is not None:
-                new = np.array([r.binomial(n, self.p_fail_day)
-                                for r, n in zip(self.rngs, self.installed, strict=True)], np.int64)
+                # A binomial draw of zero chips takes nothing from its stream: skip it.
+                p, installed = self.p_fail_day, self.installed
+                new = np.zeros(installed.size, np.int64)
+                for g, n in enumerate(installed.tolist()):
+                    if n:
+                        new[g] = self.rngs[g].binomial(n, p)
             else:
                 assert self.rng is not None  # one stream when there is no list
                 new = self.rng.binomial(self.installed, self.p_fail_day)
@@ -245,8 +251,9 @@ class Fleet:
             self.installed[g] -= take
             self.retired[g] += take
             self._retire_on_return[g] += min(c - take, self.failed[g] - self._retire_on_return[g])
-        self._expire_waiting(day)
-        self.place(day)
+        if self.waiting.any():
+            self._expire_waiting(day)
+            self.place(day)
 
     def _expire_waiting(self, day: int) -> None:
         """Waiting chips whose useful life has run out retire without being placed."""

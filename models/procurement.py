@@ -62,6 +62,14 @@ class PowerGate:
         self.from_h = from_h
         self.swap_ratio, self.log = swap_ratio, log
         self.planned = sorted(planned_power)
+        # The planned buildings as arrays: power-on hours, and MW per cloud summed up to
+        # each of them, so that the MW due in a window is two lookups.
+        n_c = fleet.n_clouds
+        self._plan_h = np.array([t for t, _, _ in self.planned], float)
+        mw = np.zeros((len(self.planned) + 1, n_c))
+        for i, (_, m, c) in enumerate(self.planned):
+            mw[i + 1, c] = m
+        self._plan_cum = np.cumsum(mw, axis=0)
         self.ordered = ordered_power
         self.arrival_h, self.lead_h = max(0.0, arrival_h), max(0.0, lead_h)
         self.review_h = max(1.0, review_h)
@@ -76,11 +84,11 @@ class PowerGate:
     def _power_mw_by(self, t: float) -> np.ndarray:
         """Facility MW per cloud energized by hour `t`: now, plus planned and ordered."""
         f, now = self.fleet, self.now()
-        mw = f.energized.copy()
-        for src in (self.planned, self.ordered):
-            for th, m, c in src:
-                if now < th <= t:
-                    mw[c] += m
+        lo, hi = np.searchsorted(self._plan_h, (now, t), side="right")
+        mw = f.energized + (self._plan_cum[hi] - self._plan_cum[lo] if hi > lo else 0.0)
+        for th, m, c in self.ordered:
+            if now < th <= t:
+                mw[c] += m
         return mw
 
     def _committed_kw(self, until_day: float) -> np.ndarray:

@@ -112,7 +112,7 @@ def test_served_days_keep_money_and_tokens_consistent(short_scenario):
     # Revenue plus lost revenue is the value of all demand at the day's prices.
     sim = model.build(Streams(4, 0))
     sim.run()
-    got = serve(model.demand_days, model.terms, model.loop.total_tps)
+    got = serve(model.demand_days, model.terms, model.loop.total_tps())
     np.testing.assert_allclose(got.revenue, s["revenue_daily_usd"], rtol=1e-12)
     full = serve(model.demand_days, model.terms, np.full(model.clock.days, 1e30))
     np.testing.assert_allclose(got.revenue + got.lost_revenue, full.revenue, rtol=1e-9)
@@ -120,7 +120,7 @@ def test_served_days_keep_money_and_tokens_consistent(short_scenario):
     none = serve(model.demand_days, model.terms, np.zeros(model.clock.days))
     assert (none.revenue == 0).all()
     # Capacity includes the training loan only as far as serving needs it.
-    cap = serving_capacity(model.loop.total_tps[:, None], model.terms.serving_share,
+    cap = serving_capacity(model.loop.total_tps()[:, None], model.terms.serving_share,
                            model.terms.flex_share, model.demand_days.interactive,
                            model.terms.flex_target)
     np.testing.assert_array_equal(cap, got.capacity)

@@ -29,22 +29,23 @@ if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py"
         and (_here.parent / "pyproject.toml").is_file():
     __path__.append(str(_here.parent))
 
-from capsim.api import (  # noqa: E402
-    Comparison,
-    Run,
-    Scenario,
-    ScenarioError,
-    StoreError,
-    calibrate,
-    compare,
-    global_sensitivity,
-    load,
-    open_run,
-    plan,
-    run,
-    sensitivity,
-    sweep,
-)
+# The API (and pandas, pyarrow, matplotlib behind it) loads on first use, so that a
+# process that only runs the model (a pool worker) stays small.
+_API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "calibrate", "compare",
+        "global_sensitivity", "load", "open_run", "plan", "run", "sensitivity", "sweep")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from capsim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'capsim' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
+
 
 try:
     __version__ = _metadata.version("capsim")

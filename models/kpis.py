@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from capsim.simcore.montecarlo import Column
+from capsim.simcore.columns import Column
 
 Kind = Literal["daily", "running_total", "window", "window_total", "run_total", "at_date", "end"]
 INF = float(np.inf)

@@ -30,7 +30,7 @@ import math
 import numpy as np
 from capsim.simcore.queueing import ServiceDistribution, erlang_c_gamma
 from numpy.typing import ArrayLike
-from scipy import stats
+from scipy import special
 
 _POINTS = 256
 
@@ -49,11 +49,12 @@ class Service:
                 raise ValueError(f"scv(={scv}) must be > 0 for lognormal service")
             self.scv = float(scv)
             s2 = math.log1p(scv)
-            self._ln = stats.lognorm(s=math.sqrt(s2), scale=math.exp(-0.5 * s2))
+            # Lognormal with mean 1: log S ~ N(-s2 / 2, s2).
+            self._mu, self._sigma = -0.5 * s2, math.sqrt(s2)
             # Probability nodes dense in the upper tail, where high quantiles are decided:
             # u = 1 - (1 - v)^3 for v on a midpoint grid, each weighted by du.
             v = (np.arange(_POINTS) + 0.5) / _POINTS
-            self._pts = self._ln.ppf(1.0 - (1.0 - v) ** 3)
+            self._pts = self._ln_ppf(1.0 - (1.0 - v) ** 3)
             self._w = 3.0 * (1.0 - v) ** 2 / _POINTS
         else:
             raise ValueError(f"unknown service distribution {kind!r}")
@@ -64,7 +65,8 @@ class Service:
             return -np.expm1(-np.maximum(x, 0.0))
         if self.kind == "deterministic":
             return (x >= 1.0).astype(float)
-        return self._ln.cdf(np.maximum(x, 0.0))
+        with np.errstate(divide="ignore"):
+            return special.ndtr((np.log(np.maximum(x, 0.0)) - self._mu) / self._sigma)
 
     def ppf(self, q: float) -> float:
         """The q-quantile of S."""
@@ -72,7 +74,11 @@ class Service:
             return -math.log1p(-q)
         if self.kind == "deterministic":
             return 1.0
-        return float(self._ln.ppf(q))
+        return float(self._ln_ppf(q))
+
+    def _ln_ppf(self, q):
+        """Quantiles of the lognormal service time."""
+        return np.exp(self._mu + self._sigma * special.ndtri(q))
 
     def h(self, x: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """E[exp(-theta (x - S)); S <= x], elementwise over x and theta."""

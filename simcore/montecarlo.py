@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from capsim.simcore.columns import Column
 from capsim.simcore.executors import Executor, SerialExecutor
 from capsim.simcore.probes import Event
 from capsim.simcore.simulation import RunResult, run_replication
@@ -33,14 +33,6 @@ _EVENT_DOCS = {"replication": ("index", "replication number"),
 EVENTS_SCHEMA = pa.schema([f.with_metadata({"unit": _EVENT_DOCS[f.name][0],
                                             "description": _EVENT_DOCS[f.name][1]})
                            for f in EVENTS_SCHEMA])
-
-
-@dataclass(frozen=True)
-class Column:
-    """How a result column is stored: its Arrow type and the metadata of its field."""
-
-    dtype: str                      # "float64" or "int64"
-    metadata: Mapping[str, str]     # e.g. unit, description, kind
 
 
 Describe = Callable[[str, str], "Column | None"]

@@ -21,7 +21,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import simpy
-from scipy import stats
 
 __all__ = [
     "ServiceDistribution",
@@ -318,7 +317,7 @@ def simulate_mgc(
     batch_means = observed.reshape(n_batches, batch_size).mean(axis=1)
     mean = float(batch_means.mean())
     half = float(
-        stats.t.ppf(0.975, df=n_batches - 1) * batch_means.std(ddof=1) / math.sqrt(n_batches)
+        _t975(n_batches - 1) * batch_means.std(ddof=1) / math.sqrt(n_batches)
     )
     return SimulationResult(mean_wait=mean, ci95=(mean - half, mean + half), n_customers=n_used)
 
@@ -376,3 +375,10 @@ def wait_quantiles(servers: ArrayLike, rho: ArrayLike, qs: tuple[float, ...],
 def wait_quantile(servers: ArrayLike, rho: ArrayLike, q: float) -> np.ndarray:
     """q-quantile of the M/M/c queueing delay (see :func:`wait_quantiles`)."""
     return wait_quantiles(servers, rho, (q,))[0]
+
+
+def _t975(df: int) -> float:
+    """97.5% quantile of Student's t (scipy.stats is imported here only: it is large)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, df=df))

@@ -17,9 +17,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import special as _sp
-from scipy import stats as _st
 
-Z95 = _st.norm.ppf(0.95)  # a 90% interval spans +-1.645 sigma
+Z95 = float(_sp.ndtri(0.95))  # a 90% interval spans +-1.645 sigma
 
 
 def _key(name: str) -> int:
@@ -269,7 +268,7 @@ class Pert(_Spec):
         if self.high == self.low:
             return self.low
         a, b = self._ab()
-        return float(self.low + (self.high - self.low) * _st.beta.median(a, b))
+        return float(self.low + (self.high - self.low) * _sp.betaincinv(a, b, 0.5))
 
 
 DistSpec = Annotated[

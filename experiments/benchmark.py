@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python -m capsim.experiments.benchmark [--quick] [--replications N] [--workers W] [--json]
+        [--baseline REV|none] [--rounds K]
 
 It measures, for the default scenario:
 
@@ -18,13 +19,19 @@ It measures, for the default scenario:
    totals within 1e-6 relative, or the script exits 1.
 3. Memory: peak RSS of each pool worker (measured inside the worker) and of this process.
 4. speedup_vs_naive = naive extrapolated s/replication / model s/replication (one core).
+5. Side by side with the code at git revision REV (default 55ac4af, the code before the
+   speed work; ``none`` skips it): the revision's tree is extracted with ``git archive`` and
+   each tree times N replications of its own default scenario on a fork pool of W workers
+   in a child process of its own (``experiments/_bench_child.py``), alternating, K rounds
+   (default 3; --quick: 1). The ratio of replications per minute is the median of the
+   rounds' ratios; each child also reports its workers' peak RSS.
 
 The last line (without --json) is machine-readable::
 
-    speedup_vs_naive=X replications_per_minute=Y peak_rss_mb=Z
+    speedup_vs_naive=X replications_per_minute=Y peak_rss_mb=Z [speedup_vs_baseline=R]
 
 Progress goes to stderr. Exit codes: 0 ok, 1 naive and vectorized totals disagree,
-2 bad arguments.
+2 bad arguments (including a revision git cannot find).
 """
 
 from __future__ import annotations
@@ -34,8 +41,12 @@ import json
 import os
 import platform
 import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,6 +188,89 @@ def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------
+# 3. side by side with an earlier revision
+# ---------------------------------------------------------------------------------------
+
+DEFAULT_BASELINE = "55ac4af"
+CHILD = Path(__file__).with_name("_bench_child.py")
+
+
+class BaselineError(Exception):
+    """The baseline revision cannot be extracted (no git, no checkout, unknown revision)."""
+
+
+def extract_revision(rev: str, dest: Path) -> str:
+    """Write the tree of git revision `rev` of this checkout into `dest`; returns its hash."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(["git", "-C", str(here), *args], capture_output=True,
+                                  timeout=120)
+        except FileNotFoundError as e:
+            raise BaselineError("git is not installed") from e
+
+    top = git("rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise BaselineError(f"{here} is not in a git checkout (an installed capsim cannot "
+                            "extract earlier code; run from a clone or use --baseline none)")
+    full = git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    if full.returncode != 0:
+        raise BaselineError(f"git does not know the revision {rev!r}")
+    commit = full.stdout.decode().strip()
+    # From the top of the checkout: below it, git archive would write that folder only.
+    archive = subprocess.run(["git", "-C", top.stdout.decode().strip(), "archive",
+                              "--format=tar", commit], capture_output=True, timeout=120)
+    if archive.returncode != 0:
+        raise BaselineError(f"git archive {rev} failed: {archive.stderr.decode().strip()}")
+    import io
+    import tarfile
+
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def _child(root: str, seed: int, replications: int, workers: int) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(CHILD), root, str(seed), str(replications),
+                           str(workers)], capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child for {root} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def side_by_side(rev: str, seed: int, replications: int, workers: int,
+                 rounds: int) -> dict[str, Any]:
+    """This code and revision `rev`, each on its own default scenario, alternating."""
+    with tempfile.TemporaryDirectory(prefix="capsim-baseline-") as tmp:
+        commit = extract_revision(rev, Path(tmp))
+        this, base, ratios = [], [], []
+        for k in range(rounds):
+            # Alternate which goes first, so that a drift in machine load hits both alike.
+            order = [("this", "-"), ("base", tmp)] if k % 2 == 0 else [("base", tmp),
+                                                                       ("this", "-")]
+            got = {}
+            for name, root in order:
+                _log(f"  round {k + 1}/{rounds}: {'this code' if name == 'this' else rev} ...")
+                got[name] = _child(root, seed, replications, workers)
+            this.append(got["this"])
+            base.append(got["base"])
+            ratios.append(got["this"]["replications_per_minute"]
+                          / got["base"]["replications_per_minute"])
+
+    def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"replications_per_minute": [r["replications_per_minute"] for r in runs],
+                "median_replications_per_minute": statistics.median(
+                    r["replications_per_minute"] for r in runs),
+                "horizon_days": runs[0]["horizon_days"],
+                "max_worker_peak_rss_mb": max(max(r["worker_peak_rss_mb"]) for r in runs)}
+
+    return {"revision": rev, "commit": commit, "rounds": rounds, "replications": replications,
+            "workers": workers, "this": summary(this), "baseline": summary(base),
+            "ratios": ratios, "speedup": statistics.median(ratios)}
+
+
+# ---------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------
 
@@ -197,6 +291,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help=f"root seed (default {DEFAULT_SEED})")
     p.add_argument("--json", action="store_true",
                    help="print one JSON object instead of the report")
+    p.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REV",
+                   help="git revision to time side by side with this code (default "
+                        f"{DEFAULT_BASELINE}, the code before the speed work; 'none' skips it)")
+    p.add_argument("--rounds", type=int_at_least(1, "--rounds"), default=None,
+                   help="alternating rounds of the side-by-side timing (default 3; --quick: 1)")
     a = p.parse_args(argv)
     if a.seed < 0:
         p.error(f"--seed must be >= 0, got {a.seed}")
@@ -205,6 +304,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if a.naive_days is None:
         a.naive_days = 5 if a.quick else 30
     a.serial = 1 if a.quick else 3
+    if a.rounds is None:
+        a.rounds = 1 if a.quick else 3
     return a
 
 
@@ -214,6 +315,15 @@ def main(argv: list[str] | None = None) -> int:
     scenario, _ = scenario_mod.load()
     cores = os.cpu_count() or 1
 
+    side = None
+    if a.baseline.lower() != "none":
+        _log(f"[0/3] side by side with {a.baseline}: {a.rounds} round(s) of {a.replications}"
+             f" replications on {a.workers} worker(s) each ...")
+        try:
+            side = side_by_side(a.baseline, a.seed, a.replications, a.workers, a.rounds)
+        except BaselineError as e:
+            _log(f"error: --baseline {a.baseline}: {e}")
+            return 2
     _log(f"[1/3] {a.replications} replications on {a.workers} worker(s) ...")
     pool = time_pool(scenario, a.seed, a.replications, a.workers)
     _log(f"[2/3] {a.serial} replication(s) serially in this process ...")
@@ -254,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedup_vs_naive": speedup,
         "replications_per_minute": pool["replications_per_minute"],
         "peak_rss_mb": worker_peak,
+        "side_by_side": side,
     }
 
     ok = naive["totals_agree"]
@@ -287,6 +398,22 @@ def main(argv: list[str] | None = None) -> int:
             f" main process {main_rss_model:.0f} MB before the naive run,"
             f" {main_rss_after_naive:.0f} MB after it",
         ]
+        if side is not None:
+            t, b = side["this"], side["baseline"]
+            lines += [
+                f"side by side           : this code vs {side['revision']}"
+                f" ({side['commit'][:10]}), each on its own default scenario, {side['rounds']}"
+                f" alternating round(s) of {side['replications']} replications on"
+                f" {side['workers']} worker(s) (fork pool, one warm-up replication per worker)",
+                f"  this code            : {t['median_replications_per_minute']:.1f}"
+                f" replications/minute (median; {t['horizon_days']}-day horizon),"
+                f" max worker peak RSS {t['max_worker_peak_rss_mb']:.0f} MB",
+                f"  {side['revision']:<21}: {b['median_replications_per_minute']:.1f}"
+                f" replications/minute (median; {b['horizon_days']}-day horizon),"
+                f" max worker peak RSS {b['max_worker_peak_rss_mb']:.0f} MB",
+                f"  speedup              : {side['speedup']:.2f}x replications per minute"
+                f" (median of the rounds: {', '.join(f'{r:.2f}' for r in side['ratios'])})",
+            ]
         for line in lines:
             print(line)
     if not ok:
@@ -294,9 +421,10 @@ def main(argv: list[str] | None = None) -> int:
              f"(max relative difference {naive['max_rel_diff']:.3e} > {RTOL:g})")
         return 1
     if not a.json:
+        tail = f" speedup_vs_baseline={side['speedup']:.2f}" if side is not None else ""
         print(f"speedup_vs_naive={speedup:.0f} "
               f"replications_per_minute={pool['replications_per_minute']:.1f} "
-              f"peak_rss_mb={worker_peak:.0f}")
+              f"peak_rss_mb={worker_peak:.0f}{tail}")
     return 0
 
 

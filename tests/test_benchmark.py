@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAST_LINE = re.compile(
-    r"^speedup_vs_naive=(\S+) replications_per_minute=(\S+) peak_rss_mb=(\S+)$")
+    r"^speedup_vs_naive=(\S+) replications_per_minute=(\S+) peak_rss_mb=(\S+)"
+    r" speedup_vs_baseline=(\S+)$")
 
 
 @pytest.mark.slow
@@ -38,3 +39,12 @@ def test_bad_arguments_exit_2():
         [sys.executable, "-m", "capsim.experiments.benchmark", "--replications", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
+
+
+def test_an_unknown_baseline_revision_exits_2_with_its_name():
+    proc = subprocess.run(
+        [sys.executable, "-m", "capsim.experiments.benchmark", "--quick",
+         "--baseline", "no-such-revision-xyz"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "no-such-revision-xyz" in proc.stderr and "Traceback" not in proc.stderr

@@ -157,6 +157,7 @@ class DailyLoop:
         self.run_rate = np.zeros(days)       # $/year as tranches saw it (0 where not needed)
         self._bound: list[float] | None = None
         self._milestone = np.inf             # the lowest milestone not reached yet
+        self._received = tranches.received_usd  # investment received so far
         self._revenue = np.zeros(days)
         self._served_to = 0                  # days before this one have exact revenue
 
@@ -187,6 +188,7 @@ class DailyLoop:
         for tr in self.tranches.check(day, run_rate):
             self.on_tranche(tr)
         self._milestone = self._pending_milestone()
+        self._received = self.tranches.received_usd
 
     def _run(self, sim):
         env, f, lines = sim.env, self.fleet, self.lines
@@ -199,7 +201,7 @@ class DailyLoop:
             self.energized[day] = f.energized
             self.awaiting[day] = lines.awaiting_with(due[day])
             self.held[day] = lines.held
-            self.daily[day] = (self.tranches.received_usd, *self.orders())
+            self.daily[day] = (self._received, *self.orders())
             for i, c in enumerate(self.pools):
                 self.pool_stock[day, i] = c.level
             yield env.timeout(HOURS_PER_DAY)

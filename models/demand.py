@@ -109,7 +109,10 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
     shares = np.array(list(e.region_shares.values()), float)
     region = rng.choice(shares.size, size=n, p=shares / shares.sum()).astype(np.int8)
     arrive = np.zeros(n, np.int32)
-    arrive[n0:] = np.sort(rng.integers(0, max(days, 1), n_new))
+    # Arrival days in order: the sorted draws, rebuilt from their counts per day.
+    span = max(days, 1)
+    arrive[n0:] = np.repeat(np.arange(span, dtype=np.int32),
+                            np.bincount(rng.integers(0, span, n_new), minlength=span))
     if churn_rate > 0:
         life = rng.exponential(365.25 / churn_rate, n)
         churn = np.minimum(arrive + np.ceil(life), days + 1).astype(np.int32)

@@ -104,9 +104,14 @@ class Fleet:
         """Chips already installed before the start, with their (negative) install days."""
         self.shipped[g] += chips
         self.installed[g] += chips
-        days, counts = np.unique(np.floor(install_days + self.life_days), return_counts=True)
-        for d, c in zip(days, counts, strict=True):
-            self._push(float(d), g, int(c))
+        if not chips:
+            return
+        # Chips per retirement day (whole days), in day order: counts per day offset.
+        day = np.floor(install_days + self.life_days).astype(np.int64)
+        first = int(day.min())
+        counts = np.bincount(day - first)
+        for k in np.flatnonzero(counts):
+            self._push(float(first + k), g, int(counts[k]))
 
     def evict_over_capacity(self) -> None:
         """Move installed chips back to waiting where a cloud's power is exceeded.

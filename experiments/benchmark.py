@@ -30,8 +30,11 @@ The last line (without --json) is machine-readable::
 
     speedup_vs_naive=X replications_per_minute=Y peak_rss_mb=Z [speedup_vs_baseline=R]
 
-Progress goes to stderr. Exit codes: 0 ok, 1 naive and vectorized totals disagree,
-2 bad arguments (including a revision git cannot find).
+6. With --dask: the same replications on a Dask LocalCluster of 1 and of 2 workers (each
+   warmed up first), the ratio of wall times, and a check that their KPIs are identical.
+
+Progress goes to stderr. Exit codes: 0 ok, 1 naive and vectorized totals disagree (or the
+Dask runs differ), 2 bad arguments (including a revision git cannot find).
 """
 
 from __future__ import annotations
@@ -271,6 +274,40 @@ def side_by_side(rev: str, seed: int, replications: int, workers: int,
 
 
 # ---------------------------------------------------------------------------------------
+# 4. scale-out on Dask
+# ---------------------------------------------------------------------------------------
+
+def dask_scaling(scenario: Any, seed: int, replications: int) -> dict[str, Any]:
+    """The same replications on a Dask LocalCluster of 1 and of 2 workers.
+
+    Each cluster is started, warmed up with one replication per worker (not timed), then
+    times `replications` replications; the KPIs of both must be identical.
+    """
+    out: dict[str, Any] = {"replications": replications}
+    kpis_by_workers = {}
+    for workers in (1, 2):
+        ex = make_executor("dask", workers)
+        try:
+            warm = [(CapacityModel, scenario, seed, replications + i) for i in range(workers)]
+            list(ex.imap_unordered(replication_with_rss, warm))
+            args = [(CapacityModel, scenario, seed, i) for i in range(replications)]
+            t0 = time.perf_counter()
+            got = {rep: k for rep, k, _rss, _pid in ex.imap_unordered(replication_with_rss, args)}
+            out[f"wall_s_{workers}"] = time.perf_counter() - t0
+        finally:
+            ex.close()
+        kpis_by_workers[workers] = got
+        _log(f"  dask, {workers} worker(s): {out[f'wall_s_{workers}']:.2f} s")
+    one, two = kpis_by_workers[1], kpis_by_workers[2]
+    out["identical"] = all(
+        one[r].keys() == two[r].keys()
+        and all(np.array_equal(one[r][k], two[r][k], equal_nan=True) for k in one[r])
+        for r in one)
+    out["speedup_2_vs_1"] = out["wall_s_1"] / out["wall_s_2"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------
 # command line
 # ---------------------------------------------------------------------------------------
 
@@ -294,6 +331,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline", default=DEFAULT_BASELINE, metavar="REV",
                    help="git revision to time side by side with this code (default "
                         f"{DEFAULT_BASELINE}, the code before the speed work; 'none' skips it)")
+    p.add_argument("--dask", action="store_true",
+                   help="also time the replications on a Dask LocalCluster of 1 and 2 workers"
+                        " and check that both give identical KPIs")
     p.add_argument("--rounds", type=int_at_least(1, "--rounds"), default=None,
                    help="alternating rounds of the side-by-side timing (default 3; --quick: 1)")
     a = p.parse_args(argv)
@@ -324,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         except BaselineError as e:
             _log(f"error: --baseline {a.baseline}: {e}")
             return 2
+    dask = None
+    if a.dask:
+        _log(f"[0/3] Dask LocalCluster, 1 then 2 workers, {a.replications} replications ...")
+        dask = dask_scaling(scenario, a.seed, a.replications)
     _log(f"[1/3] {a.replications} replications on {a.workers} worker(s) ...")
     pool = time_pool(scenario, a.seed, a.replications, a.workers)
     _log(f"[2/3] {a.serial} replication(s) serially in this process ...")
@@ -365,9 +409,10 @@ def main(argv: list[str] | None = None) -> int:
         "replications_per_minute": pool["replications_per_minute"],
         "peak_rss_mb": worker_peak,
         "side_by_side": side,
+        "dask": dask,
     }
 
-    ok = naive["totals_agree"]
+    ok = naive["totals_agree"] and (dask is None or dask["identical"])
     if a.json:
         print(json.dumps(figures, indent=2, default=float))
     else:
@@ -414,9 +459,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"  speedup              : {side['speedup']:.2f}x replications per minute"
                 f" (median of the rounds: {', '.join(f'{r:.2f}' for r in side['ratios'])})",
             ]
+        if dask is not None:
+            lines.append(
+                f"dask scale-out         : {dask['replications']} replications on a LocalCluster,"
+                f" 1 worker {dask['wall_s_1']:.2f} s, 2 workers {dask['wall_s_2']:.2f} s ->"
+                f" {dask['speedup_2_vs_1']:.2f}x; KPIs"
+                f" {'identical' if dask['identical'] else 'DIFFER'}")
         for line in lines:
             print(line)
-    if not ok:
+    if dask is not None and not dask["identical"]:
+        _log("error: the Dask runs with 1 and 2 workers gave different KPIs")
+        return 1
+    if not naive["totals_agree"]:
         _log(f"error: naive and vectorized daily totals disagree "
              f"(max relative difference {naive['max_rel_diff']:.3e} > {RTOL:g})")
         return 1

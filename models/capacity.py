@@ -25,6 +25,7 @@ from capsim.models.daily import (
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
+from capsim.models.orders import Orders
 from capsim.models.posterior import posterior_draws
 from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
@@ -158,16 +159,20 @@ class CapacityModel:
             scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
-        self._build_procurement(streams)
+        self.orders = Orders(sc, clock, streams, self.fleet, self.lines, self.clouds,
+                             self.gen_names)
+        self.orders.forecast_gap = self._forecast_gap_mw
+        orders = self.orders
         self.gate: PowerGate | None = None
         if sc.procurement.shipping == "power_aware":
             pr = sc.procurement
             self.gate = PowerGate(
                 self.fleet, lambda: sim.env.now, [(t, m, c) for t, m, c, _ in self.power_ons],
-                self._ordered_buildings, integration_d * HOURS_PER_DAY,
+                orders.buildings, integration_d * HOURS_PER_DAY,
                 pr.power_lead_days * HOURS_PER_DAY, pr.hold_review_days * HOURS_PER_DAY,
-                self.build_lead_h, lambda mw, c: self.order_buildings(sim, mw, c, "held chips"),
-                self.max_order_mw_year, lambda: self.lines.awaiting,
+                orders.build_lead_h,
+                lambda mw, c: orders.buildings_for(sim, mw, c, "held chips"),
+                orders.max_order_mw_year, lambda: self.lines.awaiting,
                 pr.early_retirement_ratio,
                 lambda gen, text, n: sim.events.log(sim.env.now, "early_retirement", text,
                                                     subject=gen, amount=n, unit="chips"),
@@ -176,8 +181,7 @@ class CapacityModel:
         sim.add(_Process("datacenters", self._datacenters))
         self.loop = self._build_loop(sim)
         sim.add(self.loop)
-        if sc.procurement.policy == "forecast":
-            sim.add(_Process("procurement", self._procure))
+        sim.add(orders)
         return sim
 
     def _build_loop(self, sim: Simulation) -> DailyLoop:
@@ -203,13 +207,13 @@ class CapacityModel:
         def tranche(tr: finance.Tranche) -> None:
             sim.events.log(sim.env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
                            subject=tr.name, amount=tr.amount_usd, unit="USD")
-            self.order_capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
-                                f"tranche {tr.name}")
+            self.orders.capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
+                                 f"tranche {tr.name}")
 
         return DailyLoop(self.clock, self.fleet, self.lines, list(self.pools.containers.values()),
                          self.demand_days, self.terms, dem.efficiency_per_year, it_price,
                          self.fp8_eflops_per_chip, self.tranches, tranche,
-                         lambda: (self.ordered_mw, self.power_ordered_mw))
+                         lambda: (self.orders.ordered_mw, self.orders.power_ordered_mw))
 
     def _build_finance(self, streams: Streams) -> None:
         sc = self.sc
@@ -231,74 +235,6 @@ class CapacityModel:
                                          float(t.milestone_run_rate_usd.sample(rng)),
                                          float(np.clip(t.capacity_share.sample(rng), 0, 1))))
         self.tranches = finance.Tranches(items)
-        self.ordered_mw = 0.0
-        self.ordered_chips = 0
-
-    def _build_procurement(self, streams: Streams) -> None:
-        pr = self.sc.procurement
-        rng = streams.rng("procurement")
-        self.order_lead_h = max(0.0, float(pr.order_lead_time_days.sample(rng))) * HOURS_PER_DAY
-        self.build_lead_h = max(0.0, float(pr.build_lead_time_days.sample(rng))) * HOURS_PER_DAY
-        self.headroom = float(pr.headroom.sample(rng))
-        self.max_order_mw_year = float(pr.max_order_mw_per_year.sample(rng))
-        self.order_cloud = self.clouds.index(pr.cloud) if pr.cloud in self.clouds else None
-        self._orders: list[tuple[float, float]] = []  # (hour, MW) of forecast-policy orders
-        # Ordered buildings not yet powered on: (power-on hour, MW, cloud), any source.
-        self._ordered_buildings: list[tuple[float, float, int]] = []
-        self.power_ordered_mw = 0.0  # buildings ordered for held chips (power-aware)
-
-    # -- capacity orders ------------------------------------------------------------
-    def _order_generation(self, now_h: float) -> int | None:
-        """The newest generation of the ordering cloud that is available now."""
-        if self.order_cloud is None:
-            return None
-        today = self.clock.date(now_h)
-        best = None
-        for gi, name in enumerate(self.gen_names):
-            g = self.sc.supply.generations[name]
-            if self.gen_cloud[gi] == self.order_cloud and g.available <= today:
-                if (best is None or g.available
-                        >= self.sc.supply.generations[self.gen_names[best]].available):
-                    best = gi
-        return best
-
-    def order_buildings(self, sim: Simulation, mw: float, cloud: int, why: str) -> None:
-        """Order `mw` facility MW of buildings for `cloud`; they power on after the lead."""
-        f = self.fleet
-        done = sim.env.timeout(self.build_lead_h)
-        done.callbacks.append(lambda _e: f.energize(mw, cloud))
-        self._ordered_buildings.append((sim.env.now + self.build_lead_h, mw, cloud))
-        self.power_ordered_mw += mw
-        sim.events.log(sim.env.now, "power_order", f"{why}: {mw:.1f} MW of buildings",
-                       subject=self.clouds[cloud], amount=mw, unit="MW facility")
-
-    def order_capacity(self, sim: Simulation, mw: float, why: str) -> float:
-        """Order `mw` facility MW of chips and buildings.
-
-        Order `mw` facility MW: whole racks of the newest chips (through supply lead
-        time and pools) and buildings of that size (after the build lead time). Returns
-        the MW ordered (0 when nothing can be ordered).
-        """
-        g = self._order_generation(sim.env.now)
-        if g is None or mw <= 0:
-            return 0.0
-        f = self.fleet
-        racks = int(mw * 1000.0 // (f.kw[g] * f.rack[g]))
-        if racks <= 0:
-            return 0.0
-        chips = racks * int(f.rack[g])
-        mw_ordered = chips * f.kw[g] / 1000.0
-        self.lines.order(g, chips, self.order_lead_h)
-        cloud = int(self.gen_cloud[g])
-        done = sim.env.timeout(self.build_lead_h)
-        done.callbacks.append(lambda _e: f.energize(mw_ordered, cloud))
-        self._ordered_buildings.append((sim.env.now + self.build_lead_h, mw_ordered, cloud))
-        self.ordered_mw += mw_ordered
-        self.ordered_chips += chips
-        sim.events.log(sim.env.now, "order", f"{why}: {chips} {self.gen_names[g]} chips and "
-                       f"{mw_ordered:.1f} MW of buildings", subject=self.gen_names[g],
-                       amount=mw_ordered, unit="MW facility")
-        return mw_ordered
 
     # -- processes ----------------------------------------------------------------
     def _datacenters(self, sim: Simulation):
@@ -310,29 +246,6 @@ class CapacityModel:
             self.fleet.energize(mw, c)
             sim.events.log(t, "power_on", f"{name} +{mw:.1f} MW", subject=name, amount=mw,
                            unit="MW facility")
-
-    def _procure(self, sim: Simulation):
-        """The forecast procurement policy.
-
-        The forecast policy: every review, order what the forecast peak demand at the
-        lead-time horizon needs beyond the capacity the pipeline will bring by then.
-        """
-        env, clock = sim.env, self.clock
-        every_h = self.sc.procurement.review_every_days * HOURS_PER_DAY
-        lead_h = max(self.order_lead_h, self.build_lead_h)
-        yield env.timeout(HOURS_PER_DAY)  # after the first tick
-        while True:
-            day = int(env.now // HOURS_PER_DAY)
-            ahead = min(clock.days - 1, day + max(1, int(np.ceil(lead_h / HOURS_PER_DAY))))
-            if ahead > day:
-                g = self._order_generation(env.now)
-                mw = self._forecast_gap_mw(env.now, day, ahead, g)
-                recent = sum(m for t, m in self._orders if t > env.now - 365.25 * HOURS_PER_DAY)
-                mw = min(mw, max(0.0, self.max_order_mw_year - recent))
-                got = self.order_capacity(sim, mw, "forecast shortfall")
-                if got > 0:
-                    self._orders.append((env.now, got))
-            yield env.timeout(every_h)
 
     def _forecast_gap_mw(self, now_h: float, day: int, ahead: int, g: int | None) -> float:
         """Facility MW of generation g still to order for the forecast peak at day `ahead`.
@@ -346,7 +259,7 @@ class CapacityModel:
         lo = max(0, day - 28)
         peak = float(self.h_demand[lo:day].max()) if day > lo else 0.0
         trend = dem.ent_growth[ahead] / dem.ent_growth[day]
-        want = peak * trend * self.headroom
+        want = peak * trend * self.orders.headroom
         # Chips: shipped and not retired; chips due from the lines (planned batches whose
         # time has come, and orders, not yet shipped); planned batches due by then.
         chips = (f.in_transit + f.waiting + f.installed + f.failed
@@ -360,7 +273,7 @@ class CapacityModel:
         for t, m, c, _ in self.power_ons:
             if now_h < t <= until:
                 mw[c] += m
-        for t, m, c in self._ordered_buildings:
+        for t, m, c in self.orders.buildings:
             if now_h < t <= until:
                 mw[c] += m
         tps = 0.0

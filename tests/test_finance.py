@@ -107,10 +107,10 @@ def test_funded_capacity_arrives_after_the_lead_times():
     unfunded, ru, _ = _run([f"finance.tranches.{n}.capacity_share=0"
                             for n in load()[0].finance.tranches], end="2030-04-01")
     assert ru.kpis["ordered_total_mw"] == 0 and rf.kpis["ordered_total_mw"] > 0
-    assert funded.ordered_chips > 0 and unfunded.ordered_chips == 0
+    assert funded.orders.ordered_chips > 0 and unfunded.orders.ordered_chips == 0
     # The first order is placed on day 0; nothing changes before the order lead time has
     # passed (chips) or the build lead time (buildings).
-    first = int(min(funded.order_lead_h, funded.build_lead_h) // HOURS_PER_DAY)
+    first = int(min(funded.orders.order_lead_h, funded.orders.build_lead_h) // HOURS_PER_DAY)
     for k in ("chips_shipped", "energized_mw"):
         np.testing.assert_array_equal(rf.timeseries[k][:first], ru.timeseries[k][:first])
     assert rf.timeseries["energized_mw"][-1] > ru.timeseries["energized_mw"][-1]

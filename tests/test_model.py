@@ -61,7 +61,7 @@ def test_chips_and_power_conserved_every_day_every_generation(short_scenario):
     # Shipped never exceeds the installed base plus the planned batches and orders: the
     # pools can delay chips but never create them.
     planned = sum(c for t, g, c in model.shipments)
-    assert s["chips_shipped"][-1] <= model.installed_base + planned + model.ordered_chips
+    assert s["chips_shipped"][-1] <= model.installed_base + planned + model.orders.ordered_chips
     assert (model.lines.backlog >= 0).all()
     assert s["chips_shipped"][0] >= model.installed_base
     occ = sum(s[f"occupied_mw__{c}"] for c in model.clouds)

@@ -30,8 +30,9 @@ import pandas as pd
 from capsim.experiments.history import load_observations
 from capsim.models import history
 from capsim.models.capacity import CapacityModel
+from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.observations import Observation
-from capsim.models.posterior import WEIGHT, Pinner, uncertain_inputs
+from capsim.models.posterior import WEIGHT
 from capsim.models.scenario import (
     Scenario,
     ScenarioError,
@@ -51,17 +52,18 @@ DEFAULT_POINTS = 1000
 
 
 @functools.lru_cache(maxsize=2)
-def _context(text: str) -> tuple[Scenario, Pinner, list]:
+def _context(text: str) -> tuple[Scenario, Builder, list]:
     sc = validate_dict("calibration scenario", tomllib.loads(text))
-    return sc, Pinner(sc), uncertain_inputs(sc)
+    b = Builder(sc)
+    return sc, b, list(b.inputs.values())
 
 
 def simulate_point(u: np.ndarray, index: int, text: str, obs: tuple[Observation, ...],
                    seed: int) -> tuple[np.ndarray, None]:
     """One design point: inputs at their prior quantiles u, one replication, the outputs."""
-    sc, pinner, inputs = _context(text)
+    sc, builder, inputs = _context(text)
     values = {i.name: float(i.prior.ppf(float(x))) for i, x in zip(inputs, u, strict=True)}
-    res = run_replication(CapacityModel, pinner.pin(values, "design point"), seed, index)
+    res = run_replication(CapacityModel, builder.pin(values, "design point"), seed, index)
     dates = _dates(sc)
     out = np.array([history.simulate(o, lambda s: res.timeseries[s][None, :], dates)[0]
                     for o in obs])

@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--json", type=Path, default=None, metavar="FILE",
                     help="write the result as JSON (default: none)")
     se.add_argument("--param", dest="params", action="append", default=[], metavar="KEY",
-                    help="an uncertain input (or a dotted prefix such as demand.) to vary; "
-                         "default: all")
+                    help="an uncertain input (e.g. demand.growth_by_period[2].rate) or a "
+                         "prefix (demand.) to vary; default: all")
     se.add_argument("--samples", type=int_at_least(2, "--samples"), default=None,
                     help="sobol: base samples N (N x (inputs + 2) points, default 16); "
                          "morris: trajectories (default 10)")

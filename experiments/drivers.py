@@ -1,7 +1,7 @@
 """Experiment: which uncertainties drive the shortfall?
 
-Two stages over the scenario's uncertain inputs (every parameter whose distribution is
-not a constant, of the enabled clouds): Morris screening of all of them (n trajectories),
+Two stages over the scenario's uncertain inputs (capsim.models.inputs: parameters and
+uncertain list entries of the enabled clouds): Morris screening of all of them (n trajectories),
 then Sobol' first and total order indices of the `--top` inputs Morris ranks highest
 (4n base samples), for the share of months of the evaluation window that are short
 (more than service.short_month_threshold, 1%, of demand unserved) and the unserved share

@@ -40,14 +40,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from capsim.models.decisions import (
-    Builder,
     Window,
     evaluate,
     lever_value,
     plan_overrides,
     run_outcomes,
-    uncertain_inputs,
 )
+from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import Scenario, ScenarioError, to_toml
 from capsim.simcore import plots, sensitivity, stats
 from capsim.simcore.executors import make_executor
@@ -128,22 +127,28 @@ class Evaluator:
     def run(self, candidate: str, overrides: list[str], n: int, seed: int | None = None
             ) -> pd.DataFrame:
         """Replications 0..n-1 of a candidate (those not yet stored are run now)."""
-        return self.run_many([(candidate, overrides, n, seed)])[candidate]
+        return self.run_many([(candidate, overrides, n, seed, None)])[candidate]
 
-    def run_many(self, jobs: Sequence[tuple[str, list[str], int, int | None]]
+    def run_many(self, jobs: Sequence[tuple[str, list[str], int, int | None,
+                                            dict[str, float] | None]]
                  ) -> dict[str, pd.DataFrame]:
-        """Several candidates' replications in one batch (the workers stay busy)."""
+        """Several candidates' replications in one batch (the workers stay busy).
+
+        A job: (candidate, lever overrides, replications, seed or None for the search's,
+        uncertain inputs pinned {name: value} or None).
+        """
         tasks = []
         keys = {}
-        for candidate, overrides, n, seed in jobs:
+        for candidate, overrides, n, seed, pins in jobs:
             seed = self.spec.seed if seed is None else seed
-            # Stored rows are keyed by what was run (overrides and seed), never by a label.
-            key = keys[candidate] = hashlib.sha1(json.dumps([overrides, seed]).encode()
-                                                 ).hexdigest()[:16]
+            # Stored rows are keyed by what was run (overrides, pins and seed), never by a
+            # label.
+            what = [overrides, seed] if not pins else [overrides, pins, seed]
+            key = keys[candidate] = hashlib.sha1(json.dumps(what).encode()).hexdigest()[:16]
             have = self.rows.get(key)
             todo = [r for r in range(n) if have is None or r not in have.index]
             if todo:
-                sc = self.builder.build(overrides)
+                sc = self.builder.build(overrides, pins)
                 tasks += [(key, sc, seed, r, self.window) for r in todo]
         new: dict[str, list[dict]] = {}
         for cand, rep, res in self.ex.imap_unordered(evaluate, tasks):
@@ -158,7 +163,7 @@ class Evaluator:
             have = self.rows.get(cand)
             self.rows[cand] = (df if have is None else pd.concat([have, df])).sort_index()
         out = {}
-        for candidate, _, n, _ in jobs:
+        for candidate, _, n, _, _ in jobs:
             have = self.rows[keys[candidate]]
             out[candidate] = have.loc[have.index < n]
         return out
@@ -428,8 +433,9 @@ def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, l
                store: RunStore) -> dict[str, Any]:
     """The best plans across a sample of the uncertain inputs: regret and where they fail.
 
-    `states` states of the world fix every uncertain input that no lever sets at a
-    quantile (a Latin hypercube over the quantiles); every plan runs one replication per
+    `states` states of the world pin every uncertain input that no lever sets
+    (`capsim.models.inputs`, list entries included) at a quantile (a Latin hypercube over
+    the quantiles); every plan runs one replication per
     state, the same seed for all (common random numbers). Regret: a plan's cost in a
     state minus the cheapest cost among the plans in that state. Failure: some month of
     the window short. PRIM finds the box of inputs where the best plan fails.
@@ -440,8 +446,8 @@ def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, l
     u = qmc.LatinHypercube(d=len(inputs), rng=np.random.default_rng(spec.seed + 2)).random(
         spec.states)
     cost_col = OBJECTIVES[spec.objective][0]
-    jobs = [(f"robust:{name}:s{s:03d}",
-             [*ovr, *(inp.override(u[s, j]) for j, inp in enumerate(inputs))], 1, spec.seed + 2)
+    jobs = [(f"robust:{name}:s{s:03d}", ovr, 1, spec.seed + 2,
+             {inp.name: inp.value(u[s, j]) for j, inp in enumerate(inputs)})
             for name, ovr in plans.items() for s in range(spec.states)]
     res = ev.run_many(jobs)
     rows = []
@@ -454,7 +460,7 @@ def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, l
     df = pd.DataFrame(rows)
     best_cost = df.groupby("state")["cost"].min()
     df["regret"] = df["cost"] - df["state"].map(best_cost)
-    qs = pd.DataFrame(u[df["state"].to_numpy()], columns=[f"u__{i.key}" for i in inputs])
+    qs = pd.DataFrame(u[df["state"].to_numpy()], columns=[f"u__{i.name}" for i in inputs])
     df = pd.concat([df, qs], axis=1)
     atomic_write_table(store.path / "robustness.parquet",
                        pa.Table.from_pandas(df, preserve_index=False))
@@ -467,14 +473,14 @@ def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, l
                       "failure_rate": float(g["short"].mean())})
     first = next(iter(plans))
     g = df[df["plan"] == first].sort_values("state")
-    x = g[[f"u__{inp.key}" for inp in inputs]].to_numpy()
+    x = g[[f"u__{inp.name}" for inp in inputs]].to_numpy()
     box, _ = sensitivity.prim(x, g["short"].to_numpy(bool), alpha=0.1, min_mass=0.1,
                               max_dims=3)
     found = None
     if box is not None:
         found = {"density": box.density, "coverage": box.coverage, "mass": box.mass,
                  "base_rate": box.base_rate, "limits": [
-                     {"param": inputs[j].key, "quantile_low": lo, "quantile_high": hi,
+                     {"param": inputs[j].name, "quantile_low": lo, "quantile_high": hi,
                       "value_low": inputs[j].value(lo), "value_high": inputs[j].value(hi)}
                      for j, (lo, hi) in box.limits.items()]}
     out = {"states": spec.states, "objective": spec.objective, "plans": table,

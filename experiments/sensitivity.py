@@ -1,15 +1,15 @@
 """Global sensitivity of a scenario's KPIs to its uncertain inputs: Sobol' indices or Morris.
 
-Each design point fixes every chosen uncertain input at a quantile of its own
-distribution (the point's coordinate in [0, 1]), through an override that makes the
-parameter a constant; inputs not chosen keep their distributions. Every point runs the
+Each design point pins every chosen uncertain input (`capsim.models.inputs`: parameters and
+uncertain list entries) at a quantile of its own distribution (the point's coordinate in
+[0, 1]); inputs not chosen keep their distributions. Every point runs the
 same replications with the same seed (common random numbers), so the indices measure
 the inputs, not the noise of the other random draws; a point's output is the mean of
 its replications. Results stream to DIR/parts/ as they finish: `capsim sensitivity DIR`
 resumes a stopped design and analyses a finished one.
 
 Directory: manifest.json (kind "sensitivity"), scenario.toml, design.parquet (one row per
-point: quantiles u__<key> and values), results.parquet (one row per point and
+point: quantiles u__<input> and values), results.parquet (one row per point and
 replication: KPIs and planning outcomes), sensitivity.json and plots/<method>_<kpi>.png.
 """
 
@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from capsim.models.capacity import KPIS, MILESTONES
-from capsim.models.decisions import OUTCOMES, Builder, Uncertain, Window, evaluate, uncertain_inputs
+from capsim.models.decisions import OUTCOMES, Window, evaluate
+from capsim.models.inputs import Builder, Input
 from capsim.models.scenario import ScenarioError, to_toml
 from capsim.simcore import plots, sensitivity
 from capsim.simcore.executors import make_executor
@@ -37,18 +38,24 @@ DEFAULT_KPIS = ["unserved_fraction", "short_month_share", "spend_usd"]
 KNOWN_KPIS = tuple(dict.fromkeys([*KPIS, *MILESTONES, *OUTCOMES]))
 
 
-def choose_inputs(scenario, keys: list[str]) -> list[Uncertain]:
-    """The uncertain inputs named by `keys` (exact keys or dotted prefixes); all when empty."""
-    every = uncertain_inputs(scenario)
+def choose_inputs(builder: Builder, keys: list[str]) -> list[Input]:
+    """The uncertain inputs named by `keys` (exact names or prefixes); all when empty.
+
+    A prefix ends at a dot or a list index: `demand.` and `demand.growth_by_period` both
+    take `demand.growth_by_period[2].rate`.
+    """
+    every = list(builder.inputs.values())
     if not keys:
         return every
-    chosen: list[Uncertain] = []
+    chosen: list[Input] = []
     problems = []
     for k in keys:
-        hit = [u for u in every if u.key == k or u.key.startswith(k.rstrip(".") + ".")]
+        stem = k.rstrip(".")
+        hit = [u for u in every if u.name == k or u.name.startswith((stem + ".", stem + "["))]
         if not hit:
-            problems.append(f"{k!r}: no uncertain input (a parameter with a distribution "
-                            "that is not constant, of an enabled cloud) has this key or prefix")
+            problems.append(f"{k!r}: no uncertain input (a parameter or uncertain list entry "
+                            "that can take more than one value, of an enabled cloud) has "
+                            "this name or prefix")
         chosen += [u for u in hit if u not in chosen]
     if problems:
         raise ScenarioError("--param", problems)
@@ -79,21 +86,21 @@ def start(scenario: str | None, overrides: list[str], method: str, params: list[
         raise ScenarioError("--kpi", [f"unknown KPI {k!r} (one of {', '.join(KNOWN_KPIS)})"
                                       for k in bad])
     b = Builder(scenario, overrides)
-    inputs = choose_inputs(b.base, params)
+    inputs = choose_inputs(b, params)
     if len(inputs) < 2:
         raise ScenarioError("--param", ["choose at least two uncertain inputs"])
     samples = samples or DEFAULT_SAMPLES[method]
-    names = [u.key for u in inputs]
+    names = [u.name for u in inputs]
     x = _design(method, names, samples, seed)
     cols: dict[str, Any] = {"point": np.arange(len(x))}
     for j, u in enumerate(inputs):
-        cols[f"u__{u.key}"] = x[:, j]
-        cols[u.key] = [u.value(v) for v in x[:, j]]
+        cols[f"u__{u.name}"] = x[:, j]
+        cols[u.name] = [u.value(v) for v in x[:, j]]
     table = pd.DataFrame(cols)
     # The design's extreme corners must make valid scenarios; check them before running.
     for corner in (0.0, 1.0):
         try:
-            b.build([u.override(corner) for u in inputs])
+            b.build(pins={u.name: u.value(corner) for u in inputs})
         except ScenarioError as exc:
             raise ScenarioError(exc.source, [f"inputs at quantile {corner:g}: {p}"
                                              for p in exc.problems]) from None
@@ -126,7 +133,7 @@ def resume(path: Path, workers: int = 1, executor: str = "processes",
             raise StoreError(f"{path}: not a sensitivity design (kind {m.get('kind')!r})")
         b = Builder(str(path / "scenario.toml"))
         design = pd.read_parquet(path / "design.parquet")
-        inputs = {u.key: u for u in uncertain_inputs(b.base)}
+        inputs = b.inputs
         names = list(m["params"])
         log = ResultLog(store.parts, "results")
         done = log.read()
@@ -138,7 +145,7 @@ def resume(path: Path, workers: int = 1, executor: str = "processes",
 
         def tasks():
             for i, r in todo:
-                sc = b.build([inputs[k].override(u[i, j]) for j, k in enumerate(names)])
+                sc = b.build(pins={k: inputs[k].value(u[i, j]) for j, k in enumerate(names)})
                 yield (i, sc, int(m["seed"]), r, window)
 
         bar = _bar(len(design) * reps, len(have), progress)

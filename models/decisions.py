@@ -2,10 +2,10 @@
 
 - Levers (`[levers.<name>]` in a scenario) become `--set` overrides: a plan is a dict
   {lever name: value}.
-- Uncertain inputs are the scenario's parameters whose distribution is not a constant
-  (parameters of switched-off clouds excluded: they draw nothing). A state of the world
-  fixes each at a quantile of its own distribution, through an override that makes it a
-  constant; every other draw keeps its stream (common random numbers).
+- Uncertain inputs are listed and pinned by `capsim.models.inputs` (parameters and
+  uncertain list entries of the enabled clouds). A state of the world pins each at a
+  quantile of its own distribution; every other draw keeps its stream (common random
+  numbers).
 - Outcomes of one replication for planning: spend on every enabled cloud, lost revenue,
   stranded power (over the scenario's evaluation window, as the run's KPIs), and whether
   some month of an evaluation window was short (more than `threshold` of the month's
@@ -13,9 +13,6 @@
   (`[scenario] evaluation_start`/`evaluation_end`, `service.short_month_threshold`), so
   `short` and `short_month_share` equal the run's `p_shortfall_any` and
   `short_month_share`.
-
-`Builder` parses a scenario once and validates it with overrides many times (a design of
-thousands of points would otherwise re-read and re-merge the TOML for each).
 """
 
 from __future__ import annotations
@@ -26,44 +23,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from capsim.models import validation
 from capsim.models.capacity import CapacityModel
 from capsim.models.outcomes import window_days
-from capsim.models.scenario import (
-    Lever,
-    Param,
-    Scenario,
-    ScenarioError,
-    _extend,
-    apply_overrides,
-    parse_toml,
-    resolve_path,
-    validate_dict,
-)
+from capsim.models.scenario import Lever, Param, Scenario, ScenarioError
 from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import run_replication
-from pydantic import BaseModel
 
 
-# ---------------------------------------------------------------------------- scenarios
-class Builder:
-    """A scenario parsed once, validated with any list of overrides."""
-
-    def __init__(self, scenario: str | None = None, overrides: list[str] | tuple = ()) -> None:
-        label, text = resolve_path(scenario)
-        data = parse_toml(label, text)
-        _extend(label, data, scenario)
-        self.label = label
-        self.data = apply_overrides(label, data, list(overrides)) if overrides else data
-        self.base = validate_dict(label, self.data)
-
-    def build(self, overrides: list[str]) -> Scenario:
-        """The scenario with `overrides` (key=value strings) applied and validated."""
-        if not overrides:
-            return self.base
-        return validate_dict(self.label, apply_overrides(self.label, self.data, overrides))
-
-
+# -------------------------------------------------------------------------------- levers
 def lever_override(lever: Lever, value: Any) -> str:
     """A `key=value` override that sets the lever."""
     if lever.kind == "choice":
@@ -88,62 +55,6 @@ def lever_value(scenario: Scenario, lever: Lever) -> Any:
     for part in lever.key.split("."):
         node = node[part] if isinstance(node, dict) else getattr(node, part)
     return node.base if isinstance(node, Param) else node
-
-
-# ----------------------------------------------------------------------- uncertain inputs
-@dataclass(frozen=True)
-class Uncertain:
-    """One uncertain input: its scenario key and parameter (`whole`: a count)."""
-
-    key: str
-    param: Param
-    whole: bool = False
-
-    def value(self, u: float) -> float:
-        """The parameter's value at quantile `u` (clipped away from 0 and 1; a count rounded)."""
-        v = float(self.param.spec.ppf(float(np.clip(u, 1e-6, 1 - 1e-6))))
-        return float(round(v)) if self.whole else v
-
-    def override(self, u: float) -> str:
-        """`key=value` fixing the parameter at quantile `u`."""
-        return f"{self.key}={self.value(u)!r}"
-
-
-def _walk(obj: Any, prefix: str, whole: bool = False):
-    """(key, parameter, whether it is a count) of every parameter under `obj`."""
-    if isinstance(obj, Param):
-        yield prefix, obj, whole
-    elif isinstance(obj, BaseModel):
-        for name, f in type(obj).model_fields.items():
-            count = any(getattr(m, "func", None) is validation.whole for m in f.metadata)
-            yield from _walk(getattr(obj, name), f"{prefix}.{name}" if prefix else name, count)
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _walk(v, f"{prefix}.{k}")
-
-
-def uncertain_inputs(scenario: Scenario, exclude_levers: bool = False) -> list[Uncertain]:
-    """Every parameter whose distribution is not a constant, of the enabled clouds.
-
-    Parameters of a disabled cloud's generations, campuses and prices take no part in a
-    run and are left out. With `exclude_levers`, parameters that a lever sets are left
-    out too (they are decisions when planning).
-    """
-    off = {n for n, c in scenario.clouds.items() if not c.enabled}
-    skip = {f"supply.generations.{n}" for n, g in scenario.supply.generations.items()
-            if g.cloud in off}
-    skip |= {f"datacenters.campuses.{n}" for n, c in scenario.datacenters.campuses.items()
-             if c.cloud in off}
-    skip |= {f"clouds.{n}" for n in off}
-    levers = {lv.key for lv in scenario.levers.values()} if exclude_levers else set()
-    out = []
-    for key, p, whole in _walk(scenario, ""):
-        if p.spec.dist == "constant" or key in levers:
-            continue
-        if any(key == s or key.startswith(s + ".") for s in skip):
-            continue
-        out.append(Uncertain(key, p, whole))
-    return out
 
 
 # ------------------------------------------------------------------------------ outcomes

@@ -10,6 +10,7 @@ import pytest
 from capsim.experiments import plan as planmod
 from capsim.experiments.cli import main
 from capsim.models import decisions
+from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load, parse_toml, resolve_path, validate_dict
 from capsim.simcore import sensitivity as S
 
@@ -85,7 +86,7 @@ def test_default_scenario_declares_levers_with_units_and_sources():
     for lv in sc.levers.values():
         assert lv.unit and lv.source
     # Both ends of every lever make a valid scenario.
-    b = decisions.Builder()
+    b = Builder()
     for end in ("low", "high"):
         vals = {n: (lv.choices[-1] if lv.kind == "choice" else getattr(lv, end))
                 for n, lv in sc.levers.items()}
@@ -116,25 +117,30 @@ def test_bad_levers_are_refused_naming_the_key(lever, message):
 
 def test_uncertain_inputs_are_the_non_constant_parameters_of_enabled_clouds():
     sc = load(None)[0]
-    inputs = decisions.uncertain_inputs(sc)
-    keys = [u.key for u in inputs]
+    inputs = uncertain_inputs(sc)
+    keys = [u.name for u in inputs]
     assert len(keys) >= 20 and len(set(keys)) == len(keys)
     assert "demand.growth_start" in keys and "datacenters.pue" in keys
-    assert not any("tpu" in k or "azure" in k or "google" in k for k in keys)
-    assert all(u.param.spec.dist != "constant" for u in inputs)
+    # List entries too: growth periods and Trainium2's output per quarter.
+    assert "demand.growth_by_period[2].rate" in keys
+    assert "supply.generations.trainium2.quarterly_output[11]" in keys
+    off = ("tpu7x", "tpu-broadcom", "gb300", "nvidia-next", "google", "azure")
+    assert not any(o in k for o in off for k in keys)  # switched-off clouds draw nothing
+    assert all(u.bounds[1] > u.bounds[0] for u in inputs)
     assert "supply.generations.trainium2.uses.hbm" not in keys  # a constant
-    multi = [u.key for u in decisions.uncertain_inputs(load("anthropic-multicloud-2026")[0])]
+    multi = [u.name for u in uncertain_inputs(load("anthropic-multicloud-2026")[0])]
     assert any(k.startswith("supply.generations.tpu7x.") for k in multi)
-    no_levers = [u.key for u in decisions.uncertain_inputs(sc, exclude_levers=True)]
+    no_levers = [u.name for u in uncertain_inputs(sc, exclude_levers=True)]
     assert "supply.generations.trainium4.share" in keys
     assert "supply.generations.trainium4.share" not in no_levers
-    # A quantile override makes the parameter a constant at that quantile.
-    u = next(x for x in inputs if x.key == "datacenters.pue")
-    assert u.value(0.5) == pytest.approx(u.param.base)
-    built = decisions.Builder().build([u.override(0.9)])
+    assert len(no_levers) == len(keys) - len({lv.key for lv in sc.levers.values()} & set(keys))
+    # Pinning at a quantile makes the parameter a constant at that quantile.
+    u = next(x for x in inputs if x.name == "datacenters.pue")
+    assert u.value(0.5) == pytest.approx(u.current(sc))
+    built = Builder().build(pins={u.name: u.value(0.9)})
     assert built.datacenters.pue.spec.dist == "constant"
     assert built.datacenters.pue.base == pytest.approx(u.value(0.9))
-    assert u.value(0.0) >= u.param.spec.support[0] and u.value(1.0) <= u.param.spec.support[1]
+    assert u.value(0.0) >= u.bounds[0] and u.value(1.0) <= u.bounds[1]
 
 
 def test_short_months_follow_the_threshold_and_the_window():
@@ -157,7 +163,7 @@ def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
     """The search (evaluate in a worker) and the check (a run directory) measure alike."""
     import capsim
 
-    b = decisions.Builder(None, SHORT)
+    b = Builder(None, SHORT)
     w = decisions.Window.default(b.base)
     # The default window and threshold are the scenario's, as the run's KPIs use them.
     meta = b.base.scenario
@@ -175,7 +181,7 @@ def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
         assert from_dir.loc[rep, "short"] == kp["p_shortfall_any"]
         assert from_dir.loc[rep, "short_month_share"] == pytest.approx(kp["short_month_share"])
     # A run that ends before its window is evaluated over the whole run, as its KPIs are.
-    early = decisions.Builder(None, ["scenario.end=2025-01-01"]).base
+    early = Builder(None, ["scenario.end=2025-01-01"]).base
     assert (decisions.Window.default(early).start,
             decisions.Window.default(early).end) == (early.scenario.start, early.scenario.end)
 

@@ -12,7 +12,8 @@ from capsim.experiments.cli import main
 from capsim.experiments.history import load_observations
 from capsim.models import history, observations
 from capsim.models.capacity import CapacityModel, series_names
-from capsim.models.posterior import WEIGHT, Pinner, read_posterior, uncertain_inputs
+from capsim.models.inputs import Builder, uncertain_inputs
+from capsim.models.posterior import WEIGHT, read_posterior
 from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import inference
 from capsim.simcore.simulation import run_replication
@@ -149,7 +150,7 @@ def test_uncertain_inputs_include_history_inputs_and_skip_switched_off_clouds(de
 
 def test_pinned_inputs_are_drawn_exactly_and_leave_other_draws_alone(default_scenario):
     sc = load(None, ["scenario.end=2024-03-01"])[0]
-    pinned = Pinner(sc).pin({"datacenters.pue": 1.07,
+    pinned = Builder(sc).pin({"datacenters.pue": 1.07,
                              "supply.generations.trainium2.quarterly_output[0]": 12345.0,
                              "demand.growth_by_period[0].rate": 7.0})
     a, b = CapacityModel(sc), CapacityModel(pinned)
@@ -163,7 +164,7 @@ def test_pinned_inputs_are_drawn_exactly_and_leave_other_draws_alone(default_sce
     g = pinned.supply.generations["trainium2"].quarterly_output
     assert g.values[0] == g.low[0] == g.high[0] == 12345.0
     with pytest.raises(ScenarioError, match="not an uncertain input"):
-        Pinner(sc).pin({"datacenters.puee": 1.1})
+        Builder(sc).pin({"datacenters.puee": 1.1})
 
 
 def _posterior(tmp_path, rows, weights):
@@ -259,12 +260,12 @@ def test_calibration_recovers_known_inputs_from_synthetic_observations(tmp_path)
 
     base = load(None, ["scenario.end=2025-01-15"])[0]
     inputs = uncertain_inputs(base)
-    sc = Pinner(base).pin({i.name: float(i.prior.median) for i in inputs if i.name not in FREE})
+    sc = Builder(base).pin({i.name: float(i.prior.median) for i in inputs if i.name not in FREE})
     free = {i.name: i for i in uncertain_inputs(sc)}
     assert set(free) == set(FREE)
     truth = {n: float(free[n].prior.ppf(q)) for n, q in zip(FREE, (0.35, 0.65, 0.4, 0.55),
                                                            strict=True)}
-    res = run_replication(CapacityModel, Pinner(sc).pin(truth), 999, 0)
+    res = run_replication(CapacityModel, Builder(sc).pin(truth), 999, 0)
     shipped = sum(res.timeseries[f"chips_{s}__trainium2"] for s in
                   ("in_transit", "waiting", "installed", "failed", "retired"))
     dates = CapacityModel(sc).clock.dates()

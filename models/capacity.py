@@ -513,6 +513,7 @@ class CapacityModel:
             "customers_throttled_peak": int(s["customers_throttled"][win].max()),
             "p99_latency_s": float(lat.e2e_p99[win].mean()),
             "ttft_p99_s": float(lat.ttft_p99[win].mean()),
+            "overloaded_hour_share": float((self.h_util[win] >= 1.0).mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
         # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").

@@ -127,6 +127,10 @@ _KPIS = [
     _m("ttft_p99_s", "seconds",
        "mean over the window's hours of the p99 time to first token, queue wait plus "
        "prefill (overloaded hours count at the cap service.latency_cap_s)", "window"),
+    _m("overloaded_hour_share", "share of hours",
+       "share of the window's hours whose serving demand reaches capacity (utilization >= "
+       "1): they miss the SLO and count at the latency cap in the latency KPIs", "window",
+       (0.0, 1.0)),
     _m("trainium_gw_2026_12_31", "GW facility",
        "AWS facility GW energized and populated with chips on 2026-12-31", "at_date",
        higher_is_better=True, milestone=True),

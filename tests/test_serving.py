@@ -215,6 +215,14 @@ def test_operating_batch_moves_capacity_and_latency_in_the_model(short_scenario)
     calm = (a.timeseries["slo_hours"] == 24) & (b.timeseries["slo_hours"] == 24)
     assert calm.any()
     assert np.all(b.timeseries["p50_latency_s"][calm] > a.timeseries["p50_latency_s"][calm])
+    # Overloaded hours miss the SLO and count at the cap in the latency KPIs.
+    cap = short_scenario.service.latency_cap_s
+    for r in (a, b):
+        k = r.kpis
+        assert 0 <= k["overloaded_hour_share"] <= 1 - k["slo_attainment"] + 1e-12
+        for name in ("ttft_p99_s", "p99_latency_s"):
+            assert k["overloaded_hour_share"] * cap <= k[name] <= cap
+        assert k["ttft_p99_s"] <= k["p99_latency_s"]
 
 
 def test_every_enabled_generation_needs_a_batch_curve():

@@ -13,8 +13,9 @@ service shape for a whole array; here it varies, e.g. from day to day). The dist
 of the sum is composed numerically, never by adding quantiles:
 ``P(R <= x) = F_X(x) - p * H(x)`` with ``H(x) = E[exp(-theta (x - X)); X <= x]``, a
 quadrature over 256 probability nodes of X (dense in its upper tail, where high quantiles
-are decided), and each quantile is found by vectorized bisection between X's own quantile
-(W >= 0) and an upper bound, to a part in 10^5. Elements whose wait cannot move the
+are decided; a forward recurrence over the nodes, computed once per element, makes each
+evaluation O(1) and never overflows), and each quantile is found by vectorized bisection
+between X's own quantile (W >= 0) and an upper bound, to a part in 10^5. Elements whose wait cannot move the
 quantile by a part in 10^6 of the mean skip the search; elements with ``p`` or ``theta``
 not finite (an overloaded queue) get ``inf``.
 """

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance, kpis, outcomes
+from capsim.models import finance, kpis, outcomes, serving
 from capsim.models.chips import shipments
 from capsim.models.daily import (
     RUN_RATE_DAYS,
@@ -29,7 +29,6 @@ from capsim.models.orders import Orders
 from capsim.models.posterior import posterior_draws
 from capsim.models.procurement import PowerGate
 from capsim.models.scenario import Scenario
-from capsim.models.service import QueueSpec, capped_latencies, slo_met
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
@@ -93,10 +92,12 @@ class CapacityModel:
         life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * 365.25
         integration_d = float(sc.fleet.integration_days.sample(streams.rng("fleet.integration")))
         kw, tps, fp8, uses = [], [], [], []
-        for name, g in gens.items():
+        # Replicas' batch curves (models/serving.py): the operating batch scales tokens_per_s.
+        curves = serving.draw_curves(gens, streams)
+        for name, g, curve in zip(gens, gens.values(), curves, strict=True):
             rng = streams.rng(f"chips.{name}.spec")
             kw.append(float(g.chip_power_w.sample(rng)) * overhead * pue / 1000.0)
-            tps.append(float(g.tokens_per_s.sample(rng)))
+            tps.append(float(g.tokens_per_s.sample(rng)) * curve.throughput_factor)
             fp8.append(float(g.fp8_tflops.sample(rng)) if g.fp8_tflops is not None else 0.0)
             uses.append({p: float(u.sample(rng)) for p, u in g.uses.items()})
         self.fp8_eflops_per_chip = np.array(fp8) / 1e6
@@ -152,10 +153,10 @@ class CapacityModel:
         self.serving_share = float(np.clip(svc.serving_share.sample(svc_rng), 0, 1))
         self.flex_share = float(np.clip(svc.training_flex_share.sample(svc_rng), 0, 1))
         self.flex_target = float(svc.flex_target_utilization.sample(svc_rng))
-        self.queue = QueueSpec(
-            pools=max(1.0, float(svc.pools.sample(svc_rng))),
-            slot_tps=float(svc.slot_tokens_per_s.sample(svc_rng)),
+        self.replicas = serving.ReplicaSpec(
+            curves, pools=max(1.0, float(svc.pools.sample(svc_rng))),
             tokens_per_request=float(svc.tokens_per_request.sample(svc_rng)),
+            output_share=float(svc.output_share.sample(svc_rng)),
             scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
@@ -339,15 +340,16 @@ class CapacityModel:
         for mi, m in enumerate(("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd")):
             for ci, c in enumerate(self.clouds):
                 s[f"{m}__{c}"] = self.by_cloud[:, mi, ci].copy()
-        # Service quality for every hour at once: one vectorized queueing evaluation.
-        # Overloaded hours (and any latency beyond the cap) count at the cap: requests
-        # give up, so more congestion can never lower a latency figure.
-        wait, lat, lat50 = capped_latencies(self.h_cap, self.h_util, self.queue,
-                                            self.sc.service.latency_cap_s)
-        ok = slo_met(self.h_util, wait, self.queue)
-        s["slo_hours"][:] = ok.sum(axis=1)
-        s["p99_latency_s"][:] = lat.mean(axis=1)
-        s["p50_latency_s"][:] = lat50.mean(axis=1)
+        # Service quality for every hour at once (models/serving.py): replicas' batch
+        # curves, TTFT and end-to-end latency from the distribution of wait + prefill or
+        # service. Overloaded hours count at the cap, so congestion never lowers a figure.
+        lat = serving.latencies(self.h_cap, self.h_util, self.by_gen[:, len(STATES)],
+                                self.replicas, self.sc.service.latency_cap_s)
+        s["slo_hours"][:] = lat.slo_ok.sum(axis=1)
+        s["p99_latency_s"][:] = lat.e2e_p99.mean(axis=1)
+        s["p50_latency_s"][:] = lat.e2e_p50.mean(axis=1)
+        s["ttft_p99_s"][:] = lat.ttft_p99.mean(axis=1)
+        s["ttft_p50_s"][:] = lat.ttft_p50.mean(axis=1)
         # The future-facing KPIs cover the evaluation window [w0, w1) only.
         w0, w1 = outcomes.window_days(self.sc, clock)
         win = slice(w0, w1)
@@ -391,7 +393,9 @@ class CapacityModel:
             "power_ordered_total_mw": gained("power_ordered_cum_mw"),
             "held_chip_months": float(s["chips_held"][win].sum() / DAYS_PER_MONTH),
             "customers_throttled_peak": int(s["customers_throttled"][win].max()),
-            "p99_latency_s": float(lat[win].mean()),
+            "p99_latency_s": float(lat.e2e_p99[win].mean()),
+            "ttft_p99_s": float(lat.ttft_p99[win].mean()),
+            "overloaded_hour_share": float((self.h_util[win] >= 1.0).mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
         # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").

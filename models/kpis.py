@@ -122,8 +122,15 @@ _KPIS = [
     _m("customers_throttled_peak", "customers",
        "most customers throttled in any hour of the window", "window", dtype="int64"),
     _m("p99_latency_s", "seconds",
-       "mean over the window's hours of the p99 end-to-end latency (overloaded hours count "
-       "at the cap service.latency_cap_s)", "window"),
+       "mean over the window's hours of the p99 end-to-end latency, queue wait plus prefill "
+       "and decode (overloaded hours count at the cap service.latency_cap_s)", "window"),
+    _m("ttft_p99_s", "seconds",
+       "mean over the window's hours of the p99 time to first token, queue wait plus "
+       "prefill (overloaded hours count at the cap service.latency_cap_s)", "window"),
+    _m("overloaded_hour_share", "share of hours",
+       "share of the window's hours whose serving demand reaches capacity (utilization >= "
+       "1): they miss the SLO and count at the latency cap in the latency KPIs", "window",
+       (0.0, 1.0)),
     _m("trainium_gw_2026_12_31", "GW facility",
        "AWS facility GW energized and populated with chips on 2026-12-31", "at_date",
        higher_is_better=True, milestone=True),
@@ -168,6 +175,12 @@ _SERIES = [
        "median end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
     _m("p99_latency_s", "seconds",
        "p99 end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+    _m("ttft_p50_s", "seconds",
+       "median time to first token (queue wait plus prefill), mean over the day's hours "
+       "(overload at the cap)", "daily"),
+    _m("ttft_p99_s", "seconds",
+       "p99 time to first token (queue wait plus prefill), mean over the day's hours "
+       "(overload at the cap)", "daily"),
     _m("surge_multiplier", "ratio", "highest demand multiplier from surges in the day",
        "daily", (1.0, INF)),
     _m("energized_mw", "MW facility", "facility MW powered on, all clouds", "daily"),

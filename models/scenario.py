@@ -213,6 +213,24 @@ class Meta(_Frozen):
         return self
 
 
+class Batching(_Frozen):
+    """Throughput-latency curve of one model replica on a chip generation (models.serving).
+
+    A decode step of a batch of b requests takes t0 + t1 b (weights read once, KV cache
+    per request): each request then decodes at stream_tokens_per_s (batch_half + 1) /
+    (batch_half + b) tokens/s and the replica's throughput is b times that, rising to a
+    ceiling; batch_half = t0 / t1 is the batch at half that ceiling.
+    """
+
+    batch: AtLeastOne = Field(description="requests decoded together per replica")
+    rated_batch: AtLeastOne = Field(
+        description="the batch at which the generation's tokens_per_s is stated; another "
+        "batch scales its throughput along the curve")
+    stream_tokens_per_s: Positive = Field(description="output tokens/s of one request alone")
+    batch_half: Positive = Field(description="batch at half the throughput ceiling")
+    prefill_tokens_per_s: Positive = Field(description="input tokens/s of one request's prefill")
+
+
 class Generation(_Frozen):
     """One chip generation and its supply line for this customer."""
 
@@ -240,6 +258,8 @@ class Generation(_Frozen):
     cloud: str = Field("aws", description="the cloud whose datacenters these chips go into")
     uses: dict[str, Positive] = Field(
         default_factory=dict, description="units of each supply pool one chip consumes")
+    batching: Batching | None = Field(
+        None, description="its model replicas' batch curve (needed when the cloud is enabled)")
 
     @model_validator(mode="after")
     def _supply(self):
@@ -421,8 +441,8 @@ class Service(_Frozen):
     training_flex_share: Share
     flex_target_utilization: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
     pools: AtLeastOne
-    slot_tokens_per_s: Positive
     tokens_per_request: Positive
+    output_share: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
     service_scv: NonNeg
     slo_p99_wait_s: NonNeg
     slo_target_share: Share
@@ -575,6 +595,11 @@ class Scenario(_Frozen):
                         f"{use.spec.support[1]:g} {p.unit}, more than the smallest monthly "
                         f"allotment supply.pools.{pool} can give ({month:g}); raise the pool's "
                         "share or capacity")
+        for name, g in self.supply.generations.items():
+            if self.clouds[g.cloud].enabled and g.batching is None:
+                raise ValueError(f"supply.generations.{name}.batching: missing; every "
+                                 "generation of an enabled cloud needs its replicas' batch "
+                                 "curve (models/serving.py)")
         pc = self.procurement.cloud
         needs_orders = (self.procurement.policy == "forecast" or any(
             t.capacity_share.spec.support[1] > 0 for t in self.finance.tranches.values()))

@@ -6,13 +6,13 @@ its share (Rainier "serves by day, trains by night"). Serving capacity goes, in 
 order, to committed-throughput enterprise customers, on-demand enterprise customers and
 consumers; batch work then fills whatever capacity is left anywhere in the day.
 
-Service quality follows queueing theory: the serving fleet is `pools` independent pools
-(models x regions), each an M/G/c queue whose servers are concurrent request slots. The
-waiting time comes from Erlang C with the Allen-Cunneen correction for service-time
-variability; an hour meets the SLO when utilization < 1 and the p99 wait is within the
-target. End-to-end latency quantiles come from the distribution of wait + service
-(`simcore.latency`), checked against Ciw by `experiments.validate_latency`; overloaded
-hours count at `service.latency_cap_s` in the KPIs.
+The model's latency (replicas with a batch curve per chip generation, time to first
+token and end-to-end latency) is `models.serving`. `QueueSpec` and the functions below
+are the same M/G/c picture with one fixed slot speed and service shape for all hours:
+`pools` independent pools of concurrent request slots, the wait from Erlang C with the
+Allen-Cunneen correction, end-to-end quantiles from the distribution of wait + service
+(`simcore.latency`, checked against Ciw by `experiments.validate_latency`), overloaded
+hours at the cap.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance, kpis, outcomes
+from capsim.models import finance, kpis, market, outcomes
 from capsim.models.chips import shipments
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
@@ -162,6 +162,22 @@ class CapacityModel:
             scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
+        # -- market (models.market): price from cost per token, price response, ceiling.
+        self.market: market.MarketPath | None = None
+        if sc.market is not None and sc.market.enabled:
+            f, mk = self.fleet, sc.market
+            ci = self.clouds.index(mk.cost_cloud) if mk.cost_cloud in self.clouds else 0
+            sh = np.array(self.shipments, float).reshape(-1, 3)
+            self.market = market.for_replication(
+                mk, int(clock.hours(mk.start) // HOURS_PER_DAY), streams.rng("market"),
+                self.demand, price_decline=self.price_decline, ship_day=sh[:, 0] / HOURS_PER_DAY,
+                ship_gen=sh[:, 1], ship_chips=sh[:, 2],
+                base_chips=(f.in_transit + f.waiting + f.installed + f.failed).astype(float),
+                it_kw=f.kw / pue, tps=f.tps, life_days=life_days,
+                usd_per_mw_it_year=float(self.cloud_price[ci]), serving_share=self.serving_share)
+            self.demand.ent_growth = self.demand.ent_growth * self.market.volume_factor
+            self.demand.con_growth = self.demand.con_growth * self.market.volume_factor
+        # -- end market
         self._build_procurement(streams)
         self.gate: PowerGate | None = None
         if sc.procurement.shipping == "power_aware":
@@ -401,7 +417,8 @@ class CapacityModel:
             self.h_uns[day] = hs.unserved_by_tier
             uns = hs.unserved_by_tier.sum(axis=1) / 24.0
             want = np.array([committed.sum(), on_demand.sum(), consumer.sum(), 24.0 * batch]) / 24.0
-            p_today = prices * finance.price_factor(day, self.price_decline)
+            p_today = prices * (finance.price_factor(day, self.price_decline)
+                                if self.market is None else self.market.price_factor[day])
             revenue[day] = finance.tokens_value_usd(want - uns, p_today)
             lo = max(0, day - RUN_RATE_DAYS + 1)
             run_rate = (revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR

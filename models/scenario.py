@@ -399,6 +399,36 @@ class Demand(_Frozen):
     consumer: Consumer
 
 
+class Market(_Frozen):
+    """Price per token from cost per token, a price response and a ceiling (models.market)."""
+
+    enabled: bool = True
+    start: dt.date = Field(description="from this date prices follow cost and demand responds")
+    cost_cloud: str = Field("aws", description="the cloud whose price per MW-year is the cost")
+    serving_utilization: Share
+    gross_margin_target: Annotated[Param, _bounded(-1.0, 0.95)]
+    margin_halflife_years: Positive
+    price_decline_fastest: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
+    price_decline_slowest: Annotated[Param, _bounded(0.0, 2.0, strict_lo=True)]
+    elasticity: Annotated[Param, _bounded(-5.0, 0.0)]
+    tam_usd_per_year: Positive
+
+
+class Tenant(_Frozen):
+    """Another tenant drawing on a cloud's new power (models.tenants)."""
+
+    enabled: bool = False
+    cloud: str = "aws"
+    start: dt.date = Field(description="first power-on the tenant takes a share of")
+    commitment_usd: Positive
+    commitment_years: PositiveFloat
+    price_usd_per_mw_it_year: Positive
+    pue: AtLeastOne
+    expansion_from: dt.date
+    expansion_per_year: Annotated[Param, _bounded(0.0, 10.0, strict_lo=True)]
+    power_share: Share
+
+
 class Surges(_Frozen):
     """Random surges and scheduled launches: multiplicative bumps that decay."""
 
@@ -532,6 +562,8 @@ class Scenario(_Frozen):
     finance: Finance
     procurement: Procurement
     levers: dict[str, Lever] = Field(default_factory=dict)
+    market: Market | None = None
+    tenants: dict[str, Tenant] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _clouds(self):

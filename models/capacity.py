@@ -534,6 +534,10 @@ class CapacityModel:
             "p99_latency_s": float(lat[win].mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
+        # -- market: revenue per MW-year of occupied IT capacity (models.market)
+        s["occupied_it_mw"][:] = s["occupied_mw"] / self.pue
+        kp |= market.revenue_per_mw_kpis(clock.dates(), s["revenue_daily_usd"],
+                                         s["occupied_it_mw"], win)
         # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").
         for ci, c in enumerate(self.clouds):
             kp[f"energized_mw_end__{c}"] = float(self.by_cloud[-1, 0, ci])

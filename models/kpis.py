@@ -103,6 +103,15 @@ _KPIS = [
        higher_is_better=True),
     _m("lost_revenue_total_usd", "USD",
        "unserved tokens at the scenario's prices, over the window", "window_total"),
+    _m("revenue_per_mw_year_usd", "USD per MW-year",
+       "served revenue over the window / occupied IT MW-years over the window (occupied "
+       "facility MW / PUE)", "window", higher_is_better=None),
+    _m("revenue_per_mw_year_2026_usd", "USD per MW-year",
+       "served revenue in calendar 2026 / occupied IT MW-years in 2026", "at_date",
+       higher_is_better=None),
+    _m("revenue_per_mw_year_peak_ratio", "ratio",
+       "highest full calendar year's revenue per occupied IT MW-year after 2026 / the 2026 "
+       "value", "window", higher_is_better=None),
     _m("investment_total_usd", "USD",
        "investment tranches released in the window (milestones met)", "window_total",
        higher_is_better=True),
@@ -192,6 +201,8 @@ _SERIES = [
        higher_is_better=True),
     _m("lost_revenue_daily_usd", "USD", "revenue lost to unserved tokens on the day",
        "daily"),
+    _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
+       "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
        "Anthropic-wide revenue run-rate (30-day mean / the modelled clouds' share)", "daily",
        higher_is_better=True),

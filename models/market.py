@@ -189,3 +189,40 @@ def for_replication(m, start_day: int, rng: np.random.Generator, dem, *, price_d
         efficiency=dem.efficiency_per_year ** t, usd_per_mw_it_year=usd_per_mw_it_year,
         serving_share=serving_share, base_spend=baseline_spend_usd(dem, base_factor),
         price0=dem.price_usd_per_mtok)
+
+
+def revenue_per_mw_year(dates: np.ndarray, revenue_usd: np.ndarray, it_mw: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Revenue per MW-year of occupied IT capacity by calendar year.
+
+    Returns (years, USD per MW-year, days of the year inside the run): a year's served
+    revenue over its occupied IT MW-years (daily MW summed / 365.25).
+    """
+    year = np.asarray(dates).astype("datetime64[Y]").astype(int) + 1970
+    years, idx = np.unique(year, return_inverse=True)
+    rev = np.bincount(idx, weights=revenue_usd)
+    mw_years = np.bincount(idx, weights=it_mw) / DAYS_PER_YEAR
+    days = np.bincount(idx)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(mw_years > 0, rev / mw_years, np.nan)
+    return years, per, days
+
+
+def revenue_per_mw_kpis(dates: np.ndarray, revenue_usd: np.ndarray, it_mw: np.ndarray,
+                        window: slice, reference_year: int = 2026) -> dict[str, float]:
+    """KPIs of revenue per occupied IT MW-year: the window's, the reference year's, the peak.
+
+    ``revenue_per_mw_year_peak_ratio`` is the highest full calendar year after the
+    reference year over the reference year's value (NaN when either is missing).
+    """
+    mw = float(np.sum(it_mw[window])) / DAYS_PER_YEAR
+    out = {"revenue_per_mw_year_usd": float(np.sum(revenue_usd[window]) / mw) if mw > 0
+           else float("nan")}
+    years, per, days = revenue_per_mw_year(dates, revenue_usd, it_mw)
+    ref = per[years == reference_year]
+    ref_v = float(ref[0]) if ref.size and np.isfinite(ref[0]) else float("nan")
+    later = per[(years > reference_year) & (days >= 365) & np.isfinite(per)]
+    out["revenue_per_mw_year_2026_usd"] = ref_v
+    out["revenue_per_mw_year_peak_ratio"] = (float(later.max() / ref_v)
+                                             if later.size and ref_v > 0 else float("nan"))
+    return out

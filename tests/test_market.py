@@ -143,3 +143,26 @@ def test_market_off_is_the_baseline(to_2029):
     early = int(m_on.clock.hours(dt.date(2026, 5, 1)) // 24)
     np.testing.assert_array_equal(c.timeseries["revenue_daily_usd"][:early],
                                   a.timeseries["revenue_daily_usd"][:early])
+
+
+def test_revenue_per_mw_year_by_year():
+    dates = np.arange(np.datetime64("2026-01-01"), np.datetime64("2028-07-01"))
+    rev = np.where(dates < np.datetime64("2027-01-01"), 1e6, 3e6)
+    mw = np.full(dates.size, 10.0)
+    years, per, days = market.revenue_per_mw_year(dates, rev, mw)
+    assert list(years) == [2026, 2027, 2028] and list(days) == [365, 365, 182]
+    np.testing.assert_allclose(per, [1e6 * 365.25 / 10, 3e6 * 365.25 / 10, 3e6 * 365.25 / 10])
+    k = market.revenue_per_mw_kpis(dates, rev, mw, slice(365, None))
+    assert k["revenue_per_mw_year_peak_ratio"] == pytest.approx(3.0)  # 2028 is not full
+    assert k["revenue_per_mw_year_usd"] == pytest.approx(3e6 * 365.25 / 10)
+
+
+def test_default_revenue_per_mw_year_within_3x_of_2026():
+    import capsim
+
+    r = capsim.run(None, replications=3, seed=11, executor="serial", progress=False)
+    k = r.kpis
+    assert k["revenue_per_mw_year_peak_ratio"].notna().all()
+    assert (k["revenue_per_mw_year_peak_ratio"] <= 3.0).all()
+    # Explainable: within a few times the AWS price per IT MW-year ($9-14M) / (1 - margin).
+    assert k["revenue_per_mw_year_usd"].between(1e6, 2e8).all()

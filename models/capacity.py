@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance, kpis, market, outcomes
+from capsim.models import finance, kpis, market, outcomes, tenants
 from capsim.models.chips import shipments
 from capsim.models.datacenters import power_on_times
 from capsim.models.demand import DemandModel
@@ -121,6 +121,11 @@ class CapacityModel:
                                        sc.datacenters.power_on_delay_days)
             self.fleet.energize(campus.energized_at_start * mw, c)
             self.power_ons += [(float(t), mw, c, name) for t in times]
+        # -- tenants (models.tenants): other tenants take part of the new power.
+        rivals = [tenants.draw(n, t, cloud_ix[t.cloud], clock.hours, streams.rng(f"tenants.{n}"))
+                  for n, t in sc.tenants.items() if t.enabled and t.cloud in cloud_ix]
+        self.power_ons, self.tenant_takes = tenants.carve(self.power_ons, rivals)
+        # -- end tenants
         # Chips: the installed base at the start, then planned batches per production line.
         self.pools = ComponentPools(sim.env, sc.supply.pools,
                                     lambda p: streams.rng(f"supply.pools.{p}"), clock.horizon)
@@ -534,6 +539,8 @@ class CapacityModel:
             "p99_latency_s": float(lat[win].mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
+        kp["tenant_power_mw_end"] = sum(tenants.held_mw(x, clock.horizon)
+                                        for x in self.tenant_takes.values())
         # -- market: revenue per MW-year of occupied IT capacity (models.market)
         s["occupied_it_mw"][:] = s["occupied_mw"] / self.pue
         kp |= market.revenue_per_mw_kpis(clock.dates(), s["revenue_daily_usd"],

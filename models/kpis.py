@@ -128,6 +128,10 @@ _KPIS = [
     _m("held_chip_months", "chip-months",
        "chips due from the lines that the power-aware policy holds (not built) for lack of "
        "powered space, summed over the window", "window_total"),
+    _m("tenant_power_mw_end", "MW facility",
+       "facility MW of the modelled clouds' new buildings that other tenants ([tenants]) "
+       "hold at the end of the run, taken from Anthropic's share", "end",
+       higher_is_better=None),
     _m("customers_throttled_peak", "customers",
        "most customers throttled in any hour of the window", "window", dtype="int64"),
     _m("p99_latency_s", "seconds",

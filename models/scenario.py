@@ -645,6 +645,15 @@ class Scenario(_Frozen):
         return self
 
     @model_validator(mode="after")
+    def _tenant_clouds(self):
+        for name, t in self.tenants.items():
+            if t.cloud not in self.clouds:
+                raise ValueError(f"tenants.{name}.cloud: no cloud {t.cloud!r} in [clouds]")
+        if self.market is not None and self.market.cost_cloud not in self.clouds:
+            raise ValueError(f"market.cost_cloud: no cloud {self.market.cost_cloud!r} in [clouds]")
+        return self
+
+    @model_validator(mode="after")
     def _lever_keys(self):
         for name, lever in self.levers.items():
             node: Any = self

@@ -241,6 +241,9 @@ class CapacityModel:
                                          float(t.milestone_run_rate_usd.sample(rng)),
                                          float(np.clip(t.capacity_share.sample(rng), 0, 1))))
         self.tranches = finance.Tranches(items)
+        share = sc.finance.spend_share_of_revenue  # what revenue can carry (own stream)
+        self.spend_share = (None if share is None
+                            else float(share.sample(streams.rng("finance.means"))))
         self.ordered_mw = 0.0
         self.ordered_chips = 0
 
@@ -539,6 +542,15 @@ class CapacityModel:
             "p99_latency_s": float(lat[win].mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
+        # -- means: spend against what revenue and investment can pay (models.finance)
+        if self.spend_share is not None:
+            _, spend_y, means_y = finance.affordability(
+                clock.dates()[win], s["spend_daily_usd"][win], s["revenue_daily_usd"][win],
+                np.diff(s["investment_cum_usd"], prepend=0.0)[win], self.spend_share)
+            kp["p_spend_breach"] = float((spend_y > means_y).any())
+            kp["spend_breach_usd"] = float(np.maximum(spend_y - means_y, 0).sum())
+        else:
+            kp["p_spend_breach"] = kp["spend_breach_usd"] = float("nan")
         kp["tenant_power_mw_end"] = sum(tenants.held_mw(x, clock.horizon)
                                         for x in self.tenant_takes.values())
         # -- market: revenue per MW-year of occupied IT capacity (models.market)

@@ -98,6 +98,12 @@ _KPIS = [
     _m("commitment_gap_usd", "USD",
        "commitments minus spend within each commitment's period, all enabled clouds "
        "(negative: spend beyond them)", "run_total", (-INF, INF), higher_is_better=None),
+    _m("p_spend_breach", "probability",
+       "some calendar year of the window in which the clouds' spend exceeds what revenue "
+       "and investment can pay (finance.spend_share_of_revenue x served revenue + "
+       "investment released that year)", "window", (0.0, 1.0), binary=True),
+    _m("spend_breach_usd", "USD",
+       "spend beyond those means, summed over the window's calendar years", "window_total"),
     _m("revenue_total_usd", "USD",
        "served tokens at the scenario's (falling) prices, over the window", "window_total",
        higher_is_better=True),

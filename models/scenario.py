@@ -488,6 +488,9 @@ class Finance(_Frozen):
 
     capex_usd_per_mw: Positive
     tranches: dict[str, Tranche] = Field(default_factory=dict)
+    spend_share_of_revenue: Annotated[Param, _bounded(0.0, 10.0)] | None = Field(
+        None, description="cloud spend a year that revenue can carry, per dollar of served "
+        "revenue (with the year's investment): above it the year is a spend breach")
 
 
 class Procurement(_Frozen):

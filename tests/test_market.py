@@ -166,3 +166,13 @@ def test_default_revenue_per_mw_year_within_3x_of_2026():
     assert (k["revenue_per_mw_year_peak_ratio"] <= 3.0).all()
     # Explainable: within a few times the AWS price per IT MW-year ($9-14M) / (1 - margin).
     assert k["revenue_per_mw_year_usd"].between(1e6, 2e8).all()
+
+
+def test_revenue_is_served_tokens_at_the_market_price():
+    sc = load(None, ["scenario.end=2029-04-01", "demand.consumer.price_usd_per_mtok=4.0",
+                     "demand.price_usd_per_mtok=4.0", "demand.batch_discount=0"])[0]
+    model, r = _model(sc, seed=5, rep=1)
+    s = r.timeseries
+    price = 4.0 * model.market.price_factor
+    np.testing.assert_allclose(s["revenue_daily_usd"], s["served_tps"] * 86400 * price / 1e6,
+                               rtol=1e-9)

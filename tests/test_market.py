@@ -176,3 +176,29 @@ def test_revenue_is_served_tokens_at_the_market_price():
     price = 4.0 * model.market.price_factor
     np.testing.assert_allclose(s["revenue_daily_usd"], s["served_tps"] * 86400 * price / 1e6,
                                rtol=1e-9)
+
+
+def test_affordability_by_year_and_breach_flag():
+    from capsim.models import finance
+
+    dates = np.arange(np.datetime64("2027-01-01"), np.datetime64("2029-01-01"))
+    spend = np.full(dates.size, 10.0)
+    rev = np.full(dates.size, 20.0)
+    inv = np.zeros(dates.size)
+    inv[400] = 1000.0  # released in 2028
+    years, sp, means = finance.affordability(dates, spend, rev, inv, 0.4)
+    assert list(years) == [2027, 2028]
+    np.testing.assert_allclose(sp, [3650.0, 3660.0])
+    np.testing.assert_allclose(means, [0.4 * 7300, 0.4 * 7320 + 1000])
+    # The model flags a breach when revenue can carry little of the spend, not when it can
+    # carry all of it (same seeds).
+    sc = load(None, ["scenario.end=2029-04-01"])[0]
+    lo = sc.model_copy(update={"finance": sc.finance.model_copy(update={
+        "spend_share_of_revenue": sc.finance.spend_share_of_revenue.model_copy(
+            update={"spec": sc.finance.spend_share_of_revenue.spec.model_copy(
+                update={"low": 0.0, "mode": 0.0, "high": 0.001})})})})
+    _, a = _model(lo)
+    _, b = _model(sc.model_copy(update={"finance": sc.finance.model_copy(
+        update={"spend_share_of_revenue": None})}))
+    assert a.kpis["p_spend_breach"] == 1.0 and a.kpis["spend_breach_usd"] > 0
+    assert np.isnan(b.kpis["p_spend_breach"])

@@ -614,7 +614,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 
 EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
-               "milestone_funding", "procurement", "power_aware", "order_plan", "drivers")
+               "milestone_funding", "procurement", "power_aware", "order_plan", "drivers",
+               "rival_tenant")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 

@@ -19,6 +19,10 @@ MAY_BE_MISSING = {
     "first_short_month": "no month of the evaluation window is short",
     "p99_latency_s": "every hour of the run overloaded",
     "trainium_gw_2026_12_31": "2026-12-31 outside the horizon",
+    "revenue_per_mw_year_2026_usd": "2026 outside the run",
+    "p_spend_breach": "no finance.spend_share_of_revenue in the scenario",
+    "spend_breach_usd": "no finance.spend_share_of_revenue in the scenario",
+    "revenue_per_mw_year_peak_ratio": "no full calendar year after 2026 in the run",
 }
 """KPIs that are NaN by definition in some replications (the reason in words)."""
 

@@ -41,7 +41,8 @@ KNOBS = ("demand.growth_multiplier", "supply.delivery_delay_days",
          "datacenters.power_on_delay_days", "surges.intensity_multiplier")
 
 CAVEATS = (
-    "Demand does not react to prices or to shortfalls: unserved tokens are lost (batch work "
+    "Demand reacts to price and a market ceiling ([market], when enabled) but not to "
+    "shortfalls: unserved tokens are lost (batch work "
     "waits at most within its day), not deferred, and customers do not leave because they "
     "are throttled.",
     "Only the clouds in the scenario serve Claude; a cloud switched off takes no part, and "
@@ -299,6 +300,68 @@ def generation_rows(run_dir: Path, scenario: Scenario) -> tuple[list[str], list[
     return [h for _, h, _ in GEN_COLUMNS], rows, str(last.as_py())
 
 
+def _musd(v: float) -> str:
+    return f"${v / 1e6:,.1f}M" if math.isfinite(v) else "-"
+
+
+def revenue_per_mw(run_dir: Path, summary: dict) -> dict | None:
+    """Revenue per MW-year of occupied IT capacity by calendar year, or None without it.
+
+    Per replication and year: served revenue / occupied IT MW-years; the table gives the
+    percentiles across replications, the mean revenue and IT MW, and each year's median
+    ratio to 2026. The sentence sets the 2026 value against the public run-rate: the value
+    the model would show if its run-rate on the last 2026 observation's date were the
+    public one (its median 2026 value x observed / the model's median run-rate then).
+    """
+    import pandas as pd
+    from capsim.models.market import revenue_per_mw_year
+
+    path = run_dir / "timeseries.parquet"
+    cols = ["replication", "date", "revenue_daily_usd", "occupied_it_mw"]
+    if not set(cols) <= set(pq.read_schema(path).names):
+        return None
+    ts = pq.read_table(path, columns=cols).to_pandas()
+    recs = []
+    for rep, g in ts.groupby("replication"):
+        years, per, days = revenue_per_mw_year(g["date"].to_numpy("datetime64[D]"),
+                                               g["revenue_daily_usd"].to_numpy(float),
+                                               g["occupied_it_mw"].to_numpy(float))
+        rev = g.groupby(pd.to_datetime(g["date"]).dt.year)
+        for y, v, d in zip(years, per, days, strict=True):
+            recs.append({"replication": rep, "year": int(y), "per": v, "days": int(d),
+                         "rev": float(rev["revenue_daily_usd"].sum()[y]),
+                         "mw": float(rev["occupied_it_mw"].mean()[y])})
+    df = pd.DataFrame(recs)
+    ref = df[df.year == 2026].set_index("replication")["per"]
+    df["ratio"] = df["per"] / df["replication"].map(ref)
+    rows = []
+    for y, g in df.groupby("year"):
+        q = np.nanpercentile(g["per"], [5, 50, 95])
+        rows.append({"year": y, "days": int(g["days"].max()),
+                     "revenue": format_value(g["rev"].mean(), "USD"),
+                     "it_mw": f"{g['mw'].mean():,.0f}",
+                     "p05": _musd(q[0]), "p50": _musd(q[1]), "p95": _musd(q[2]),
+                     "ratio": f"{np.nanmedian(g['ratio']):.2f}" if ref.size else "-"})
+    out: dict = {"rows": rows, "sentence": ""}
+    obs = [o for o in (summary.get("history") or {}).get("observations", [])
+           if "run_rate_usd" in (o.get("series") or []) and str(o.get("date", "")) >= "2026"]
+    if ref.size:
+        med = float(np.nanmedian(ref))
+        text = f"2026: {_musd(med)} of revenue per occupied IT MW-year (median)"
+        if obs:
+            o = obs[-1]
+            pub = med * o["observed"] / o["p50"]
+            text += (f"; with the public run-rate of {format_value(o['observed'], 'USD')} a year "
+                     f"on {o['date']} (the model's median then: {format_value(o['p50'], 'USD')})"
+                     f" it would be {_musd(pub)}")
+        later = df[(df.year > 2026) & (df.days >= 365)].groupby("year")["ratio"].median()
+        if later.size:
+            text += (f". Highest later year (median): {later.max():.2f}x the 2026 value "
+                     f"({int(later.idxmax())}).")
+        out["sentence"] = text
+    return out
+
+
 def _describe_param(p: Any) -> str:
     d = p.as_toml()
     d.pop("unit", None)
@@ -410,6 +473,7 @@ def context(run_dir: Path, sensitivity: Path | None = None) -> dict:
         "answer": answer(summary, run_dir, kpis, sc, sens),
         "kpis": kpi_rows(summary),
         "history": history_rows(summary),
+        "revenue_per_mw": revenue_per_mw(run_dir, summary),
         "cloud_heads": cloud_heads, "cloud_rows": c_rows,
         "gen_heads": gen_heads, "gen_rows": gen_rows, "gen_date": gen_date,
         "groups": figure_groups(run_dir),

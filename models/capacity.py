@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance, kpis, outcomes, serving
+from capsim.models import finance, kpis, market, outcomes, serving, tenants
 from capsim.models.chips import shipments
 from capsim.models.daily import (
     RUN_RATE_DAYS,
@@ -119,6 +119,11 @@ class CapacityModel:
                                        sc.datacenters.power_on_delay_days)
             self.fleet.energize(campus.energized_at_start * mw, c)
             self.power_ons += [(float(t), mw, c, name) for t in times]
+        # -- tenants (models.tenants): other tenants take part of the new power.
+        rivals = [tenants.draw(n, t, cloud_ix[t.cloud], clock.hours, streams.rng(f"tenants.{n}"))
+                  for n, t in sc.tenants.items() if t.enabled and t.cloud in cloud_ix]
+        self.power_ons, self.tenant_takes = tenants.carve(self.power_ons, rivals)
+        # -- end tenants
         # Chips: the installed base at the start, then planned batches per production line.
         self.pools = ComponentPools(sim.env, sc.supply.pools,
                                     lambda p: streams.rng(f"supply.pools.{p}"), clock.horizon)
@@ -160,6 +165,22 @@ class CapacityModel:
             scv=max(0.0, float(svc.service_scv.sample(svc_rng))),
             slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(svc_rng)))
         self._build_finance(streams)
+        # -- market (models.market): price from cost per token, price response, ceiling.
+        self.market: market.MarketPath | None = None
+        if sc.market is not None and sc.market.enabled:
+            f, mk = self.fleet, sc.market
+            ci = self.clouds.index(mk.cost_cloud) if mk.cost_cloud in self.clouds else 0
+            sh = np.array(self.shipments, float).reshape(-1, 3)
+            self.market = market.for_replication(
+                mk, int(clock.hours(mk.start) // HOURS_PER_DAY), streams.rng("market"),
+                self.demand, price_decline=self.price_decline, ship_day=sh[:, 0] / HOURS_PER_DAY,
+                ship_gen=sh[:, 1], ship_chips=sh[:, 2],
+                base_chips=(f.in_transit + f.waiting + f.installed + f.failed).astype(float),
+                it_kw=f.kw / pue, tps=f.tps, life_days=life_days,
+                usd_per_mw_it_year=float(self.cloud_price[ci]), serving_share=self.serving_share)
+            self.demand.ent_growth = self.demand.ent_growth * self.market.volume_factor
+            self.demand.con_growth = self.demand.con_growth * self.market.volume_factor
+        # -- end market
         self.orders = Orders(sc, clock, streams, self.fleet, self.lines, self.clouds,
                              self.gen_names)
         self.orders.forecast_gap = self._forecast_gap_mw
@@ -202,7 +223,8 @@ class CapacityModel:
                            dem.consumer_price_usd_per_mtok,
                            dem.price_usd_per_mtok * (1 - dem.batch_discount)])
         self.terms = ServiceTerms(self.serving_share, self.flex_share, self.flex_target, prices,
-                                  self.price_decline, dem.cloud_share)
+                                  self.price_decline, dem.cloud_share,
+                                  None if self.market is None else self.market.price_factor)
         it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
 
         def tranche(tr: finance.Tranche) -> None:
@@ -236,6 +258,9 @@ class CapacityModel:
                                          float(t.milestone_run_rate_usd.sample(rng)),
                                          float(np.clip(t.capacity_share.sample(rng), 0, 1))))
         self.tranches = finance.Tranches(items)
+        share = sc.finance.spend_share_of_revenue  # what revenue can carry (own stream)
+        self.spend_share = (None if share is None
+                            else float(share.sample(streams.rng("finance.means"))))
 
     # -- processes ----------------------------------------------------------------
     def _datacenters(self, sim: Simulation):
@@ -398,6 +423,21 @@ class CapacityModel:
             "overloaded_hour_share": float((self.h_util[win] >= 1.0).mean()),
             "trainium_gw_2026_12_31": gw_2026,
         }
+        # -- means: spend against what revenue and investment can pay (models.finance)
+        if self.spend_share is not None:
+            _, spend_y, means_y = finance.affordability(
+                clock.dates()[win], s["spend_daily_usd"][win], s["revenue_daily_usd"][win],
+                np.diff(s["investment_cum_usd"], prepend=0.0)[win], self.spend_share)
+            kp["p_spend_breach"] = float((spend_y > means_y).any())
+            kp["spend_breach_usd"] = float(np.maximum(spend_y - means_y, 0).sum())
+        else:
+            kp["p_spend_breach"] = kp["spend_breach_usd"] = float("nan")
+        kp["tenant_power_mw_end"] = sum(tenants.held_mw(x, clock.horizon)
+                                        for x in self.tenant_takes.values())
+        # -- market: revenue per MW-year of occupied IT capacity (models.market)
+        s["occupied_it_mw"][:] = s["occupied_mw"] / self.pue
+        kp |= market.revenue_per_mw_kpis(clock.dates(), s["revenue_daily_usd"],
+                                         s["occupied_it_mw"], win)
         # By cloud (columns <metric>__<cloud>; summary.json groups them under "by_cloud").
         for ci, c in enumerate(self.clouds):
             kp[f"energized_mw_end__{c}"] = float(self.by_cloud[-1, 0, ci])

@@ -67,6 +67,13 @@ class ServiceTerms:
     prices: np.ndarray        # $ per million tokens: committed, on-demand, consumer, batch
     price_decline: float      # price factor per year
     cloud_share: float        # share of Anthropic's revenue that runs on the modelled clouds
+    price_path: np.ndarray | None = None  # price factor per day (the market), else the decline
+
+    def price_factor(self, d0: int, d1: int) -> np.ndarray:
+        """Price on days d0 .. d1 - 1 relative to the start."""
+        if self.price_path is not None:
+            return self.price_path[d0:d1]
+        return np.asarray(finance.price_factor(np.arange(d0, d1), self.price_decline))
 
 
 @dataclass
@@ -91,7 +98,7 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
     hs = allocate(cap, [c, o, n], batch)
     uns = hs.unserved_by_tier.sum(axis=2).T / 24.0                   # (days, tiers)
     want = np.stack([c.sum(axis=1), o.sum(axis=1), n.sum(axis=1), 24.0 * batch], axis=1) / 24.0
-    price = terms.prices * finance.price_factor(np.arange(d0, d1), terms.price_decline)[:, None]
+    price = terms.prices * terms.price_factor(d0, d1)[:, None]
     per_day = finance.SECONDS_PER_DAY / 1e6
     revenue = ((want - uns) * price).sum(axis=1) * per_day
     lost = (uns * price).sum(axis=1) * per_day
@@ -107,8 +114,7 @@ def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
     """Run-rate ($/year) each day if every token of demand were served: an upper bound."""
     want = np.stack([demand.committed.sum(axis=1), demand.on_demand.sum(axis=1),
                      demand.consumer.sum(axis=1), 24.0 * demand.batch], axis=1) / 24.0
-    days = np.arange(want.shape[0])
-    price = terms.prices * finance.price_factor(days, terms.price_decline)[:, None]
+    price = terms.prices * terms.price_factor(0, want.shape[0])[:, None]
     full = (want * price).sum(axis=1) * finance.SECONDS_PER_DAY / 1e6
     return (trailing_mean(full, RUN_RATE_DAYS) * finance.DAYS_PER_YEAR
             / max(terms.cloud_share, 1e-12))

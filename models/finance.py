@@ -79,3 +79,20 @@ class Tranches:
     def received_usd(self) -> float:
         """Investment received so far."""
         return float(sum(t.amount_usd for t in self.items if t.fired_day is not None))
+
+
+def affordability(dates: np.ndarray, spend_usd: np.ndarray, revenue_usd: np.ndarray,
+                  investment_usd: np.ndarray, share_of_revenue: float
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cloud spend against what revenue and investment can pay, by calendar year.
+
+    A year's means: `share_of_revenue` x its served revenue + investment released in it
+    (`investment_usd`: released per day). Returns (years, spend, means) per calendar year
+    of `dates` (all inputs daily arrays).
+    """
+    year = np.asarray(dates).astype("datetime64[Y]").astype(int)
+    years, idx = np.unique(year, return_inverse=True)
+    spend = np.bincount(idx, weights=spend_usd)
+    revenue = np.bincount(idx, weights=revenue_usd)
+    invest = np.bincount(idx, weights=investment_usd)
+    return years + 1970, spend, share_of_revenue * revenue + invest

@@ -98,11 +98,26 @@ _KPIS = [
     _m("commitment_gap_usd", "USD",
        "commitments minus spend within each commitment's period, all enabled clouds "
        "(negative: spend beyond them)", "run_total", (-INF, INF), higher_is_better=None),
+    _m("p_spend_breach", "probability",
+       "some calendar year of the window in which the clouds' spend exceeds what revenue "
+       "and investment can pay (finance.spend_share_of_revenue x served revenue + "
+       "investment released that year)", "window", (0.0, 1.0), binary=True),
+    _m("spend_breach_usd", "USD",
+       "spend beyond those means, summed over the window's calendar years", "window_total"),
     _m("revenue_total_usd", "USD",
        "served tokens at the scenario's (falling) prices, over the window", "window_total",
        higher_is_better=True),
     _m("lost_revenue_total_usd", "USD",
        "unserved tokens at the scenario's prices, over the window", "window_total"),
+    _m("revenue_per_mw_year_usd", "USD per MW-year",
+       "served revenue over the window / occupied IT MW-years over the window (occupied "
+       "facility MW / PUE)", "window", higher_is_better=None),
+    _m("revenue_per_mw_year_2026_usd", "USD per MW-year",
+       "served revenue in calendar 2026 / occupied IT MW-years in 2026", "at_date",
+       higher_is_better=None),
+    _m("revenue_per_mw_year_peak_ratio", "ratio",
+       "highest full calendar year's revenue per occupied IT MW-year after 2026 / the 2026 "
+       "value", "window", higher_is_better=None),
     _m("investment_total_usd", "USD",
        "investment tranches released in the window (milestones met)", "window_total",
        higher_is_better=True),
@@ -119,6 +134,10 @@ _KPIS = [
     _m("held_chip_months", "chip-months",
        "chips due from the lines that the power-aware policy holds (not built) for lack of "
        "powered space, summed over the window", "window_total"),
+    _m("tenant_power_mw_end", "MW facility",
+       "facility MW of the modelled clouds' new buildings that other tenants ([tenants]) "
+       "hold at the end of the run, taken from Anthropic's share", "end",
+       higher_is_better=None),
     _m("customers_throttled_peak", "customers",
        "most customers throttled in any hour of the window", "window", dtype="int64"),
     _m("p99_latency_s", "seconds",
@@ -205,6 +224,8 @@ _SERIES = [
        higher_is_better=True),
     _m("lost_revenue_daily_usd", "USD", "revenue lost to unserved tokens on the day",
        "daily"),
+    _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
+       "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
        "Anthropic-wide revenue run-rate (30-day mean / the modelled clouds' share)", "daily",
        higher_is_better=True),

@@ -419,6 +419,36 @@ class Demand(_Frozen):
     consumer: Consumer
 
 
+class Market(_Frozen):
+    """Price per token from cost per token, a price response and a ceiling (models.market)."""
+
+    enabled: bool = True
+    start: dt.date = Field(description="from this date prices follow cost and demand responds")
+    cost_cloud: str = Field("aws", description="the cloud whose price per MW-year is the cost")
+    serving_utilization: Share
+    gross_margin_target: Annotated[Param, _bounded(-1.0, 0.95)]
+    margin_halflife_years: Positive
+    price_decline_fastest: Annotated[Param, _bounded(0.0, 1.0, strict_lo=True)]
+    price_decline_slowest: Annotated[Param, _bounded(0.0, 2.0, strict_lo=True)]
+    elasticity: Annotated[Param, _bounded(-5.0, 0.0)]
+    tam_usd_per_year: Positive
+
+
+class Tenant(_Frozen):
+    """Another tenant drawing on a cloud's new power (models.tenants)."""
+
+    enabled: bool = False
+    cloud: str = "aws"
+    start: dt.date = Field(description="first power-on the tenant takes a share of")
+    commitment_usd: Positive
+    commitment_years: PositiveFloat
+    price_usd_per_mw_it_year: Positive
+    pue: AtLeastOne
+    expansion_from: dt.date
+    expansion_per_year: Annotated[Param, _bounded(0.0, 10.0, strict_lo=True)]
+    power_share: Share
+
+
 class Surges(_Frozen):
     """Random surges and scheduled launches: multiplicative bumps that decay."""
 
@@ -478,6 +508,9 @@ class Finance(_Frozen):
 
     capex_usd_per_mw: Positive
     tranches: dict[str, Tranche] = Field(default_factory=dict)
+    spend_share_of_revenue: Annotated[Param, _bounded(0.0, 10.0)] | None = Field(
+        None, description="cloud spend a year that revenue can carry, per dollar of served "
+        "revenue (with the year's investment): above it the year is a spend breach")
 
 
 class Procurement(_Frozen):
@@ -552,6 +585,8 @@ class Scenario(_Frozen):
     finance: Finance
     procurement: Procurement
     levers: dict[str, Lever] = Field(default_factory=dict)
+    market: Market | None = None
+    tenants: dict[str, Tenant] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _clouds(self):
@@ -635,6 +670,15 @@ class Scenario(_Frozen):
                     g.installed_at_start.base <= 0:
                 raise ValueError(f"supply.generations.{name}: ends before the start and has no "
                                  "installed base: it would contribute nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _tenant_clouds(self):
+        for name, t in self.tenants.items():
+            if t.cloud not in self.clouds:
+                raise ValueError(f"tenants.{name}.cloud: no cloud {t.cloud!r} in [clouds]")
+        if self.market is not None and self.market.cost_cloud not in self.clouds:
+            raise ValueError(f"market.cost_cloud: no cloud {self.market.cost_cloud!r} in [clouds]")
         return self
 
     @model_validator(mode="after")

@@ -52,10 +52,10 @@ def test_revenue_is_served_tokens_times_price():
     # lost revenue = unserved x price; prices fall by the yearly factor.
     model, r, _ = _run(["demand.consumer.price_usd_per_mtok=4.0", "demand.price_usd_per_mtok=4.0",
                         "demand.batch_discount=0", "demand.price_decline_per_year=0.7",
-                        "demand.growth_multiplier=1.6"])
+                        "demand.growth_multiplier=1.6", "market.enabled=false"])
     s = r.timeseries
     days = np.arange(s["served_tps"].size)
-    price = 4.0 * 0.7 ** (days / 365.25)
+    price = 4.0 * 0.7 ** (days / 365.25)  # the market's prices: tests/test_market.py
     np.testing.assert_allclose(s["revenue_daily_usd"], s["served_tps"] * 86400 * price / 1e6,
                                rtol=1e-9)
     np.testing.assert_allclose(s["lost_revenue_daily_usd"], s["unserved_tps"] * 86400 * price / 1e6,

@@ -99,6 +99,7 @@ def test_a_plentiful_pool_ships_on_plan_and_integration_delays_arrival():
 def test_power_path_holds_buildings_until_it_is_ready(default_scenario):
     clock = Clock.between(default_scenario.scenario.start, default_scenario.scenario.end)
     campus = default_scenario.datacenters.campuses["expansion-2030"]
+    campus = campus.model_copy(update={"new_buildings": max(campus.new_buildings, 12)})
     path = campus.power_path
     lo = clock.hours(path.requested) + path.lead_time_years.spec.support[0] * 365.25 * 24
     for seed in range(20):

@@ -149,6 +149,9 @@ def test_pinned_values_round_trip(tmp_path):
 
 def test_pinning_refuses_unknown_inputs_and_values_the_schema_refuses():
     b = Builder()
+    # A count is pinned to a whole number (the schema refuses a fractional constant count).
+    assert b.pin({"demand.enterprise.customers": 41234.6}).demand.enterprise.customers.base \
+        == 41235.0
     with pytest.raises(ScenarioError, match="not an uncertain input"):
         b.pin({"demand.growth_by_period[9].rate": 2.0})
     with pytest.raises(ScenarioError) as exc:

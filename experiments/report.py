@@ -34,6 +34,8 @@ ASSUMPTIONS = (
     "demand.price_decline_per_year", "service.serving_share", "service.training_flex_share",
     "service.slo_target_share", "datacenters.pue", "fleet.integration_days",
     "fleet.useful_life_years", "finance.capex_usd_per_mw",
+    "market.elasticity", "market.tam_usd_per_year", "market.gross_margin_target",
+    "finance.spend_share_of_revenue",
 )
 """Scenario parameters the answer leans on most, shown with distribution, unit and source."""
 

@@ -251,8 +251,8 @@ def bar_chart(method: str, kpi: str, entry: dict, points: int, reps: int, path: 
         ax.set_xlabel(f"change in {kpi} per unit of the input's quantile")
         title = f"Morris screening of {kpi}: {points} points x {reps} replication(s)"
     ax.set_yticks(yy, labels, fontsize=8)
-    ax.set_title(title + (f" (top {top} of {len(entry['inputs'])})"
-                          if len(entry["inputs"]) > top else ""), loc="left", fontsize=10)
+    title += (f" (top {top} of {len(entry['inputs'])})" if len(entry["inputs"]) > top else "")
+    ax.set_title(plots._wrap(fig, title), loc="left", fontsize=10)  # long titles wrap
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()

@@ -6,6 +6,7 @@ the environment runs to the horizon -> the model collects plain data into a RunR
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -95,4 +96,10 @@ def run_replication(model_cls: type, scenario: Any, seed: int, replication: int)
         model = model_cls(scenario)
         sim = model.build(Streams(seed, replication))
         sim.run()
-        return model.collect(sim)
+        result = model.collect(sim)
+    # SimPy's processes and callbacks hold the model in reference cycles: free its arrays
+    # now rather than at some later collection, so that a worker's memory stays at one
+    # replication's worth however many it runs.
+    del model, sim
+    gc.collect()
+    return result

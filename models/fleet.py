@@ -190,9 +190,12 @@ class Fleet:
 
     def retiring_by(self, day: float) -> np.ndarray:
         """Chips per generation, installed or waiting, whose life ends by `day`."""
-        # Rows before the last step's day were emptied as their cohorts retired.
+        # Rows before the last step's day were emptied as their cohorts retired. The last
+        # row gathers every cohort that retires after the run, on days it does not keep: a
+        # day past the run counts none of them as retiring (not all of them).
         first = max(0, int(self._day) - 1)
-        out = self._sched[first:max(first, self._row(np.floor(day)) + 1)].sum(axis=0)
+        stop = min(self._row(np.floor(day)) + 1, self._sched.shape[0] - 1)
+        out = self._sched[first:max(first, stop)].sum(axis=0)
         for g, q in enumerate(self._waiting_q):
             for born, n in q:
                 if born + self.life_days > day:

@@ -10,6 +10,7 @@ so that both trees are timed in the same state (imports done, caches filled).
 
 from __future__ import annotations
 
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -22,14 +23,11 @@ root, seed, n, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sy
 if root != "-":
     sys.path.insert(0, root)
     os.chdir(root)
-if root == "-" or (Path(root) / "capsim" / "__init__.py").exists():
-    from capsim.models import scenario as scenario_mod
-    from capsim.models.capacity import CapacityModel
-    from capsim.simcore.simulation import run_replication
-else:  # the layout before one capsim namespace
-    from models import scenario as scenario_mod  # type: ignore[no-redef]
-    from models.capacity import CapacityModel  # type: ignore[no-redef]
-    from simcore.simulation import run_replication  # type: ignore[no-redef]
+# Imported by name: the older layout's top-level packages are not this tree's modules.
+prefix = "capsim." if root == "-" or (Path(root) / "capsim" / "__init__.py").exists() else ""
+scenario_mod = importlib.import_module(prefix + "models.scenario")
+CapacityModel = importlib.import_module(prefix + "models.capacity").CapacityModel
+run_replication = importlib.import_module(prefix + "simcore.simulation").run_replication
 
 SCENARIO = scenario_mod.load()[0]
 

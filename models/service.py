@@ -53,7 +53,7 @@ class HourlyService:
                             np.where(self.demand > 0, np.inf, 0.0))
 
 
-def serving_capacity(total: float, serving_share: float, flex_share: float,
+def serving_capacity(total: float | np.ndarray, serving_share: float, flex_share: float,
                      interactive_demand: np.ndarray, target_utilization: float = 0.9) -> np.ndarray:
     """Serving capacity per hour: the serving share plus what training lends when needed.
 

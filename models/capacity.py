@@ -275,8 +275,11 @@ class CapacityModel:
         f, dem = self.fleet, self.demand
         lo = max(0, day - 28)
         peak = float(self.h_demand[lo:day].max()) if day > lo else 0.0
-        trend = dem.ent_growth[ahead] / dem.ent_growth[day]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            trend = dem.ent_growth[ahead] / dem.ent_growth[day]
         want = peak * trend * self.orders.headroom
+        if not want > 0:  # no demand (0 x an undefined trend included): nothing to order
+            return 0.0
         # Chips: shipped and not retired; chips due from the lines (planned batches whose
         # time has come, and orders, not yet shipped); planned batches due by then.
         chips = (f.in_transit + f.waiting + f.installed + f.failed

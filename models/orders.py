@@ -96,7 +96,7 @@ class Orders:
         ordered (0 when nothing can be ordered).
         """
         g = self.generation(sim.env.now)
-        if g is None or mw <= 0:
+        if g is None or not mw > 0:  # nothing, or an undefined amount: no order
             return 0.0
         f = self.fleet
         racks = int(mw * 1000.0 // (f.kw[g] * f.rack[g]))

@@ -81,7 +81,7 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
         assert k[name] >= 0 and np.isfinite(k[name]), name
     # The pools and lines never create chips: shipped <= installed base + planned + ordered.
     planned = sum(c for t, g, c in model.shipments)
-    assert f.shipped.sum() <= model.installed_base + planned + model.ordered_chips
+    assert f.shipped.sum() <= model.installed_base + planned + model.orders.ordered_chips
     assert (model.lines.backlog >= 0).all()
     for name in model.pools.containers:
         assert model.pools.used[name] <= model.pools.supplied[name] * (1 + 1e-12)

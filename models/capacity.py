@@ -1,11 +1,12 @@
-"""CapacityModel: wires supply, datacenters, fleet, demand, surges and service; defines KPIs.
+"""CapacityModel: wires supply, datacenters, fleet, orders, demand, surges and service.
 
 One replication: production lines drawing on component pools, chip arrivals after
-integration, building power-ons and capacity orders are SimPy processes at their own
-times; a daily tick (at midday) steps the fleet, evaluates 24 hourly service slots, books
-revenue and spend, fires investment tranches and records the day's metrics. Clouds that
-a scenario switches off take no part (and draw nothing). KPI names follow the project's
-DESIGN.md (../shared/docs/).
+integration, building power-ons and capacity orders (`models.orders`) are SimPy processes
+at their own times; surges and demand are drawn for every hour when the replication
+starts; the daily step (`models.daily`, at midday) moves the fleet, records it and fires
+investment tranches; after the run, every hour is served at once and `models.results`
+turns the record into the daily series and the KPIs. Clouds that a scenario switches off
+take no part (and draw nothing). KPI names follow the project's DESIGN.md.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Enterprise customers are NumPy arrays (size, region, tier, arrival day, churn day), never
 one process each. Because a customer's weight changes only when it arrives or churns, the
 daily totals per (region, tier) group are difference arrays summed once per replication;
-the daily tick then reads one column. Total use grows by a common intensity factor
+`hourly_all` then builds every hour of the run at once. Total use grows by a common intensity factor
 exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
 with a half-life, and m is the growth-multiplier stress knob. Before that curve, growth
 can be given period by period (`growth_by_period`: until a date, x per year), e.g. the

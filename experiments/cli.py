@@ -615,7 +615,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
 
 EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
                "milestone_funding", "procurement", "power_aware", "order_plan", "drivers",
-               "rival_tenant")
+               "rival_tenant", "feedback")
 """Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
 
 

@@ -74,6 +74,10 @@ FIGURES = (
     Figure("revenue", "money",
            "Anthropic-wide run-rate, revenue earned on the modelled clouds, and revenue "
            "lost to unserved tokens, each on its own scale."),
+    Figure("customers", "service",
+           "Enterprise customers active and throttled in the worst hour of each day, "
+           "customers lost to competitors so far, and the share of demand that left with "
+           "lost customers and consumers; flat zero lines mean nobody reacted."),
     Figure("kpi_ecdf", "spread",
            "Each KPI's distribution across replications: read a percentile off the "
            "vertical axis; steep means certain, flat means uncertain."),
@@ -359,6 +363,36 @@ def _revenue(c: _Ctx) -> Path | None:
                             title=title, colors=[plots.PALETTE[1]], yfmt="usd", page=c.page)
 
 
+def _customers(c: _Ctx) -> Path | None:
+    w = c.w
+    need = ("customers_active", "customers_throttled", "customers_lost", "demand_potential_tps")
+    if any(n not in w.columns for n in need):
+        return None
+    kp = c.summary.get("kpis", {})
+    lost = kp.get("customers_lost_to_competitors") or {}
+    month = kp.get("enterprise_throttled_monthly_share") or {}
+    if lost.get("p50") is not None and month.get("mean") is not None:
+        title = (f"{plots.human(lost['p50'])} enterprise customers lost to competitors in the "
+                 f"median replication; {plots.human(month['mean'], 'share')} of customers "
+                 "throttled at least once in an average month")
+    else:
+        title = "Who is throttled, and who leaves?"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        left = 1.0 - w.weekly("demand_tps") / w.weekly("demand_potential_tps")
+    panels = {
+        "Enterprise customers (worst hour of the day)": {
+            "active": w.weekly("customers_active"),
+            "throttled": w.weekly("customers_throttled")},
+        "Customers lost to competitors since the start": {
+            "lost (running total)": w.weekly("customers_lost")},
+        "Share of demand that left with lost customers and consumers": {
+            "demand lost": np.nan_to_num(left, nan=0.0)},
+    }
+    return plots.fan_panels(c.path("customers"), w.dates, panels,
+                            ylabel=["customers", "customers", "share of demand"], title=title,
+                            colors=[plots.PALETTE[0], plots.PALETTE[3]], page=c.page)
+
+
 def _service_plots(c: _Ctx, path: Path) -> list[Path]:
     cols = ["replication", "date", "demand_tps", "unserved_tps", "slo_hours"]
     ts = pq.read_table(path, columns=cols).to_pandas()
@@ -461,7 +495,7 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
     made = [_fan_chart(c), _stranded_chips(c), _power(c)]
     # Each returns None when the table lacks its columns (a run from an older capsim).
     extra = (_capacity_by_generation(c), _capacity_by_cloud(c), _chips_by_state(c),
-             _spend_vs_commitment(c), _revenue(c))
+             _spend_vs_commitment(c), _revenue(c), _customers(c))
     made += [p for p in extra if p is not None]
     made += _service_plots(c, path)
     made.append(_kpi_ecdf(c, store))

@@ -180,6 +180,17 @@ def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
         much.append(f"at the worst hour {format_value(c['p50'], 'customers')} enterprise "
                     f"customers are throttled in the median replication "
                     f"({format_value(c['p95'], 'customers')} at the 95th percentile)")
+    m = k.get("enterprise_throttled_monthly_share")
+    if m and m.get("mean") is not None:
+        much.append(f"in an average month {_pct(m['mean'])} of enterprise customers are "
+                    f"throttled at least once (median replication {_pct(m.get('p50'))})")
+    lost = k.get("customers_lost_to_competitors")
+    if lost and lost.get("mean") is not None:
+        gone = k.get("demand_lost_share") or {}
+        much.append(f"{format_value(lost['mean'], 'customers')} enterprise customers go to "
+                    f"competitors because of throttling on average (median "
+                    f"{format_value(lost.get('p50'), 'customers')}); with the consumers who "
+                    f"leave, {_pct(gone.get('mean'))} of demand goes to competitors")
     lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
     if lr:
         much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "

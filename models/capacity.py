@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from capsim.models import finance, market, results, serving, tenants
+from capsim.models import customers, finance, market, results, serving, tenants
 from capsim.models.chips import shipments
 from capsim.models.daily import (
     DailyLoop,
@@ -208,8 +208,10 @@ class CapacityModel:
         ent, con = self.surges.multipliers(days)
         committed, on_demand, consumer, batch = dem.hourly_all(ent, con)
         n_comm, n_od = dem.active_all()
+        cust = customers.for_replication(self.sc, self.clock, dem, ent, sim.streams)
         self.demand_days = DemandDays(committed, on_demand, consumer, batch,
-                                      np.maximum(ent.max(axis=1), con.max(axis=1)), n_comm, n_od)
+                                      np.maximum(ent.max(axis=1), con.max(axis=1)), n_comm, n_od,
+                                      cust, dem, ent, con)
         self.h_demand = self.demand_days.total
         prices = np.array([dem.price_usd_per_mtok, dem.price_usd_per_mtok,
                            dem.consumer_price_usd_per_mtok,

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models import finance
+from capsim.models.customers import Customers, Throttling
+from capsim.models.demand import DemandModel
 from capsim.models.fleet import STATES, Fleet
-from capsim.models.service import HourlyService, allocate, serving_capacity
+from capsim.models.rationing import allocate_retrying
+from capsim.models.service import HourlyService, serving_capacity
 from capsim.models.supply import ProductionLines
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
 
@@ -42,7 +45,11 @@ def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
 
 @dataclass
 class DemandDays:
-    """Demand of every hour of the run, by tier (tokens/s), and active customers per day."""
+    """Demand of every hour of the run, by tier (tokens/s), and active customers per day.
+
+    Rows of days not served yet are rebuilt when customers leave (`rebuild`);
+    ``potential`` keeps the daily mean demand before any customer reacted.
+    """
 
     committed: np.ndarray    # (days, 24)
     on_demand: np.ndarray    # (days, 24)
@@ -51,10 +58,28 @@ class DemandDays:
     surge: np.ndarray        # (days,) largest surge multiplier of the day
     committed_customers: np.ndarray  # (days,)
     on_demand_customers: np.ndarray  # (days,)
+    customers: Customers
+    model: DemandModel
+    surge_ent: np.ndarray    # (days, 24)
+    surge_con: np.ndarray    # (days, 24)
 
     def __post_init__(self) -> None:
         self.interactive = self.committed + self.on_demand + self.consumer
         self.total = self.interactive + self.batch[:, None]
+        self.potential = self.total.mean(axis=1)
+
+    def rebuild(self, d0: int, d1: int) -> None:
+        """Demand of days d0 .. d1 - 1 from the customers retained (models.customers)."""
+        cu = self.customers
+        c, o, n, b = self.model.hourly_range(d0, d1, self.surge_ent[d0:d1],
+                                             self.surge_con[d0:d1], cu.weight(d0, d1))
+        n = n * cu.consumer_retained[d0:d1, None]
+        self.committed[d0:d1], self.on_demand[d0:d1], self.consumer[d0:d1] = c, o, n
+        self.batch[d0:d1] = b
+        self.interactive[d0:d1] = c + o + n
+        self.total[d0:d1] = self.interactive[d0:d1] + b[:, None]
+        self.committed_customers[d0:d1], self.on_demand_customers[d0:d1] = \
+            cu.active_by_tier(d0, d1)
 
 
 @dataclass
@@ -83,31 +108,62 @@ class ServedDays:
     capacity: np.ndarray      # (days, 24) serving capacity after the training loan
     hours: HourlyService      # the allocation, (days, 24) arrays
     revenue: np.ndarray       # (days,) $ earned
-    lost_revenue: np.ndarray  # (days,) $ of unserved demand
-    throttled: np.ndarray     # (days,) most customers in a throttled tier in any hour
+    lost_revenue: np.ndarray  # (days,) $ of demand given up
+    throttling: Throttling    # who was throttled (models.customers)
+
+    @property
+    def throttled(self) -> np.ndarray:
+        """(days,) most enterprise customers throttled in one hour of the day."""
+        return self.throttling.peak
+
+    @staticmethod
+    def join(parts: list[ServedDays]) -> ServedDays:
+        """Consecutive ranges of days as one."""
+        if len(parts) == 1:
+            return parts[0]
+        h = [p.hours for p in parts]
+
+        def cat(xs: list, axis: int = 0) -> np.ndarray:
+            return np.concatenate(xs, axis=axis)
+
+        hours = HourlyService(cat([x.capacity for x in h]), cat([x.demand for x in h]),
+                              cat([x.served for x in h]),
+                              cat([x.unserved_by_tier for x in h], 1),
+                              cat([x.short for x in h], 1), cat([x.retried for x in h]),
+                              cat([x.served_by_tier for x in h], 1))
+        t = [p.throttling for p in parts]
+        throttling = Throttling(cat([x.by_tier for x in t]), cat([x.peak for x in t]),
+                                cat([x.group_hours for x in t]),
+                                cat([x.group_any for x in t]),
+                                cat([x.consumer_hours for x in t]))
+        return ServedDays(cat([p.capacity for p in parts]), hours,
+                          cat([p.revenue for p in parts]), cat([p.lost_revenue for p in parts]),
+                          throttling)
 
 
 def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
           d0: int = 0) -> ServedDays:
-    """Serve days d0 .. d0 + len(total_tps) - 1, given each day's fleet capacity (tokens/s)."""
+    """Serve days d0 .. d0 + len(total_tps) - 1, given each day's fleet capacity (tokens/s).
+
+    Tiers by priority with same-day retries (models.rationing), then who was throttled
+    inside each tier (models.customers).
+    """
     d1 = d0 + total_tps.size
     c, o, n = demand.committed[d0:d1], demand.on_demand[d0:d1], demand.consumer[d0:d1]
     batch = demand.batch[d0:d1]
     cap = serving_capacity(total_tps[:, None], terms.serving_share, terms.flex_share,
                            demand.interactive[d0:d1], terms.flex_target)
-    hs = allocate(cap, [c, o, n], batch)
+    cu = demand.customers
+    retry = np.where(np.arange(d0, d1) >= cu.from_day, cu.retry_share, 0.0)[:, None]
+    hs, fresh = allocate_retrying(cap, [c, o, n], batch, retry)
+    assert hs.served_by_tier is not None
     uns = hs.unserved_by_tier.sum(axis=2).T / 24.0                   # (days, tiers)
-    want = np.stack([c.sum(axis=1), o.sum(axis=1), n.sum(axis=1), 24.0 * batch], axis=1) / 24.0
+    got = hs.served_by_tier.sum(axis=2).T / 24.0
     price = terms.prices * terms.price_factor(d0, d1)[:, None]
     per_day = finance.SECONDS_PER_DAY / 1e6
-    revenue = ((want - uns) * price).sum(axis=1) * per_day
+    revenue = (got * price).sum(axis=1) * per_day
     lost = (uns * price).sum(axis=1) * per_day
-    # Customers count as throttled in an hour when their tier is short.
-    n_comm = demand.committed_customers[d0:d1, None]
-    n_od = demand.on_demand_customers[d0:d1, None]
-    throttled = (np.where(hs.short[0], n_comm, 0)
-                 + np.where(hs.short[1] | hs.short[3], n_od, 0)).max(axis=1)
-    return ServedDays(cap, hs, revenue, lost, throttled)
+    return ServedDays(cap, hs, revenue, lost, cu.throttling(d0, hs.short[:3], fresh))
 
 
 def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
@@ -165,7 +221,10 @@ class DailyLoop:
         self._milestone = np.inf             # the lowest milestone not reached yet
         self._received = tranches.received_usd  # investment received so far
         self._revenue = np.zeros(days)
-        self._served_to = 0                  # days before this one have exact revenue
+        self._served_to = 0                  # days before this one are served
+        self._parts: list[ServedDays] = []   # their service, in order
+        self.group_hours = np.zeros((days, demand.customers.g.count.shape[0]))
+        self.consumer_hours = np.zeros(days)
 
     def start(self, sim) -> None:
         """Register the daily process."""
@@ -182,11 +241,7 @@ class DailyLoop:
             self._milestone = self._pending_milestone()
         if self._bound[day] * (1 + 1e-9) < self._milestone:
             return  # even full service could not earn it today (or nothing is pending)
-        if self._served_to <= day:
-            d0 = self._served_to
-            got = serve(self.demand, self.terms, self.total_tps(d0, day + 1), d0)
-            self._revenue[d0:day + 1] = got.revenue
-            self._served_to = day + 1
+        self._serve_to(day + 1)
         lo = max(0, day - RUN_RATE_DAYS + 1)
         run_rate = (self._revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
                     / max(self.terms.cloud_share, 1e-12))
@@ -196,6 +251,39 @@ class DailyLoop:
         self._milestone = self._pending_milestone()
         self._received = self.tranches.received_usd
 
+    def _serve_to(self, end: int) -> None:
+        """Serve the days from the first not served up to `end` (exclusive)."""
+        d0 = self._served_to
+        if d0 >= end:
+            return
+        got = serve(self.demand, self.terms, self.total_tps(d0, end), d0)
+        self._revenue[d0:end] = got.revenue
+        self.group_hours[d0:end] = got.throttling.group_hours
+        self.consumer_hours[d0:end] = got.throttling.consumer_hours
+        self._parts.append(got)
+        self._served_to = end
+
+    def _review(self, day: int) -> None:
+        """At the end of a review period customers look back at their service."""
+        cu = self.demand.customers
+        end = day + 1
+        if not cu.reacting or end <= cu.from_day or (end - cu.from_day) % cu.review_days:
+            return
+        a = end - cu.review_days
+        if self._served_to < end:
+            # Nobody is throttled in a period where no interactive hour is short: serve it
+            # later, with the days after it, at one go.
+            d0 = self._served_to
+            dd, t = self.demand, self.terms
+            cap = serving_capacity(self.total_tps(d0, end)[:, None], t.serving_share,
+                                   t.flex_share, dd.interactive[d0:end], t.flex_target)
+            if not (dd.interactive[d0:end] > cap).any():
+                return
+            self._serve_to(end)
+        cu.review(a, end, self.group_hours[a:end], self.consumer_hours[a:end])
+        if cu.changed:  # the next period's demand, from the customers retained
+            self.demand.rebuild(end, min(end + cu.review_days, self.clock.days))
+
     def _run(self, sim):
         env, f, lines = sim.env, self.fleet, self.lines
         due = lines.due_planned_at((np.arange(self.clock.days) + 0.5) * HOURS_PER_DAY)
@@ -204,6 +292,7 @@ class DailyLoop:
             f.step(day)
             self.chips[day] = f.state
             self._check_tranches(day)
+            self._review(day)
             self.energized[day] = f.energized
             self.awaiting[day] = lines.awaiting_with(due[day])
             self.held[day] = lines.held
@@ -245,4 +334,5 @@ class DailyLoop:
 
     def served(self) -> ServedDays:
         """Service of every day of the finished run."""
-        return serve(self.demand, self.terms, self.total_tps())
+        self._serve_to(self.clock.days)
+        return ServedDays.join(self._parts)

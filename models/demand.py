@@ -85,11 +85,32 @@ class Population:
     churn: np.ndarray       # int32 churn day (> horizon if never within it)
     weight: np.ndarray      # (groups, days) summed size of active customers
     count: np.ndarray       # (groups, days) number of active customers
+    n_start: int = 0        # customers present at the start (the first n_start entries)
 
     @property
     def n(self) -> int:
         """Customers ever present in the run."""
         return int(self.size.size)
+
+
+def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.ndarray,
+               churn: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n_groups, days) summed size and head count of the active customers of each group.
+
+    Size and head count enter on the arrival day and leave on the churn day: one
+    bincount per change over (group, day) cells, then a running sum along the days.
+    """
+    cells = n_groups * (days + 2)
+    cell_in = groups * (days + 2) + arrive
+    cell_out = groups * (days + 2) + np.minimum(churn, days + 1)
+    size64 = size.astype(np.float64)
+    weight = (np.bincount(cell_in, size64, cells)
+              - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)
+    count = (np.bincount(cell_in, minlength=cells)
+             - np.bincount(cell_out, minlength=cells)).reshape(n_groups, days + 2)
+    weight = np.cumsum(weight, axis=1)[:, :days]
+    count = np.cumsum(count, axis=1)[:, :days].astype(float)
+    return np.maximum(weight, 0), count
 
 
 def build_population(d: Demand, days: int, rng: np.random.Generator) -> Population:
@@ -126,20 +147,8 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
     else:
         committed = np.zeros(n, bool)
     groups = region.astype(np.int64) * 2 + committed
-    n_groups = shares.size * 2
-    # Size and head count enter on the arrival day and leave on the churn day: one
-    # bincount per change over (group, day) cells, then a running sum along the days.
-    cells = n_groups * (days + 2)
-    cell_in = groups * (days + 2) + arrive
-    cell_out = groups * (days + 2) + np.minimum(churn, days + 1)
-    size64 = size.astype(np.float64)
-    weight = (np.bincount(cell_in, size64, cells)
-              - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)
-    count = (np.bincount(cell_in, minlength=cells)
-             - np.bincount(cell_out, minlength=cells)).reshape(n_groups, days + 2)
-    weight = np.cumsum(weight, axis=1)[:, :days]
-    count = np.cumsum(count, axis=1)[:, :days].astype(float)
-    return Population(size, region, committed, arrive, churn, np.maximum(weight, 0), count)
+    weight, count = group_days(groups, shares.size * 2, size, arrive, churn, days)
+    return Population(size, region, committed, arrive, churn, weight, count, n0)
 
 
 class DemandModel:
@@ -236,14 +245,23 @@ class DemandModel:
             committed, on_demand, consumer as (days, 24) tokens/s, and batch as (days,)
             mean tokens/s over each day.
         """
-        w = self.pop.weight                                  # groups x days
-        days = w.shape[1]
-        scale = (self.tps_per_weight * self.ent_growth[:days] * self.ent_day[:days])[:, None]
+        return self.hourly_range(0, self.pop.weight.shape[1], surge_ent, surge_con)
+
+    def hourly_range(self, d0: int, d1: int, surge_ent: np.ndarray, surge_con: np.ndarray,
+                     weight: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Demand of days d0 .. d1 - 1 (see :meth:`hourly_all`; surges of those days).
+
+        `weight` replaces the population's (groups x days) summed sizes of those days,
+        e.g. after customers left (models.customers).
+        """
+        w = self.pop.weight[:, d0:d1] if weight is None else weight
+        scale = (self.tps_per_weight * self.ent_growth[d0:d1] * self.ent_day[d0:d1])[:, None]
         committed = (w[1::2].T @ self.ent_profile) * scale * surge_ent
         on_demand = (w[0::2].T @ self.ent_profile) * scale * surge_ent
         batch = on_demand.mean(axis=1) * self.batch_share
         on_demand = on_demand * (1 - self.batch_share)
-        consumer = ((self.con_tps0 * self.con_growth[:days] * self.con_day[:days])[:, None]
+        consumer = ((self.con_tps0 * self.con_growth[d0:d1] * self.con_day[d0:d1])[:, None]
                     * self.con_profile * surge_con)
         return committed, on_demand, consumer, batch
 

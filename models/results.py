@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import numpy as np
-from capsim.models import finance, kpis, market, outcomes, serving, tenants
+from capsim.models import customers, finance, kpis, market, outcomes, serving, tenants
 from capsim.models.daily import RUN_RATE_DAYS, trailing_mean
 from capsim.models.fleet import STATES
 from capsim.simcore.clock import HOURS_PER_DAY
@@ -70,6 +70,13 @@ def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
     s["surge_multiplier"][:] = dd.surge
     s["customers_active"][:] = dd.committed_customers + dd.on_demand_customers
     s["customers_throttled"][:] = served.throttled
+    th, cu = served.throttling, dd.customers
+    s["customers_committed"][:] = dd.committed_customers
+    s["customers_throttled_committed"][:] = th.by_tier[:, 0]
+    s["customers_throttled_on_demand"][:] = th.by_tier[:, 1]
+    s["customer_hours_throttled"][:] = th.group_hours.sum(axis=1)
+    s["customers_lost"][:] = np.cumsum(cu.lost)
+    s["demand_potential_tps"][:] = dd.potential
     s["capacity_own_tps"][:] = own_cap
     s["loan_tps"][:] = np.maximum(s["capacity_tps"] - own_cap, 0.0)
     chips = by_gen[:, :len(STATES)].sum(axis=2)
@@ -140,6 +147,11 @@ def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
         "power_ordered_total_mw": gained("power_ordered_cum_mw"),
         "held_chip_months": float(s["chips_held"][win].sum() / DAYS_PER_MONTH),
         "customers_throttled_peak": int(s["customers_throttled"][win].max()),
+        "customers_throttled_committed_peak": int(s["customers_throttled_committed"][win].max()),
+        "customers_throttled_on_demand_peak": int(s["customers_throttled_on_demand"][win].max()),
+        **customers.kpis(clock.dates()[win], th.group_hours[win], th.group_any[win],
+                         cu.active(w0, w1), cu.lost[win], s["demand_tps"][win],
+                         dd.potential[win], s["revenue_daily_usd"][win]),
         "p99_latency_s": float(lat.e2e_p99[win].mean()),
         "ttft_p99_s": float(lat.ttft_p99[win].mean()),
         "overloaded_hour_share": float((h_util[win] >= 1.0).mean()),

@@ -37,6 +37,7 @@ from pydantic import (
     PositiveInt,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -434,6 +435,56 @@ class Market(_Frozen):
     tam_usd_per_year: Positive
 
 
+Reaction = Literal["retry", "churn", "arrivals"]
+"""How customers can react to the service they get (models.customers)."""
+
+
+def _all_reactions() -> list[Reaction]:
+    return ["retry", "churn", "arrivals"]
+
+
+class Customers(_Frozen):
+    """Enterprise customer groups: rationing inside a tier, and how customers react."""
+
+    throttled_threshold: float = Field(
+        0.95, gt=0.0, le=1.0, description="a customer-hour is throttled when less than this "
+        "share of the customer's tokens is served")
+    rationing: Literal["max_min", "proportional"] = Field(
+        "max_min", description="within a short tier: one rate limit for every customer "
+        "(max_min), or the same served share for every customer (proportional)")
+    size_class_quantiles: list[float] = Field(
+        default_factory=lambda: [0.5, 0.8, 0.95, 0.99],
+        description="cut points (quantiles of customer size within a segment) of the size "
+        "classes that, with segment and region, make the customer groups")
+    review_days: PositiveInt = Field(
+        30, le=366, description="days between customers' reviews of the service they got")
+    reactions: list[Reaction] = Field(
+        default_factory=_all_reactions,
+        description="reactions switched on (retry, churn, arrivals); [] switches all off")
+    reactions_from: dt.date | None = Field(
+        None, description="customers react from this date (default: the scenario's start)")
+    retry_share: Share
+    churn_per_throttled_year: NonNeg
+    arrival_loss_per_throttled: Share
+    consumer_churn_per_throttled_year: NonNeg
+
+    @field_validator("size_class_quantiles")
+    @classmethod
+    def _quantiles(cls, q: list[float]) -> list[float]:
+        if any(not 0.0 < x < 1.0 for x in q) or any(b <= a for a, b in zip(q, q[1:], strict=False)):
+            raise ValueError(f"need increasing quantiles strictly between 0 and 1, got {q}")
+        if len(q) > 20:
+            raise ValueError(f"at most 20 cut points (21 size classes), got {len(q)}")
+        return q
+
+    @field_validator("reactions")
+    @classmethod
+    def _unique(cls, r: list[str]) -> list[str]:
+        if len(set(r)) != len(r):
+            raise ValueError(f"each reaction at most once, got {r}")
+        return r
+
+
 class Tenant(_Frozen):
     """Another tenant drawing on a cloud's new power (models.tenants)."""
 
@@ -587,6 +638,7 @@ class Scenario(_Frozen):
     levers: dict[str, Lever] = Field(default_factory=dict)
     market: Market | None = None
     tenants: dict[str, Tenant] = Field(default_factory=dict)
+    customers: Customers | None = None
 
     @model_validator(mode="after")
     def _clouds(self):

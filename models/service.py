@@ -38,6 +38,8 @@ class HourlyService:
     served: np.ndarray        # served
     unserved_by_tier: np.ndarray  # (tiers, ...) unserved per tier in priority order, batch last
     short: np.ndarray         # (tiers, ...) bool: the tier was throttled in the hour
+    retried: np.ndarray | None = None  # retries served in the hour (models.rationing)
+    served_by_tier: np.ndarray | None = None  # (tiers, ...) served per tier, batch last
 
     @property
     def unserved(self) -> np.ndarray:
@@ -46,11 +48,15 @@ class HourlyService:
 
     @property
     def utilization(self) -> np.ndarray:
-        """Demand / serving capacity per hour (inf with demand and no capacity)."""
+        """Load / serving capacity per hour (inf with load and no capacity).
+
+        The load is the demand plus the retries served in the hour: they are requests too.
+        """
+        load = self.demand if self.retried is None else self.demand + self.retried
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return np.where(self.capacity > 0,
-                            self.demand / np.where(self.capacity > 0, self.capacity, 1),
-                            np.where(self.demand > 0, np.inf, 0.0))
+                            load / np.where(self.capacity > 0, self.capacity, 1),
+                            np.where(load > 0, np.inf, 0.0))
 
 
 def serving_capacity(total: float | np.ndarray, serving_share: float, flex_share: float,

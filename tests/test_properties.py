@@ -38,6 +38,12 @@ knobs = st.fixed_dictionaries({
     "fleet.repair_hours": st.floats(0, 2000),
     "demand.enterprise.customers": st.integers(0, 200_000),
     "surges.rate_per_year": st.floats(0, 50),
+    "customers.rationing": st.sampled_from(["max_min", "proportional"]),
+    "customers.throttled_threshold": st.floats(0.05, 1.0),
+    "customers.retry_share": st.floats(0, 1),
+    "customers.churn_per_throttled_year": st.floats(0, 50),
+    "customers.review_days": st.integers(1, 120),
+    "customers.reactions_from": st.dates(dt.date(2024, 1, 1), dt.date(2027, 6, 1)).map(str),
 })
 
 
@@ -72,8 +78,18 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
     assert np.all(s["served_tps"] <= s["capacity_tps"] * (1 + 1e-9) + 1e-9)
     np.testing.assert_allclose(s["served_tps"] + s["unserved_tps"], s["demand_tps"], rtol=1e-9,
                                atol=1e-9)
+    # Customers: throttled never above active, per tier; lost customers only accumulate,
+    # and demand never rises above the demand before customers reacted.
+    on_demand = s["customers_active"] - s["customers_committed"]
+    assert (s["customers_throttled_committed"] <= s["customers_committed"]).all()
+    assert (s["customers_throttled_on_demand"] <= on_demand).all()
+    assert (s["customers_throttled"] <= s["customers_active"]).all()
+    assert (np.diff(s["customers_lost"]) >= 0).all()
+    assert (s["demand_tps"] <= s["demand_potential_tps"] * (1 + 1e-9) + 1e-9).all()
     k = r.kpis
-    for name in ("unserved_fraction", "slo_attainment", "p_shortfall_any"):
+    for name in ("unserved_fraction", "slo_attainment", "p_shortfall_any",
+                 "customer_hours_throttled_share", "enterprise_throttled_monthly_share",
+                 "demand_lost_share"):
         assert 0.0 <= k[name] <= 1.0, name
     for name in ("stranded_chip_months", "stranded_power_mw_months", "aws_spend_total_usd",
                  "customers_throttled_peak", "revenue_total_usd", "lost_revenue_total_usd",

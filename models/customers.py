@@ -67,23 +67,27 @@ class Groups:
 
 
 def build_groups(pop: Population, n_regions: int, quantiles: list[float], days: int) -> Groups:
-    """Cut the population into groups; size classes are quantiles within each segment."""
+    """Cut the population into groups.
+
+    Size classes are quantiles of size within each segment, among the customers present
+    at the start (newcomers are drawn from the same sizes and take the same cut points).
+    """
     k = len(quantiles) + 1
+    first = slice(0, max(pop.n_start, 1))
     cls = np.zeros(pop.n, np.int64)
     for seg in (False, True):
-        m = pop.committed == seg
-        if m.any():
-            edges = np.quantile(pop.size[m], quantiles)
+        start = pop.size[first][pop.committed[first] == seg]
+        if start.size:
+            edges = np.quantile(start, quantiles).astype(pop.size.dtype)
+            m = pop.committed == seg
             cls[m] = np.searchsorted(edges, pop.size[m], side="right")
     parent = pop.region.astype(np.int64) * 2 + pop.committed
-    g = parent * k + cls
     n_g = n_regions * 2 * k
-    weight, count = group_days(g, n_g, pop.size, pop.arrive, pop.churn, days)
-    new = np.arange(pop.n) >= pop.n_start
-    arrivals = np.bincount(g[new] * days + np.minimum(pop.arrive[new], days - 1),
-                           minlength=n_g * days).reshape(n_g, days).astype(float)
+    weight, count, entered = group_days(parent * k + cls, n_g, pop.size, pop.arrive,
+                                        pop.churn, days)
+    entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
     par = np.arange(n_g) // k
-    return Groups(par % 2 == 1, par // 2, par, count, weight, arrivals)
+    return Groups(par % 2 == 1, par // 2, par, count, weight, entered)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,8 @@ class Customers:
         self.threshold, self.rule = threshold, rule
         self.reaction = reaction
         self.reactions = reactions if reaction is not None else ()
+        self.reacting = bool({"churn", "arrivals"} & set(self.reactions))
+        """Whether customers review their service (churn or arrivals switched on)."""
         self.from_day, self.review_days, self.rng_for = from_day, review_days, rng_for
         days = groups.count.shape[1]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -152,11 +158,6 @@ class Customers:
         if self.reaction is None or "retry" not in self.reactions:
             return 0.0
         return self.reaction.retry_share
-
-    @property
-    def reacting(self) -> bool:
-        """Whether customers review their service (churn or arrivals switched on)."""
-        return bool({"churn", "arrivals"} & set(self.reactions))
 
     def active(self, d0: int, d1: int) -> np.ndarray:
         """(days, G) active customers of each group on days d0 .. d1 - 1 (whole numbers)."""

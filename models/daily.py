@@ -109,44 +109,22 @@ class ServedDays:
     hours: HourlyService      # the allocation, (days, 24) arrays
     revenue: np.ndarray       # (days,) $ earned
     lost_revenue: np.ndarray  # (days,) $ of demand given up
-    throttling: Throttling    # who was throttled (models.customers)
+    fresh: np.ndarray         # (3, days, 24) share of each interactive tier's demand served
+    throttling: Throttling | None = None  # who was throttled (models.customers)
 
     @property
     def throttled(self) -> np.ndarray:
         """(days,) most enterprise customers throttled in one hour of the day."""
+        assert self.throttling is not None
         return self.throttling.peak
-
-    @staticmethod
-    def join(parts: list[ServedDays]) -> ServedDays:
-        """Consecutive ranges of days as one."""
-        if len(parts) == 1:
-            return parts[0]
-        h = [p.hours for p in parts]
-
-        def cat(xs: list, axis: int = 0) -> np.ndarray:
-            return np.concatenate(xs, axis=axis)
-
-        hours = HourlyService(cat([x.capacity for x in h]), cat([x.demand for x in h]),
-                              cat([x.served for x in h]),
-                              cat([x.unserved_by_tier for x in h], 1),
-                              cat([x.short for x in h], 1), cat([x.retried for x in h]),
-                              cat([x.served_by_tier for x in h], 1))
-        t = [p.throttling for p in parts]
-        throttling = Throttling(cat([x.by_tier for x in t]), cat([x.peak for x in t]),
-                                cat([x.group_hours for x in t]),
-                                cat([x.group_any for x in t]),
-                                cat([x.consumer_hours for x in t]))
-        return ServedDays(cat([p.capacity for p in parts]), hours,
-                          cat([p.revenue for p in parts]), cat([p.lost_revenue for p in parts]),
-                          throttling)
 
 
 def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
-          d0: int = 0) -> ServedDays:
+          d0: int = 0, who: bool = True) -> ServedDays:
     """Serve days d0 .. d0 + len(total_tps) - 1, given each day's fleet capacity (tokens/s).
 
-    Tiers by priority with same-day retries (models.rationing), then who was throttled
-    inside each tier (models.customers).
+    Tiers by priority with same-day retries (models.rationing); with `who`, also who was
+    throttled inside each tier (models.customers).
     """
     d1 = d0 + total_tps.size
     c, o, n = demand.committed[d0:d1], demand.on_demand[d0:d1], demand.consumer[d0:d1]
@@ -159,11 +137,13 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
     assert hs.served_by_tier is not None
     uns = hs.unserved_by_tier.sum(axis=2).T / 24.0                   # (days, tiers)
     got = hs.served_by_tier.sum(axis=2).T / 24.0
+    hs.served_by_tier = None  # the money is counted; the buffers need not keep it
     price = terms.prices * terms.price_factor(d0, d1)[:, None]
     per_day = finance.SECONDS_PER_DAY / 1e6
     revenue = (got * price).sum(axis=1) * per_day
     lost = (uns * price).sum(axis=1) * per_day
-    return ServedDays(cap, hs, revenue, lost, cu.throttling(d0, hs.short[:3], fresh))
+    who_ = cu.throttling(d0, hs.short[:3], fresh) if who else None
+    return ServedDays(cap, hs, revenue, lost, fresh, who_)
 
 
 def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
@@ -220,11 +200,12 @@ class DailyLoop:
         self._bound: list[float] | None = None
         self._milestone = np.inf             # the lowest milestone not reached yet
         self._received = tranches.received_usd  # investment received so far
-        self._revenue = np.zeros(days)
         self._served_to = 0                  # days before this one are served
-        self._parts: list[ServedDays] = []   # their service, in order
-        self.group_hours = np.zeros((days, demand.customers.g.count.shape[0]))
-        self.consumer_hours = np.zeros(days)
+        # Their service, written in place day range by day range (no copies to join).
+        z = np.zeros
+        self._done = ServedDays(z((days, 24)), HourlyService(
+            z((days, 24)), z((days, 24)), z((days, 24)), z((4, days, 24)),
+            z((4, days, 24), bool), z((days, 24))), z(days), z(days), z((3, days, 24)))
 
     def start(self, sim) -> None:
         """Register the daily process."""
@@ -243,7 +224,7 @@ class DailyLoop:
             return  # even full service could not earn it today (or nothing is pending)
         self._serve_to(day + 1)
         lo = max(0, day - RUN_RATE_DAYS + 1)
-        run_rate = (self._revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
+        run_rate = (self._done.revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
                     / max(self.terms.cloud_share, 1e-12))
         self.run_rate[day] = run_rate
         for tr in self.tranches.check(day, run_rate):
@@ -256,11 +237,14 @@ class DailyLoop:
         d0 = self._served_to
         if d0 >= end:
             return
-        got = serve(self.demand, self.terms, self.total_tps(d0, end), d0)
-        self._revenue[d0:end] = got.revenue
-        self.group_hours[d0:end] = got.throttling.group_hours
-        self.consumer_hours[d0:end] = got.throttling.consumer_hours
-        self._parts.append(got)
+        got = serve(self.demand, self.terms, self.total_tps(d0, end), d0, who=False)
+        done, h, new = self._done, self._done.hours, got.hours
+        assert h.retried is not None and new.retried is not None
+        done.capacity[d0:end], done.revenue[d0:end] = got.capacity, got.revenue
+        done.lost_revenue[d0:end], done.fresh[:, d0:end] = got.lost_revenue, got.fresh
+        h.demand[d0:end], h.served[d0:end], h.retried[d0:end] = (new.demand, new.served,
+                                                                 new.retried)
+        h.unserved_by_tier[:, d0:end], h.short[:, d0:end] = new.unserved_by_tier, new.short
         self._served_to = end
 
     def _review(self, day: int) -> None:
@@ -280,7 +264,9 @@ class DailyLoop:
             if not (dd.interactive[d0:end] > cap).any():
                 return
             self._serve_to(end)
-        cu.review(a, end, self.group_hours[a:end], self.consumer_hours[a:end])
+        d = self._done
+        who = cu.throttling(a, d.hours.short[:3, a:end], d.fresh[:, a:end])
+        cu.review(a, end, who.group_hours, who.consumer_hours)
         if cu.changed:  # the next period's demand, from the customers retained
             self.demand.rebuild(end, min(end + cu.review_days, self.clock.days))
 
@@ -335,4 +321,7 @@ class DailyLoop:
     def served(self) -> ServedDays:
         """Service of every day of the finished run."""
         self._serve_to(self.clock.days)
-        return ServedDays.join(self._parts)
+        d = self._done
+        d.hours.capacity = d.capacity
+        d.throttling = self.demand.customers.throttling(0, d.hours.short[:3], d.fresh)
+        return d

@@ -94,11 +94,12 @@ class Population:
 
 
 def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.ndarray,
-               churn: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n_groups, days) summed size and head count of the active customers of each group.
+               churn: np.ndarray, days: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n_groups, days) summed size, head count and arrivals of each group's customers.
 
     Size and head count enter on the arrival day and leave on the churn day: one
-    bincount per change over (group, day) cells, then a running sum along the days.
+    bincount per change over (group, day) cells, then a running sum along the days. The
+    arrivals of day 0 include the customers present at the start.
     """
     cells = n_groups * (days + 2)
     cell_in = groups * (days + 2) + arrive
@@ -106,11 +107,11 @@ def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.n
     size64 = size.astype(np.float64)
     weight = (np.bincount(cell_in, size64, cells)
               - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)
-    count = (np.bincount(cell_in, minlength=cells)
-             - np.bincount(cell_out, minlength=cells)).reshape(n_groups, days + 2)
+    entered = np.bincount(cell_in, minlength=cells).reshape(n_groups, days + 2)
+    count = entered - np.bincount(cell_out, minlength=cells).reshape(n_groups, days + 2)
     weight = np.cumsum(weight, axis=1)[:, :days]
     count = np.cumsum(count, axis=1)[:, :days].astype(float)
-    return np.maximum(weight, 0), count
+    return np.maximum(weight, 0), count, entered[:, :days].astype(float)
 
 
 def build_population(d: Demand, days: int, rng: np.random.Generator) -> Population:
@@ -147,7 +148,7 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
     else:
         committed = np.zeros(n, bool)
     groups = region.astype(np.int64) * 2 + committed
-    weight, count = group_days(groups, shares.size * 2, size, arrive, churn, days)
+    weight, count, _ = group_days(groups, shares.size * 2, size, arrive, churn, days)
     return Population(size, region, committed, arrive, churn, weight, count, n0)
 
 

@@ -71,6 +71,7 @@ def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
     s["customers_active"][:] = dd.committed_customers + dd.on_demand_customers
     s["customers_throttled"][:] = served.throttled
     th, cu = served.throttling, dd.customers
+    assert th is not None
     s["customers_committed"][:] = dd.committed_customers
     s["customers_throttled_committed"][:] = th.by_tier[:, 0]
     s["customers_throttled_on_demand"][:] = th.by_tier[:, 1]

@@ -106,7 +106,7 @@ def test_groups_add_up_to_the_population(default_scenario):
         rows = g.parent == parent
         np.testing.assert_allclose(g.count[rows].sum(axis=0), pop.count[parent], rtol=0)
         np.testing.assert_allclose(g.weight[rows].sum(axis=0), pop.weight[parent], rtol=1e-9)
-    new = np.arange(pop.n) >= pop.n_start
+    new = (np.arange(pop.n) >= pop.n_start) & (pop.arrive > 0)
     assert g.arrivals.sum() == new.sum()
     # Size classes split each segment by size: a higher class holds larger customers.
     assert (g.committed == (g.parent % 2 == 1)).all()

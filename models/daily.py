@@ -261,13 +261,13 @@ class DailyLoop:
             dd, t = self.demand, self.terms
             cap = serving_capacity(self.total_tps(d0, end)[:, None], t.serving_share,
                                    t.flex_share, dd.interactive[d0:end], t.flex_target)
-            if not (dd.interactive[d0:end] > cap).any():
-                return
-            self._serve_to(end)
-        d = self._done
-        who = cu.throttling(a, d.hours.short[:3, a:end], d.fresh[:, a:end])
-        cu.review(a, end, who.group_hours, who.consumer_hours)
-        if cu.changed:  # the next period's demand, from the customers retained
+            if (dd.interactive[d0:end] > cap).any():
+                self._serve_to(end)
+        if self._served_to >= end:
+            d = self._done
+            who = cu.throttling(a, d.hours.short[:3, a:end], d.fresh[:, a:end])
+            cu.review(a, end, who.group_hours, who.consumer_hours)
+        if cu.changed:  # the next period's demand, from the customers retained so far
             self.demand.rebuild(end, min(end + cu.review_days, self.clock.days))
 
     def _run(self, sim):

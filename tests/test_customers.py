@@ -130,6 +130,19 @@ def test_a_model_run_keeps_customers_and_tokens_consistent(short_scenario):
     assert r.kpis["customers_lost_to_competitors"] <= s["customers_lost"][-1] + 1e-9
 
 
+def test_customers_who_left_stay_gone_in_periods_without_throttling(default_scenario):
+    """Every day's head count comes from the customers retained, short period or not."""
+    model = CapacityModel(default_scenario)
+    sim = model.build(Streams(0, 0))
+    sim.run()
+    r = model.collect(sim)
+    cu = model.demand_days.customers
+    assert r.kpis["customers_lost_to_competitors"] > 0
+    np.testing.assert_array_equal(r.timeseries["customers_active"],
+                                  cu.active(0, model.clock.days).sum(axis=1))
+    assert (r.timeseries["demand_tps"] <= r.timeseries["demand_potential_tps"] * (1 + 1e-12)).all()
+
+
 def test_reactions_off_lose_nobody_and_keep_demand():
     sc = load(None, ["scenario.end=2028-04-01", "customers.reactions=[]",
                      "demand.growth_multiplier=2"])[0]
@@ -143,7 +156,16 @@ def test_reactions_off_lose_nobody_and_keep_demand():
 def test_customers_react_to_a_stress_and_leave():
     """Same seeds: the growth stress throttles, and reacting customers leave."""
     sets = ["scenario.end=2028-04-01", "demand.growth_multiplier=2"]
-    on = run_replication(CapacityModel, load(None, sets)[0], 3, 0)
+    model = CapacityModel(load(None, sets)[0])
+    sim = model.build(Streams(3, 0))
+    sim.run()
+    on = model.collect(sim)
+    # Customers who left stay gone: every day's head count and demand come from the
+    # customers retained, also in periods when nobody was throttled.
+    cu = model.demand_days.customers
+    np.testing.assert_array_equal(on.timeseries["customers_active"],
+                                  cu.active(0, model.clock.days).sum(axis=1))
+    assert (cu.retained[1:] <= cu.retained[:-1]).all()
     off = run_replication(CapacityModel, load(None, [*sets, "customers.reactions=[]"])[0], 3, 0)
     assert on.kpis["customers_lost_to_competitors"] > 0
     assert on.kpis["demand_lost_share"] > 0

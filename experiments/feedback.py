@@ -29,8 +29,8 @@ DESCRIPTION = ("Customers who react to throttling (retries, churn, fewer newcome
 ROWS: tuple[Row, ...] = (
     ("customers_lost_to_competitors", "enterprise customers lost to competitors", "{:,.0f}",
      "{:+,.0f}", 1.0),
-    ("revenue_per_demand_usd_per_mtok", "revenue per M tokens of demand, $", "{:.3f}",
-     "{:+.3f}", 1.0),
+    ("revenue_per_demand_usd_per_mtok", "revenue per M tokens of demand, $", "{:.4g}",
+     "{:+.3g}", 1.0),
     ("demand_lost_share", "share of demand that left", "{:.3g}", "{:+.3g}", 1.0),
     UNSERVED,
     ("customers_throttled_peak", "most customers throttled in an hour", "{:,.0f}", "{:+,.0f}",

@@ -106,7 +106,10 @@ def test_random_valid_scenarios_keep_every_invariant(d, seed):
 def _total_unserved(overrides, seed):
     from capsim.simcore.simulation import run_replication
 
-    sc = load(None, ["scenario.end=2027-04-01", *overrides])[0]
+    # Customers who react make demand depend on past service (more stress, more of them
+    # leave, less demand later), so "never serves more" is a property of the service
+    # alone: reactions off. tests/test_customers.py covers the reactions.
+    sc = load(None, ["scenario.end=2027-04-01", "customers.reactions=[]", *overrides])[0]
     r = run_replication(CapacityModel, sc, seed, 0)
     return r.timeseries["unserved_tps"].sum()
 

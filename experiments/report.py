@@ -43,12 +43,12 @@ KNOBS = ("demand.growth_multiplier", "supply.delivery_delay_days",
          "datacenters.power_on_delay_days", "surges.intensity_multiplier")
 
 CAVEATS = (
-    "Demand reacts to price and a market ceiling ([market], when enabled) but not to "
-    "shortfalls: unserved tokens are lost (batch work "
-    "waits at most within its day), not deferred, and customers do not leave because they "
-    "are throttled.",
-    "Only the clouds in the scenario serve Claude; a cloud switched off takes no part, and "
-    "no other provider absorbs unserved demand.",
+    "Customers react to throttling ([customers], when reactions are on) through assumed "
+    "rates with no published figure: retries wait at most until midnight UTC, customers "
+    "leave or stay away at monthly reviews, and customers within a group (segment, size "
+    "class, region) are alike; nobody who left comes back.",
+    "Only the clouds in the scenario serve Claude; a cloud switched off takes no part. "
+    "Demand that leaves goes to competitors, which are not modelled beyond that count.",
     "Compute and demand are in tokens per second of one reference model mix; a change of "
     "mix appears only through the yearly efficiency gain.",
     "Training is a reserved share of compute that lends part of itself to serving when "

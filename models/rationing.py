@@ -20,7 +20,7 @@ Two rules, both plain functions over (days, 24) arrays:
 from __future__ import annotations
 
 import numpy as np
-from capsim.models.service import HourlyService
+from capsim.models.service import HourlyService, fill_batch
 
 
 def retry_queue(missed: np.ndarray, free: np.ndarray, retry_share: float | np.ndarray
@@ -87,20 +87,8 @@ def allocate_retrying(capacity: np.ndarray, tiers: list[np.ndarray],
         else:
             unserved[i] = missed
         remaining = free
-    # Batch: the day's batch volume against the day's leftover, filled in proportion.
-    hours = remaining.shape[-1]
-    rate = np.asarray(batch_daily_mean, float)[..., None]
-    batch = np.broadcast_to(rate, remaining.shape)
-    left = remaining.sum(axis=-1, keepdims=True)
-    want = batch.sum(axis=-1, keepdims=True)
-    fits = want <= left
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(fits, want / np.where(left > 0, left, 1.0), 1.0)
-    by_tier[-1] = np.where(want > 0, remaining * share, 0.0)
+    by_tier[-1], unserved[-1], short[-1], batch = fill_batch(remaining, batch_daily_mean)
     served += by_tier[-1]
-    unserved_b = np.where((want > 0) & ~fits, (want - left) / hours, 0.0)
-    unserved[-1] = unserved_b
-    short[-1] = unserved_b > rate * 1e-12
     demand_total = np.sum(tiers, axis=0) + batch
     return (HourlyService(capacity, demand_total, served, unserved, short, retried, by_tier),
             fresh)

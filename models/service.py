@@ -72,6 +72,28 @@ def serving_capacity(total: float | np.ndarray, serving_share: float, flex_share
     return base + np.minimum(lendable, np.maximum(need, 0.0))
 
 
+def fill_batch(remaining: np.ndarray, batch_daily_mean: float | np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The day's batch volume against the day's leftover capacity, filled in proportion.
+
+    Returns per hour: batch served, batch unserved, whether batch was short, and the batch
+    demand (the daily mean rate in every hour).
+    """
+    hours = remaining.shape[-1]
+    rate = np.asarray(batch_daily_mean, float)[..., None]    # per day, against the hours
+    batch = np.broadcast_to(rate, remaining.shape)
+    left = remaining.sum(axis=-1, keepdims=True)
+    want = batch.sum(axis=-1, keepdims=True)
+    # Exact in both cases: all batch fits (nothing unserved), or every leftover slot is
+    # used (the excess is unserved); no rounding residue from summing the shares.
+    fits = want <= left
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(fits, want / np.where(left > 0, left, 1.0), 1.0)
+    got = np.where(want > 0, remaining * share, 0.0)
+    unserved = np.where((want > 0) & ~fits, (want - left) / hours, 0.0)
+    return got, unserved, unserved > rate * 1e-12, batch
+
+
 def allocate(capacity: np.ndarray, tiers: list[np.ndarray],
              batch_daily_mean: float | np.ndarray = 0.0) -> HourlyService:
     """Serve hourly `tiers` (highest priority first), then batch from the day's leftover.
@@ -99,21 +121,8 @@ def allocate(capacity: np.ndarray, tiers: list[np.ndarray],
         served += s
         unserved[i] = demand - s
         short[i] = unserved[i] > demand * 1e-12
-    # Batch: the day's batch volume against the day's leftover, filled in proportion.
-    hours = remaining.shape[-1]
-    rate = np.asarray(batch_daily_mean, float)[..., None]    # per day, against the hours
-    batch = np.broadcast_to(rate, remaining.shape)
-    left = remaining.sum(axis=-1, keepdims=True)
-    want = batch.sum(axis=-1, keepdims=True)
-    # Exact in both cases: all batch fits (nothing unserved), or every leftover slot is
-    # used (the excess is unserved); no rounding residue from summing the shares.
-    fits = want <= left
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(fits, want / np.where(left > 0, left, 1.0), 1.0)
-    served += np.where(want > 0, remaining * share, 0.0)
-    unserved_b = np.where((want > 0) & ~fits, (want - left) / hours, 0.0)
-    unserved[-1] = unserved_b
-    short[-1] = unserved_b > rate * 1e-12
+    got, unserved[-1], short[-1], batch = fill_batch(remaining, batch_daily_mean)
+    served += got
     demand_total = np.sum(tiers, axis=0) + batch
     return HourlyService(capacity, demand_total, served, unserved, short)
 

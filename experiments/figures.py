@@ -389,7 +389,8 @@ def _customers(c: _Ctx) -> Path | None:
             "demand lost": np.nan_to_num(left, nan=0.0)},
     }
     return plots.fan_panels(c.path("customers"), w.dates, panels,
-                            ylabel=["customers", "customers", "share of demand"], title=title,
+                            ylabel=["customers (weekly mean)", "customers (running total)",
+                                    "share of demand (weekly mean)"], title=title,
                             colors=[plots.PALETTE[0], plots.PALETTE[3]], page=c.page)
 
 

@@ -67,7 +67,12 @@ class Fleet:
         self.energized = np.zeros(self.n_clouds)
         # Repairs finishing on each day; sized past the horizon so no bounds checks.
         self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
-        self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
+        self._repairs_any = [False] * self._repairs.shape[0]  # whether a row holds any
+        # Cohorts of installed chips as one heap of (retire day, generation, chips) per
+        # generation, and the earliest retire day of all of them, so that a day on which no
+        # cohort retires costs one comparison.
+        self._cohorts: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
+        self._next_retire = math.inf
         # The same cohorts as counts by the day they retire (the last row: beyond the run),
         # so that chips retiring by a day are one sum.
         self._sched = np.zeros((horizon_days + 2, n), np.int64)
@@ -75,6 +80,14 @@ class Fleet:
         self._retire_on_return = np.zeros(n, np.int64)
         # Waiting chips per generation as [delivery day, chips], oldest first.
         self._waiting_q: list[deque[list]] = [deque() for _ in range(n)]
+        # The first day on which a waiting chip's life runs out (inf: none waits); None
+        # when the queues changed since it was computed.
+        self._next_expiry: float | None = math.inf
+        # Whether placement could put a chip now that it could not at its last try: set by
+        # whatever frees powered space or adds waiting chips. A placement that leaves chips
+        # waiting leaves no room for a rack of any of them, so trying again before
+        # something changes places nothing.
+        self._place_dirty = True
         self._day = 0.0  # the day of the last step: deliveries are dated by it
         self.retired_waiting = np.zeros(n, np.int64)  # chips whose life ran out while waiting
         self.retired_early = np.zeros(n, np.int64)  # chips retired early to make room
@@ -95,10 +108,13 @@ class Fleet:
         self.in_transit[g] -= chips
         self.waiting[g] += chips
         self._waiting_q[g].append([self._day, chips])
+        self._next_expiry = None
+        self._place_dirty = True
 
     def energize(self, mw: float, cloud: int = 0) -> None:
         """A building of `cloud` powers on."""
         self.energized[cloud] += mw
+        self._place_dirty = True
 
     def install_existing(self, g: int, chips: int, install_days: np.ndarray) -> None:
         """Chips already installed before the start, with their (negative) install days."""
@@ -133,6 +149,8 @@ class Fleet:
             for day, m in sorted(self._drop_cohorts(int(g), n)):
                 self._waiting_q[g].appendleft([day - self.life_days, m])
             self._waiting_q[g] = deque(sorted(self._waiting_q[g]))
+        self._next_expiry = None
+        self._place_dirty = True
 
     def _drop_cohorts(self, g: int, chips: int) -> list[tuple[float, int]]:
         """Forget the retirement dates of `chips` chips of generation g (the youngest).
@@ -140,8 +158,7 @@ class Fleet:
         They left service; returns the (retirement day, chips) dropped, so that they keep
         their age while they wait.
         """
-        mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
-        rest = [c for c in self._cohorts if c[1] != g]
+        mine = sorted(self._cohorts[g], reverse=True)
         kept, dropped = [], []
         for day, gen, n in mine:
             take = min(n, chips)
@@ -151,9 +168,14 @@ class Fleet:
                 self._sched[self._row(day), gen] -= take
             if n - take:
                 kept.append((day, gen, n - take))
-        self._cohorts = rest + kept
-        heapq.heapify(self._cohorts)
+        self._set_cohorts(g, kept)
         return dropped
+
+    def _set_cohorts(self, g: int, cohorts: list[tuple[float, int, int]]) -> None:
+        """Replace generation g's cohorts and update the earliest retirement day."""
+        heapq.heapify(cohorts)
+        self._cohorts[g] = cohorts
+        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
 
     def retire_early(self, g: int, chips: int) -> int:
         """Retire up to `chips` healthy installed chips of generation g now, oldest first.
@@ -163,8 +185,7 @@ class Fleet:
         chips = int(min(chips, self.installed[g]))
         if chips <= 0:
             return 0
-        mine = sorted(c for c in self._cohorts if c[1] == g)
-        rest = [c for c in self._cohorts if c[1] != g]
+        mine = sorted(self._cohorts[g])
         left, kept = chips, []
         for day, gen, n in mine:
             take = min(n, left)
@@ -172,9 +193,10 @@ class Fleet:
             self._sched[self._row(day), gen] -= take
             if n - take:
                 kept.append((day, gen, n - take))
-        self._cohorts = rest + kept
-        heapq.heapify(self._cohorts)
+        self._set_cohorts(g, kept)
         done = chips - left
+        if done:
+            self._place_dirty = True
         self.installed[g] -= done
         self.retired[g] += done
         self.retired_early[g] += done
@@ -185,7 +207,8 @@ class Fleet:
         return min(max(math.ceil(day), 0), self._sched.shape[0] - 1)
 
     def _push(self, day: float, g: int, chips: int) -> None:
-        heapq.heappush(self._cohorts, (day, g, chips))
+        heapq.heappush(self._cohorts[g], (day, g, chips))
+        self._next_retire = min(self._next_retire, day)
         self._sched[self._row(day), g] += chips
 
     def retiring_by(self, day: float) -> np.ndarray:
@@ -225,43 +248,72 @@ class Fleet:
 
     # -- daily step -----------------------------------------------------------------
     def step(self, day: int) -> None:
-        """One day: repairs come back, failures, retirements, then placement."""
+        """One day: repairs come back, failures, retirements, then placement.
+
+        Work that cannot change anything today is skipped (no repairs due, no cohort or
+        waiting chip at the end of its life, nothing new to place); the failure draws are
+        the same on every day, in the same order, from the same streams.
+        """
         self._day = float(day)
-        back = self._repairs[day]
-        if back.any():
+        if self._repairs_any[day]:
+            back = self._repairs[day]
             self.failed -= back
             # Chips whose cohort retired while they were out for repair retire as they return.
             gone = np.minimum(back, self._retire_on_return)
-            self._retire_on_return -= gone
-            self.retired += gone
+            if gone.any():
+                self._retire_on_return -= gone
+                self.retired += gone
+                self._place_dirty = True
             self.installed += back - gone
         if self.p_fail_day > 0:
-            if self.rngs is not None:
-                # A binomial draw of zero chips takes nothing from its stream: skip it.
-                p, installed = self.p_fail_day, self.installed
-                new = np.zeros(installed.size, np.int64)
-                for g, n in enumerate(installed.tolist()):
-                    if n:
-                        new[g] = self.rngs[g].binomial(n, p)
-            else:
-                assert self.rng is not None  # one stream when there is no list
-                new = self.rng.binomial(self.installed, self.p_fail_day)
-            self.installed -= new
-            self.failed += new
-            self._repairs[day + self.repair_days] += new
-        while self._cohorts and self._cohorts[0][0] <= day:
-            d, g, c = heapq.heappop(self._cohorts)
-            self._sched[self._row(d), g] -= c
-            # A cohort retires from service: healthy chips at once, and as many chips of
-            # the generation as are out for repair when they come back (the fleet does not
-            # track which cohort a failed chip belongs to; healthy ones go first).
-            take = min(c, self.installed[g])
-            self.installed[g] -= take
-            self.retired[g] += take
-            self._retire_on_return[g] += min(c - take, self.failed[g] - self._retire_on_return[g])
-        if self.waiting.any():
+            self._fail(day)
+        if self._next_retire <= day:
+            self._retire_cohorts(day)
+        if self._next_expiry is None:
+            self._next_expiry = min((q[0][0] + self.life_days for q in self._waiting_q if q),
+                                    default=math.inf)
+        if self._next_expiry <= day:
             self._expire_waiting(day)
-            self.place(day)
+        if self._place_dirty:
+            self._place_dirty = False
+            if self.waiting.any():
+                self.place(day)
+
+    def _fail(self, day: int) -> None:
+        """Healthy chips fail today and go out for repair."""
+        p = self.p_fail_day
+        if self.rngs is not None:
+            # A binomial draw of zero chips takes nothing from its stream: skip it.
+            drawn = [rng.binomial(n, p) if n else 0
+                     for rng, n in zip(self.rngs, self.installed.tolist(), strict=True)]
+            if not any(drawn):
+                return
+            new = np.array(drawn, np.int64)
+        else:
+            assert self.rng is not None  # one stream when there is no list
+            new = self.rng.binomial(self.installed, p)
+        self.installed -= new
+        self.failed += new
+        self._repairs[day + self.repair_days] += new
+        self._repairs_any[day + self.repair_days] = True
+
+    def _retire_cohorts(self, day: int) -> None:
+        """Cohorts whose life ends by `day` retire from service."""
+        for h in self._cohorts:
+            while h and h[0][0] <= day:
+                d, g, c = heapq.heappop(h)
+                self._sched[self._row(d), g] -= c
+                # A cohort retires from service: healthy chips at once, and as many chips
+                # of the generation as are out for repair when they come back (the fleet
+                # does not track which cohort a failed chip belongs to; healthy ones go
+                # first).
+                take = min(c, self.installed[g])
+                self.installed[g] -= take
+                self.retired[g] += take
+                self._retire_on_return[g] += min(c - take,
+                                                 self.failed[g] - self._retire_on_return[g])
+        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
+        self._place_dirty = True
 
     def _expire_waiting(self, day: int) -> None:
         """Waiting chips whose useful life has run out retire without being placed."""
@@ -271,6 +323,8 @@ class Fleet:
                 self.waiting[g] -= n
                 self.retired[g] += n
                 self.retired_waiting[g] += n
+        self._next_expiry = None
+        self._place_dirty = True
 
     def _take_waiting(self, g: int, chips: int) -> list[tuple[float, int]]:
         """Take `chips` waiting chips of generation g, oldest first: (delivery day, chips)."""
@@ -283,6 +337,7 @@ class Fleet:
             chips -= m
             if entry[1] == 0:
                 q.popleft()
+        self._next_expiry = None
         return out
 
     def place(self, day: int) -> None:

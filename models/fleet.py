@@ -78,6 +78,7 @@ class Fleet:
         self._sched = np.zeros((horizon_days + 2, n), np.int64)
         # Failed chips of each generation whose cohort retired while they were in repair.
         self._retire_on_return = np.zeros(n, np.int64)
+        self._rr_any = False  # whether any are
         # Waiting chips per generation as [delivery day, chips], oldest first.
         self._waiting_q: list[deque[list]] = [deque() for _ in range(n)]
         # The first day on which a waiting chip's life runs out (inf: none waits); None
@@ -255,18 +256,17 @@ class Fleet:
         the same on every day, in the same order, from the same streams.
         """
         self._day = float(day)
-        if self._repairs_any[day]:
-            back = self._repairs[day]
-            self.failed -= back
-            # Chips whose cohort retired while they were out for repair retire as they return.
-            gone = np.minimum(back, self._retire_on_return)
-            if gone.any():
-                self._retire_on_return -= gone
-                self.retired += gone
-                self._place_dirty = True
-            self.installed += back - gone
+        # Repairs due today come back: `back` is applied together with today's failures
+        # (one update of the healthy and failed counts), unless some of them retire.
+        back = self._repairs[day] if self._repairs_any[day] else None
+        if back is not None and self._rr_any:
+            self._return_repaired(back)
+            back = None
         if self.p_fail_day > 0:
-            self._fail(day)
+            self._fail(day, back)
+        elif back is not None:
+            self.failed -= back
+            self.installed += back
         if self._next_retire <= day:
             self._retire_cohorts(day)
         if self._next_expiry is None:
@@ -279,19 +279,47 @@ class Fleet:
             if self.waiting.any():
                 self.place(day)
 
-    def _fail(self, day: int) -> None:
-        """Healthy chips fail today and go out for repair."""
+    def _return_repaired(self, back: np.ndarray) -> None:
+        """Repaired chips come back; those whose cohort retired meanwhile retire now."""
+        self.failed -= back
+        gone = np.minimum(back, self._retire_on_return)
+        if gone.any():
+            self._retire_on_return -= gone
+            self._rr_any = bool(self._retire_on_return.any())
+            self.retired += gone
+            self._place_dirty = True
+        self.installed += back - gone
+
+    def _fail(self, day: int, back: np.ndarray | None) -> None:
+        """Healthy chips fail today and go out for repair.
+
+        `back` (or None): repaired chips returning today, healthy before the draw.
+        """
         p = self.p_fail_day
-        if self.rngs is not None:
-            # A binomial draw of zero chips takes nothing from its stream: skip it.
-            drawn = [rng.binomial(n, p) if n else 0
-                     for rng, n in zip(self.rngs, self.installed.tolist(), strict=True)]
-            if not any(drawn):
-                return
-            new = np.array(drawn, np.int64)
-        else:
+        if self.rngs is None:
+            if back is not None:
+                self._return_repaired(back)
             assert self.rng is not None  # one stream when there is no list
             new = self.rng.binomial(self.installed, p)
+        else:
+            healthy = self.installed if back is None else self.installed + back
+            # A binomial draw of zero chips takes nothing from its stream: skip it.
+            drawn = [rng.binomial(n, p) if n else 0
+                     for rng, n in zip(self.rngs, healthy.tolist(), strict=True)]
+            if not any(drawn):
+                if back is not None:
+                    self.failed -= back
+                    self.installed += back
+                return
+            new = np.array(drawn, np.int64)
+            if back is not None:
+                # Net change of the healthy count: back in from repair, out by failure.
+                net = back - new
+                self.installed += net
+                self.failed -= net
+                self._repairs[day + self.repair_days] += new
+                self._repairs_any[day + self.repair_days] = True
+                return
         self.installed -= new
         self.failed += new
         self._repairs[day + self.repair_days] += new
@@ -310,8 +338,10 @@ class Fleet:
                 take = min(c, self.installed[g])
                 self.installed[g] -= take
                 self.retired[g] += take
-                self._retire_on_return[g] += min(c - take,
-                                                 self.failed[g] - self._retire_on_return[g])
+                later = min(c - take, self.failed[g] - self._retire_on_return[g])
+                if later:
+                    self._retire_on_return[g] += later
+                    self._rr_any = True
         self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
         self._place_dirty = True
 

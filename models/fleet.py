@@ -73,9 +73,9 @@ class Fleet:
         # cohort retires costs one comparison.
         self._cohorts: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
         self._next_retire = math.inf
-        # The same cohorts as counts by the day they retire (the last row: beyond the run),
-        # so that chips retiring by a day are one sum.
-        self._sched = np.zeros((horizon_days + 2, n), np.int64)
+        # The same cohorts as counts per generation by the day they retire (the last column:
+        # beyond the run), so that chips retiring by a day are one sum along a row.
+        self._sched = np.zeros((n, horizon_days + 2), np.int64)
         # Failed chips of each generation whose cohort retired while they were in repair.
         self._retire_on_return = np.zeros(n, np.int64)
         self._rr_any = False  # whether any are
@@ -166,7 +166,7 @@ class Fleet:
             chips -= take
             if take:
                 dropped.append((day, take))
-                self._sched[self._row(day), gen] -= take
+                self._sched[gen, self._row(day)] -= take
             if n - take:
                 kept.append((day, gen, n - take))
         self._set_cohorts(g, kept)
@@ -191,7 +191,7 @@ class Fleet:
         for day, gen, n in mine:
             take = min(n, left)
             left -= take
-            self._sched[self._row(day), gen] -= take
+            self._sched[gen, self._row(day)] -= take
             if n - take:
                 kept.append((day, gen, n - take))
         self._set_cohorts(g, kept)
@@ -204,22 +204,22 @@ class Fleet:
         return done
 
     def _row(self, day: float) -> int:
-        """Row of `_sched` for a retirement day: the step that retires it (clipped)."""
-        return min(max(math.ceil(day), 0), self._sched.shape[0] - 1)
+        """Column of `_sched` for a retirement day: the step that retires it (clipped)."""
+        return min(max(math.ceil(day), 0), self._sched.shape[1] - 1)
 
     def _push(self, day: float, g: int, chips: int) -> None:
         heapq.heappush(self._cohorts[g], (day, g, chips))
         self._next_retire = min(self._next_retire, day)
-        self._sched[self._row(day), g] += chips
+        self._sched[g, self._row(day)] += chips
 
     def retiring_by(self, day: float) -> np.ndarray:
         """Chips per generation, installed or waiting, whose life ends by `day`."""
-        # Rows before the last step's day were emptied as their cohorts retired. The last
-        # row gathers every cohort that retires after the run, on days it does not keep: a
+        # Columns before the last step's day were emptied as their cohorts retired. The last
+        # column gathers every cohort that retires after the run, on days it does not keep: a
         # day past the run counts none of them as retiring (not all of them).
         first = max(0, int(self._day) - 1)
-        stop = min(self._row(np.floor(day)) + 1, self._sched.shape[0] - 1)
-        out = self._sched[first:max(first, stop)].sum(axis=0)
+        stop = min(self._row(math.floor(day)) + 1, self._sched.shape[1] - 1)
+        out = self._sched[:, first:max(first, stop)].sum(axis=1)
         for g, q in enumerate(self._waiting_q):
             for born, n in q:
                 if born + self.life_days > day:
@@ -330,7 +330,7 @@ class Fleet:
         for h in self._cohorts:
             while h and h[0][0] <= day:
                 d, g, c = heapq.heappop(h)
-                self._sched[self._row(d), g] -= c
+                self._sched[g, self._row(d)] -= c
                 # A cohort retires from service: healthy chips at once, and as many chips
                 # of the generation as are out for repair when they come back (the fleet
                 # does not track which cohort a failed chip belongs to; healthy ones go

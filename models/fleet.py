@@ -59,6 +59,7 @@ class Fleet:
         self.rng = rng if not isinstance(rng, list | tuple) else None
         if self.rngs is not None and len(self.rngs) != n:
             raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
+        self._binomial = [r.binomial for r in self.rngs] if self.rngs is not None else []
         self.shipped = np.zeros(n, np.int64)
         # Chips by state (rows in STATES order) x generation; the named rows are views of it,
         # updated in place, so that a day's state is recorded in one copy.
@@ -221,10 +222,13 @@ class Fleet:
         stop = min(self._row(math.floor(day)) + 1, self._sched.shape[1] - 1)
         out = self._sched[:, first:max(first, stop)].sum(axis=1)
         for g, q in enumerate(self._waiting_q):
+            ending = 0
             for born, n in q:
                 if born + self.life_days > day:
                     break
-                out[g] += n
+                ending += n
+            if ending:
+                out[g] += ending
         return out
 
     # -- state ----------------------------------------------------------------------
@@ -304,8 +308,8 @@ class Fleet:
         else:
             healthy = self.installed if back is None else self.installed + back
             # A binomial draw of zero chips takes nothing from its stream: skip it.
-            drawn = [rng.binomial(n, p) if n else 0
-                     for rng, n in zip(self.rngs, healthy.tolist(), strict=True)]
+            drawn = [draw(n, p) if n else 0
+                     for draw, n in zip(self._binomial, healthy.tolist(), strict=True)]
             if not any(drawn):
                 if back is not None:
                     self.failed -= back

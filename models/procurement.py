@@ -107,10 +107,11 @@ class PowerGate:
         Shipped and not retired (or retiring by then), plus chips granted and not shipped.
         """
         f = self.fleet
-        pending = np.maximum(self.granted - (f.shipped - self._base), 0)
-        # In transit, waiting, installed or failed: every chip shipped and not retired
-        # (the fleet conserves chips exactly), less those that retire by then.
-        chips = (f.shipped - f.retired + pending - f.retiring_by(until_day)).astype(float)
+        # In transit, waiting, installed or failed: every chip shipped and not retired (the
+        # fleet conserves chips exactly), plus those granted and not shipped yet (granted
+        # beyond what shipped since the start), less those that retire by then.
+        chips = (np.maximum(f.shipped, self.granted + self._base) - f.retired
+                 - f.retiring_by(until_day)).astype(float)
         return np.bincount(f.cloud, np.maximum(chips, 0.0) * f.kw, minlength=f.n_clouds)
 
     def allowed(self, g: int, chips: int) -> int:

@@ -66,9 +66,10 @@ class Fleet:
         self.state = np.zeros((len(STATES), n), np.int64)
         self.in_transit, self.waiting, self.installed, self.failed, self.retired = self.state
         self.energized = np.zeros(self.n_clouds)
-        # Repairs finishing on each day; sized past the horizon so no bounds checks.
-        self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
-        self._repairs_any = [False] * self._repairs.shape[0]  # whether a row holds any
+        # Repairs finishing on each day, per generation (None: none), sized past the horizon
+        # so no bounds checks; plain lists, because a day's failures and repairs are a
+        # handful of numbers, cheaper in Python than as small arrays.
+        self._repairs: list[list[int] | None] = [None] * (horizon_days + self.repair_days + 2)
         # Cohorts of installed chips as one heap of (retire day, generation, chips) per
         # generation, and the earliest retire day of all of them, so that a day on which no
         # cohort retires costs one comparison.
@@ -262,15 +263,14 @@ class Fleet:
         self._day = float(day)
         # Repairs due today come back: `back` is applied together with today's failures
         # (one update of the healthy and failed counts), unless some of them retire.
-        back = self._repairs[day] if self._repairs_any[day] else None
+        back = self._repairs[day]
         if back is not None and self._rr_any:
-            self._return_repaired(back)
+            self._return_repaired(np.array(back, np.int64))
             back = None
         if self.p_fail_day > 0:
             self._fail(day, back)
         elif back is not None:
-            self.failed -= back
-            self.installed += back
+            self._return_repaired(np.array(back, np.int64))
         if self._next_retire <= day:
             self._retire_cohorts(day)
         if self._next_expiry is None:
@@ -294,7 +294,7 @@ class Fleet:
             self._place_dirty = True
         self.installed += back - gone
 
-    def _fail(self, day: int, back: np.ndarray | None) -> None:
+    def _fail(self, day: int, back: list[int] | None) -> None:
         """Healthy chips fail today and go out for repair.
 
         `back` (or None): repaired chips returning today, healthy before the draw.
@@ -302,32 +302,33 @@ class Fleet:
         p = self.p_fail_day
         if self.rngs is None:
             if back is not None:
-                self._return_repaired(back)
+                self._return_repaired(np.array(back, np.int64))
             assert self.rng is not None  # one stream when there is no list
             new = self.rng.binomial(self.installed, p)
-        else:
-            healthy = self.installed if back is None else self.installed + back
-            # A binomial draw of zero chips takes nothing from its stream: skip it.
-            drawn = [draw(n, p) if n else 0
-                     for draw, n in zip(self._binomial, healthy.tolist(), strict=True)]
-            if not any(drawn):
-                if back is not None:
-                    self.failed -= back
-                    self.installed += back
-                return
-            new = np.array(drawn, np.int64)
+            self.installed -= new
+            self.failed += new
+            self._repairs[day + self.repair_days] = new.tolist()
+            return
+        healthy = self.installed.tolist()
+        if back is not None:
+            healthy = [h + b for h, b in zip(healthy, back, strict=True)]
+        # A binomial draw of zero chips takes nothing from its stream: skip it.
+        drawn = [draw(n, p) if n else 0
+                 for draw, n in zip(self._binomial, healthy, strict=True)]
+        if not any(drawn):
             if back is not None:
-                # Net change of the healthy count: back in from repair, out by failure.
-                net = back - new
-                self.installed += net
-                self.failed -= net
-                self._repairs[day + self.repair_days] += new
-                self._repairs_any[day + self.repair_days] = True
-                return
-        self.installed -= new
-        self.failed += new
-        self._repairs[day + self.repair_days] += new
-        self._repairs_any[day + self.repair_days] = True
+                self.installed[:] = healthy
+                self.failed[:] = [f - b for f, b in zip(self.failed.tolist(), back,
+                                                        strict=True)]
+            return
+        # Each day's failures come back on one later day, so the row is still empty.
+        self._repairs[day + self.repair_days] = drawn
+        self.installed[:] = [h - d for h, d in zip(healthy, drawn, strict=True)]
+        if back is None:
+            self.failed[:] = [f + d for f, d in zip(self.failed.tolist(), drawn, strict=True)]
+        else:
+            self.failed[:] = [f + d - b for f, d, b in zip(self.failed.tolist(), drawn, back,
+                                                           strict=True)]
 
     def _retire_cohorts(self, day: int) -> None:
         """Cohorts whose life ends by `day` retire from service."""

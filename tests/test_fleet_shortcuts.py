@@ -2,7 +2,7 @@
 
 A step does no placement pass unless something freed powered space or added waiting chips
 since the last one, looks at waiting chips' and cohorts' ends of life only when the
-earliest is due, and applies repairs only on days some are due. These tests run the same
+earliest is due, and handles repairs apart only when some of them retire. These tests run the same
 random fleet twice, once as it is and once with every shortcut defeated (every check made
 every day, as the step did before), and require the same state, day by day.
 """
@@ -29,7 +29,6 @@ def _defeat_shortcuts(f: Fleet) -> None:
     f._place_dirty = True
     f._next_expiry = None
     f._next_retire = -math.inf
-    f._repairs_any = [True] * len(f._repairs_any)
     f._rr_any = True
 
 

@@ -59,22 +59,38 @@ class Fleet:
         self.rng = rng if not isinstance(rng, list | tuple) else None
         if self.rngs is not None and len(self.rngs) != n:
             raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
+        self._binomial = [r.binomial for r in self.rngs] if self.rngs is not None else []
         self.shipped = np.zeros(n, np.int64)
         # Chips by state (rows in STATES order) x generation; the named rows are views of it,
         # updated in place, so that a day's state is recorded in one copy.
         self.state = np.zeros((len(STATES), n), np.int64)
         self.in_transit, self.waiting, self.installed, self.failed, self.retired = self.state
         self.energized = np.zeros(self.n_clouds)
-        # Repairs finishing on each day; sized past the horizon so no bounds checks.
-        self._repairs = np.zeros((horizon_days + self.repair_days + 2, n), np.int64)
-        self._cohorts: list[tuple[float, int, int]] = []  # (retire day, generation, chips)
-        # The same cohorts as counts by the day they retire (the last row: beyond the run),
-        # so that chips retiring by a day are one sum.
-        self._sched = np.zeros((horizon_days + 2, n), np.int64)
+        # Repairs finishing on each day, per generation (None: none), sized past the horizon
+        # so no bounds checks; plain lists, because a day's failures and repairs are a
+        # handful of numbers, cheaper in Python than as small arrays.
+        self._repairs: list[list[int] | None] = [None] * (horizon_days + self.repair_days + 2)
+        # Cohorts of installed chips as one heap of (retire day, generation, chips) per
+        # generation, and the earliest retire day of all of them, so that a day on which no
+        # cohort retires costs one comparison.
+        self._cohorts: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
+        self._next_retire = math.inf
+        # The same cohorts as counts per generation by the day they retire (the last column:
+        # beyond the run), so that chips retiring by a day are one sum along a row.
+        self._sched = np.zeros((n, horizon_days + 2), np.int64)
         # Failed chips of each generation whose cohort retired while they were in repair.
         self._retire_on_return = np.zeros(n, np.int64)
+        self._rr_any = False  # whether any are
         # Waiting chips per generation as [delivery day, chips], oldest first.
         self._waiting_q: list[deque[list]] = [deque() for _ in range(n)]
+        # The first day on which a waiting chip's life runs out (inf: none waits); None
+        # when the queues changed since it was computed.
+        self._next_expiry: float | None = math.inf
+        # Whether placement could put a chip now that it could not at its last try: set by
+        # whatever frees powered space or adds waiting chips. A placement that leaves chips
+        # waiting leaves no room for a rack of any of them, so trying again before
+        # something changes places nothing.
+        self._place_dirty = True
         self._day = 0.0  # the day of the last step: deliveries are dated by it
         self.retired_waiting = np.zeros(n, np.int64)  # chips whose life ran out while waiting
         self.retired_early = np.zeros(n, np.int64)  # chips retired early to make room
@@ -95,10 +111,13 @@ class Fleet:
         self.in_transit[g] -= chips
         self.waiting[g] += chips
         self._waiting_q[g].append([self._day, chips])
+        self._next_expiry = None
+        self._place_dirty = True
 
     def energize(self, mw: float, cloud: int = 0) -> None:
         """A building of `cloud` powers on."""
         self.energized[cloud] += mw
+        self._place_dirty = True
 
     def install_existing(self, g: int, chips: int, install_days: np.ndarray) -> None:
         """Chips already installed before the start, with their (negative) install days."""
@@ -133,6 +152,8 @@ class Fleet:
             for day, m in sorted(self._drop_cohorts(int(g), n)):
                 self._waiting_q[g].appendleft([day - self.life_days, m])
             self._waiting_q[g] = deque(sorted(self._waiting_q[g]))
+        self._next_expiry = None
+        self._place_dirty = True
 
     def _drop_cohorts(self, g: int, chips: int) -> list[tuple[float, int]]:
         """Forget the retirement dates of `chips` chips of generation g (the youngest).
@@ -140,20 +161,24 @@ class Fleet:
         They left service; returns the (retirement day, chips) dropped, so that they keep
         their age while they wait.
         """
-        mine = sorted((c for c in self._cohorts if c[1] == g), reverse=True)
-        rest = [c for c in self._cohorts if c[1] != g]
+        mine = sorted(self._cohorts[g], reverse=True)
         kept, dropped = [], []
         for day, gen, n in mine:
             take = min(n, chips)
             chips -= take
             if take:
                 dropped.append((day, take))
-                self._sched[self._row(day), gen] -= take
+                self._sched[gen, self._row(day)] -= take
             if n - take:
                 kept.append((day, gen, n - take))
-        self._cohorts = rest + kept
-        heapq.heapify(self._cohorts)
+        self._set_cohorts(g, kept)
         return dropped
+
+    def _set_cohorts(self, g: int, cohorts: list[tuple[float, int, int]]) -> None:
+        """Replace generation g's cohorts and update the earliest retirement day."""
+        heapq.heapify(cohorts)
+        self._cohorts[g] = cohorts
+        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
 
     def retire_early(self, g: int, chips: int) -> int:
         """Retire up to `chips` healthy installed chips of generation g now, oldest first.
@@ -163,44 +188,48 @@ class Fleet:
         chips = int(min(chips, self.installed[g]))
         if chips <= 0:
             return 0
-        mine = sorted(c for c in self._cohorts if c[1] == g)
-        rest = [c for c in self._cohorts if c[1] != g]
+        mine = sorted(self._cohorts[g])
         left, kept = chips, []
         for day, gen, n in mine:
             take = min(n, left)
             left -= take
-            self._sched[self._row(day), gen] -= take
+            self._sched[gen, self._row(day)] -= take
             if n - take:
                 kept.append((day, gen, n - take))
-        self._cohorts = rest + kept
-        heapq.heapify(self._cohorts)
+        self._set_cohorts(g, kept)
         done = chips - left
+        if done:
+            self._place_dirty = True
         self.installed[g] -= done
         self.retired[g] += done
         self.retired_early[g] += done
         return done
 
     def _row(self, day: float) -> int:
-        """Row of `_sched` for a retirement day: the step that retires it (clipped)."""
-        return min(max(math.ceil(day), 0), self._sched.shape[0] - 1)
+        """Column of `_sched` for a retirement day: the step that retires it (clipped)."""
+        return min(max(math.ceil(day), 0), self._sched.shape[1] - 1)
 
     def _push(self, day: float, g: int, chips: int) -> None:
-        heapq.heappush(self._cohorts, (day, g, chips))
-        self._sched[self._row(day), g] += chips
+        heapq.heappush(self._cohorts[g], (day, g, chips))
+        self._next_retire = min(self._next_retire, day)
+        self._sched[g, self._row(day)] += chips
 
     def retiring_by(self, day: float) -> np.ndarray:
         """Chips per generation, installed or waiting, whose life ends by `day`."""
-        # Rows before the last step's day were emptied as their cohorts retired. The last
-        # row gathers every cohort that retires after the run, on days it does not keep: a
+        # Columns before the last step's day were emptied as their cohorts retired. The last
+        # column gathers every cohort that retires after the run, on days it does not keep: a
         # day past the run counts none of them as retiring (not all of them).
         first = max(0, int(self._day) - 1)
-        stop = min(self._row(np.floor(day)) + 1, self._sched.shape[0] - 1)
-        out = self._sched[first:max(first, stop)].sum(axis=0)
+        stop = min(self._row(math.floor(day)) + 1, self._sched.shape[1] - 1)
+        out = self._sched[:, first:max(first, stop)].sum(axis=1)
         for g, q in enumerate(self._waiting_q):
+            ending = 0
             for born, n in q:
                 if born + self.life_days > day:
                     break
-                out[g] += n
+                ending += n
+            if ending:
+                out[g] += ending
         return out
 
     # -- state ----------------------------------------------------------------------
@@ -225,43 +254,101 @@ class Fleet:
 
     # -- daily step -----------------------------------------------------------------
     def step(self, day: int) -> None:
-        """One day: repairs come back, failures, retirements, then placement."""
+        """One day: repairs come back, failures, retirements, then placement.
+
+        Work that cannot change anything today is skipped (no repairs due, no cohort or
+        waiting chip at the end of its life, nothing new to place); the failure draws are
+        the same on every day, in the same order, from the same streams.
+        """
         self._day = float(day)
+        # Repairs due today come back: `back` is applied together with today's failures
+        # (one update of the healthy and failed counts), unless some of them retire.
         back = self._repairs[day]
-        if back.any():
-            self.failed -= back
-            # Chips whose cohort retired while they were out for repair retire as they return.
-            gone = np.minimum(back, self._retire_on_return)
-            self._retire_on_return -= gone
-            self.retired += gone
-            self.installed += back - gone
+        if back is not None and self._rr_any:
+            self._return_repaired(np.array(back, np.int64))
+            back = None
         if self.p_fail_day > 0:
-            if self.rngs is not None:
-                # A binomial draw of zero chips takes nothing from its stream: skip it.
-                p, installed = self.p_fail_day, self.installed
-                new = np.zeros(installed.size, np.int64)
-                for g, n in enumerate(installed.tolist()):
-                    if n:
-                        new[g] = self.rngs[g].binomial(n, p)
-            else:
-                assert self.rng is not None  # one stream when there is no list
-                new = self.rng.binomial(self.installed, self.p_fail_day)
+            self._fail(day, back)
+        elif back is not None:
+            self._return_repaired(np.array(back, np.int64))
+        if self._next_retire <= day:
+            self._retire_cohorts(day)
+        if self._next_expiry is None:
+            self._next_expiry = min((q[0][0] + self.life_days for q in self._waiting_q if q),
+                                    default=math.inf)
+        if self._next_expiry <= day:
+            self._expire_waiting(day)
+        if self._place_dirty:
+            self._place_dirty = False
+            if self.waiting.any():
+                self.place(day)
+
+    def _return_repaired(self, back: np.ndarray) -> None:
+        """Repaired chips come back; those whose cohort retired meanwhile retire now."""
+        self.failed -= back
+        gone = np.minimum(back, self._retire_on_return)
+        if gone.any():
+            self._retire_on_return -= gone
+            self._rr_any = bool(self._retire_on_return.any())
+            self.retired += gone
+            self._place_dirty = True
+        self.installed += back - gone
+
+    def _fail(self, day: int, back: list[int] | None) -> None:
+        """Healthy chips fail today and go out for repair.
+
+        `back` (or None): repaired chips returning today, healthy before the draw.
+        """
+        p = self.p_fail_day
+        if self.rngs is None:
+            if back is not None:
+                self._return_repaired(np.array(back, np.int64))
+            assert self.rng is not None  # one stream when there is no list
+            new = self.rng.binomial(self.installed, p)
             self.installed -= new
             self.failed += new
-            self._repairs[day + self.repair_days] += new
-        while self._cohorts and self._cohorts[0][0] <= day:
-            d, g, c = heapq.heappop(self._cohorts)
-            self._sched[self._row(d), g] -= c
-            # A cohort retires from service: healthy chips at once, and as many chips of
-            # the generation as are out for repair when they come back (the fleet does not
-            # track which cohort a failed chip belongs to; healthy ones go first).
-            take = min(c, self.installed[g])
-            self.installed[g] -= take
-            self.retired[g] += take
-            self._retire_on_return[g] += min(c - take, self.failed[g] - self._retire_on_return[g])
-        if self.waiting.any():
-            self._expire_waiting(day)
-            self.place(day)
+            self._repairs[day + self.repair_days] = new.tolist()
+            return
+        healthy = self.installed.tolist()
+        if back is not None:
+            healthy = [h + b for h, b in zip(healthy, back, strict=True)]
+        # A binomial draw of zero chips takes nothing from its stream: skip it.
+        drawn = [draw(n, p) if n else 0
+                 for draw, n in zip(self._binomial, healthy, strict=True)]
+        if not any(drawn):
+            if back is not None:
+                self.installed[:] = healthy
+                self.failed[:] = [f - b for f, b in zip(self.failed.tolist(), back,
+                                                        strict=True)]
+            return
+        # Each day's failures come back on one later day, so the row is still empty.
+        self._repairs[day + self.repair_days] = drawn
+        self.installed[:] = [h - d for h, d in zip(healthy, drawn, strict=True)]
+        if back is None:
+            self.failed[:] = [f + d for f, d in zip(self.failed.tolist(), drawn, strict=True)]
+        else:
+            self.failed[:] = [f + d - b for f, d, b in zip(self.failed.tolist(), drawn, back,
+                                                           strict=True)]
+
+    def _retire_cohorts(self, day: int) -> None:
+        """Cohorts whose life ends by `day` retire from service."""
+        for h in self._cohorts:
+            while h and h[0][0] <= day:
+                d, g, c = heapq.heappop(h)
+                self._sched[g, self._row(d)] -= c
+                # A cohort retires from service: healthy chips at once, and as many chips
+                # of the generation as are out for repair when they come back (the fleet
+                # does not track which cohort a failed chip belongs to; healthy ones go
+                # first).
+                take = min(c, self.installed[g])
+                self.installed[g] -= take
+                self.retired[g] += take
+                later = min(c - take, self.failed[g] - self._retire_on_return[g])
+                if later:
+                    self._retire_on_return[g] += later
+                    self._rr_any = True
+        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
+        self._place_dirty = True
 
     def _expire_waiting(self, day: int) -> None:
         """Waiting chips whose useful life has run out retire without being placed."""
@@ -271,6 +358,8 @@ class Fleet:
                 self.waiting[g] -= n
                 self.retired[g] += n
                 self.retired_waiting[g] += n
+        self._next_expiry = None
+        self._place_dirty = True
 
     def _take_waiting(self, g: int, chips: int) -> list[tuple[float, int]]:
         """Take `chips` waiting chips of generation g, oldest first: (delivery day, chips)."""
@@ -283,6 +372,7 @@ class Fleet:
             chips -= m
             if entry[1] == 0:
                 q.popleft()
+        self._next_expiry = None
         return out
 
     def place(self, day: int) -> None:

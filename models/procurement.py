@@ -80,11 +80,21 @@ class PowerGate:
         self.granted = np.zeros_like(fleet.shipped)
         self.power_orders: list[tuple[float, float]] = []  # (hour, MW) this policy ordered
         self.held_events = 0
+        # What depends only on the generations, asked for on every look: the generations of
+        # the same cloud that give more tokens per watt than each (whose due chips it must
+        # leave space for), and those at least swap_ratio times worse (it may retire them).
+        per_w = fleet.tps / fleet.kw
+        self._cloud = [int(c) for c in fleet.cloud]
+        self._better = [(fleet.cloud == c) & (per_w > per_w[g]) for g, c in enumerate(self._cloud)]
+        self._any_better = [bool(b.any()) for b in self._better]
+        self._worse = [[int(o) for o in np.argsort(per_w, kind="stable")
+                        if fleet.cloud[o] == c and per_w[o] * self.swap_ratio <= per_w[g]]
+                       for g, c in enumerate(self._cloud)]
 
     def _power_mw_by(self, t: float) -> np.ndarray:
         """Facility MW per cloud energized by hour `t`: now, plus planned and ordered."""
         f, now = self.fleet, self.now()
-        lo, hi = np.searchsorted(self._plan_h, (now, t), side="right")
+        lo, hi = self._plan_h.searchsorted((now, t), side="right").tolist()
         mw = f.energized + (self._plan_cum[hi] - self._plan_cum[lo] if hi > lo else 0.0)
         for th, m, c in self.ordered:
             if now < th <= t:
@@ -97,24 +107,27 @@ class PowerGate:
         Shipped and not retired (or retiring by then), plus chips granted and not shipped.
         """
         f = self.fleet
-        pending = np.maximum(self.granted - (f.shipped - self._base), 0)
-        chips = (f.in_transit + f.waiting + f.installed + f.failed + pending).astype(float)
-        chips -= f.retiring_by(until_day)
+        # In transit, waiting, installed or failed: every chip shipped and not retired (the
+        # fleet conserves chips exactly), plus those granted and not shipped yet (granted
+        # beyond what shipped since the start), less those that retire by then.
+        chips = (np.maximum(f.shipped, self.granted + self._base) - f.retired
+                 - f.retiring_by(until_day)).astype(float)
         return np.bincount(f.cloud, np.maximum(chips, 0.0) * f.kw, minlength=f.n_clouds)
 
     def allowed(self, g: int, chips: int) -> int:
         """Chips (0..chips, whole racks unless all fit) of generation g that may ship now."""
-        if self.now() < self.from_h:
+        now = self.now()
+        if now < self.from_h:
             self.granted[g] += chips
             return chips
         f = self.fleet
-        c = int(f.cloud[g])
-        t = self.now() + self.arrival_h + self.lead_h
+        c = self._cloud[g]
+        t = now + self.arrival_h + self.lead_h
         free_kw = (self._power_mw_by(t)[c] * 1000.0
                    - self._committed_kw(t / HOURS_PER_DAY)[c])
-        if self.due is not None:
+        if self.due is not None and self._any_better[g]:
             # Powered space goes to the best tokens per watt first, as placement does.
-            better = (f.cloud == c) & (f.tps / f.kw > f.tps[g] / f.kw[g])
+            better = self._better[g]
             free_kw -= float((self.due()[better] * f.kw[better]).sum())
         fit = int(max(0.0, free_kw) // f.kw[g])
         if fit < chips and self.swap_ratio > 0:
@@ -136,13 +149,13 @@ class PowerGate:
         """
         f = self.fleet
         per_w = f.tps / f.kw
-        worse = [o for o in np.argsort(per_w, kind="stable")
-                 if f.cloud[o] == f.cloud[g] and per_w[o] * self.swap_ratio <= per_w[g]]
         freed = 0.0
-        for o in worse:
+        for o in self._worse[g]:
             if freed >= need_kw:
                 break
-            n = f.retire_early(int(o), int(np.ceil((need_kw - freed) / f.kw[o])))
+            if not f.installed[o]:
+                continue  # nothing to retire (retire_early would retire none)
+            n = f.retire_early(o, int(np.ceil((need_kw - freed) / f.kw[o])))
             freed += n * f.kw[o]
             if n and self.log is not None:
                 self.log(f.generations[o], f"{n} chips retired early for "

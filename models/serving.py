@@ -150,8 +150,13 @@ def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.nd
     place_tps = spec.tokens_per_request / mean_s[:, None]
     c = np.maximum(cap / place_tps / spec.pools, 1.0)
     stable = rho < 1.0
-    chance = np.where(stable, queueing.erlang_c_gamma(c, np.where(stable, rho, 0.0) * c),
-                      np.inf)
+    # An hour whose chance of waiting is below every tail used here ((1 - q)/2 of each
+    # quantile level, which waitsum.quantiles then leaves the wait out of, and 0.01 for the
+    # p99 wait) gets the same latencies whatever that chance: it need not be exact.
+    levels = (0.5, 0.99)
+    negligible = min(0.01, *((1.0 - q) / 2.0 for q in levels))
+    chance = np.where(stable, queueing.erlang_c_gamma(c, np.where(stable, rho, 0.0) * c,
+                                                      negligible), np.inf)
     k = (1.0 + scv_s[:, None]) / 2.0
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.where(stable, c * (1.0 - rho) / (k * mean_s[:, None]), np.inf)
@@ -160,8 +165,8 @@ def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.nd
                                                                           cap.shape)
     ms, ss = np.broadcast_to(mean_s[:, None], cap.shape), np.broadcast_to(scv_s[:, None],
                                                                           cap.shape)
-    t50, t99 = waitsum.quantiles(chance, theta, mp, sp, (0.5, 0.99))
-    e50, e99 = waitsum.quantiles(chance, theta, ms, ss, (0.5, 0.99))
+    t50, t99 = waitsum.quantiles(chance, theta, mp, sp, levels)
+    e50, e99 = waitsum.quantiles(chance, theta, ms, ss, levels)
 
     def capped(x: np.ndarray) -> np.ndarray:
         return np.minimum(np.nan_to_num(x, nan=cap_s, posinf=cap_s), cap_s)

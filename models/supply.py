@@ -141,14 +141,29 @@ class ProductionLines:
         self._order_placed = np.zeros(n, np.int64)
         self._order_started = np.zeros(n, np.int64)
         self._order_shipped = np.zeros(n, np.int64)
+        # Shipped less started, per generation: planned chips shipped + order chips shipped
+        # - order chips started, so that chips awaiting are the planned chips due less this.
+        self._net_shipped = np.zeros(n, np.int64)
+        # Planned batches due by the last hour asked (time only moves on): per generation
+        # the count of batch hours at or before it, and the chips they hold.
+        self._due_hour = -np.inf
+        self._due_count = [0] * n
+        self._due_chips = np.zeros(n, np.int64)
         self.gate: Gate | None = None
         self.held = np.zeros(n, bool)  # the line holds its due chips for lack of power
 
     def _due_planned(self) -> np.ndarray:
         """Planned chips whose batch time has come, per generation."""
         now = self.env.now
-        return np.array([cum[np.searchsorted(t, now, side="right")]
-                         for t, cum in zip(self._plan_t, self._plan_cum, strict=True)], np.int64)
+        if now != self._due_hour:
+            for g, t in enumerate(self._plan_t):
+                i = self._due_count[g]
+                if i < t.size and t[i] <= now:
+                    i = int(t.searchsorted(now, side="right"))
+                    self._due_count[g] = i
+                    self._due_chips[g] = self._plan_cum[g][i]
+            self._due_hour = now
+        return self._due_chips.copy()
 
     def due_planned_at(self, hours: np.ndarray) -> np.ndarray:
         """Planned chips due by each of `hours` (sorted), per generation: (len(hours), n)."""
@@ -159,8 +174,7 @@ class ProductionLines:
 
     def awaiting_with(self, due_planned: np.ndarray) -> np.ndarray:
         """Chips due and not yet shipped, per generation, given the planned chips due now."""
-        return (due_planned - self._plan_shipped
-                + self._order_started - self._order_shipped)
+        return due_planned - self._net_shipped
 
     @property
     def awaiting(self) -> np.ndarray:
@@ -169,8 +183,7 @@ class ProductionLines:
         Chips due (planned batches whose time has come, orders past their lead time) and
         not yet shipped, per generation: they wait for components or for the line.
         """
-        return (self._due_planned() - self._plan_shipped
-                + self._order_started - self._order_shipped)
+        return self._due_planned() - self._net_shipped
 
     @property
     def backlog(self) -> np.ndarray:
@@ -188,6 +201,7 @@ class ProductionLines:
         self._plan_t[g] = np.array([t for t, _ in batches], float)
         cum = np.cumsum([n for _, n in batches], dtype=np.int64)
         self._plan_cum[g] = np.concatenate([np.zeros(1, np.int64), cum])
+        self._due_hour, self._due_count[g], self._due_chips[g] = -np.inf, 0, 0
         self.env.process(self._line(g, batches))
 
     def order(self, g: int, chips: int, lead_h: float) -> None:
@@ -206,6 +220,7 @@ class ProductionLines:
     def _order(self, g: int, chips: int, lead_h: float) -> Generator:
         yield self.env.timeout(max(0.0, lead_h))
         self._order_started[g] += chips
+        self._net_shipped[g] -= chips
         yield from self._produce(g, chips, self._order_shipped)
 
     def _produce(self, g: int, chips: int, shipped: np.ndarray) -> Generator:
@@ -223,6 +238,7 @@ class ProductionLines:
             yield from self.pools.draw(self.uses[g], k)
             self._ship(g, k)
             shipped[g] += k
+            self._net_shipped[g] += k
             if self.integration_h > 0:
                 ev = self.env.timeout(self.integration_h)
 

@@ -326,7 +326,8 @@ def simulate_mgc(
 # Closed forms for many (servers, load) pairs at once
 # ---------------------------------------------------------------------------
 
-def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
+def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike,
+                   negligible: float = 0.0) -> np.ndarray:
     """Erlang C for arrays of server counts and loads, in O(1) per element.
 
     Erlang B is the Poisson ratio ``pmf(c; a) / cdf(c; a)``, written with the log-gamma
@@ -334,6 +335,11 @@ def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
     replication's hours (each with its own server count) are evaluated in one call.
     It extends smoothly to non-integer ``c`` and agrees with :func:`erlang_c` (the exact
     recursion) at integers; ``C = B / (1 - rho (1 - B))``, and 1 where ``rho >= 1``.
+
+    With ``negligible > 0``, elements whose Erlang C is certainly below a thousandth of
+    it are 0 instead, without the incomplete gamma (most of the cost): where
+    ``a <= c - 3 sqrt(a) - 1`` Chebyshev's inequality gives ``Q(c + 1, a) >= 8/9``, so
+    ``C <= B / (1 - rho) <= 9/8 pmf / (1 - rho)``, which is tested against the bound.
     """
     from scipy import special
 
@@ -342,8 +348,18 @@ def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike) -> np.ndarray:
     c, a = np.broadcast_arrays(c, a)
     rho = np.divide(a, c, out=np.full(c.shape, np.inf), where=c > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-        log_pmf = c * np.log(a) - a - special.gammaln(c + 1)
-        b = np.exp(log_pmf) / special.gammaincc(c + 1, a)
+        pmf = np.exp(c * np.log(a) - a - special.gammaln(c + 1))
+        # Where the Poisson term underflows to 0 so does B (many servers, load well below
+        # them): the incomplete gamma, most of the cost, is evaluated only where it counts.
+        live = pmf != 0.0
+        if negligible > 0:
+            sure = (a <= c - 3.0 * np.sqrt(a) - 1.0) & (1.125 * pmf < 1e-3 * negligible
+                                                         * (1.0 - rho))
+            pmf = np.where(sure, 0.0, pmf)
+            live &= ~sure
+        q = np.ones(c.shape)
+        q[live] = special.gammaincc(c[live] + 1, a[live])
+        b = pmf / q
         out = b / (1.0 - rho * (1.0 - b))
     out = np.where(a <= 0, 0.0, out)
     return np.where(rho >= 1.0, 1.0, np.clip(out, 0.0, 1.0))

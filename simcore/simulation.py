@@ -86,8 +86,28 @@ class Model(Protocol):
         ...
 
 
+_frozen = False  # whether this process moved its long-lived objects out of the collector's way
+
+
+def _freeze_once() -> None:
+    """Exempt the objects alive before a process's first replication from collections.
+
+    The modules, the scenario and the executor's objects live as long as the process; a
+    full collection would walk them all again after every replication (about 10 ms of a
+    0.2 s replication). Frozen once, a collection walks only what was made since: one
+    replication's objects. Objects frozen here that later become cyclic garbage are
+    never freed, but there are at most as many as were alive once: memory stays flat.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
 def run_replication(model_cls: type, scenario: Any, seed: int, replication: int) -> RunResult:
     """Run one replication of `model_cls(scenario)`; top-level so that it pickles."""
+    _freeze_once()
     # An overflow to infinity is an error, never a silent inf in the results: the caller
     # gets a FloatingPointError and names the scenario values that caused it. An invalid
     # operation (inf - inf) gives a NaN that the caller's checks of the KPIs report, so

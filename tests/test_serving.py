@@ -240,3 +240,32 @@ def test_every_enabled_generation_needs_a_batch_curve():
     data = tomllib.loads(text)
     del data["supply"]["generations"]["gb300"]["batching"]
     validate_dict("x.toml", data)
+
+
+def test_negligible_erlang_c_is_zeroed_only_where_it_is_below_the_bound():
+    """erlang_c_gamma(..., negligible) returns 0 only where the exact value is far below it."""
+    rng = np.random.default_rng(16)
+    c = np.exp(rng.uniform(0, np.log(2e5), 20000))
+    a = c * rng.uniform(0.0, 1.2, c.size)
+    exact = queueing.erlang_c_gamma(c, a)
+    for negligible in (0.005, 0.1):
+        fast = queueing.erlang_c_gamma(c, a, negligible)
+        zeroed = (fast == 0) & (exact != 0)
+        assert zeroed.sum() > c.size // 4  # the shortcut is taken, often
+        assert np.all(exact[zeroed] < 1e-3 * negligible)
+        np.testing.assert_array_equal(fast[~zeroed], exact[~zeroed])
+
+
+def test_latencies_skip_only_what_cannot_change_them(monkeypatch):
+    """The hours whose Erlang C latencies() does not evaluate give the same figures."""
+    rng = np.random.default_rng(5)
+    days = 60
+    cap = np.exp(rng.uniform(np.log(1e4), np.log(1e9), (days, 24)))
+    util = rng.uniform(0.05, 1.05, (days, 24))
+    weights = rng.uniform(0, 1, (days, 2))
+    fast = serving.latencies(cap, util, weights, SPEC, 600.0)
+    exact_c = queueing.erlang_c_gamma
+    monkeypatch.setattr(queueing, "erlang_c_gamma", lambda c, a, negligible=0.0: exact_c(c, a))
+    exact = serving.latencies(cap, util, weights, SPEC, 600.0)
+    for name in ("wait_p99", "ttft_p50", "ttft_p99", "e2e_p50", "e2e_p99", "slo_ok"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(exact, name), name)

@@ -146,13 +146,17 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
     return ServedDays(cap, hs, revenue, lost, fresh, who_)
 
 
-def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
-    """Run-rate ($/year) each day if every token of demand were served: an upper bound."""
+def full_revenue(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
+    """Revenue ($) of each day if every token of demand were served."""
     want = np.stack([demand.committed.sum(axis=1), demand.on_demand.sum(axis=1),
                      demand.consumer.sum(axis=1), 24.0 * demand.batch], axis=1) / 24.0
     price = terms.prices * terms.price_factor(0, want.shape[0])[:, None]
-    full = (want * price).sum(axis=1) * finance.SECONDS_PER_DAY / 1e6
-    return (trailing_mean(full, RUN_RATE_DAYS) * finance.DAYS_PER_YEAR
+    return (want * price).sum(axis=1) * finance.SECONDS_PER_DAY / 1e6
+
+
+def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
+    """Run-rate ($/year) each day if every token of demand were served: an upper bound."""
+    return (trailing_mean(full_revenue(demand, terms), RUN_RATE_DAYS) * finance.DAYS_PER_YEAR
             / max(terms.cloud_share, 1e-12))
 
 
@@ -201,6 +205,8 @@ class DailyLoop:
         self._milestone = np.inf             # the lowest milestone not reached yet
         self._received = tranches.received_usd  # investment received so far
         self._served_to = 0                  # days before this one are served
+        self._full: np.ndarray | None = None  # each day's revenue at full service
+        self._top_price = np.zeros(0)        # each day's highest price, $ per M tokens
         # Their service, written in place day range by day range (no copies to join).
         z = np.zeros
         self._done = ServedDays(z((days, 24)), HourlyService(
@@ -222,8 +228,10 @@ class DailyLoop:
             self._milestone = self._pending_milestone()
         if self._bound[day] * (1 + 1e-9) < self._milestone:
             return  # even full service could not earn it today (or nothing is pending)
-        self._serve_to(day + 1)
         lo = max(0, day - RUN_RATE_DAYS + 1)
+        if self._below_milestone(lo, day):
+            return
+        self._serve_to(day + 1)
         run_rate = (self._done.revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
                     / max(self.terms.cloud_share, 1e-12))
         self.run_rate[day] = run_rate
@@ -231,6 +239,29 @@ class DailyLoop:
             self.on_tranche(tr)
         self._milestone = self._pending_milestone()
         self._received = self.tranches.received_usd
+
+    def _below_milestone(self, lo: int, day: int) -> bool:
+        """Whether the run-rate of days lo .. day stays below the milestone for sure.
+
+        Days already served count exactly; a day not served yet earns at most its full
+        demand's revenue, and at most what its serving capacity (all of the serving share
+        and all that training can lend) earns at the day's highest price.
+        """
+        d0 = max(self._served_to, lo)
+        if d0 > day:
+            return False
+        t = self.terms
+        if self._full is None:
+            self._full = full_revenue(self.demand, t)
+            self._top_price = float(t.prices.max()) * t.price_factor(0, self.clock.days)
+        most = t.serving_share + (1.0 - t.serving_share) * t.flex_share
+        cap = (self.total_tps(d0, day + 1) * most * self._top_price[d0:day + 1]
+               * finance.SECONDS_PER_DAY / 1e6)
+        top = (self._done.revenue[lo:d0].sum()
+               + np.minimum(self._full[d0:day + 1], cap).sum())
+        run_rate = (top / (day + 1 - lo) * finance.DAYS_PER_YEAR
+                    / max(t.cloud_share, 1e-12))
+        return run_rate * (1 + 1e-9) < self._milestone
 
     def _serve_to(self, end: int) -> None:
         """Serve the days from the first not served up to `end` (exclusive)."""

@@ -285,16 +285,18 @@ class DailyLoop:
         if not cu.reacting or end <= cu.from_day or (end - cu.from_day) % cu.review_days:
             return
         a = end - cu.review_days
-        if self._served_to < end:
-            # Nobody is throttled in a period where no interactive hour is short: serve it
-            # later, with the days after it, at one go.
-            d0 = self._served_to
-            dd, t = self.demand, self.terms
-            cap = serving_capacity(self.total_tps(d0, end)[:, None], t.serving_share,
-                                   t.flex_share, dd.interactive[d0:end], t.flex_target)
-            if (dd.interactive[d0:end] > cap).any():
-                self._serve_to(end)
-        if self._served_to >= end:
+        # Nobody is throttled in a period where no interactive hour is short: then the
+        # review changes nothing, and the days not served yet are served later, at one go.
+        # Days served already say so themselves; for the others, demand against capacity.
+        d0 = self._served_to
+        short = d0 > a and bool(self._done.hours.short[:3, a:min(d0, end)].any())
+        if not short and d0 < end:
+            lo, dd, t = max(d0, a), self.demand, self.terms
+            cap = serving_capacity(self.total_tps(lo, end)[:, None], t.serving_share,
+                                   t.flex_share, dd.interactive[lo:end], t.flex_target)
+            short = bool((dd.interactive[lo:end] > cap).any())
+        if short:
+            self._serve_to(end)
             d = self._done
             who = cu.throttling(a, d.hours.short[:3, a:end], d.fresh[:, a:end])
             cu.review(a, end, who.group_hours, who.consumer_hours)

@@ -143,6 +143,26 @@ def test_customers_who_left_stay_gone_in_periods_without_throttling(default_scen
     assert (r.timeseries["demand_tps"] <= r.timeseries["demand_potential_tps"] * (1 + 1e-12)).all()
 
 
+def test_results_do_not_depend_on_when_days_are_served(default_scenario, monkeypatch):
+    """Tranche checks serve days early or late; reviews and results must not notice."""
+    from capsim.models.daily import DailyLoop
+
+    def run():
+        model = CapacityModel(default_scenario)
+        sim = model.build(Streams(8, 0))  # seed 8: a review right after early-served days
+        sim.run()
+        return model.collect(sim)
+
+    lazy = run()
+    monkeypatch.setattr(DailyLoop, "_below_milestone", lambda self, lo, day: False)
+    eager = run()
+    assert lazy.kpis["customers_lost_to_competitors"] > 0
+    for k, v in lazy.kpis.items():
+        assert v == eager.kpis[k] or (v != v and eager.kpis[k] != eager.kpis[k]), k
+    for k, v in lazy.timeseries.items():
+        np.testing.assert_array_equal(v, eager.timeseries[k], err_msg=k)
+
+
 def test_reactions_off_lose_nobody_and_keep_demand():
     sc = load(None, ["scenario.end=2028-04-01", "customers.reactions=[]",
                      "demand.growth_multiplier=2"])[0]

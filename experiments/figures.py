@@ -84,6 +84,10 @@ FIGURES = (
 )
 
 
+MAX_DRAWN = 1000
+"""Most replications whose daily series a run's plots read (memory: replications x days)."""
+
+
 class _Weekly:
     """A run's daily series as (replications x periods) arrays, read one column at a time.
 
@@ -92,10 +96,12 @@ class _Weekly:
     Every replication covers the same dates (the run-directory contract).
     """
 
-    def __init__(self, path: Path, step: int = 7):
+    def __init__(self, path: Path, step: int = 7, keep: list[int] | None = None):
         self.path, self.step = path, step
+        # `keep`: read only these replications (row groups outside them are skipped).
+        self.filters = None if keep is None else [("replication", "in", keep)]
         self.columns = set(pq.read_schema(path).names)
-        t = pq.read_table(path, columns=["replication", "date"])
+        t = pq.read_table(path, columns=["replication", "date"], filters=self.filters)
         rep, day = t["replication"].to_numpy(), t["date"].to_numpy()
         self.order = np.lexsort((day, rep))
         self.replications = int(np.unique(rep).size)
@@ -106,7 +112,7 @@ class _Weekly:
 
     def daily(self, col: str) -> np.ndarray:
         """(replications x days) of `col`."""
-        x = pq.read_table(self.path, columns=[col])[col].to_numpy()
+        x = pq.read_table(self.path, columns=[col], filters=self.filters)[col].to_numpy()
         return x[self.order].astype(float).reshape(self.replications, self.days)
 
     def weekly(self, x: str | np.ndarray) -> np.ndarray:
@@ -396,7 +402,7 @@ def _customers(c: _Ctx) -> Path | None:
 
 def _service_plots(c: _Ctx, path: Path) -> list[Path]:
     cols = ["replication", "date", "demand_tps", "unserved_tps", "slo_hours"]
-    ts = pq.read_table(path, columns=cols).to_pandas()
+    ts = pq.read_table(path, columns=cols, filters=c.w.filters).to_pandas()
     ts["date"] = pd.to_datetime(ts["date"])
     # Monthly probability of a shortfall across replications.
     ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
@@ -487,11 +493,17 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
     out.mkdir(parents=True, exist_ok=True)
     path = store.path / "timeseries.parquet"
     scenario = load(store.path / "scenario.toml")[0]
+    # Daily series are drawn from at most MAX_DRAWN replications (the lowest numbers), so
+    # that memory stays bounded however long the run; the footer says so. The KPI
+    # distributions use every replication.
+    reps = sorted(int(r) for r in store.read_kpis()["replication"].unique())
+    keep = reps[:MAX_DRAWN] if len(reps) > MAX_DRAWN else None
     # Weekly points are plenty for a ten-year picture and keep memory small.
-    w = _Weekly(path, 7)
+    w = _Weekly(path, 7, keep)
     sp = store.path / "summary.json"
     summary = json.loads(sp.read_text()) if sp.exists() else {}
-    page = plots.Page(footer(store.manifest(), w.replications, store.path), dpi)
+    note = f" (daily series of {w.replications:,} of them)" if keep is not None else ""
+    page = plots.Page(footer(store.manifest(), len(reps), store.path) + note, dpi)
     c = _Ctx(w, scenario, out, fmt, page, summary)
     made = [_fan_chart(c), _stranded_chips(c), _power(c)]
     # Each returns None when the table lacks its columns (a run from an older capsim).

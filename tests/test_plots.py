@@ -262,3 +262,28 @@ def test_tick_formatters():
     assert plots.human(2031.0, "year") == "2031"
     with pytest.raises(ValueError):
         plots.formatter("furlongs")
+
+
+@pytest.mark.parametrize("run_dir", ["default"], indirect=True)
+def test_long_runs_draw_daily_series_from_a_bounded_subset(run_dir, tmp_path, monkeypatch):
+    """Plot memory is replications x days: beyond MAX_DRAWN the daily series use a subset."""
+    reps = sorted(RunStore.open(run_dir).read_kpis()["replication"].unique())
+    assert len(reps) >= 2
+    monkeypatch.setattr(figures, "MAX_DRAWN", 1)
+    footers, weeks = [], []
+    page, weekly = plots.Page, figures._Weekly
+
+    def spy_page(text, dpi):
+        footers.append(text)
+        return page(text, dpi)
+
+    def spy_weekly(path, step=7, keep=None):
+        weeks.append(weekly(path, step, keep))
+        return weeks[-1]
+
+    monkeypatch.setattr(plots, "Page", spy_page)
+    monkeypatch.setattr(figures, "_Weekly", spy_weekly)
+    made = figures.write_plots(RunStore.open(run_dir), out=tmp_path)
+    assert made and all(p.exists() for p in made)
+    assert weeks[0].replications == 1
+    assert f"{len(reps)} replications" in footers[0] and "daily series of 1 of them" in footers[0]

@@ -229,8 +229,13 @@ def extract_revision(rev: str, dest: Path) -> str:
     import io
     import tarfile
 
+    # Extraction filters came in Python 3.11.4 (Debian 12 ships 3.11.2); the archive is
+    # this repository's own history either way.
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(dest, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(dest, filter="data")
+        else:
+            tar.extractall(dest)
     return commit
 
 

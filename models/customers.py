@@ -225,7 +225,9 @@ class Customers:
         con_share = float(np.clip(consumer_hours.sum() / (24.0 * (b - a)), 0.0, 1.0))
         if share.max() <= 0 and con_share <= 0:
             return
-        rng = self.rng_for(b) if self.rng_for is not None else np.random.default_rng(b)
+        if self.rng_for is None:
+            raise ValueError("customers who react need rng_for: a named stream per review")
+        rng = self.rng_for(b)
         s = self.retained[b - 1]
         leave = (1.0 - np.exp(-r.churn_per_year * share * years)
                  if "churn" in self.reactions else np.zeros_like(share))

@@ -31,7 +31,7 @@ baseline head count, and the demand of later days is rebuilt from s.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from capsim.models.demand import DemandModel, Population, group_days
@@ -110,6 +110,11 @@ class Throttling:
     group_any: np.ndarray      # (days, G) bool: the group was throttled in some hour
     consumer_hours: np.ndarray  # (days,) hours the consumer tier was throttled
 
+    @classmethod
+    def concat(cls, parts: list[Throttling]) -> Throttling:
+        """Consecutive day ranges as one."""
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts])
+                     for f in fields(cls)))
 
 
 class Customers:

@@ -160,6 +160,10 @@ def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
             / max(terms.cloud_share, 1e-12))
 
 
+THROTTLING_BLOCK_DAYS = 366
+"""Days per block of the final pass over who was throttled (bounds its memory)."""
+
+
 class DailyLoop:
     """SimPy component: once a day (at midday) the fleet steps and the day is recorded.
 
@@ -207,6 +211,7 @@ class DailyLoop:
         self._served_to = 0                  # days before this one are served
         self._full: np.ndarray | None = None  # each day's revenue at full service
         self._top_price = np.zeros(0)        # each day's highest price, $ per M tokens
+        self._who: list[tuple[int, Throttling]] = []  # reviews' throttling, by first day
         # Their service, written in place day range by day range (no copies to join).
         z = np.zeros
         self._done = ServedDays(z((days, 24)), HourlyService(
@@ -300,6 +305,7 @@ class DailyLoop:
             d = self._done
             who = cu.throttling(a, d.hours.short[:3, a:end], d.fresh[:, a:end])
             cu.review(a, end, who.group_hours, who.consumer_hours)
+            self._who.append((a, who))
         if cu.changed:  # the next period's demand, from the customers retained so far
             self.demand.rebuild(end, min(end + cu.review_days, self.clock.days))
 
@@ -356,5 +362,25 @@ class DailyLoop:
         self._serve_to(self.clock.days)
         d = self._done
         d.hours.capacity = d.capacity
-        d.throttling = self.demand.customers.throttling(0, d.hours.short[:3], d.fresh)
+        d.throttling = self._throttling()
         return d
+
+    def _throttling(self) -> Throttling:
+        """Who was throttled on every day: the reviews' own findings, the rest computed.
+
+        A review's days are served and their head counts fixed when it looks at them
+        (reviews change only later days), so what it found is what a pass over the whole
+        run would find. The other days are computed in blocks of at most a year, so that
+        the (short hours, groups) arrays stay small.
+        """
+        cu, d, days = self.demand.customers, self._done, self.clock.days
+        parts: list[Throttling] = []
+        at = 0
+        for a, who in [*self._who, (days, None)]:
+            for lo in range(at, a, THROTTLING_BLOCK_DAYS):
+                hi = min(lo + THROTTLING_BLOCK_DAYS, a)
+                parts.append(cu.throttling(lo, d.hours.short[:3, lo:hi], d.fresh[:, lo:hi]))
+            if who is not None:
+                parts.append(who)
+                at = a + who.peak.size
+        return Throttling.concat(parts)

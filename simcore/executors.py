@@ -7,21 +7,35 @@ they finish (any order); callers key results by replication, never by arrival or
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 
-def _die_with_parent(parent: int) -> None:
-    """Pool worker initializer: end with the parent process, leave signals to it.
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-    Two guards, because either alone leaves orphans: on Linux, PR_SET_PDEATHSIG asks the
-    kernel for SIGKILL when the parent dies (even by SIGKILL), but only if it was still
-    alive when the call was made, and only for the thread that started the worker; and a
-    daemon thread polls the parent's pid and ends the worker when it changes (any POSIX).
-    Ctrl-C and SIGTERM are ignored here: the parent gets them, keeps the finished
-    replications and shuts the pool down.
+
+def _die_with_parent(parent: int) -> None:
+    """Pool worker initializer: end with the process that made the pool, leave signals to it.
+
+    A worker's own parent is the pool's fork server (see `ProcessExecutor`), which ends
+    when `parent` does. Two guards, because either alone leaves orphans: on Linux,
+    PR_SET_PDEATHSIG asks the kernel for SIGKILL when the worker's own parent dies (even
+    by SIGKILL), but only if it was still alive when the call was made, and only for the
+    thread that started the worker; and a daemon thread polls both processes and ends
+    the worker when either is gone (any POSIX). Ctrl-C and SIGTERM are ignored here: the
+    parent gets them, keeps the finished replications and shuts the pool down.
     """
     import signal
     import threading
@@ -37,12 +51,14 @@ def _die_with_parent(parent: int) -> None:
     except (OSError, AttributeError):
         pass
 
+    own = os.getppid()
+
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == own and _alive(parent):
             time.sleep(PARENT_POLL_SECONDS)
         os._exit(1)
 
-    if os.getppid() != parent:  # the parent died before the guards were up
+    if own == 1 or not _alive(parent):  # a parent died before the guards were up
         os._exit(1)
     threading.Thread(target=watch, name="capsim-parent-watch", daemon=True).start()
 
@@ -75,8 +91,20 @@ class SerialExecutor(Executor):
             yield fn(*args)
 
 
+def _modules_of(fn: Callable, args: tuple) -> list[str]:
+    """The modules a task needs: the function's, and those of the classes among its args."""
+    mods = [fn.__module__] + [a.__module__ for a in args if isinstance(a, type)]
+    return [m for m in dict.fromkeys(mods) if m in sys.modules and m != "__main__"]
+
+
 class ProcessExecutor(Executor):
-    """A local process pool; keeps at most 2 x workers tasks in flight to bound memory."""
+    """A local process pool; keeps at most 2 x workers tasks in flight to bound memory.
+
+    Workers are forked from a fork server: a fresh interpreter that imports only the
+    modules the tasks need (the function's and those of the classes passed to it), not
+    whatever this process has imported (tables, plotting). Forked from here, a worker
+    would carry every page of those libraries in its resident memory.
+    """
 
     name = "processes"
 
@@ -85,10 +113,6 @@ class ProcessExecutor(Executor):
         self._pool: ProcessPoolExecutor | None = None
 
     def imap_unordered(self, fn, argtuples):  # noqa: D102
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                             initializer=_die_with_parent,
-                                             initargs=(os.getpid(),))
         pending: set[Future] = set()
         it = iter(argtuples)
         exhausted = False
@@ -99,12 +123,20 @@ class ProcessExecutor(Executor):
                 except StopIteration:
                     exhausted = True
                     break
+                if self._pool is None:
+                    self._pool = self._start(_modules_of(fn, args))
                 pending.add(self._pool.submit(fn, *args))
             if not pending:
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for f in done:
                 yield f.result()
+
+    def _start(self, preload: list[str]) -> ProcessPoolExecutor:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(preload)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))
 
     def close(self) -> None:  # noqa: D102
         if self._pool is not None:

@@ -31,7 +31,7 @@ _V = (np.arange(_POINTS) + 0.5) / _POINTS
 _U = 1.0 - (1.0 - _V) ** 3            # probability nodes, dense in the upper tail
 _Z = special.ndtri(_U)               # their standard-normal scores
 _W = 3.0 * (1.0 - _V) ** 2 / _POINTS  # weights du
-_CHUNK = 4096                        # elements per block of the (elements, nodes) arrays
+_CHUNK = 1024                        # elements per block of the (elements, nodes) arrays (2 MB)
 
 
 def lognormal_sigma(scv: ArrayLike) -> np.ndarray:

@@ -309,26 +309,29 @@ class Fleet:
             self.failed += new
             self._repairs[day + self.repair_days] = new.tolist()
             return
-        healthy = self.installed.tolist()
-        if back is not None:
-            healthy = [h + b for h, b in zip(healthy, back, strict=True)]
-        # A binomial draw of zero chips takes nothing from its stream: skip it.
-        drawn = [draw(n, p) if n else 0
-                 for draw, n in zip(self._binomial, healthy, strict=True)]
-        if not any(drawn):
-            if back is not None:
-                self.installed[:] = healthy
-                self.failed[:] = [f - b for f, b in zip(self.failed.tolist(), back,
-                                                        strict=True)]
+        # One pass over the generations in plain Python numbers, then one write of each
+        # row: a day's counts are a handful of numbers, cheaper than small-array operations.
+        healthy, failed = self.installed.tolist(), self.failed.tolist()
+        drawn = [0] * len(healthy)
+        got = False
+        for g, draw in enumerate(self._binomial):
+            n = healthy[g]
+            if back is not None and back[g]:
+                n += back[g]
+                failed[g] -= back[g]
+            if n:  # a binomial draw of zero chips takes nothing from its stream: skip it
+                d = draw(n, p)
+                if d:
+                    drawn[g], got = d, True
+                    n -= d
+                    failed[g] += d
+            healthy[g] = n
+        if got:  # each day's failures come back on one later day, so the row is still empty
+            self._repairs[day + self.repair_days] = drawn
+        elif back is None:
             return
-        # Each day's failures come back on one later day, so the row is still empty.
-        self._repairs[day + self.repair_days] = drawn
-        self.installed[:] = [h - d for h, d in zip(healthy, drawn, strict=True)]
-        if back is None:
-            self.failed[:] = [f + d for f, d in zip(self.failed.tolist(), drawn, strict=True)]
-        else:
-            self.failed[:] = [f + d - b for f, d, b in zip(self.failed.tolist(), drawn, back,
-                                                           strict=True)]
+        self.installed[:] = healthy
+        self.failed[:] = failed
 
     def _retire_cohorts(self, day: int) -> None:
         """Cohorts whose life ends by `day` retire from service."""

@@ -161,12 +161,9 @@ def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.nd
     with np.errstate(divide="ignore", invalid="ignore"):
         theta = np.where(stable, c * (1.0 - rho) / (k * mean_s[:, None]), np.inf)
         wait_p99 = np.where(stable, np.maximum(np.log(chance / 0.01), 0.0) / theta, np.inf)
-    mp, sp = np.broadcast_to(mean_p[:, None], cap.shape), np.broadcast_to(scv_p[:, None],
-                                                                          cap.shape)
-    ms, ss = np.broadcast_to(mean_s[:, None], cap.shape), np.broadcast_to(scv_s[:, None],
-                                                                          cap.shape)
-    t50, t99 = waitsum.quantiles(chance, theta, mp, sp, levels)
-    e50, e99 = waitsum.quantiles(chance, theta, ms, ss, levels)
+    # The request's shape is daily: (days, 1), spread over the hours by waitsum.
+    t50, t99 = waitsum.quantiles(chance, theta, mean_p[:, None], scv_p[:, None], levels)
+    e50, e99 = waitsum.quantiles(chance, theta, mean_s[:, None], scv_s[:, None], levels)
 
     def capped(x: np.ndarray) -> np.ndarray:
         return np.minimum(np.nan_to_num(x, nan=cap_s, posinf=cap_s), cap_s)

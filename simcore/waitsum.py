@@ -64,24 +64,32 @@ def quantiles(wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike, scv: ArrayLi
         scv: squared coefficient of variation of X (>= 0).
         qs: probability levels in (0, 1).
     """
-    p, th, m, s = np.broadcast_arrays(*(np.asarray(a, float) for a in (wait_p, theta, mean,
-                                                                       scv)))
+    mean0, scv0 = np.asarray(mean, float), np.asarray(scv, float)
+    p, th, m, s = np.broadcast_arrays(*(np.asarray(a, float) for a in (wait_p, theta, mean0,
+                                                                       scv0)))
     shape = p.shape
     p, th, m, s = p.ravel(), th.ravel(), m.ravel(), s.ravel()
     stable = np.isfinite(p) & np.isfinite(th) & (th > 0)
+    # Only elements that may wait can need a search (most hours have p = 0).
+    may_wait = np.flatnonzero(stable & (p > 0))
     out = []
     for q in qs:
         if not 0.0 < q < 1.0:
             raise ValueError(f"q(={q}) must lie in (0, 1)")
-        x = np.where(stable, lognormal_ppf(q, m, s), np.inf)
+        # X's quantile, computed on the inputs before broadcasting (e.g. once a day when
+        # mean and scv are daily), then spread to every element.
+        ppf = np.broadcast_to(lognormal_ppf(q, mean0, scv0), shape).ravel()
+        x = np.where(stable, ppf, np.inf)
         # The wait shifts the quantile by at most ln(p / ((1 - q)/2)) / theta beyond X's
         # (1 - q)/2-tail quantile; where that is below 1e-6 of the mean it is left out.
         with np.errstate(divide="ignore", invalid="ignore"):
-            w_hi = np.log(np.maximum(p, 1e-300) / ((1.0 - q) / 2.0)) / np.where(stable, th, 1)
-        hot = np.flatnonzero(stable & (p > 0) & (w_hi > 1e-6 * m))
+            w_hi = (np.log(np.maximum(p[may_wait], 1e-300) / ((1.0 - q) / 2.0))
+                    / th[may_wait])
+        keep = w_hi > 1e-6 * m[may_wait]
+        hot, w_hot = may_wait[keep], w_hi[keep]
         for lo in range(0, hot.size, _CHUNK):
-            i = hot[lo:lo + _CHUNK]
-            top = lognormal_ppf(1.0 - (1.0 - q) / 2.0, m[i], s[i]) + np.maximum(w_hi[i], 0.0)
+            i, w = hot[lo:lo + _CHUNK], w_hot[lo:lo + _CHUNK]
+            top = lognormal_ppf(1.0 - (1.0 - q) / 2.0, m[i], s[i]) + np.maximum(w, 0.0)
             x[i] = _bisect(q, p[i], th[i], m[i], s[i], x[i], np.maximum(top, x[i]))
         out.append(x.reshape(shape))
     return out

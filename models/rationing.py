@@ -77,13 +77,17 @@ def allocate_retrying(capacity: np.ndarray, tiers: list[np.ndarray],
         with np.errstate(divide="ignore", invalid="ignore"):
             fresh[i] = np.where(short[i], s / np.where(demand > 0, demand, 1.0), 1.0)
         if np.any(r > 0) and short[i].any():
-            took, left = retry_queue(missed, free, r)
-            free = np.maximum(free - took, 0.0)
-            served += took
-            by_tier[i] += took
-            retried += took
+            # Days on which the tier misses nothing have an empty queue all day (nothing
+            # retries, nothing is taken): the queue is solved on the other days only.
+            rows = np.flatnonzero((missed > 0.0).any(axis=-1))
+            r_rows = r[rows] if r.ndim else r
+            took, left = retry_queue(missed[rows], free[rows], r_rows)
+            free[rows] = np.maximum(free[rows] - took, 0.0)
+            served[rows] += took
+            by_tier[i][rows] += took
+            retried[rows] += took
             unserved[i] = (1.0 - r) * missed
-            unserved[i][..., -1] += left
+            unserved[i][rows, -1] += left
         else:
             unserved[i] = missed
         remaining = free

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from capsim.models.capacity import CapacityModel
-from capsim.models.demand import build_population, hourly_profile, log_growth
+from capsim.models.demand import _choice, build_population, hourly_profile, log_growth
 from capsim.models.fleet import STATES
 from capsim.models.scenario import load
 from capsim.models.service import allocate
@@ -358,3 +358,17 @@ def test_chips_in_repair_when_their_cohort_retires_retire_on_return():
     assert in_repair_at_retirement > 100
     assert f.retired[0] == 1000
     assert f.installed[0] == 0 and f.failed[0] == 0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_region_draw_is_numpys_choice_draw_for_draw(seed):
+    """The population's fast region draw gives rng.choice's result and leaves the stream
+    where rng.choice leaves it (the draws after it are the same)."""
+    k = int(np.random.default_rng(seed).integers(1, 9))
+    shares = np.random.default_rng(seed + 100).random(k) + 1e-3
+    p = shares / shares.sum()
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    want = a.choice(k, size=50_000, p=p)
+    got = _choice(b, p, 50_000)
+    assert got.dtype == np.int8 and np.array_equal(got, want)
+    assert a.random() == b.random()

@@ -17,6 +17,7 @@ before: chips then wait, delivered, for powered space (and age while they wait).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 
 import numpy as np
@@ -70,6 +71,8 @@ class PowerGate:
         for i, (_, m, c) in enumerate(self.planned):
             mw[i + 1, c] = m
         self._plan_cum = np.cumsum(mw, axis=0)
+        self._plan_hours = self._plan_h.tolist()
+        self._plan_cum_c = self._plan_cum.T.tolist()  # per cloud, as plain numbers
         self.ordered = ordered_power
         self.arrival_h, self.lead_h = max(0.0, arrival_h), max(0.0, lead_h)
         self.review_h = max(1.0, review_h)
@@ -78,6 +81,9 @@ class PowerGate:
         self.max_mw_year = max(0.0, max_mw_year)
         self._base = fleet.shipped.copy()   # shipped before the run: the installed base
         self.granted = np.zeros_like(fleet.shipped)
+        self._base_l, self._kw_l = self._base.tolist(), fleet.kw.tolist()
+        self._gens_of = [[g for g in range(fleet.kw.size) if fleet.cloud[g] == c]
+                         for c in range(fleet.n_clouds)]
         self.power_orders: list[tuple[float, float]] = []  # (hour, MW) this policy ordered
         self.held_events = 0
         # What depends only on the generations, asked for on every look: the generations of
@@ -91,28 +97,37 @@ class PowerGate:
                         if fleet.cloud[o] == c and per_w[o] * self.swap_ratio <= per_w[g]]
                        for g, c in enumerate(self._cloud)]
 
-    def _power_mw_by(self, t: float) -> np.ndarray:
-        """Facility MW per cloud energized by hour `t`: now, plus planned and ordered."""
+    def _power_mw_by(self, t: float, c: int) -> float:
+        """Facility MW of cloud c energized by hour `t`: now, plus planned and ordered."""
         f, now = self.fleet, self.now()
-        lo, hi = self._plan_h.searchsorted((now, t), side="right").tolist()
-        mw = f.energized + (self._plan_cum[hi] - self._plan_cum[lo] if hi > lo else 0.0)
-        for th, m, c in self.ordered:
-            if now < th <= t:
-                mw[c] += m
+        lo, hi = bisect.bisect_right(self._plan_hours, now), bisect.bisect_right(
+            self._plan_hours, t)
+        mw = float(f.energized[c])
+        if hi > lo:
+            mw += self._plan_cum_c[c][hi] - self._plan_cum_c[c][lo]
+        for th, m, oc in self.ordered:
+            if oc == c and now < th <= t:
+                mw += m
         return mw
 
-    def _committed_kw(self, until_day: float) -> np.ndarray:
-        """Facility kW per cloud of the chips that will want space at `until_day`.
+    def _committed_kw(self, until_day: float, c: int) -> float:
+        """Facility kW of cloud c's chips that will want space at `until_day`.
 
         Shipped and not retired (or retiring by then), plus chips granted and not shipped.
         """
         f = self.fleet
         # In transit, waiting, installed or failed: every chip shipped and not retired (the
         # fleet conserves chips exactly), plus those granted and not shipped yet (granted
-        # beyond what shipped since the start), less those that retire by then.
-        chips = (np.maximum(f.shipped, self.granted + self._base) - f.retired
-                 - f.retiring_by(until_day)).astype(float)
-        return np.bincount(f.cloud, np.maximum(chips, 0.0) * f.kw, minlength=f.n_clouds)
+        # beyond what shipped since the start), less those that retire by then. A handful
+        # of generations: plain Python numbers, summed in generation order.
+        gens = self._gens_of[c]
+        shipped, granted, base = f.shipped.tolist(), self.granted.tolist(), self._base_l
+        retired, ending = f.retired.tolist(), f.retiring_by(until_day).tolist()
+        kw = 0.0
+        for g in gens:
+            chips = max(shipped[g], granted[g] + base[g]) - retired[g] - ending[g]
+            kw += max(float(chips), 0.0) * self._kw_l[g]
+        return kw
 
     def allowed(self, g: int, chips: int) -> int:
         """Chips (0..chips, whole racks unless all fit) of generation g that may ship now."""
@@ -123,8 +138,8 @@ class PowerGate:
         f = self.fleet
         c = self._cloud[g]
         t = now + self.arrival_h + self.lead_h
-        free_kw = (self._power_mw_by(t)[c] * 1000.0
-                   - self._committed_kw(t / HOURS_PER_DAY)[c])
+        free_kw = (self._power_mw_by(t, c) * 1000.0
+                   - self._committed_kw(t / HOURS_PER_DAY, c))
         if self.due is not None and self._any_better[g]:
             # Powered space goes to the best tokens per watt first, as placement does.
             better = self._better[g]
@@ -169,8 +184,8 @@ class PowerGate:
         f, now = self.fleet, self.now()
         c = int(f.cloud[g])
         t = now + self.build_lead_h + self.arrival_h
-        short_kw = (self._committed_kw(t / HOURS_PER_DAY)[c] + held * f.kw[g]
-                    - self._power_mw_by(t)[c] * 1000.0)
+        short_kw = (self._committed_kw(t / HOURS_PER_DAY, c) + held * f.kw[g]
+                    - self._power_mw_by(t, c) * 1000.0)
         recent = sum(m for th, m in self.power_orders if th > now - YEAR_H)
         mw = min(short_kw / 1000.0, self.max_mw_year - recent)
         if mw > 0:

@@ -362,8 +362,10 @@ def test_chips_in_repair_when_their_cohort_retires_retire_on_return():
 
 @pytest.mark.parametrize("seed", range(8))
 def test_region_draw_is_numpys_choice_draw_for_draw(seed):
-    """The population's fast region draw gives rng.choice's result and leaves the stream
-    where rng.choice leaves it (the draws after it are the same)."""
+    """The population's fast region draw is rng.choice's, draw for draw.
+
+    Same result, and the stream is left where rng.choice leaves it.
+    """
     k = int(np.random.default_rng(seed).integers(1, 9))
     shares = np.random.default_rng(seed + 100).random(k) + 1e-3
     p = shares / shares.sum()

@@ -79,8 +79,12 @@ def build_groups(pop: Population, n_regions: int, quantiles: list[float], days: 
         start = pop.size[first][pop.committed[first] == seg]
         if start.size:
             edges = np.quantile(start, quantiles).astype(pop.size.dtype)
-            m = pop.committed == seg
-            cls[m] = np.searchsorted(edges, pop.size[m], side="right")
+            # The class is the number of edges at or below the size (a search in a
+            # handful of edges, as comparisons over the whole population).
+            above = np.zeros(pop.n, np.int8)
+            for edge in edges:
+                above += pop.size >= edge
+            cls += np.where(pop.committed == seg, above, 0)
     parent = pop.region.astype(np.int64) * 2 + pop.committed
     n_g = n_regions * 2 * k
     weight, count, entered = group_days(parent * k + cls, n_g, pop.size, pop.arrive,

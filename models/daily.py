@@ -313,11 +313,26 @@ class DailyLoop:
         env, f, lines = sim.env, self.fleet, self.lines
         due = lines.due_planned_at((np.arange(self.clock.days) + 0.5) * HOURS_PER_DAY)
         yield env.timeout(HOURS_PER_DAY / 2)
-        for day in range(self.clock.days):
+        # The days that end a review period, and each day's bound on the run-rate: most
+        # days need neither a review nor a tranche check, and pay one lookup for each.
+        cu, days = self.demand.customers, self.clock.days
+        reviews = [False] * days
+        if cu.reacting:
+            for end in range(cu.from_day + cu.review_days, days + 1, cu.review_days):
+                if end > 0:
+                    reviews[end - 1] = True
+        bound: list[float] = []
+        for day in range(days):
             f.step(day)
             self.chips[day] = f.state
-            self._check_tranches(day)
-            self._review(day)
+            if not day:
+                self._check_tranches(day)  # computes the bounds
+                assert self._bound is not None
+                bound = [b * (1 + 1e-9) for b in self._bound]
+            elif bound[day] >= self._milestone:
+                self._check_tranches(day)
+            if reviews[day]:
+                self._review(day)
             self.energized[day] = f.energized
             self.awaiting[day] = lines.awaiting_with(due[day])
             self.held[day] = lines.held

@@ -102,8 +102,9 @@ def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.n
     arrivals of day 0 include the customers present at the start.
     """
     cells = n_groups * (days + 2)
-    cell_in = groups * (days + 2) + arrive
-    cell_out = groups * (days + 2) + np.minimum(churn, days + 1)
+    row = groups * (days + 2)
+    cell_in = row + arrive
+    cell_out = row + np.minimum(churn, days + 1)
     size64 = size.astype(np.float64)
     weight = (np.bincount(cell_in, size64, cells)
               - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)

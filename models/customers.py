@@ -160,6 +160,9 @@ class Customers:
         self.lost = np.zeros(days)           # customers lost to competitors, by day
         self.changed = False                 # some group lost customers: demand to rebuild
         self.tiers = [np.flatnonzero(groups.committed), np.flatnonzero(~groups.committed)]
+        par = groups.parent
+        self._blocks = bool(par.size and par.size % (par.max() + 1) == 0 and np.array_equal(
+            par, np.repeat(np.arange(par.max() + 1), par.size // (par.max() + 1))))
 
     @property
     def retry_share(self) -> float:
@@ -259,7 +262,10 @@ class Customers:
     def weight(self, d0: int, d1: int) -> np.ndarray:
         """(population groups, days) summed size of the retained customers, d0 .. d1 - 1."""
         w = self.retained[d0:d1].T * self.g.weight[:, d0:d1]
-        out = np.zeros((int(self.g.parent.max()) + 1, d1 - d0))
+        n_p = int(self.g.parent.max()) + 1
+        if self._blocks:  # each population group's size classes are consecutive rows
+            return w.reshape(n_p, -1, d1 - d0).sum(axis=1)
+        out = np.zeros((n_p, d1 - d0))
         np.add.at(out, self.g.parent, w)
         return out
 

@@ -140,6 +140,13 @@ def test_customers_who_left_stay_gone_in_periods_without_throttling(default_scen
     assert r.kpis["customers_lost_to_competitors"] > 0
     np.testing.assert_array_equal(r.timeseries["customers_active"],
                                   cu.active(0, model.clock.days).sum(axis=1))
+    # The retained sizes per population group: summed by blocks of consecutive size
+    # classes, exactly as a scatter-add over the groups' parents sums them.
+    days = model.clock.days
+    assert cu._blocks
+    fast = cu.weight(0, days)
+    cu._blocks = False
+    np.testing.assert_array_equal(fast, cu.weight(0, days))
     assert (r.timeseries["demand_tps"] <= r.timeseries["demand_potential_tps"] * (1 + 1e-12)).all()
 
 

@@ -160,6 +160,11 @@ class Customers:
         self.lost = np.zeros(days)           # customers lost to competitors, by day
         self.changed = False                 # some group lost customers: demand to rebuild
         self.tiers = [np.flatnonzero(groups.committed), np.flatnonzero(~groups.committed)]
+        # Each tier's groups as columns, day (or hour) by row: a short hour's row is one
+        # lookup, not a copy of the whole run's table.
+        self._per_customer_t = [np.ascontiguousarray(self.per_customer[gs].T)
+                                for gs in self.tiers]
+        self._profile_t = [np.ascontiguousarray(self.profile[gs].T) for gs in self.tiers]
         par = groups.parent
         self._blocks = bool(par.size and par.size % (par.max() + 1) == 0 and np.array_equal(
             par, np.repeat(np.arange(par.max() + 1), par.size // (par.max() + 1))))
@@ -199,7 +204,7 @@ class Customers:
             if rows.size == 0 or gs.size == 0:
                 continue
             day, hour = np.divmod(rows, 24)
-            x = (self.per_customer[gs][:, d0 + day].T * self.profile[gs][:, hour].T
+            x = (self._per_customer_t[t][d0 + day] * self._profile_t[t][hour]
                  * self.surge_ent[d0 + day, hour][:, None])
             n = active[day][:, gs]
             cap = fresh_share[t].ravel()[rows] * (x * n).sum(axis=1)

@@ -156,6 +156,9 @@ class Customers:
         self.per_customer = size * scale[None, :] * tier[:, None]      # (G, days)
         self.profile = dem.ent_profile[groups.region]                   # (G, 24)
         self.retained = np.ones((days, groups.count.shape[0]))
+        # A review changes every later day; rows past `_filled` are written when first
+        # read (with the latest review's shares, `_last`), not at every review.
+        self._filled, self._last = days, self.retained[0].copy()
         self.consumer_retained = np.ones(days)
         self.lost = np.zeros(days)           # customers lost to competitors, by day
         self.changed = False                 # some group lost customers: demand to rebuild
@@ -178,7 +181,7 @@ class Customers:
 
     def active(self, d0: int, d1: int) -> np.ndarray:
         """(days, G) active customers of each group on days d0 .. d1 - 1 (whole numbers)."""
-        return np.rint(self.retained[d0:d1] * self.g.count[:, d0:d1].T)
+        return np.rint(self._rows(d0, d1) * self.g.count[:, d0:d1].T)
 
     def active_by_tier(self, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
         """(committed, on-demand) active customers per day, whole numbers."""
@@ -245,7 +248,7 @@ class Customers:
         if self.rng_for is None:
             raise ValueError("customers who react need rng_for: a named stream per review")
         rng = self.rng_for(b)
-        s = self.retained[b - 1]
+        s = self._rows(b - 1, b)[0]
         leave = (1.0 - np.exp(-r.churn_per_year * share * years)
                  if "churn" in self.reactions else np.zeros_like(share))
         lose = (np.minimum(r.arrival_loss * share, 1.0)
@@ -257,16 +260,24 @@ class Customers:
         base = self.g.count[:, end - 1]
         with np.errstate(divide="ignore", invalid="ignore"):
             s_new = np.where(base > 0, np.maximum(s - lost / np.maximum(base, 1.0), 0.0), s)
-        self.retained[b:] = s_new
+        self.retained[b:end] = s_new
+        self._filled, self._last = end, s_new
         self.lost[b] += lost.sum()
         if "churn" in self.reactions:
             self.consumer_retained[b:] *= np.exp(
                 -r.consumer_churn_per_year * con_share * years)
         self.changed = True
 
+    def _rows(self, d0: int, d1: int) -> np.ndarray:
+        """(days, G) retained shares of days d0 .. d1 - 1."""
+        if d1 > self._filled:
+            self.retained[self._filled:d1] = self._last
+            self._filled = d1
+        return self.retained[d0:d1]
+
     def weight(self, d0: int, d1: int) -> np.ndarray:
         """(population groups, days) summed size of the retained customers, d0 .. d1 - 1."""
-        w = self.retained[d0:d1].T * self.g.weight[:, d0:d1]
+        w = self._rows(d0, d1).T * self.g.weight[:, d0:d1]
         n_p = int(self.g.parent.max()) + 1
         if self._blocks:  # each population group's size classes are consecutive rows
             return w.reshape(n_p, -1, d1 - d0).sum(axis=1)

@@ -280,7 +280,7 @@ class Customers:
         w = self._rows(d0, d1).T * self.g.weight[:, d0:d1]
         n_p = int(self.g.parent.max()) + 1
         if self._blocks:  # each population group's size classes are consecutive rows
-            return w.reshape(n_p, -1, d1 - d0).sum(axis=1)
+            return w.reshape(n_p, w.shape[0] // n_p, d1 - d0).sum(axis=1)
         out = np.zeros((n_p, d1 - d0))
         np.add.at(out, self.g.parent, w)
         return out

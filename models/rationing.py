@@ -67,6 +67,7 @@ def allocate_retrying(capacity: np.ndarray, tiers: list[np.ndarray],
     by_tier = np.zeros((n, *remaining.shape))
     retried = np.zeros(remaining.shape)
     fresh = np.ones((len(tiers), *remaining.shape))
+    retrying = bool(np.any(r > 0))
     for i, demand in enumerate(tiers):
         s = np.minimum(demand, remaining)
         free = np.maximum(remaining - s, 0.0)
@@ -74,9 +75,11 @@ def allocate_retrying(capacity: np.ndarray, tiers: list[np.ndarray],
         served += s
         by_tier[i] = s
         short[i] = missed > demand * 1e-12
-        with np.errstate(divide="ignore", invalid="ignore"):
-            fresh[i] = np.where(short[i], s / np.where(demand > 0, demand, 1.0), 1.0)
-        if np.any(r > 0) and short[i].any():
+        tier_short = bool(short[i].any())
+        if tier_short:  # else every hour's share stays 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                fresh[i] = np.where(short[i], s / np.where(demand > 0, demand, 1.0), 1.0)
+        if retrying and tier_short:
             # Days on which the tier misses nothing have an empty queue all day (nothing
             # retries, nothing is taken): the queue is solved on the other days only.
             rows = np.flatnonzero((missed > 0.0).any(axis=-1))

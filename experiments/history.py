@@ -47,18 +47,56 @@ def load_observations(scenario: Scenario, path: str | Path | None = None,
                               drop_outside)
 
 
+READ_REPLICATIONS = 256
+"""Replications read at a time when scoring a run's history (memory: these x days)."""
+
+
 def simulated_values(store: RunStore, obs: list[Observation]) -> dict[str, np.ndarray]:
-    """Per observation, the simulated value of each replication of a run directory."""
+    """Per observation, the simulated value of each replication of a run directory.
+
+    The needed series are read a block of replications at a time (row groups of the
+    others are skipped), so memory does not grow with the number of replications.
+    """
+    import pyarrow.parquet as pq
+
     cols = history.needed_series(obs)
-    ts = store.read_timeseries(["replication", "date", *cols])
-    ts = ts.sort_values(["replication", "date"])
-    reps = ts["replication"].nunique()
-    dates = np.asarray(ts["date"].iloc[: len(ts) // reps]).astype("datetime64[D]")
+    path = store.path / "timeseries.parquet"
+    reps = sorted(int(r) for r in store.read_kpis()["replication"].unique())
+    f = pq.ParquetFile(path)
+    spans = _replication_spans(f)
+    got: dict[str, list[np.ndarray]] = {o.name: [] for o in obs}
+    dates: np.ndarray | None = None
+    for lo in range(0, len(reps), READ_REPLICATIONS):
+        keep = reps[lo:lo + READ_REPLICATIONS]
+        groups = [i for i, (a, b) in enumerate(spans) if b >= keep[0] and a <= keep[-1]]
+        t = f.read_row_groups(groups, columns=["replication", "date", *cols])
+        rep = t["replication"].to_numpy()
+        rows = np.flatnonzero(np.isin(rep, keep))
+        rep, day = rep[rows], t["date"].to_numpy()[rows]
+        days = rep.size // len(keep)
+        if np.unique(rep).size != len(keep) or days * len(keep) != rep.size:
+            raise ValueError(f"{path}: replications {keep[0]}..{keep[-1]} do not each have "
+                             f"the same days as the KPI table says")
+        order = rows[np.lexsort((day, rep))]
+        if dates is None:
+            dates = t["date"].to_numpy()[order][:days].astype("datetime64[D]")
+        block = {c: t[c].to_numpy().astype(float)[order].reshape(len(keep), days)
+                 for c in cols}
+        for o in obs:
+            # A copy: the value is a column of the block's arrays, which would stay alive.
+            got[o.name].append(np.array(history.simulate(o, block.__getitem__, dates)))
+    return {name: np.concatenate(v) if v else np.zeros(0) for name, v in got.items()}
 
-    def series(name: str) -> np.ndarray:
-        return ts[name].to_numpy(float).reshape(reps, -1)
 
-    return {o.name: history.simulate(o, series, dates) for o in obs}
+def _replication_spans(f) -> list[tuple[float, float]]:
+    """(lowest, highest) replication of each row group (unbounded where not recorded)."""
+    col = f.schema_arrow.get_field_index("replication")
+    out = []
+    for i in range(f.metadata.num_row_groups):
+        st = f.metadata.row_group(i).column(col).statistics
+        has = st is not None and st.has_min_max
+        out.append((st.min, st.max) if has else (-np.inf, np.inf))
+    return out
 
 
 def score_run(store: RunStore, scenario: Scenario, fitted: set[str] | None = None

@@ -123,7 +123,7 @@ def test_score_marks_inside_the_band_and_distance_grows_with_the_gap():
     assert all(np.diff(d) > 0)
 
 
-def test_run_writes_and_prints_the_history_section(tmp_path, capsys):
+def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch):
     out = tmp_path / "r"
     assert main(["run", "-n", "3", "--workers", "1", "--set", "scenario.end=2027-01-15",
                  "--no-progress", "--out", str(out)]) == 0
@@ -136,6 +136,21 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys):
     assert pd.to_datetime(ts["date"]).min() <= pd.Timestamp("2024-01-31")
     for r in h["observations"]:
         assert r["p05"] <= r["p50"] <= r["p95"]
+    # Scored a few replications at a time (bounded memory), the values are those of the
+    # whole table read at once, replication by replication.
+    from capsim.experiments import history as hx
+    from capsim.simcore.store import RunStore
+
+    store = RunStore.open(out)
+    obs = load_observations(load(out / "scenario.toml")[0], drop_outside=True)
+    whole = pd.read_parquet(out / "timeseries.parquet").sort_values(["replication", "date"])
+    dates = np.asarray(whole["date"].iloc[: len(whole) // 3]).astype("datetime64[D]")
+    want = {o.name: history.simulate(o, lambda c: whole[c].to_numpy(float).reshape(3, -1),
+                                     dates) for o in obs}
+    monkeypatch.setattr(hx, "READ_REPLICATIONS", 2)
+    got = hx.simulated_values(store, obs)
+    for o in obs:
+        np.testing.assert_array_equal(got[o.name], want[o.name])
 
 
 # -- uncertain inputs, pinning and posterior draws ----------------------------------------

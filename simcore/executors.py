@@ -7,6 +7,7 @@ they finish (any order); callers key results by replication, never by arrival or
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -130,7 +131,7 @@ class _LeanForkServer(ForkServerContext):
 def _modules_of(fn: Callable, args: tuple) -> list[str]:
     """The modules a task needs: the function's, and those of the classes among its args."""
     mods = [fn.__module__] + [a.__module__ for a in args if isinstance(a, type)]
-    return [m for m in dict.fromkeys(mods) if m in sys.modules and m != "__main__"]
+    return [m for m in dict.fromkeys(mods) if m in sys.modules]
 
 
 class ProcessExecutor(Executor):
@@ -169,8 +170,10 @@ class ProcessExecutor(Executor):
                 yield f.result()
 
     def _start(self, preload: list[str]) -> ProcessPoolExecutor:
-        ctx = _LeanForkServer()
-        ctx.set_forkserver_preload(preload)
+        # Tasks defined in the main module (a script run directly) need it in the workers.
+        ctx = (multiprocessing.get_context("forkserver") if "__main__" in preload
+               else _LeanForkServer())
+        ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                    initializer=_die_with_parent, initargs=(os.getpid(),))
 

@@ -38,3 +38,26 @@ def test_pool_workers_do_not_load_what_the_parent_imported(tmp_path):
     # again with the parent's main module.
     assert all(libs == [] for libs in got["loaded"].values()), got["loaded"]
     assert all(int(pp) != got["me"] for pp in got["parents"].values())
+
+
+MAIN_TASK = '''
+from capsim.simcore.executors import ProcessExecutor
+
+
+def square(x):
+    return x * x
+
+
+if __name__ == "__main__":
+    ex = ProcessExecutor(2)
+    print(sorted(ex.imap_unordered(square, [(i,) for i in range(5)])))
+    ex.close()
+'''
+
+
+def test_tasks_defined_in_a_script_still_run_on_the_pool(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(MAIN_TASK)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.strip() == "[0, 1, 4, 9, 16]"

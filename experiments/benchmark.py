@@ -31,7 +31,8 @@ The last line (without --json) is machine-readable::
     speedup_vs_naive=X replications_per_minute=Y peak_rss_mb=Z [speedup_vs_baseline=R]
 
 6. With --dask: the same replications on a Dask LocalCluster of 1 and of 2 workers (each
-   warmed up first), the ratio of wall times, and a check that their KPIs are identical.
+   warmed up first), K rounds (as --rounds), the median of the rounds' ratios of wall
+   times, and a check that the KPIs of every run are identical.
 
 Progress goes to stderr. Exit codes: 0 ok, 1 naive and vectorized totals disagree (or the
 Dask runs differ), 2 bad arguments (including a revision git cannot find).
@@ -282,33 +283,45 @@ def side_by_side(rev: str, seed: int, replications: int, workers: int,
 # 4. scale-out on Dask
 # ---------------------------------------------------------------------------------------
 
-def dask_scaling(scenario: Any, seed: int, replications: int) -> dict[str, Any]:
-    """The same replications on a Dask LocalCluster of 1 and of 2 workers.
+def dask_scaling(scenario: Any, seed: int, replications: int, rounds: int = 1
+                 ) -> dict[str, Any]:
+    """The same replications on a Dask LocalCluster of 1 and of 2 workers, `rounds` times.
 
-    Each cluster is started, warmed up with one replication per worker (not timed), then
-    times `replications` replications; the KPIs of both must be identical.
+    Each round starts a cluster of 1 worker, then one of 2, each warmed up with one
+    replication per worker (not timed) and then timing `replications` replications; the
+    ratio is the median of the rounds' (a noisy machine moves single timings by 10-20%).
+    The KPIs of every run must be identical.
     """
-    out: dict[str, Any] = {"replications": replications}
-    kpis_by_workers = {}
-    for workers in (1, 2):
-        ex = make_executor("dask", workers)
-        try:
-            warm = [(CapacityModel, scenario, seed, replications + i) for i in range(workers)]
-            list(ex.imap_unordered(replication_with_rss, warm))
-            args = [(CapacityModel, scenario, seed, i) for i in range(replications)]
-            t0 = time.perf_counter()
-            got = {rep: k for rep, k, _rss, _pid in ex.imap_unordered(replication_with_rss, args)}
-            out[f"wall_s_{workers}"] = time.perf_counter() - t0
-        finally:
-            ex.close()
-        kpis_by_workers[workers] = got
-        _log(f"  dask, {workers} worker(s): {out[f'wall_s_{workers}']:.2f} s")
-    one, two = kpis_by_workers[1], kpis_by_workers[2]
+    out: dict[str, Any] = {"replications": replications, "rounds": rounds}
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    runs = []
+    for k in range(rounds):
+        for workers in (1, 2):
+            ex = make_executor("dask", workers)
+            try:
+                warm = [(CapacityModel, scenario, seed, replications + i)
+                        for i in range(workers)]
+                list(ex.imap_unordered(replication_with_rss, warm))
+                args = [(CapacityModel, scenario, seed, i) for i in range(replications)]
+                t0 = time.perf_counter()
+                got = {rep: kp for rep, kp, _rss, _pid in
+                       ex.imap_unordered(replication_with_rss, args)}
+                walls[workers].append(time.perf_counter() - t0)
+            finally:
+                ex.close()
+            runs.append(got)
+            _log(f"  dask round {k + 1}/{rounds}, {workers} worker(s): "
+                 f"{walls[workers][-1]:.2f} s")
+    first = runs[0]
     out["identical"] = all(
-        one[r].keys() == two[r].keys()
-        and all(np.array_equal(one[r][k], two[r][k], equal_nan=True) for k in one[r])
-        for r in one)
-    out["speedup_2_vs_1"] = out["wall_s_1"] / out["wall_s_2"]
+        run.keys() == first.keys()
+        and all(run[r].keys() == first[r].keys()
+                and all(np.array_equal(run[r][n], first[r][n], equal_nan=True)
+                        for n in first[r]) for r in first)
+        for run in runs[1:])
+    out["ratios"] = [a / b for a, b in zip(walls[1], walls[2], strict=True)]
+    out["wall_s_1"], out["wall_s_2"] = statistics.median(walls[1]), statistics.median(walls[2])
+    out["speedup_2_vs_1"] = statistics.median(out["ratios"])
     return out
 
 
@@ -371,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     dask = None
     if a.dask:
-        _log(f"[0/3] Dask LocalCluster, 1 then 2 workers, {a.replications} replications ...")
-        dask = dask_scaling(scenario, a.seed, a.replications)
+        _log(f"[0/3] Dask LocalCluster, 1 then 2 workers, {a.rounds} round(s) of "
+             f"{a.replications} replications ...")
+        dask = dask_scaling(scenario, a.seed, a.replications, a.rounds)
     _log(f"[1/3] {a.replications} replications on {a.workers} worker(s) ...")
     pool = time_pool(scenario, a.seed, a.replications, a.workers)
     _log(f"[2/3] {a.serial} replication(s) serially in this process ...")
@@ -467,8 +481,9 @@ def main(argv: list[str] | None = None) -> int:
         if dask is not None:
             lines.append(
                 f"dask scale-out         : {dask['replications']} replications on a LocalCluster,"
-                f" 1 worker {dask['wall_s_1']:.2f} s, 2 workers {dask['wall_s_2']:.2f} s ->"
-                f" {dask['speedup_2_vs_1']:.2f}x; KPIs"
+                f" 1 worker {dask['wall_s_1']:.2f} s, 2 workers {dask['wall_s_2']:.2f} s"
+                f" (medians) -> {dask['speedup_2_vs_1']:.2f}x (median of the rounds: "
+                f"{', '.join(f'{r:.2f}' for r in dask['ratios'])}); KPIs"
                 f" {'identical' if dask['identical'] else 'DIFFER'}")
         for line in lines:
             print(line)

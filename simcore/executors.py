@@ -113,7 +113,7 @@ class _LeanPopen(popen_forkserver.Popen):
 
         spawn.get_preparation_data = lean
         try:
-            super()._launch(process_obj)
+            super()._launch(process_obj)  # type: ignore[misc]  # not in the stubs
         finally:
             spawn.get_preparation_data = real
 

@@ -140,7 +140,8 @@ class ProcessExecutor(Executor):
     Workers are forked from a fork server: a fresh interpreter that imports only the
     modules the tasks need (the function's and those of the classes passed to it), not
     whatever this process has imported (tables, plotting). Forked from here, a worker
-    would carry every page of those libraries in its resident memory.
+    would carry every page of those libraries in its resident memory. Workers import
+    this process's main module only when a task is defined in it (a script run directly).
     """
 
     name = "processes"

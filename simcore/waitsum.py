@@ -65,6 +65,9 @@ def quantiles(wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike, scv: ArrayLi
         qs: probability levels in (0, 1).
     """
     mean0, scv0 = np.asarray(mean, float), np.asarray(scv, float)
+    for q in qs:
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"q(={q}) must lie in (0, 1)")
     p, th, m, s = np.broadcast_arrays(*(np.asarray(a, float) for a in (wait_p, theta, mean0,
                                                                        scv0)))
     shape = p.shape
@@ -72,27 +75,31 @@ def quantiles(wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike, scv: ArrayLi
     stable = np.isfinite(p) & np.isfinite(th) & (th > 0)
     # Only elements that may wait can need a search (most hours have p = 0).
     may_wait = np.flatnonzero(stable & (p > 0))
-    out = []
-    for q in qs:
-        if not 0.0 < q < 1.0:
-            raise ValueError(f"q(={q}) must lie in (0, 1)")
-        # X's quantile, computed on the inputs before broadcasting (e.g. once a day when
-        # mean and scv are daily), then spread to every element.
-        ppf = np.broadcast_to(lognormal_ppf(q, mean0, scv0), shape).ravel()
-        x = np.where(stable, ppf, np.inf)
-        # The wait shifts the quantile by at most ln(p / ((1 - q)/2)) / theta beyond X's
-        # (1 - q)/2-tail quantile; where that is below 1e-6 of the mean it is left out.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w_hi = (np.log(np.maximum(p[may_wait], 1e-300) / ((1.0 - q) / 2.0))
-                    / th[may_wait])
-        keep = w_hi > 1e-6 * m[may_wait]
-        hot, w_hot = may_wait[keep], w_hi[keep]
-        for lo in range(0, hot.size, _CHUNK):
-            i, w = hot[lo:lo + _CHUNK], w_hot[lo:lo + _CHUNK]
-            top = lognormal_ppf(1.0 - (1.0 - q) / 2.0, m[i], s[i]) + np.maximum(w, 0.0)
-            x[i] = _bisect(q, p[i], th[i], m[i], s[i], x[i], np.maximum(top, x[i]))
-        out.append(x.reshape(shape))
-    return out
+    # The wait shifts the q-quantile by at most ln(p / ((1 - q)/2)) / theta beyond X's
+    # (1 - q)/2-tail quantile; where that is below 1e-6 of the mean it is left out.
+    p_w, th_w = np.maximum(p[may_wait], 1e-300), th[may_wait]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w_hi = [np.log(p_w / ((1.0 - q) / 2.0)) / th_w for q in qs]
+    keep = [w > 1e-6 * m[may_wait] for w in w_hi]
+    # X's quantile, computed on the inputs before broadcasting (e.g. once a day when mean
+    # and scv are daily), then spread to every element; infinite where overloaded.
+    out = [np.where(stable.reshape(shape), lognormal_ppf(q, mean0, scv0), np.inf).ravel()
+           for q in qs]
+    # The searches, a block of elements at a time: the quadrature's cumulants of an element
+    # are computed once for every level that needs them.
+    hot = may_wait[np.logical_or.reduce(keep)] if keep else may_wait[:0]
+    for lo in range(0, hot.size, _CHUNK):
+        block = hot[lo:lo + _CHUNK]
+        cum = _cumulants(th[block], m[block], lognormal_sigma(s[block]))
+        at = np.searchsorted(may_wait, block)  # each element's place among may_wait
+        for q, x, w, k in zip(qs, out, w_hi, keep, strict=True):
+            j = np.flatnonzero(k[at])           # the block's elements this level searches
+            if not j.size:
+                continue
+            i = block[j]
+            top = lognormal_ppf(1.0 - (1.0 - q) / 2.0, m[i], s[i]) + np.maximum(w[at[j]], 0.0)
+            x[i] = _bisect(q, p[i], th[i], m[i], s[i], x[i], np.maximum(top, x[i]), cum[:, j])
+    return [x.reshape(shape) for x in out]
 
 
 def cdf(x: ArrayLike, wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike,
@@ -104,18 +111,22 @@ def cdf(x: ArrayLike, wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike,
 
 
 def _cdf(x: np.ndarray, p: np.ndarray, th: np.ndarray, m: np.ndarray,
-         s: np.ndarray, cum: np.ndarray | None = None) -> np.ndarray:
+         s: np.ndarray, cum: np.ndarray | None = None, cols: np.ndarray | None = None
+         ) -> np.ndarray:
+    """P(W + X <= x); `cum` ((nodes, elements), see `_cumulants`), if given, holds the
+    elements' cumulants in its columns `cols` (default: all, in order)."""
     sig = lognormal_sigma(s)
     if cum is None:
         cum = _cumulants(th, m, sig)
+    if cols is None:
+        cols = np.arange(x.size)
     # H(x) = exp(-theta (x - X_k)) * cum_k with k the last node at or below x.
     with np.errstate(divide="ignore", invalid="ignore"):
         zx = (np.log(np.maximum(x, 1e-300) / m) + 0.5 * sig * sig) / np.where(sig > 0, sig, 1)
     k = np.searchsorted(_Z, zx, side="right") - 1
-    rows = np.arange(x.size)
     kk = np.maximum(k, 0)
     node = m * np.exp(-0.5 * sig * sig + sig * _Z[kk])
-    h = np.where(k >= 0, np.exp(-th * np.maximum(x - node, 0.0)) * cum[rows, kk], 0.0)
+    h = np.where(k >= 0, np.exp(-th * np.maximum(x - node, 0.0)) * cum[kk, cols], 0.0)
     det = s <= 0
     if det.any():
         g = x[det] - m[det]
@@ -124,32 +135,37 @@ def _cdf(x: np.ndarray, p: np.ndarray, th: np.ndarray, m: np.ndarray,
 
 
 def _cumulants(th: np.ndarray, m: np.ndarray, sig: np.ndarray) -> np.ndarray:
-    """cum_k = sum over nodes j <= k of w_j exp(-theta (X_k - X_j)), per element.
+    """cum_k = sum over nodes j <= k of w_j exp(-theta (X_k - X_j)): (nodes, elements).
 
     A forward recurrence over the sorted nodes, so that every exponent is <= 0 (no
-    overflow however large theta * X); H then costs O(1) per evaluation.
+    overflow however large theta * X); H then costs O(1) per evaluation. Nodes by row:
+    each step of the recurrence is one contiguous row.
     """
-    nodes = m[:, None] * np.exp(-0.5 * sig[:, None] ** 2 + sig[:, None] * _Z[None, :])
-    decay = np.exp(-th[:, None] * np.diff(nodes, axis=1))
+    nodes = m[None, :] * np.exp(-0.5 * sig[None, :] ** 2 + sig[None, :] * _Z[:, None])
+    decay = np.exp(-th[None, :] * np.diff(nodes, axis=0))
     cum = np.empty_like(nodes)
-    cum[:, 0] = _W[0]
+    cum[0] = _W[0]
     for j in range(1, _POINTS):
-        cum[:, j] = _W[j] + cum[:, j - 1] * decay[:, j - 1]
+        cum[j] = _W[j] + cum[j - 1] * decay[j - 1]
     return cum
 
 
 def _bisect(q: float, p: np.ndarray, th: np.ndarray, m: np.ndarray, s: np.ndarray,
-            a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Smallest x in [a, b] with P(W + X <= x) >= q, to a part in 10^5 (vectorized)."""
+            a: np.ndarray, b: np.ndarray, cum: np.ndarray | None = None) -> np.ndarray:
+    """Smallest x in [a, b] with P(W + X <= x) >= q, to a part in 10^5 (vectorized).
+
+    `cum`: the elements' cumulants (`_cumulants`), computed here when not given.
+    """
     a, b = a.copy(), b.copy()
-    cum = _cumulants(th, m, lognormal_sigma(s))
+    if cum is None:
+        cum = _cumulants(th, m, lognormal_sigma(s))
     for _ in range(60):
         live = b - a > 1e-5 * np.maximum(b, 1e-12 * m)
         if not live.any():
             break
         i = np.flatnonzero(live)
         mid = 0.5 * (a[i] + b[i])
-        above = _cdf(mid, p[i], th[i], m[i], s[i], cum[i]) >= q
+        above = _cdf(mid, p[i], th[i], m[i], s[i], cum, i) >= q
         b[i] = np.where(above, mid, b[i])
         a[i] = np.where(above, a[i], mid)
     return b

@@ -142,7 +142,8 @@ class CapacityModel:
         # Installed base beyond the powered space at the start waits like any other chip.
         self.fleet.evict_over_capacity()
 
-        self.demand = DemandModel(sc.demand, clock, streams.rng("demand"))
+        self.demand = DemandModel(sc.demand, clock, streams.rng("demand"),
+                                  customers.size_classes(sc))
         launch_h = [clock.hours(d) for d in sc.surges.launches]
         self.surges = SurgeProcess(sc.surges, launch_h, streams.rng("surges.random"),
                                    streams.rng("surges.launch"))

@@ -34,9 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
-from capsim.models.demand import DemandModel, Population, group_days
+from capsim.models.demand import SIZE_CLASSES, DemandModel, Population, group_days, size_classes_of
 from capsim.models.rationing import served_shares
 from capsim.models.scenario import Customers as Section
+from capsim.models.scenario import Scenario
 from capsim.simcore.clock import HOURS_PER_DAY
 
 DAYS_PER_YEAR = 365.25
@@ -46,7 +47,7 @@ DAYS_PER_YEAR = 365.25
 class Defaults:
     """Rationing of a scenario without a [customers] section (no reactions)."""
 
-    size_class_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
+    size_class_quantiles: tuple[float, ...] = SIZE_CLASSES
     throttled_threshold: float = 0.95
     rationing: str = "max_min"
 
@@ -70,26 +71,21 @@ def build_groups(pop: Population, n_regions: int, quantiles: list[float], days: 
     """Cut the population into groups.
 
     Size classes are quantiles of size within each segment, among the customers present
-    at the start (newcomers are drawn from the same sizes and take the same cut points).
+    at the start (newcomers are drawn from the same sizes and take the same cut points):
+    the population's own fine groups when it was drawn with these quantiles.
     """
     k = len(quantiles) + 1
-    first = slice(0, max(pop.n_start, 1))
-    cls = np.zeros(pop.n, np.int64)
-    for seg in (False, True):
-        start = pop.size[first][pop.committed[first] == seg]
-        if start.size:
-            edges = np.quantile(start, quantiles).astype(pop.size.dtype)
-            # The class is the number of edges at or below the size (a search in a
-            # handful of edges, as comparisons over the whole population).
-            above = np.zeros(pop.n, np.int8)
-            for edge in edges:
-                above += pop.size >= edge
-            cls += np.where(pop.committed == seg, above, 0)
-    parent = pop.region.astype(np.int64) * 2 + pop.committed
     n_g = n_regions * 2 * k
-    weight, count, entered = group_days(parent * k + cls, n_g, pop.size, pop.arrive,
-                                        pop.churn, days)
-    entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
+    if (tuple(quantiles) == pop.size_classes and pop.fine_weight is not None
+            and pop.fine_count is not None and pop.fine_arrivals is not None
+            and pop.fine_weight.shape == (n_g, days)):
+        weight, count, entered = pop.fine_weight, pop.fine_count, pop.fine_arrivals
+    else:
+        cls = size_classes_of(pop.size, pop.committed, pop.n_start, quantiles)
+        parent = pop.region.astype(np.int64) * 2 + pop.committed
+        weight, count, entered = group_days(parent * k + cls, n_g, pop.size, pop.arrive,
+                                            pop.churn, days)
+        entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
     par = np.arange(n_g) // k
     return Groups(par % 2 == 1, par // 2, par, count, weight, entered)
 
@@ -284,6 +280,12 @@ class Customers:
         out = np.zeros((n_p, d1 - d0))
         np.add.at(out, self.g.parent, w)
         return out
+
+
+def size_classes(sc: Scenario) -> tuple[float, ...]:
+    """The quantiles of size that cut the scenario's tiers into size classes."""
+    sec: Section | None = sc.customers
+    return tuple((DEFAULTS if sec is None else sec).size_class_quantiles)
 
 
 def for_replication(sc, clock, dem: DemandModel, surge_ent: np.ndarray, streams) -> Customers:

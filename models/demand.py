@@ -2,7 +2,8 @@
 
 Enterprise customers are NumPy arrays (size, region, tier, arrival day, churn day), never
 one process each. Because a customer's weight changes only when it arrives or churns, the
-daily totals per (region, tier) group are difference arrays summed once per replication;
+daily totals per (region, tier, size class) group are difference arrays summed once per
+replication, and summed over the size classes for each (region, tier);
 `hourly_all` then builds every hour of the run at once. Total use grows by a common intensity factor
 exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
 with a half-life, and m is the growth-multiplier stress knob. Before that curve, growth
@@ -17,6 +18,7 @@ same for consumers; `cloud_share` of it is served on the modelled clouds.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +78,13 @@ def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_loca
 
 @dataclass
 class Population:
-    """Enterprise customers as arrays, plus the per-group daily totals derived from them."""
+    """Enterprise customers as arrays, plus the per-group daily totals derived from them.
+
+    The totals are kept per fine group (region x tier x size class: `fine_*`, row
+    ``(region * 2 + committed) * classes + class``) and summed over the size classes for
+    the (region, tier) tables; the size classes are quantiles of size within each tier
+    (`size_classes`, see `size_classes_of`).
+    """
 
     size: np.ndarray        # float32 relative size (lognormal)
     region: np.ndarray      # int8 region index
@@ -86,11 +94,41 @@ class Population:
     weight: np.ndarray      # (groups, days) summed size of active customers
     count: np.ndarray       # (groups, days) number of active customers
     n_start: int = 0        # customers present at the start (the first n_start entries)
+    size_classes: tuple[float, ...] = ()  # quantiles cutting each tier into size classes
+    fine_weight: np.ndarray | None = None    # (groups x classes, days) as `weight`
+    fine_count: np.ndarray | None = None     # (groups x classes, days) as `count`
+    fine_arrivals: np.ndarray | None = None  # (groups x classes, days) joining on the day
 
     @property
     def n(self) -> int:
         """Customers ever present in the run."""
         return int(self.size.size)
+
+
+SIZE_CLASSES = (0.5, 0.8, 0.95, 0.99)
+"""Default quantiles of size that cut each tier into size classes."""
+
+
+def size_classes_of(size: np.ndarray, committed: np.ndarray, n_start: int,
+                    quantiles: Sequence[float]) -> np.ndarray:
+    """Each customer's size class within its tier.
+
+    The class is how many of the tier's cut points are at or below the customer's size:
+    `quantiles` of size among the customers present at the start (newcomers are drawn
+    from the same sizes and take the same cut points).
+    """
+    first = slice(0, max(n_start, 1))
+    cls = np.zeros(size.size, np.int64)
+    for seg in (False, True):
+        start = size[first][committed[first] == seg]
+        if start.size:
+            edges = np.quantile(start, quantiles).astype(size.dtype)
+            # A search in a handful of edges, as comparisons over the whole population.
+            above = np.zeros(size.size, np.int8)
+            for edge in edges:
+                above += size >= edge
+            cls += np.where(committed == seg, above, 0)
+    return cls
 
 
 def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.ndarray,
@@ -131,10 +169,12 @@ def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def build_population(d: Demand, days: int, rng: np.random.Generator) -> Population:
+def build_population(d: Demand, days: int, rng: np.random.Generator,
+                     size_classes: Sequence[float] = SIZE_CLASSES) -> Population:
     """Draw the customer population of one replication.
 
-    Draws, in order: counts and rates, sizes, regions, arrivals, churn.
+    Draws, in order: counts and rates, sizes, regions, arrivals, churn. The daily totals
+    are summed per fine group (`size_classes`), then over the size classes.
     """
     e = d.enterprise
     n0 = int(round(float(e.customers.sample(rng))))
@@ -144,7 +184,13 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
     churn_rate = max(0.0, float(e.churn_per_year.sample(rng)))
     n_new = int(rng.poisson(arrivals_per_year * days / 365.25))
     n = n0 + n_new
-    size = rng.lognormal(0.0, sigma, n).astype(np.float32)
+    # Lognormal sizes: exp(sigma z) of the stream's standard normals, as `rng.lognormal`
+    # draws them (NumPy's vectorized exp may differ from the C library's in the last bit
+    # of a double; that never reaches the float32 sizes).
+    z = rng.standard_normal(n)
+    z *= sigma
+    size = np.exp(z, out=z).astype(np.float32)
+    del z
     shares = np.array(list(e.region_shares.values()), float)
     region = _choice(rng, shares / shares.sum(), n)
     arrive = np.zeros(n, np.int32)
@@ -154,7 +200,10 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
                             np.bincount(rng.integers(0, span, n_new), minlength=span))
     if churn_rate > 0:
         life = rng.exponential(365.25 / churn_rate, n)
-        churn = np.minimum(arrive + np.ceil(life), days + 1).astype(np.int32)
+        np.ceil(life, out=life)
+        life += arrive
+        churn = np.minimum(life, days + 1, out=life).astype(np.int32)
+        del life
     else:
         churn = np.full(n, days + 1, np.int32)
     # The largest customers hold committed throughput: a size threshold from the
@@ -164,15 +213,23 @@ def build_population(d: Demand, days: int, rng: np.random.Generator) -> Populati
         committed = size >= threshold
     else:
         committed = np.zeros(n, bool)
-    groups = region.astype(np.int64) * 2 + committed
-    weight, count, _ = group_days(groups, shares.size * 2, size, arrive, churn, days)
-    return Population(size, region, committed, arrive, churn, weight, count, n0)
+    k = len(size_classes) + 1
+    n_par = shares.size * 2
+    parent = region.astype(np.int64) * 2 + committed
+    fine = parent * k + size_classes_of(size, committed, n0, size_classes)
+    f_weight, f_count, f_entered = group_days(fine, n_par * k, size, arrive, churn, days)
+    f_entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
+    weight = f_weight.reshape(n_par, k, days).sum(axis=1)
+    count = f_count.reshape(n_par, k, days).sum(axis=1)
+    return Population(size, region, committed, arrive, churn, weight, count, n0,
+                      tuple(size_classes), f_weight, f_count, f_entered)
 
 
 class DemandModel:
     """Daily demand in tokens/s per UTC hour, by tier: committed, on-demand, consumer."""
 
-    def __init__(self, d: Demand, clock: Clock, rng: np.random.Generator) -> None:
+    def __init__(self, d: Demand, clock: Clock, rng: np.random.Generator,
+                 size_classes: Sequence[float] = SIZE_CLASSES) -> None:
         self.clock = clock
         days = clock.days
         # Scalars first, then the population: a fixed draw order per stream.
@@ -198,7 +255,7 @@ class DemandModel:
         e_p2a = float(e.peak_to_average.sample(rng))
         e_peak = float(e.peak_local_hour.sample(rng))
         e_width = float(e.peak_width_hours.sample(rng))
-        self.pop = build_population(d, days, rng)
+        self.pop = build_population(d, days, rng, size_classes)
         # Batch tokens are billed at a discount: enterprise revenue buys more tokens.
         self.batch_discount = float(np.clip(d.batch_discount.sample(rng), 0, 1))
 

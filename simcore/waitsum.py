@@ -113,8 +113,11 @@ def cdf(x: ArrayLike, wait_p: ArrayLike, theta: ArrayLike, mean: ArrayLike,
 def _cdf(x: np.ndarray, p: np.ndarray, th: np.ndarray, m: np.ndarray,
          s: np.ndarray, cum: np.ndarray | None = None, cols: np.ndarray | None = None
          ) -> np.ndarray:
-    """P(W + X <= x); `cum` ((nodes, elements), see `_cumulants`), if given, holds the
-    elements' cumulants in its columns `cols` (default: all, in order)."""
+    """P(W + X <= x) per element.
+
+    `cum` ((nodes, elements), see `_cumulants`), if given, holds the elements' cumulants
+    in its columns `cols` (default: all, in order).
+    """
     sig = lognormal_sigma(s)
     if cum is None:
         cum = _cumulants(th, m, sig)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from capsim.models.capacity import CapacityModel
@@ -108,6 +110,18 @@ def test_groups_add_up_to_the_population(default_scenario):
         np.testing.assert_allclose(g.weight[rows].sum(axis=0), pop.weight[parent], rtol=1e-9)
     new = (np.arange(pop.n) >= pop.n_start) & (pop.arrive > 0)
     assert g.arrivals.sum() == new.sum()
+    # The population's own fine groups (drawn with these quantiles) are what cutting it
+    # afresh gives; other quantiles cut it afresh, and add up to it too.
+    fresh = build_groups(replace(pop, size_classes=()), 3, [0.5, 0.8, 0.95, 0.99], 400)
+    for name in ("count", "weight", "arrivals"):
+        np.testing.assert_array_equal(getattr(fresh, name), getattr(g, name))
+    other = build_groups(pop, 3, [0.3, 0.9], 400)
+    assert other.count.shape == (3 * 2 * 3, 400)
+    for parent in range(pop.count.shape[0]):
+        rows = other.parent == parent
+        np.testing.assert_allclose(other.count[rows].sum(axis=0), pop.count[parent], rtol=0)
+        np.testing.assert_allclose(other.weight[rows].sum(axis=0), pop.weight[parent],
+                                   rtol=1e-9)
     # Size classes split each segment by size: a higher class holds larger customers.
     assert (g.committed == (g.parent % 2 == 1)).all()
 

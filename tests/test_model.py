@@ -212,6 +212,31 @@ def test_log_growth_matches_its_rates():
     assert (L[3] - L[2]) / 0.001 == pytest.approx(np.log(1.3), rel=1e-4)  # ends at ln g_inf
 
 
+def test_population_sizes_are_the_streams_lognormal_draws():
+    # build_population draws sizes as exp(sigma z) of the stream's normals in float32,
+    # because it is faster than rng.lognormal; it must give the same sizes.
+    for seed, sigma in [(1, 2.0), (2, 2.3), (3, 2.6), (4, 0.7)]:
+        want = np.random.default_rng(seed).lognormal(0.0, sigma, 200_000).astype(np.float32)
+        z = np.random.default_rng(seed).standard_normal(200_000)
+        np.testing.assert_array_equal(np.exp(sigma * z).astype(np.float32), want)
+
+
+def test_population_tables_are_its_fine_groups_summed(default_scenario):
+    pop = build_population(default_scenario.demand, 500, np.random.default_rng(3))
+    k = len(pop.size_classes) + 1
+    assert pop.fine_count is not None and pop.fine_weight is not None
+    parent = pop.region.astype(np.int64) * 2 + pop.committed
+    for g in range(pop.count.shape[0]):
+        mine = parent == g
+        # Head count on day d: customers of the group who arrived by d and churn after it.
+        for d in (0, 250, 499):
+            on = mine & (pop.arrive <= d) & (pop.churn > d)
+            assert pop.count[g, d] == on.sum()
+            assert pop.weight[g, d] == pytest.approx(pop.size[on].sum(dtype=float), rel=1e-9)
+        np.testing.assert_array_equal(pop.fine_count[g * k:(g + 1) * k].sum(axis=0),
+                                      pop.count[g])
+
+
 def test_population_sizes_and_shares_follow_their_distributions(default_scenario):
     from scipy import stats as sst
 

@@ -118,17 +118,17 @@ def size_classes_of(size: np.ndarray, committed: np.ndarray, n_start: int,
     from the same sizes and take the same cut points).
     """
     first = slice(0, max(n_start, 1))
-    cls = np.zeros(size.size, np.int64)
+    by_seg = []
     for seg in (False, True):
         start = size[first][committed[first] == seg]
+        above = np.zeros(size.size, np.int8)
         if start.size:
             edges = np.quantile(start, quantiles).astype(size.dtype)
             # A search in a handful of edges, as comparisons over the whole population.
-            above = np.zeros(size.size, np.int8)
             for edge in edges:
                 above += size >= edge
-            cls += np.where(committed == seg, above, 0)
-    return cls
+        by_seg.append(above)
+    return np.where(committed, by_seg[1], by_seg[0]).astype(np.int64)
 
 
 def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.ndarray,

@@ -200,10 +200,16 @@ class DailyLoop:
         # (capacity, occupied MW, spend, FP8) follows from these after the run.
         self.chips = np.zeros((days, len(STATES), n_g), np.int64)
         self.energized = np.zeros((days, n_c))
-        self.awaiting = np.zeros((days, n_g), np.int64)
+        # Chips due from the lines and not shipped: planned chips due less the lines' net
+        # shipments, which are what the day records (`awaiting` subtracts after the run).
+        self._net_shipped = np.zeros((days, n_g), np.int64)
+        self._due: np.ndarray | None = None
         self.held = np.zeros((days, n_g), bool)
-        self.daily = np.zeros((days, 3))    # investment received, MW ordered, MW of power ordered
-        self.pool_stock = np.zeros((days, len(pools)))
+        # Investment received, MW ordered, MW of power ordered, then each pool's stock, as
+        # one tuple a day (`daily` and `pool_stock` are their columns).
+        self._rows: list[tuple[float, ...]] = []
+        self._table: np.ndarray | None = None
+        self.n_pools = len(pools)
         self.run_rate = np.zeros(days)       # $/year as tranches saw it (0 where not needed)
         self._bound: list[float] | None = None
         self._milestone = np.inf             # the lowest milestone not reached yet
@@ -311,7 +317,8 @@ class DailyLoop:
 
     def _run(self, sim):
         env, f, lines = sim.env, self.fleet, self.lines
-        due = lines.due_planned_at((np.arange(self.clock.days) + 0.5) * HOURS_PER_DAY)
+        self._due = lines.due_planned_at((np.arange(self.clock.days) + 0.5) * HOURS_PER_DAY)
+        row, pools = self._rows.append, self.pools
         yield env.timeout(HOURS_PER_DAY / 2)
         # The days that end a review period, and each day's bound on the run-rate: most
         # days need neither a review nor a tranche check, and pay one lookup for each.
@@ -334,12 +341,34 @@ class DailyLoop:
             if reviews[day]:
                 self._review(day)
             self.energized[day] = f.energized
-            self.awaiting[day] = lines.awaiting_with(due[day])
+            self._net_shipped[day] = lines.net_shipped
             self.held[day] = lines.held
-            self.daily[day] = (self._received, *self.orders())
-            for i, c in enumerate(self.pools):
-                self.pool_stock[day, i] = c.level
+            row((self._received, *self.orders(), *[c.level for c in pools]))
             yield env.timeout(HOURS_PER_DAY)
+
+    @property
+    def awaiting(self) -> np.ndarray:
+        """(days, generations) chips due from the lines and not yet shipped, each day."""
+        if self._due is None:
+            return np.zeros_like(self._net_shipped)
+        return self._due - self._net_shipped
+
+    def _recorded(self) -> np.ndarray:
+        """(days, 3 + pools): the day's tuples as one table (after the run)."""
+        if self._table is None or len(self._table) != len(self._rows):
+            self._table = (np.array(self._rows, float) if self._rows
+                           else np.zeros((0, 3 + self.n_pools)))
+        return self._table
+
+    @property
+    def daily(self) -> np.ndarray:
+        """(days, 3): investment received, MW ordered, MW of power ordered, cumulative."""
+        return self._recorded()[:, :3]
+
+    @property
+    def pool_stock(self) -> np.ndarray:
+        """(days, pools): each component pool's stock."""
+        return self._recorded()[:, 3:]
 
     def total_tps(self, d0: int = 0, d1: int | None = None) -> np.ndarray:
         """Tokens/s of the healthy installed chips on days d0 .. d1 - 1, with efficiency."""

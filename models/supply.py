@@ -177,6 +177,15 @@ class ProductionLines:
         return due_planned - self._net_shipped
 
     @property
+    def net_shipped(self) -> np.ndarray:
+        """Chips shipped less chips ordered and started, per generation (live array).
+
+        Chips due and not yet shipped are the planned chips due less these
+        (`awaiting_with`).
+        """
+        return self._net_shipped
+
+    @property
     def awaiting(self) -> np.ndarray:
         """Chips due and not yet shipped, per generation.
 

@@ -190,7 +190,10 @@ class Fleet:
             return 0
         mine = sorted(self._cohorts[g])
         left, kept = chips, []
-        for day, gen, n in mine:
+        for i, (day, gen, n) in enumerate(mine):
+            if not left:  # the younger cohorts stay as they are
+                kept += mine[i:]
+                break
             take = min(n, left)
             left -= take
             self._sched[gen, self._row(day)] -= take

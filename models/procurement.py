@@ -91,8 +91,8 @@ class PowerGate:
         # leave space for), and those at least swap_ratio times worse (it may retire them).
         per_w = fleet.tps / fleet.kw
         self._cloud = [int(c) for c in fleet.cloud]
-        self._better = [(fleet.cloud == c) & (per_w > per_w[g]) for g, c in enumerate(self._cloud)]
-        self._any_better = [bool(b.any()) for b in self._better]
+        self._better = [[int(o) for o in np.flatnonzero((fleet.cloud == c) & (per_w > per_w[g]))]
+                        for g, c in enumerate(self._cloud)]
         self._worse = [[int(o) for o in np.argsort(per_w, kind="stable")
                         if fleet.cloud[o] == c and per_w[o] * self.swap_ratio <= per_w[g]]
                        for g, c in enumerate(self._cloud)]
@@ -140,10 +140,14 @@ class PowerGate:
         t = now + self.arrival_h + self.lead_h
         free_kw = (self._power_mw_by(t, c) * 1000.0
                    - self._committed_kw(t / HOURS_PER_DAY, c))
-        if self.due is not None and self._any_better[g]:
+        better = self._better[g]
+        if self.due is not None and better:
             # Powered space goes to the best tokens per watt first, as placement does.
-            better = self._better[g]
-            free_kw -= float((self.due()[better] * f.kw[better]).sum())
+            due = self.due().tolist()
+            kw = 0.0
+            for o in better:
+                kw += due[o] * self._kw_l[o]
+            free_kw -= kw
         fit = int(max(0.0, free_kw) // f.kw[g])
         if fit < chips and self.swap_ratio > 0:
             free_kw += self._swap(g, (chips - fit) * f.kw[g])

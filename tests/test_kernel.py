@@ -144,3 +144,33 @@ def test_a_run_directory_is_held_by_one_process_at_a_time(tmp_path):
     a.unlock()
     RunStore.open(tmp_path / "r", lock=True).unlock()
     RunStore.create(tmp_path / "r", m, force=True).unlock()
+
+
+_ALLOCATOR_RUN = """
+import json, sys
+from capsim.models.capacity import CapacityModel
+from capsim.models.scenario import load
+from capsim.simcore import simulation
+r = simulation.run_replication(CapacityModel, load()[0], 3, 1)
+print(json.dumps({"tuned": simulation.tune_allocator(), "kpis": r.kpis,
+                  "served": float(r.timeseries["served_tps"].sum())}))
+"""
+
+
+def test_allocator_tuning_leaves_results_alone_and_can_be_switched_off():
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def run(**env):
+        out = subprocess.run([sys.executable, "-c", _ALLOCATOR_RUN], capture_output=True,
+                             text=True, check=True, env={**os.environ, **env})
+        return json.loads(out.stdout)
+
+    tuned, plain = run(), run(CAPSIM_MALLOC="default")
+    assert plain["tuned"] is False
+    if sys.platform == "linux":
+        assert tuned["tuned"] is True
+    # Where memory comes from changes no number.
+    assert tuned["kpis"] == plain["kpis"] and tuned["served"] == plain["served"]

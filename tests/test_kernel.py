@@ -174,3 +174,27 @@ def test_allocator_tuning_leaves_results_alone_and_can_be_switched_off():
         assert tuned["tuned"] is True
     # Where memory comes from changes no number.
     assert tuned["kpis"] == plain["kpis"] and tuned["served"] == plain["served"]
+
+
+def test_a_replication_restores_the_collectors_state_even_when_it_fails():
+    import gc
+
+    from capsim.simcore.simulation import run_replication
+
+    class Broken:
+        def __init__(self, scenario):
+            pass
+
+        def build(self, streams):
+            assert not gc.isenabled()  # no automatic collections during a replication
+            raise RuntimeError("bad scenario")
+
+    was = gc.isenabled()
+    try:
+        for state in (True, False):
+            (gc.enable if state else gc.disable)()
+            with pytest.raises(RuntimeError, match="bad scenario"):
+                run_replication(Broken, None, 1, 0)
+            assert gc.isenabled() is state
+    finally:
+        (gc.enable if was else gc.disable)()

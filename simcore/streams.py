@@ -152,6 +152,12 @@ class Triangular(_Spec):
 
     def ppf(self, u):  # noqa: D102
         a, c, b = self.low, self.mode, self.high
+        if isinstance(u, float) and b != a:
+            # One draw (most of a replication's parameters): the same arithmetic as below
+            # in plain numbers, only the branch that applies.
+            if u < (c - a) / (b - a):
+                return a + math.sqrt(u * (b - a) * (c - a))
+            return b - math.sqrt((1 - u) * (b - a) * (b - c))
         u = np.asarray(u, float)
         if b == a:
             return np.full(u.shape, a)

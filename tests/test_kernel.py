@@ -198,3 +198,14 @@ def test_a_replication_restores_the_collectors_state_even_when_it_fails():
             assert gc.isenabled() is state
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def test_triangular_quantile_of_one_draw_equals_the_vectorized_one():
+    from capsim.simcore.streams import Triangular
+
+    for low, mode, high in [(1.0, 2.5, 7.0), (0.0, 0.0, 3.0), (-2.0, 5.0, 5.0)]:
+        t = Triangular(dist="triangular", low=low, mode=mode, high=high)
+        fc = (mode - low) / (high - low)
+        u = np.concatenate([np.random.default_rng(0).random(20_000), [0.0, fc, 1.0]])
+        one = np.array([t.ppf(float(x)) for x in u])
+        np.testing.assert_array_equal(one, t.ppf(u))

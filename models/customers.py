@@ -336,19 +336,22 @@ def kpis(dates: np.ndarray, group_hours: np.ndarray, group_any: np.ndarray,
     # A month's customers throttled at least once: the groups throttled in some hour of
     # the month (all alike inside a group), at the month's mean head count.
     month = np.asarray(dates).astype("datetime64[M]")
-    _, idx = np.unique(month, return_inverse=True)
-    shares = []
-    for m in range(int(idx.max()) + 1 if idx.size else 0):
-        rows = idx == m
-        heads = active[rows].mean(axis=0)
-        if heads.sum() > 0:
-            shares.append(float((heads * group_any[rows].any(axis=0)).sum() / heads.sum()))
+    shares = np.zeros(0)
+    if month.size:
+        # The days of a month are consecutive: each month's rows are one segment.
+        first = np.flatnonzero(np.r_[True, month[1:] != month[:-1]])
+        n_days = np.diff(np.r_[first, month.size])
+        heads = np.add.reduceat(active, first, axis=0) / n_days[:, None]
+        hit = np.logical_or.reduceat(group_any, first, axis=0)
+        total = heads.sum(axis=1)
+        ok = total > 0
+        shares = (heads * hit).sum(axis=1)[ok] / total[ok]
     potential = float(potential_tps.sum())
     return {
         "customer_hours_throttled": hours,
         "customer_hours_throttled_share": (float(np.clip(hours / active_hours, 0, 1))
                                            if active_hours > 0 else 0.0),
-        "enterprise_throttled_monthly_share": float(np.mean(shares)) if shares else 0.0,
+        "enterprise_throttled_monthly_share": float(np.mean(shares)) if shares.size else 0.0,
         "customers_lost_to_competitors": float(lost.sum()),
         "demand_lost_share": (float(np.clip(1 - demand_tps.sum() / potential, 0, 1))
                               if potential > 0 else 0.0),

@@ -229,3 +229,24 @@ def test_reaction_parameters_come_from_their_own_stream():
     assert isinstance(ra, Reaction) and isinstance(rb, Reaction)
     assert rb.retry_share == 0.9 and ra.churn_per_year == rb.churn_per_year
     np.testing.assert_array_equal(a.demand_days.total, b.demand_days.total)
+
+
+def test_monthly_throttled_share_is_the_mean_over_months_of_throttled_head_counts():
+    from capsim.models.customers import kpis
+
+    rng = np.random.default_rng(4)
+    dates = np.arange("2026-01-20", "2026-06-03", dtype="datetime64[D]")
+    days, groups = dates.size, 7
+    active = rng.integers(0, 50, (days, groups)).astype(float)
+    active[40:75] = 0.0  # a month with nobody active does not count
+    hit = rng.random((days, groups)) < 0.05
+    got = kpis(dates, np.where(hit, 3.0, 0.0), hit, active, np.zeros(days), np.ones(days),
+               np.ones(days), np.ones(days))["enterprise_throttled_monthly_share"]
+    month = dates.astype("datetime64[M]")
+    want = []
+    for m in np.unique(month):
+        rows = month == m
+        heads = active[rows].mean(axis=0)
+        if heads.sum() > 0:
+            want.append((heads * hit[rows].any(axis=0)).sum() / heads.sum())
+    assert len(want) == 5 and got == pytest.approx(np.mean(want), rel=1e-12)

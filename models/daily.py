@@ -23,6 +23,7 @@ from capsim.models.rationing import allocate_retrying
 from capsim.models.service import HourlyService, serving_capacity
 from capsim.models.supply import ProductionLines
 from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.simulation import advance
 
 RUN_RATE_DAYS = 30
 """Days in the trailing mean of the revenue run-rate."""
@@ -344,7 +345,9 @@ class DailyLoop:
             self._net_shipped[day] = lines.net_shipped
             self.held[day] = lines.held
             row((self._received, *self.orders(), *[c.level for c in pools]))
-            yield env.timeout(HOURS_PER_DAY)
+            # The next day at once when nothing else happens before its step.
+            if not advance(env, env.now + HOURS_PER_DAY):
+                yield env.timeout(HOURS_PER_DAY)
 
     @property
     def awaiting(self) -> np.ndarray:

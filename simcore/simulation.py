@@ -54,6 +54,22 @@ class Simulation:
         self.env.run(until=self.clock.horizon)
 
 
+def advance(env: simpy.Environment, t: float) -> bool:
+    """Move `env`'s clock to `t` at once when no event is due before or at `t`.
+
+    For a process that wakes at fixed times (the daily step): when nothing else happens
+    up to its next wake-up, it carries on at once instead of yielding a timeout through
+    the event queue. The order of events and the clock are what the timeout would give:
+    events scheduled from here on are dated from `t`, and an event already due at `t`
+    (which would come before a timeout scheduled now) makes this return False, leaving
+    the clock alone, so that the process yields its timeout as usual.
+    """
+    if env.peek() > t:
+        env._now = t  # SimPy's clock (Environment.step sets it the same way)
+        return True
+    return False
+
+
 @dataclass
 class RunResult:
     """What one replication returns: plain data, no live objects.

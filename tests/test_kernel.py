@@ -209,3 +209,34 @@ def test_triangular_quantile_of_one_draw_equals_the_vectorized_one():
         u = np.concatenate([np.random.default_rng(0).random(20_000), [0.0, fc, 1.0]])
         one = np.array([t.ppf(float(x)) for x in u])
         np.testing.assert_array_equal(one, t.ppf(u))
+
+
+def test_advancing_the_clock_gives_the_events_a_timeout_would():
+    import simpy
+    from capsim.simcore.simulation import advance
+
+    def run(skip: bool) -> list[tuple[float, str]]:
+        env, seen = simpy.Environment(), []
+
+        def ticker():
+            yield env.timeout(0.5)
+            for day in range(40):
+                seen.append((env.now, f"tick {day}"))
+                if day == 7:  # work started by a tick runs before the next tick
+                    env.process(other([0.0, 3.0]))
+                if not (skip and advance(env, env.now + 1.0)):
+                    yield env.timeout(1.0)
+
+        def other(waits):
+            for w in waits:
+                yield env.timeout(w)
+                seen.append((env.now, "other"))
+
+        env.process(ticker())
+        # Events between ticks and exactly at them (those scheduled first go first).
+        env.process(other([3.5, 0.25, 9.75, 10.0, 0.0]))
+        env.run(until=41.0)
+        return seen
+
+    assert run(True) == run(False)
+    assert sum(1 for _, who in run(True) if who == "other") == 7

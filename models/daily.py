@@ -218,6 +218,8 @@ class DailyLoop:
         self._served_to = 0                  # days before this one are served
         self._full: np.ndarray | None = None  # each day's revenue at full service
         self._top_price = np.zeros(0)        # each day's highest price, $ per M tokens
+        self._day_bound = np.zeros(days)     # each day's most revenue, days before _bound_to
+        self._bound_to = 0
         self._who: list[tuple[int, Throttling]] = []  # reviews' throttling, by first day
         # Their service, written in place day range by day range (no copies to join).
         z = np.zeros
@@ -266,11 +268,15 @@ class DailyLoop:
         if self._full is None:
             self._full = full_revenue(self.demand, t)
             self._top_price = float(t.prices.max()) * t.price_factor(0, self.clock.days)
-        most = t.serving_share + (1.0 - t.serving_share) * t.flex_share
-        cap = (self.total_tps(d0, day + 1) * most * self._top_price[d0:day + 1]
-               * finance.SECONDS_PER_DAY / 1e6)
-        top = (self._done.revenue[lo:d0].sum()
-               + np.minimum(self._full[d0:day + 1], cap).sum())
+        # Each day's bound is computed once (a day's chips and prices do not change).
+        a = max(self._bound_to, d0)
+        if a <= day:
+            most = t.serving_share + (1.0 - t.serving_share) * t.flex_share
+            cap = (self.total_tps(a, day + 1) * most * self._top_price[a:day + 1]
+                   * finance.SECONDS_PER_DAY / 1e6)
+            self._day_bound[a:day + 1] = np.minimum(self._full[a:day + 1], cap)
+            self._bound_to = day + 1
+        top = self._done.revenue[lo:d0].sum() + self._day_bound[d0:day + 1].sum()
         run_rate = (top / (day + 1 - lo) * finance.DAYS_PER_YEAR
                     / max(t.cloud_share, 1e-12))
         return run_rate * (1 + 1e-9) < self._milestone

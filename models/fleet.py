@@ -96,6 +96,8 @@ class Fleet:
         self.retired_early = np.zeros(n, np.int64)  # chips retired early to make room
         # Newest generation first: it gives the most tokens per MW of scarce power.
         self._order = np.argsort(-(self.tps / self.kw), kind="stable")
+        self._order_l, self._cloud_l = self._order.tolist(), self.cloud.tolist()
+        self._kw_l, self._rack_l = self.kw.tolist(), self.rack.tolist()
 
     # -- events ---------------------------------------------------------------------
     def ship(self, g: int, chips: int) -> None:
@@ -389,17 +391,19 @@ class Fleet:
 
         The last rack of a generation may be partly filled when fewer chips are waiting.
         """
-        free_kw = self.energized * 1000.0 - self.occupied_kw_by_cloud()
-        for g in self._order:
-            c = self.cloud[g]
-            if self.waiting[g] == 0 or free_kw[c] <= 0:
+        # Plain Python numbers: a handful of generations and clouds.
+        free_kw = (self.energized * 1000.0 - self.occupied_kw_by_cloud()).tolist()
+        waiting, kw, rack = self.waiting.tolist(), self._kw_l, self._rack_l
+        for g in self._order_l:
+            c = self._cloud_l[g]
+            if waiting[g] == 0 or free_kw[c] <= 0:
                 continue
-            racks = np.floor(free_kw[c] / (self.kw[g] * self.rack[g]) + 1e-9)
-            n = int(min(self.waiting[g], racks * self.rack[g]))
+            racks = math.floor(free_kw[c] / (kw[g] * rack[g]) + 1e-9)
+            n = min(waiting[g], racks * rack[g])
             if n <= 0:
                 continue
             self.waiting[g] -= n
             self.installed[g] += n
-            free_kw[c] -= n * self.kw[g]
-            for born, m in self._take_waiting(int(g), n):
-                self._push(born + self.life_days, int(g), m)
+            free_kw[c] -= n * kw[g]
+            for born, m in self._take_waiting(g, n):
+                self._push(born + self.life_days, g, m)

@@ -155,6 +155,9 @@ class Customers:
         # A review changes every later day; rows past `_filled` are written when first
         # read (with the latest review's shares, `_last`), not at every review.
         self._filled, self._last = days, self.retained[0].copy()
+        self._reviews = 0  # reviews that changed the retained shares
+        self._active_key: tuple[int, int, int] | None = None
+        self._active = np.zeros((0, groups.count.shape[0]))
         self.consumer_retained = np.ones(days)
         self.lost = np.zeros(days)           # customers lost to competitors, by day
         self.changed = False                 # some group lost customers: demand to rebuild
@@ -176,8 +179,18 @@ class Customers:
         return self.reaction.retry_share
 
     def active(self, d0: int, d1: int) -> np.ndarray:
-        """(days, G) active customers of each group on days d0 .. d1 - 1 (whole numbers)."""
-        return np.rint(self._rows(d0, d1) * self.g.count[:, d0:d1].T)
+        """(days, G) active customers of each group on days d0 .. d1 - 1 (whole numbers).
+
+        Read-only. A review period's head counts are asked for by the demand rebuilt for
+        it, then by its review (who was throttled, who leaves): computed once until a
+        review changes the retained shares.
+        """
+        key = (d0, d1, self._reviews)
+        if self._active_key != key:
+            self._active = np.rint(self._rows(d0, d1) * self.g.count[:, d0:d1].T)
+            self._active.flags.writeable = False
+            self._active_key = key
+        return self._active
 
     def active_by_tier(self, d0: int, d1: int) -> tuple[np.ndarray, np.ndarray]:
         """(committed, on-demand) active customers per day, whole numbers."""
@@ -257,6 +270,7 @@ class Customers:
         with np.errstate(divide="ignore", invalid="ignore"):
             s_new = np.where(base > 0, np.maximum(s - lost / np.maximum(base, 1.0), 0.0), s)
         self.retained[b:end] = s_new
+        self._reviews += 1  # head counts computed before are out of date
         self._filled, self._last = end, s_new
         self.lost[b] += lost.sum()
         if "churn" in self.reactions:

@@ -166,7 +166,8 @@ def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.nd
     e50, e99 = waitsum.quantiles(chance, theta, mean_s[:, None], scv_s[:, None], levels)
 
     def capped(x: np.ndarray) -> np.ndarray:
-        return np.minimum(np.nan_to_num(x, nan=cap_s, posinf=cap_s), cap_s)
+        # At most cap_s; a NaN or infinite latency (an overloaded hour) is cap_s too.
+        return np.fmin(x, cap_s)
 
     ok = stable & (wait_p99 <= spec.slo_p99_wait_s)
     return Latencies(wait_p99, capped(t50), capped(t99), capped(e50), capped(e99), ok)

@@ -123,18 +123,31 @@ def _cdf(x: np.ndarray, p: np.ndarray, th: np.ndarray, m: np.ndarray,
         cum = _cumulants(th, m, sig)
     if cols is None:
         cols = np.arange(x.size)
-    # H(x) = exp(-theta (x - X_k)) * cum_k with k the last node at or below x.
     with np.errstate(divide="ignore", invalid="ignore"):
-        zx = (np.log(np.maximum(x, 1e-300) / m) + 0.5 * sig * sig) / np.where(sig > 0, sig, 1)
+        return _cdf_at(x, p, th, m, s, sig, 0.5 * sig * sig, cum, cols, True)
+
+
+def _cdf_at(x: np.ndarray, p: np.ndarray, th: np.ndarray, m: np.ndarray, s: np.ndarray,
+            sig: np.ndarray, half_var: np.ndarray, cum: np.ndarray, cols: np.ndarray,
+            any_det: bool) -> np.ndarray:
+    """`_cdf` given X's sigma and 0.5 sigma^2 (under the caller's errstate).
+
+    `any_det`: whether some element may have s <= 0 (a deterministic X).
+    """
+    # X's own cdf at x and H(x) = exp(-theta (x - X_k)) * cum_k with k the last node at
+    # or below x, both from x's standard score.
+    zx = (np.log(np.maximum(x, 1e-300) / m) + half_var) / np.where(sig > 0, sig, 1.0)
     k = np.searchsorted(_Z, zx, side="right") - 1
     kk = np.maximum(k, 0)
-    node = m * np.exp(-0.5 * sig * sig + sig * _Z[kk])
+    node = m * np.exp(-half_var + sig * _Z[kk])
     h = np.where(k >= 0, np.exp(-th * np.maximum(x - node, 0.0)) * cum[kk, cols], 0.0)
-    det = s <= 0
-    if det.any():
-        g = x[det] - m[det]
-        h[det] = np.where(g >= 0, np.exp(-th[det] * np.maximum(g, 0.0)), 0.0)
-    return lognormal_cdf(x, m, s) - p * h
+    if any_det:
+        det = s <= 0
+        if det.any():
+            g = x[det] - m[det]
+            h[det] = np.where(g >= 0, np.exp(-th[det] * np.maximum(g, 0.0)), 0.0)
+    f_x = np.where(sig > 0, special.ndtr(zx), (x >= m).astype(float))
+    return f_x - p * h
 
 
 def _cumulants(th: np.ndarray, m: np.ndarray, sig: np.ndarray) -> np.ndarray:
@@ -160,15 +173,20 @@ def _bisect(q: float, p: np.ndarray, th: np.ndarray, m: np.ndarray, s: np.ndarra
     `cum`: the elements' cumulants (`_cumulants`), computed here when not given.
     """
     a, b = a.copy(), b.copy()
+    sig = lognormal_sigma(s)
+    half_var = 0.5 * sig * sig
+    any_det = bool((s <= 0).any())
     if cum is None:
-        cum = _cumulants(th, m, lognormal_sigma(s))
-    for _ in range(60):
-        live = b - a > 1e-5 * np.maximum(b, 1e-12 * m)
-        if not live.any():
-            break
-        i = np.flatnonzero(live)
-        mid = 0.5 * (a[i] + b[i])
-        above = _cdf(mid, p[i], th[i], m[i], s[i], cum, i) >= q
-        b[i] = np.where(above, mid, b[i])
-        a[i] = np.where(above, a[i], mid)
+        cum = _cumulants(th, m, sig)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for _ in range(60):
+            live = b - a > 1e-5 * np.maximum(b, 1e-12 * m)
+            if not live.any():
+                break
+            i = np.flatnonzero(live)
+            mid = 0.5 * (a[i] + b[i])
+            above = _cdf_at(mid, p[i], th[i], m[i], s[i], sig[i], half_var[i], cum, i,
+                            any_det) >= q
+            b[i] = np.where(above, mid, b[i])
+            a[i] = np.where(above, a[i], mid)
     return b

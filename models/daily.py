@@ -133,7 +133,12 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
     cap = serving_capacity(total_tps[:, None], terms.serving_share, terms.flex_share,
                            demand.interactive[d0:d1], terms.flex_target)
     cu = demand.customers
-    retry = np.where(np.arange(d0, d1) >= cu.from_day, cu.retry_share, 0.0)[:, None]
+    # The share of unserved tokens that retry: from the day customers react (one number
+    # when the whole range is on one side of that day).
+    if d0 >= cu.from_day or d1 <= cu.from_day:
+        retry: float | np.ndarray = cu.retry_share if d0 >= cu.from_day else 0.0
+    else:
+        retry = np.where(np.arange(d0, d1) >= cu.from_day, cu.retry_share, 0.0)[:, None]
     hs, fresh = allocate_retrying(cap, [c, o, n], batch, retry)
     assert hs.served_by_tier is not None
     uns = hs.unserved_by_tier.sum(axis=2).T / 24.0                   # (days, tiers)

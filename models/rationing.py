@@ -96,7 +96,10 @@ def allocate_retrying(capacity: np.ndarray, tiers: list[np.ndarray],
         remaining = free
     by_tier[-1], unserved[-1], short[-1], batch = fill_batch(remaining, batch_daily_mean)
     served += by_tier[-1]
-    demand_total = np.sum(tiers, axis=0) + batch
+    demand_total = tiers[0].copy() if tiers else np.zeros(remaining.shape)
+    for t in tiers[1:]:  # in tier order, as a sum over the stacked tiers adds them
+        demand_total += t
+    demand_total += batch
     return (HourlyService(capacity, demand_total, served, unserved, short, retried, by_tier),
             fresh)
 

@@ -39,10 +39,13 @@ def retry_queue(missed: np.ndarray, free: np.ndarray, retry_share: float | np.nd
     arrive = np.asarray(retry_share, float) * missed
     s = np.cumsum(arrive - free, axis=-1)
     queue = s - np.minimum(np.minimum.accumulate(s, axis=-1), 0.0)
-    before = np.concatenate([np.zeros_like(queue[..., :1]), queue[..., :-1]], axis=-1)
+    before = np.empty_like(queue)  # the queue at the start of each hour
+    before[..., 0] = 0.0
+    before[..., 1:] = queue[..., :-1]
     # Retries taken in the hour: the queue before it plus what arrives minus what is left;
-    # an hour that misses tokens has no free capacity, so it takes none (clip: rounding).
-    took = np.clip(before + arrive - queue, 0.0, free)
+    # an hour that misses tokens has no free capacity, so it takes none (clipped to
+    # [0, free]: rounding).
+    took = np.minimum(np.maximum(before + arrive - queue, 0.0), free)
     return took, queue[..., -1]
 
 
@@ -112,19 +115,21 @@ def water_level(x: np.ndarray, n: np.ndarray, cap: np.ndarray) -> np.ndarray:
         n: (rows, groups) customers in each group.
         cap: (rows,) tokens/s the tier can serve.
     """
+    # Each row's groups by what a customer asks for (gathered by (row, column) indices).
+    row = np.arange(x.shape[0])
     order = np.argsort(x, axis=1)
-    xs = np.take_along_axis(x, order, axis=1)
-    ns = np.take_along_axis(n, order, axis=1)
+    xs = x[row[:, None], order]
+    ns = n[row[:, None], order]
     nx = ns * xs
     below = np.cumsum(nx, axis=1) - nx                       # demand of smaller groups
     at_or_above = np.cumsum(ns[:, ::-1], axis=1)[:, ::-1]    # customers from group k up
     # Served if the limit were x_k: nondecreasing in k; the limit lies where it passes cap.
     f = below + xs * at_or_above
     k = (f <= cap[:, None]).sum(axis=1)
-    idx = np.minimum(k, x.shape[1] - 1)[:, None]
-    rest = np.take_along_axis(at_or_above, idx, axis=1)[:, 0]
+    idx = np.minimum(k, x.shape[1] - 1)
+    rest = at_or_above[row, idx]
     with np.errstate(divide="ignore", invalid="ignore"):
-        level = (cap - np.take_along_axis(below, idx, axis=1)[:, 0]) / rest
+        level = (cap - below[row, idx]) / rest
     return np.where(k >= x.shape[1], np.inf, level)
 
 

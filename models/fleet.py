@@ -226,7 +226,7 @@ class Fleet:
         # day past the run counts none of them as retiring (not all of them).
         first = max(0, int(self._day) - 1)
         stop = min(self._row(math.floor(day)) + 1, self._sched.shape[1] - 1)
-        out = self._sched[:, first:max(first, stop)].sum(axis=1)
+        out = np.add.reduce(self._sched[:, first:max(first, stop)], axis=1)
         for g, q in enumerate(self._waiting_q):
             ending = 0
             for born, n in q:

@@ -167,7 +167,6 @@ class PowerGate:
         The worst per watt go first; returns the facility kW freed.
         """
         f = self.fleet
-        per_w = f.tps / f.kw
         freed = 0.0
         for o in self._worse[g]:
             if freed >= need_kw:
@@ -177,6 +176,7 @@ class PowerGate:
             n = f.retire_early(o, int(np.ceil((need_kw - freed) / f.kw[o])))
             freed += n * f.kw[o]
             if n and self.log is not None:
+                per_w = f.tps / f.kw
                 self.log(f.generations[o], f"{n} chips retired early for "
                          f"{f.generations[g]} ({per_w[g] / per_w[o]:.1f}x tokens per watt)", n)
         return freed

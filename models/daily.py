@@ -11,6 +11,7 @@ service would earn could reach a pending milestone.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -341,9 +342,16 @@ class DailyLoop:
                 if end > 0:
                     reviews[end - 1] = True
         bound: list[float] = []
+        # What the day records, bound once (the fleet's and the lines' arrays are
+        # updated in place).
+        step, orders, level = f.step, self.orders, operator.attrgetter("level")
+        chips, state = self.chips, f.state
+        energized, energized_now = self.energized, f.energized
+        net_shipped, net_now = self._net_shipped, lines.net_shipped
+        held, held_now = self.held, lines.held
         for day in range(days):
-            f.step(day)
-            self.chips[day] = f.state
+            step(day)
+            chips[day] = state
             if not day:
                 self._check_tranches(day)  # computes the bounds
                 assert self._bound is not None
@@ -352,10 +360,10 @@ class DailyLoop:
                 self._check_tranches(day)
             if reviews[day]:
                 self._review(day)
-            self.energized[day] = f.energized
-            self._net_shipped[day] = lines.net_shipped
-            self.held[day] = lines.held
-            row((self._received, *self.orders(), *[c.level for c in pools]))
+            energized[day] = energized_now
+            net_shipped[day] = net_now
+            held[day] = held_now
+            row((self._received, *orders(), *map(level, pools)))
             # The next day at once when nothing else happens before its step.
             if not advance(env, env.now + HOURS_PER_DAY):
                 yield env.timeout(HOURS_PER_DAY)

@@ -49,8 +49,9 @@ def trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
 class DemandDays:
     """Demand of every hour of the run, by tier (tokens/s), and active customers per day.
 
-    Rows of days not served yet are rebuilt when customers leave (`rebuild`);
-    ``potential`` keeps the daily mean demand before any customer reacted.
+    Rows of days not served yet are rebuilt when customers leave (`rebuild`), and their
+    active customers are counted after the run (`count_customers`); ``potential`` keeps
+    the daily mean demand before any customer reacted.
     """
 
     committed: np.ndarray    # (days, 24)
@@ -66,6 +67,7 @@ class DemandDays:
     surge_con: np.ndarray    # (days, 24)
 
     def __post_init__(self) -> None:
+        self._recount: list[list[int]] = []  # day ranges rebuilt, head counts not counted
         self.interactive = self.committed + self.on_demand + self.consumer
         self.total = self.interactive + self.batch[:, None]
         self.potential = self.total.mean(axis=1)
@@ -80,8 +82,20 @@ class DemandDays:
         self.batch[d0:d1] = b
         self.interactive[d0:d1] = c + o + n
         self.total[d0:d1] = self.interactive[d0:d1] + b[:, None]
-        self.committed_customers[d0:d1], self.on_demand_customers[d0:d1] = \
-            cu.active_by_tier(d0, d1)
+        # Their head counts are counted once, after the run (`count_customers`): the
+        # days rebuilt follow one another, and a day's retained shares are fixed when
+        # its demand is rebuilt.
+        if self._recount and self._recount[-1][1] == d0:
+            self._recount[-1][1] = d1
+        else:
+            self._recount.append([d0, d1])
+
+    def count_customers(self) -> None:
+        """Active customers per tier on the days rebuilt (after the run)."""
+        for d0, d1 in self._recount:
+            self.committed_customers[d0:d1], self.on_demand_customers[d0:d1] = \
+                self.customers.active_by_tier(d0, d1)
+        self._recount = []
 
 
 @dataclass
@@ -426,6 +440,7 @@ class DailyLoop:
     def served(self) -> ServedDays:
         """Service of every day of the finished run."""
         self._serve_to(self.clock.days)
+        self.demand.count_customers()
         d = self._done
         d.hours.capacity = d.capacity
         d.throttling = self._throttling()

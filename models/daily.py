@@ -242,7 +242,9 @@ class DailyLoop:
         self._bound_to = 0
         self._who: list[tuple[int, Throttling]] = []  # reviews' throttling, by first day
         # Their service, written in place day range by day range (no copies to join).
-        z = np.zeros
+        # Every day is served by the end of the run, and no day is read before it is
+        # served: the arrays need no zeros.
+        z = np.empty
         self._done = ServedDays(z((days, 24)), HourlyService(
             z((days, 24)), z((days, 24)), z((days, 24)), z((4, days, 24)),
             z((4, days, 24), bool), z((days, 24))), z(days), z(days), z((3, days, 24)))

@@ -357,12 +357,15 @@ def erlang_c_gamma(servers: ArrayLike, offered_load: ArrayLike,
                                                          * (1.0 - rho))
             pmf = np.where(sure, 0.0, pmf)
             live &= ~sure
-        q = np.ones(c.shape)
-        q[live] = special.gammaincc(c[live] + 1, a[live])
-        b = pmf / q
-        out = b / (1.0 - rho * (1.0 - b))
-    out = np.where(a <= 0, 0.0, out)
-    return np.where(rho >= 1.0, 1.0, np.clip(out, 0.0, 1.0))
+        # Elsewhere pmf is 0, so B and C are 0 (1 where rho >= 1): the rest of the
+        # formula runs on the live elements only.
+        pmf_i, rho_i = pmf[live], rho[live]
+        b = pmf_i / special.gammaincc(c[live] + 1, a[live])
+        out_i = b / (1.0 - rho_i * (1.0 - b))
+    out_i = np.where(a[live] <= 0, 0.0, out_i)
+    out = np.where(rho >= 1.0, 1.0, 0.0)
+    out[live] = np.where(rho_i >= 1.0, 1.0, np.clip(out_i, 0.0, 1.0))
+    return out
 
 
 def wait_quantiles(servers: ArrayLike, rho: ArrayLike, qs: tuple[float, ...],

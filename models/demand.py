@@ -128,7 +128,7 @@ def size_classes_of(size: np.ndarray, committed: np.ndarray, n_start: int,
             for edge in edges:
                 above += size >= edge
         by_seg.append(above)
-    return np.where(committed, by_seg[1], by_seg[0]).astype(np.int64)
+    return np.where(committed, by_seg[1], by_seg[0])
 
 
 def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.ndarray,
@@ -140,9 +140,10 @@ def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.n
     arrivals of day 0 include the customers present at the start.
     """
     cells = n_groups * (days + 2)
-    row = groups * (days + 2)
-    cell_in = row + arrive
-    cell_out = row + np.minimum(churn, days + 1)
+    # Each customer's group's first cell, then its arrival's and its churn's cells.
+    cell_in = np.multiply(groups, days + 2, dtype=np.int64)
+    cell_out = cell_in + np.minimum(churn, days + 1)
+    cell_in += arrive
     size64 = size.astype(np.float64)
     weight = (np.bincount(cell_in, size64, cells)
               - np.bincount(cell_out, size64, cells)).reshape(n_groups, days + 2)
@@ -215,8 +216,11 @@ def build_population(d: Demand, days: int, rng: np.random.Generator,
         committed = np.zeros(n, bool)
     k = len(size_classes) + 1
     n_par = shares.size * 2
-    parent = region.astype(np.int64) * 2 + committed
-    fine = parent * k + size_classes_of(size, committed, n0, size_classes)
+    fine = region.astype(np.int64)  # (region * 2 + committed) * k + size class, in place
+    fine *= 2
+    fine += committed
+    fine *= k
+    fine += size_classes_of(size, committed, n0, size_classes)
     f_weight, f_count, f_entered = group_days(fine, n_par * k, size, arrive, churn, days)
     f_entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
     weight = f_weight.reshape(n_par, k, days).sum(axis=1)

@@ -27,14 +27,19 @@ class Surge:
 
     def shape(self, t: np.ndarray) -> np.ndarray:
         """0 before the start, a linear ramp to 1, then exponential decay."""
-        x = t - self.t0
-        up = np.clip(x / self.ramp_h, 0.0, 1.0)
-        down = np.exp2(-np.maximum(x - self.ramp_h, 0.0) / self.halflife_h)
-        return np.where(x < 0, 0.0, up * down)
+        return _shape(t - self.t0, self.ramp_h, self.halflife_h)
 
     def over(self, t: float) -> bool:
         """True once the surge has decayed below 0.1% of its peak."""
         return t > self.t0 + self.ramp_h + 10 * self.halflife_h
+
+
+def _shape(x: np.ndarray, ramp_h: np.ndarray | float, halflife_h: np.ndarray | float
+           ) -> np.ndarray:
+    """`Surge.shape` at x hours after the start (elementwise, for one surge or many)."""
+    up = np.clip(x / ramp_h, 0.0, 1.0)
+    down = np.exp2(-np.maximum(x - ramp_h, 0.0) / halflife_h)
+    return np.where(x < 0, 0.0, up * down)
 
 
 class SurgeProcess:
@@ -121,14 +126,31 @@ class SurgeProcess:
         per_day = int(HOURS_PER_DAY)
         ent = np.ones((days, per_day))
         con = np.ones((days, per_day))
+        spans = []  # (surge, first day, day after the last) of the surges that count
         for u in self.started:
             d0 = max(0, int(np.ceil((u.t0 - tick_hour) / HOURS_PER_DAY)))
             end = u.t0 + u.ramp_h + 10 * u.halflife_h
             d1 = min(days, int(np.floor((end - 0.5) / HOURS_PER_DAY)) + 1)
-            if d1 <= d0:
-                continue
-            hours = np.arange(d0 * HOURS_PER_DAY, d1 * HOURS_PER_DAY) + 0.5
-            bump = (u.magnitude * u.shape(hours)).reshape(d1 - d0, per_day)
+            if d1 > d0:
+                spans.append((u, d0, d1))
+        if not spans:
+            return ent, con
+        # Every surge's hours in one pass (each hour with its surge's parameters), then
+        # each surge added in start order.
+        n = np.array([(d1 - d0) * per_day for _, d0, d1 in spans])
+        start = np.repeat(np.cumsum(n) - n, n)
+        first_h = np.repeat(np.array([d0 * HOURS_PER_DAY for _, d0, _ in spans]), n)
+        hours = first_h + (np.arange(n.sum()) - start) + 0.5
+
+        def each(attr: str) -> np.ndarray:
+            return np.repeat(np.array([getattr(u, attr) for u, _, _ in spans], float), n)
+
+        bumps = each("magnitude") * _shape(hours - each("t0"), each("ramp_h"),
+                                           each("halflife_h"))
+        at = 0
+        for (u, d0, d1), k in zip(spans, n.tolist(), strict=True):
+            bump = bumps[at:at + k].reshape(d1 - d0, per_day)
+            at += k
             if u.target != "consumer":
                 ent[d0:d1] += bump
             if u.target != "enterprise":

@@ -225,9 +225,12 @@ class Fleet:
         # column gathers every cohort that retires after the run, on days it does not keep: a
         # day past the run counts none of them as retiring (not all of them).
         first = max(0, int(self._day) - 1)
-        stop = min(self._row(math.floor(day)) + 1, self._sched.shape[1] - 1)
+        # The column of the whole day's step (`_row`), and the one after it.
+        stop = min(max(math.floor(day), 0) + 1, self._sched.shape[1] - 1)
         out = np.add.reduce(self._sched[:, first:max(first, stop)], axis=1)
         for g, q in enumerate(self._waiting_q):
+            if not q:
+                continue
             ending = 0
             for born, n in q:
                 if born + self.life_days > day:

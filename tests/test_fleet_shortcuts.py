@@ -83,3 +83,34 @@ def test_chips_that_arrive_to_no_power_retire_at_the_end_of_their_life():
     for day in range(10, 50):
         f.step(day)
         assert f.retired_waiting[1] == (12 if day >= 40 else 0), day
+
+
+def _retiring_by_cohorts(f: Fleet, day: float) -> np.ndarray:
+    """Chips whose life ends by `day`, counted cohort by cohort and waiting chip by chip."""
+    out = np.zeros(len(f.generations), np.int64)
+    last = f._sched.shape[1] - 1  # the column of cohorts that retire after the run
+    for heap in f._cohorts:
+        for d, g, n in heap:
+            if d <= math.floor(day) and math.ceil(d) < last:
+                out[g] += n
+    for g, q in enumerate(f._waiting_q):
+        out[g] += sum(n for born, n in q if born + f.life_days <= day)
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_chips_retiring_by_a_day_are_those_of_the_cohorts_and_the_waiting(seed):
+    f = _fleet(seed)
+    events = np.random.default_rng(seed)
+    f.energize(0.3, 0)
+    f.install_existing(0, 200, -events.uniform(0, 50, 200))
+    f.evict_over_capacity()
+    for day in range(180):
+        if events.random() < 0.3:
+            g, n = int(events.integers(0, 3)), int(events.integers(1, 60))
+            f.ship(g, n)
+            f.arrive(g, n)
+        f.step(day)
+        for ahead in (0.0, 0.5, 7.25, 30.5, 400.0):
+            np.testing.assert_array_equal(f.retiring_by(day + ahead),
+                                          _retiring_by_cohorts(f, day + ahead))

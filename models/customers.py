@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
-from capsim.models.demand import SIZE_CLASSES, DemandModel, Population, group_days, size_classes_of
+from capsim.models.demand import SIZE_CLASSES, DemandModel, Population, fine_group_days
 from capsim.models.rationing import served_shares
 from capsim.models.scenario import Customers as Section
 from capsim.models.scenario import Scenario
@@ -81,11 +81,9 @@ def build_groups(pop: Population, n_regions: int, quantiles: list[float], days: 
             and pop.fine_weight.shape == (n_g, days)):
         weight, count, entered = pop.fine_weight, pop.fine_count, pop.fine_arrivals
     else:
-        cls = size_classes_of(pop.size, pop.committed, pop.n_start, quantiles)
-        parent = pop.region.astype(np.int64) * 2 + pop.committed
-        weight, count, entered = group_days(parent * k + cls, n_g, pop.size, pop.arrive,
-                                            pop.churn, days)
-        entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
+        weight, count, entered = fine_group_days(pop.size, pop.region, pop.committed,
+                                                 pop.arrive, pop.churn, pop.n_start,
+                                                 quantiles, n_regions, days)
     par = np.arange(n_g) // k
     return Groups(par % 2 == 1, par // 2, par, count, weight, entered)
 

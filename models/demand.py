@@ -154,6 +154,26 @@ def group_days(groups: np.ndarray, n_groups: int, size: np.ndarray, arrive: np.n
     return np.maximum(weight, 0), count, entered[:, :days].astype(float)
 
 
+def fine_group_days(size: np.ndarray, region: np.ndarray, committed: np.ndarray,
+                    arrive: np.ndarray, churn: np.ndarray, n_start: int,
+                    quantiles: Sequence[float], n_regions: int, days: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`group_days` of the fine groups, row (region * 2 + committed) * classes + class.
+
+    The size classes are `size_classes_of`; the arrivals of day 0 are 0 (the customers
+    present at the start are not newcomers).
+    """
+    k = len(quantiles) + 1
+    fine = region.astype(np.int64)  # (region * 2 + committed) * k + size class, in place
+    fine *= 2
+    fine += committed
+    fine *= k
+    fine += size_classes_of(size, committed, n_start, quantiles)
+    weight, count, entered = group_days(fine, n_regions * 2 * k, size, arrive, churn, days)
+    entered[:, 0] = 0.0
+    return weight, count, entered
+
+
 def _choice(rng: np.random.Generator, p: np.ndarray, n: int) -> np.ndarray:
     """`rng.choice(p.size, size=n, p=p)` as int8, with the same draws and the same result.
 
@@ -216,13 +236,8 @@ def build_population(d: Demand, days: int, rng: np.random.Generator,
         committed = np.zeros(n, bool)
     k = len(size_classes) + 1
     n_par = shares.size * 2
-    fine = region.astype(np.int64)  # (region * 2 + committed) * k + size class, in place
-    fine *= 2
-    fine += committed
-    fine *= k
-    fine += size_classes_of(size, committed, n0, size_classes)
-    f_weight, f_count, f_entered = group_days(fine, n_par * k, size, arrive, churn, days)
-    f_entered[:, 0] = 0.0  # day 0: the customers at the start, not newcomers
+    f_weight, f_count, f_entered = fine_group_days(size, region, committed, arrive, churn, n0,
+                                                   size_classes, shares.size, days)
     weight = f_weight.reshape(n_par, k, days).sum(axis=1)
     count = f_count.reshape(n_par, k, days).sum(axis=1)
     return Population(size, region, committed, arrive, churn, weight, count, n0,

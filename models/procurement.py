@@ -66,13 +66,11 @@ class PowerGate:
         # The planned buildings as arrays: power-on hours, and MW per cloud summed up to
         # each of them, so that the MW due in a window is two lookups.
         n_c = fleet.n_clouds
-        self._plan_h = np.array([t for t, _, _ in self.planned], float)
         mw = np.zeros((len(self.planned) + 1, n_c))
         for i, (_, m, c) in enumerate(self.planned):
             mw[i + 1, c] = m
-        self._plan_cum = np.cumsum(mw, axis=0)
-        self._plan_hours = self._plan_h.tolist()
-        self._plan_cum_c = self._plan_cum.T.tolist()  # per cloud, as plain numbers
+        self._plan_hours = [float(t) for t, _, _ in self.planned]
+        self._plan_cum_c = np.cumsum(mw, axis=0).T.tolist()  # per cloud, as plain numbers
         self.ordered = ordered_power
         self.arrival_h, self.lead_h = max(0.0, arrival_h), max(0.0, lead_h)
         self.review_h = max(1.0, review_h)

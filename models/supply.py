@@ -172,16 +172,11 @@ class ProductionLines:
         return np.stack([cum[np.searchsorted(t, hours, side="right")]
                          for t, cum in zip(self._plan_t, self._plan_cum, strict=True)], axis=1)
 
-    def awaiting_with(self, due_planned: np.ndarray) -> np.ndarray:
-        """Chips due and not yet shipped, per generation, given the planned chips due now."""
-        return due_planned - self._net_shipped
-
     @property
     def net_shipped(self) -> np.ndarray:
         """Chips shipped less chips ordered and started, per generation (live array).
 
-        Chips due and not yet shipped are the planned chips due less these
-        (`awaiting_with`).
+        Chips due and not yet shipped are the planned chips due less these.
         """
         return self._net_shipped
 

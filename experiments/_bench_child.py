@@ -30,6 +30,12 @@ CapacityModel = importlib.import_module(prefix + "models.capacity").CapacityMode
 run_replication = importlib.import_module(prefix + "simcore.simulation").run_replication
 
 SCENARIO = scenario_mod.load()[0]
+# Trees with `simcore.tuning` tune only the processes their executors start (older trees
+# tuned whatever process ran a replication): set the pool's workers up the same way.
+try:
+    worker_setup = importlib.import_module(prefix + "simcore.tuning").become_worker
+except ImportError:
+    worker_setup = None
 
 
 def one(i: int) -> tuple[float, int, int]:
@@ -40,7 +46,7 @@ def one(i: int) -> tuple[float, int, int]:
 
 
 if __name__ == "__main__":
-    with mp.get_context("fork").Pool(workers) as pool:
+    with mp.get_context("fork").Pool(workers, initializer=worker_setup) as pool:
         pool.map(one, range(n, n + workers), chunksize=1)       # warm-up, not timed
         t0 = time.perf_counter()
         out = pool.map(one, range(n), chunksize=1)

@@ -119,7 +119,10 @@ def time_pool(scenario: Any, seed: int, replications: int, workers: int) -> dict
 
 
 def time_serial(scenario: Any, seed: int, replications: int) -> dict[str, Any]:
-    """Seconds per replication on one core, in this process."""
+    """Seconds per replication on one core, in this process, set up as a pool worker is."""
+    from capsim.simcore import tuning
+
+    tuning.become_worker()  # the benchmark owns its process: time it as capsim's workers run
     times = []
     for i in range(replications):
         t0 = time.perf_counter()

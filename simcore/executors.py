@@ -16,6 +16,8 @@ from multiprocessing import popen_forkserver, spawn
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
+from capsim.simcore import tuning
+
 
 def _alive(pid: int) -> bool:
     """Whether process `pid` exists (signal 0 checks without sending anything)."""
@@ -67,6 +69,12 @@ def _die_with_parent(parent: int) -> None:
 
 PARENT_POLL_SECONDS = 0.5
 """How often a pool worker checks that the process that started it is alive."""
+
+
+def _init_worker(parent: int) -> None:
+    """Pool worker initializer: die with the parent, then the worker's process tuning."""
+    _die_with_parent(parent)
+    tuning.become_worker()
 
 
 class Executor:
@@ -176,7 +184,7 @@ class ProcessExecutor(Executor):
                else _LeanForkServer())
         ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                   initializer=_die_with_parent, initargs=(os.getpid(),))
+                                   initializer=_init_worker, initargs=(os.getpid(),))
 
     def close(self) -> None:  # noqa: D102
         if self._pool is not None:
@@ -231,6 +239,9 @@ class DaskExecutor(Executor):
                     dashboard_address=None, silence_logs=logging.ERROR,
                 )
             self._client = Client(self._cluster)
+        from capsim.simcore.dask_tuning import TuneWorker
+
+        self._client.register_plugin(TuneWorker())
 
     def imap_unordered(self, fn, argtuples):  # noqa: D102
         from dask.distributed import as_completed

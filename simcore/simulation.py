@@ -6,16 +6,14 @@ the environment runs to the horizon -> the model collects plain data into a RunR
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 import simpy
+from capsim.simcore import tuning
 from capsim.simcore.clock import Clock
 from capsim.simcore.probes import Event, EventLog
 from capsim.simcore.streams import Streams
@@ -105,64 +103,9 @@ class Model(Protocol):
         ...
 
 
-_frozen = False  # whether this process moved its long-lived objects out of the collector's way
-
-
-def _freeze_once() -> None:
-    """Exempt the objects alive before a process's first replication from collections.
-
-    The modules, the scenario and the executor's objects live as long as the process; a
-    full collection would walk them all again after every replication (about 10 ms of a
-    0.2 s replication). Frozen once, a collection walks only what was made since: one
-    replication's objects. Objects frozen here that later become cyclic garbage are
-    never freed, but there are at most as many as were alive once: memory stays flat.
-    """
-    global _frozen
-    if not _frozen:
-        gc.collect()
-        gc.freeze()
-        _frozen = True
-
-
-MALLOC_MMAP_THRESHOLD = 16 * 2**20
-"""Bytes: blocks up to this size come from the heap, not from mmap (glibc; see below)."""
-MALLOC_TRIM_THRESHOLD = 64 * 2**20
-"""Bytes of free memory at the top of the heap kept mapped, not returned to the OS."""
-
-_malloc_tuned: bool | None = None  # None: not tried yet in this process
-
-
-def tune_allocator() -> bool:
-    """Keep the memory of freed arrays in the process for the next replication (glibc).
-
-    A replication allocates and frees arrays of 0.1 to 4 MB thousands of times. With
-    glibc's defaults such blocks are mapped for each allocation and returned to the OS
-    when freed, or trimmed from the heap, and every page is faulted in again the next
-    time. With `MALLOC_MMAP_THRESHOLD` and `MALLOC_TRIM_THRESHOLD` they are reused:
-    replications run about 8% faster, and a worker's resident memory stays at its peak
-    (which does not change) instead of dropping between replications. Applied once per
-    process, by the first replication; ``CAPSIM_MALLOC=default`` in the environment
-    leaves glibc's settings alone. Returns whether the settings are in force.
-    """
-    global _malloc_tuned
-    if _malloc_tuned is None:
-        _malloc_tuned = False
-        if os.environ.get("CAPSIM_MALLOC", "") != "default" and sys.platform == "linux":
-            try:
-                libc = ctypes.CDLL(None)
-                # mallopt(M_MMAP_THRESHOLD = -3, ...), mallopt(M_TRIM_THRESHOLD = -1, ...):
-                # each returns 1 on success; other C libraries have no mallopt.
-                _malloc_tuned = bool(libc.mallopt(-3, MALLOC_MMAP_THRESHOLD)
-                                     and libc.mallopt(-1, MALLOC_TRIM_THRESHOLD))
-            except (OSError, AttributeError):
-                pass
-    return _malloc_tuned
-
-
 def run_replication(model_cls: type, scenario: Any, seed: int, replication: int) -> RunResult:
     """Run one replication of `model_cls(scenario)`; top-level so that it pickles."""
-    _freeze_once()
-    tune_allocator()
+    tuning.before_replication()  # a worker's first replication freezes its long-lived objects
     # No automatic collections during the replication (about 3% of its time): what it
     # builds lives until its end, and the collection below frees its cycles then.
     collecting = gc.isenabled()

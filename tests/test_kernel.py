@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import sys
 
 import numpy as np
 import pytest
@@ -150,9 +152,10 @@ _ALLOCATOR_RUN = """
 import json, sys
 from capsim.models.capacity import CapacityModel
 from capsim.models.scenario import load
-from capsim.simcore import simulation
+from capsim.simcore import simulation, tuning
+tuning.become_worker()  # as a pool worker does
 r = simulation.run_replication(CapacityModel, load()[0], 3, 1)
-print(json.dumps({"tuned": simulation.tune_allocator(), "kpis": r.kpis,
+print(json.dumps({"tuned": tuning.allocator_tuned(), "kpis": r.kpis,
                   "served": float(r.timeseries["served_tps"].sum())}))
 """
 
@@ -174,6 +177,35 @@ def test_allocator_tuning_leaves_results_alone_and_can_be_switched_off():
         assert tuned["tuned"] is True
     # Where memory comes from changes no number.
     assert tuned["kpis"] == plain["kpis"] and tuned["served"] == plain["served"]
+
+
+def test_a_serial_run_leaves_the_callers_process_as_it_was(tmp_path):
+    import gc
+
+    from capsim.simcore import tuning
+
+    import capsim
+
+    before = tuning.state()
+    assert before["worker"] is False  # the test process is nobody's worker
+    capsim.run(replications=2, seed=5, executor="serial", out=tmp_path / "r",
+               overrides=["scenario.end=2025-01-01"])
+    assert tuning.state() == before
+    assert gc.get_freeze_count() == before["freeze_count"]
+
+
+def test_pool_workers_get_the_process_tuning():
+    from capsim.simcore import tuning
+    from capsim.simcore.executors import ProcessExecutor
+
+    ex = ProcessExecutor(2)
+    try:
+        states = list(ex.imap_unordered(tuning.state, [(), ()]))
+    finally:
+        ex.close()
+    assert all(s["worker"] is True for s in states)
+    if sys.platform == "linux" and os.environ.get("CAPSIM_MALLOC", "") != "default":
+        assert all(s["allocator_tuned"] is True for s in states)
 
 
 def test_a_replication_restores_the_collectors_state_even_when_it_fails():
@@ -240,3 +272,18 @@ def test_advancing_the_clock_gives_the_events_a_timeout_would():
 
     assert run(True) == run(False)
     assert sum(1 for _, who in run(True) if who == "other") == 7
+
+
+@pytest.mark.slow
+def test_dask_workers_get_the_process_tuning():
+    pytest.importorskip("dask.distributed")
+    from capsim.simcore import tuning
+    from capsim.simcore.executors import DaskExecutor
+
+    ex = DaskExecutor(1)
+    try:
+        states = list(ex.imap_unordered(tuning.state, [()]))
+    finally:
+        ex.close()
+    assert states[0]["worker"] is True
+    assert tuning.state()["worker"] is False

@@ -62,10 +62,11 @@ from capsim.experiments._args import int_at_least
 from capsim.models import scenario as scenario_mod
 from capsim.models.capacity import CapacityModel
 from capsim.models.demand import DemandModel
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.clock import Clock
 from capsim.simcore.executors import make_executor
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import HOURS_PER_DAY
 
 DEFAULT_SEED = 2026
 RTOL = 1e-6

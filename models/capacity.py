@@ -30,7 +30,6 @@ from capsim.models.procurement import PowerGate
 from capsim.models.results import (  # noqa: F401  (the names other modules import from here)
     BINARY_KPIS,
     CLOUD_KPIS,
-    DAYS_PER_MONTH,
     HIGHER_IS_BETTER,
     KPIS,
     MILESTONE_CLOUD,
@@ -40,9 +39,10 @@ from capsim.models.results import (  # noqa: F401  (the names other modules impo
 from capsim.models.scenario import Scenario
 from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.models.surges import SurgeProcess
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import RunResult, Simulation
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY
 
 
 def series_names(scenario: Scenario) -> list[str]:
@@ -81,7 +81,7 @@ class CapacityModel:
         overhead = float(sc.fleet.server_overhead.sample(rng_fleet))
         mtbf = float(sc.fleet.mtbf_hours.sample(rng_fleet))
         repair_h = float(sc.fleet.repair_hours.sample(rng_fleet))
-        life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * 365.25
+        life_days = float(sc.fleet.useful_life_years.sample(rng_fleet)) * DAYS_PER_YEAR
         integration_d = float(sc.fleet.integration_days.sample(streams.rng("fleet.integration")))
         kw, tps, fp8, uses = [], [], [], []
         # Replicas' batch curves (models/serving.py): the operating batch scales tokens_per_s.
@@ -96,7 +96,7 @@ class CapacityModel:
         self.pue = pue
         fail_rngs = [streams.rng(f"fleet.failures.{name}") for name in self.gen_names]
         self.fleet = Fleet(self.gen_names, np.array(kw), np.array(tps), mtbf,
-                           int(np.ceil(repair_h / 24)), life_days, clock.days, fail_rngs,
+                           int(np.ceil(repair_h / HOURS_PER_DAY)), life_days, clock.days, fail_rngs,
                            np.array([g.chips_per_rack for g in gens.values()]),
                            np.array([cloud_ix[g.cloud] for g in gens.values()]), len(self.clouds))
         self.gen_cloud = self.fleet.cloud
@@ -131,7 +131,7 @@ class CapacityModel:
             if n0:
                 # Install dates from their own stream: the installed base's size does not
                 # move the draws of the share, slip and ramp below.
-                spread = g.install_spread_years * 365.25
+                spread = g.install_spread_years * DAYS_PER_YEAR
                 ages = streams.rng(f"chips.{name}.install").uniform(0, spread, n0) if spread \
                     else np.zeros(n0)
                 self.fleet.install_existing(gi, n0, -ages)
@@ -220,7 +220,7 @@ class CapacityModel:
         self.terms = ServiceTerms(self.serving_share, self.flex_share, self.flex_target, prices,
                                   self.price_decline, dem.cloud_share,
                                   None if self.market is None else self.market.price_factor)
-        it_price = self.cloud_price / self.pue / 1000.0 / finance.DAYS_PER_YEAR  # $ per kW-day
+        it_price = self.cloud_price / self.pue / 1000.0 / DAYS_PER_YEAR  # $ per kW-day
 
         def tranche(tr: finance.Tranche) -> None:
             sim.events.log(sim.env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
@@ -307,7 +307,7 @@ class CapacityModel:
             n = min(chips[gi], max(0.0, free[c]) / f.kw[gi])
             free[c] -= n * f.kw[gi]
             tps += n * f.tps[gi]
-        eff = self.demand.efficiency_per_year ** (ahead / 365.25)
+        eff = self.demand.efficiency_per_year ** (ahead / DAYS_PER_YEAR)
         serve = self.serving_share + self.flex_share * (1 - self.serving_share)
         have = tps * eff * serve
         if want <= have:

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models.scenario import Generation, Sourced
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
-
-DAYS_PER_QUARTER = 365.25 / 4
+from capsim.simcore.clock import Clock
+from capsim.simcore.units import DAYS_PER_QUARTER, HOURS_PER_DAY
 
 
 @dataclass(frozen=True)

@@ -38,9 +38,7 @@ from capsim.models.demand import SIZE_CLASSES, DemandModel, Population, fine_gro
 from capsim.models.rationing import served_shares
 from capsim.models.scenario import Customers as Section
 from capsim.models.scenario import Scenario
-from capsim.simcore.clock import HOURS_PER_DAY
-
-DAYS_PER_YEAR = 365.25
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY, SECONDS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -246,10 +244,10 @@ class Customers:
         r = self.reaction
         years = (b - a) / DAYS_PER_YEAR
         with np.errstate(divide="ignore", invalid="ignore"):
-            active_hours = 24.0 * self.active(a, b).sum(axis=0)
+            active_hours = HOURS_PER_DAY * self.active(a, b).sum(axis=0)
             share = np.where(active_hours > 0, group_hours.sum(axis=0) / active_hours, 0.0)
         share = np.clip(share, 0.0, 1.0)
-        con_share = float(np.clip(consumer_hours.sum() / (24.0 * (b - a)), 0.0, 1.0))
+        con_share = float(np.clip(consumer_hours.sum() / (HOURS_PER_DAY * (b - a)), 0.0, 1.0))
         if share.max() <= 0 and con_share <= 0:
             return
         if self.rng_for is None:
@@ -344,7 +342,7 @@ def kpis(dates: np.ndarray, group_hours: np.ndarray, group_any: np.ndarray,
         revenue_usd: (days,) revenue.
     """
     hours = float(group_hours.sum())
-    active_hours = 24.0 * float(active.sum())
+    active_hours = HOURS_PER_DAY * float(active.sum())
     # A month's customers throttled at least once: the groups throttled in some hour of
     # the month (all alike inside a group), at the month's mean head count.
     month = np.asarray(dates).astype("datetime64[M]")
@@ -367,6 +365,7 @@ def kpis(dates: np.ndarray, group_hours: np.ndarray, group_any: np.ndarray,
         "customers_lost_to_competitors": float(lost.sum()),
         "demand_lost_share": (float(np.clip(1 - demand_tps.sum() / potential, 0, 1))
                               if potential > 0 else 0.0),
-        "revenue_per_demand_usd_per_mtok": (float(revenue_usd.sum()) / (potential * 86400 / 1e6)
+        "revenue_per_demand_usd_per_mtok": (float(revenue_usd.sum())
+                                            / (potential * SECONDS_PER_DAY / 1e6)
                                             if potential > 0 else float("nan")),
     }

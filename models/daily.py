@@ -23,8 +23,9 @@ from capsim.models.fleet import STATES, Fleet
 from capsim.models.rationing import allocate_retrying
 from capsim.models.service import HourlyService, serving_capacity
 from capsim.models.supply import ProductionLines
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import advance
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY, SECONDS_PER_DAY
 
 RUN_RATE_DAYS = 30
 """Days in the trailing mean of the revenue run-rate."""
@@ -156,11 +157,11 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
         retry = np.where(np.arange(d0, d1) >= cu.from_day, cu.retry_share, 0.0)[:, None]
     hs, fresh = allocate_retrying(cap, [c, o, n], batch, retry)
     assert hs.served_by_tier is not None
-    uns = hs.unserved_by_tier.sum(axis=2).T / 24.0                   # (days, tiers)
-    got = hs.served_by_tier.sum(axis=2).T / 24.0
+    uns = hs.unserved_by_tier.sum(axis=2).T / HOURS_PER_DAY                   # (days, tiers)
+    got = hs.served_by_tier.sum(axis=2).T / HOURS_PER_DAY
     hs.served_by_tier = None  # the money is counted; the buffers need not keep it
     price = terms.prices * terms.price_factor(d0, d1)[:, None]
-    per_day = finance.SECONDS_PER_DAY / 1e6
+    per_day = SECONDS_PER_DAY / 1e6
     revenue = (got * price).sum(axis=1) * per_day
     lost = (uns * price).sum(axis=1) * per_day
     who_ = cu.throttling(d0, hs.short[:3], fresh) if who else None
@@ -170,14 +171,15 @@ def serve(demand: DemandDays, terms: ServiceTerms, total_tps: np.ndarray,
 def full_revenue(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
     """Revenue ($) of each day if every token of demand were served."""
     want = np.stack([demand.committed.sum(axis=1), demand.on_demand.sum(axis=1),
-                     demand.consumer.sum(axis=1), 24.0 * demand.batch], axis=1) / 24.0
+                     demand.consumer.sum(axis=1), HOURS_PER_DAY * demand.batch],
+                    axis=1) / HOURS_PER_DAY
     price = terms.prices * terms.price_factor(0, want.shape[0])[:, None]
-    return (want * price).sum(axis=1) * finance.SECONDS_PER_DAY / 1e6
+    return (want * price).sum(axis=1) * SECONDS_PER_DAY / 1e6
 
 
 def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
     """Run-rate ($/year) each day if every token of demand were served: an upper bound."""
-    return (trailing_mean(full_revenue(demand, terms), RUN_RATE_DAYS) * finance.DAYS_PER_YEAR
+    return (trailing_mean(full_revenue(demand, terms), RUN_RATE_DAYS) * DAYS_PER_YEAR
             / max(terms.cloud_share, 1e-12))
 
 
@@ -215,7 +217,7 @@ class DailyLoop:
         self.it_price, self.fp8_per_chip = it_price, fp8_per_chip
         self.tranches, self.on_tranche, self.orders = tranches, on_tranche, orders
         days, n_g, n_c = clock.days, fleet.kw.size, fleet.n_clouds
-        self.efficiency = efficiency_per_year ** (np.arange(days) / 365.25)
+        self.efficiency = efficiency_per_year ** (np.arange(days) / DAYS_PER_YEAR)
         # What the daily step records: the fleet's state, powered MW per cloud, chips due
         # from the lines (and whether held), orders and investment. Everything else per day
         # (capacity, occupied MW, spend, FP8) follows from these after the run.
@@ -268,7 +270,7 @@ class DailyLoop:
         if self._below_milestone(lo, day):
             return
         self._serve_to(day + 1)
-        run_rate = (self._done.revenue[lo:day + 1].mean() * finance.DAYS_PER_YEAR
+        run_rate = (self._done.revenue[lo:day + 1].mean() * DAYS_PER_YEAR
                     / max(self.terms.cloud_share, 1e-12))
         self.run_rate[day] = run_rate
         for tr in self.tranches.check(day, run_rate):
@@ -295,11 +297,11 @@ class DailyLoop:
         if a <= day:
             most = t.serving_share + (1.0 - t.serving_share) * t.flex_share
             cap = (self.total_tps(a, day + 1) * most * self._top_price[a:day + 1]
-                   * finance.SECONDS_PER_DAY / 1e6)
+                   * SECONDS_PER_DAY / 1e6)
             self._day_bound[a:day + 1] = np.minimum(self._full[a:day + 1], cap)
             self._bound_to = day + 1
         top = self._done.revenue[lo:d0].sum() + self._day_bound[d0:day + 1].sum()
-        run_rate = (top / (day + 1 - lo) * finance.DAYS_PER_YEAR
+        run_rate = (top / (day + 1 - lo) * DAYS_PER_YEAR
                     / max(t.cloud_share, 1e-12))
         return run_rate * (1 + 1e-9) < self._milestone
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 from capsim.models.scenario import Campus
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.clock import Clock
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY
 
 
 def power_on_times(campus: Campus, clock: Clock, rng: np.random.Generator,
@@ -28,7 +29,8 @@ def power_on_times(campus: Campus, clock: Clock, rng: np.random.Generator,
     times = first + np.arange(campus.new_buildings) * interval * HOURS_PER_DAY
     if campus.power_path is not None:
         lead_years = max(0.0, float(campus.power_path.lead_time_years.sample(rng)))
-        ready = clock.hours(campus.power_path.requested) + lead_years * 365.25 * HOURS_PER_DAY
+        ready = (clock.hours(campus.power_path.requested)
+                 + lead_years * DAYS_PER_YEAR * HOURS_PER_DAY)
         times = np.maximum(times, ready)
     times = np.maximum(times + delay_days * HOURS_PER_DAY, 0.0)
     return mw, times

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from capsim.models.scenario import Demand
 from capsim.simcore.clock import Clock
-
-SECONDS_PER_YEAR = 365.25 * 86400
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY, SECONDS_PER_YEAR
 
 
 def log_growth(years: np.ndarray, g0: float, g_inf: float, halflife: float) -> np.ndarray:
@@ -203,7 +202,7 @@ def build_population(d: Demand, days: int, rng: np.random.Generator,
     committed_share = float(np.clip(e.committed_share.sample(rng), 0, 1))
     arrivals_per_year = max(0.0, float(e.new_customers_per_year.sample(rng)))
     churn_rate = max(0.0, float(e.churn_per_year.sample(rng)))
-    n_new = int(rng.poisson(arrivals_per_year * days / 365.25))
+    n_new = int(rng.poisson(arrivals_per_year * days / DAYS_PER_YEAR))
     n = n0 + n_new
     # Lognormal sizes: exp(sigma z) of the stream's standard normals, as `rng.lognormal`
     # draws them (NumPy's vectorized exp may differ from the C library's in the last bit
@@ -220,7 +219,7 @@ def build_population(d: Demand, days: int, rng: np.random.Generator,
     arrive[n0:] = np.repeat(np.arange(span, dtype=np.int32),
                             np.bincount(rng.integers(0, span, n_new), minlength=span))
     if churn_rate > 0:
-        life = rng.exponential(365.25 / churn_rate, n)
+        life = rng.exponential(DAYS_PER_YEAR / churn_rate, n)
         np.ceil(life, out=life)
         life += arrive
         churn = np.minimum(life, days + 1, out=life).astype(np.int32)
@@ -283,10 +282,10 @@ class DemandModel:
         self.ent_profile = hourly_profile(shares, offsets, e_peak, e_p2a, e_width)  # regions x 24
         self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a, c_width)  # 24
 
-        years = np.arange(days) / 365.25
-        periods = [(clock.hours(p.until) / 24.0 / 365.25, r)
+        years = np.arange(days) / DAYS_PER_YEAR
+        periods = [(clock.hours(p.until) / HOURS_PER_DAY / DAYS_PER_YEAR, r)
                    for p, r in zip(d.growth_by_period, rates, strict=True)]
-        L = period_log_growth(years + 0.5 / 365.25, periods, g0, g_inf, half)
+        L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, g0, g_inf, half)
         m = d.growth_multiplier
         self.ent_growth = np.exp(m * L)
         self.con_growth = np.exp(m * c_growth * L)

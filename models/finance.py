@@ -15,9 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
-
-SECONDS_PER_DAY = 86400.0
-DAYS_PER_YEAR = 365.25
+from capsim.simcore.units import DAYS_PER_YEAR, SECONDS_PER_DAY
 
 
 def price_factor(day: np.ndarray | float, decline_per_year: float) -> np.ndarray | float:

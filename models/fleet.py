@@ -14,6 +14,7 @@ import math
 from collections import deque
 
 import numpy as np
+from capsim.simcore.units import HOURS_PER_DAY
 
 STATES = ("in_transit", "waiting", "installed", "failed", "retired")
 """Chip states after shipment, in life order."""
@@ -52,7 +53,7 @@ class Fleet:
                      else np.asarray(chips_per_rack, np.int64))
         self.cloud = np.zeros(n, np.int64) if cloud_of is None else np.asarray(cloud_of, np.int64)
         self.n_clouds = int(n_clouds)
-        self.p_fail_day = min(1.0, 24.0 / mtbf_hours)
+        self.p_fail_day = min(1.0, HOURS_PER_DAY / mtbf_hours)
         self.repair_days = max(1, int(repair_days))
         self.life_days = float(life_days)
         self.rngs = list(rng) if isinstance(rng, list | tuple) else None

@@ -28,9 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models import finance
-
-DAYS_PER_YEAR = 365.25
-SECONDS_PER_YEAR = DAYS_PER_YEAR * 86400.0
+from capsim.simcore.units import DAYS_PER_YEAR, SECONDS_PER_YEAR
 
 
 @dataclass(frozen=True)

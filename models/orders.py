@@ -16,9 +16,10 @@ import numpy as np
 from capsim.models.fleet import Fleet
 from capsim.models.scenario import Scenario
 from capsim.models.supply import ProductionLines
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
+from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import Simulation
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import HOURS_PER_DAY, HOURS_PER_YEAR
 
 
 class Orders:
@@ -130,7 +131,7 @@ class Orders:
                 g = self.generation(env.now)
                 mw = self.forecast_gap(env.now, day, ahead, g)
                 recent = sum(m for t, m in self._forecast
-                             if t > env.now - 365.25 * HOURS_PER_DAY)
+                             if t > env.now - HOURS_PER_YEAR)
                 mw = min(mw, max(0.0, self.max_order_mw_year - recent))
                 got = self.capacity(sim, mw, "forecast shortfall")
                 if got > 0:

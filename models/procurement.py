@@ -22,9 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 from capsim.models.fleet import Fleet
-from capsim.simcore.clock import HOURS_PER_DAY
-
-YEAR_H = 365.25 * HOURS_PER_DAY
+from capsim.simcore.units import HOURS_PER_DAY, HOURS_PER_YEAR
 
 
 class PowerGate:
@@ -188,7 +186,7 @@ class PowerGate:
         t = now + self.build_lead_h + self.arrival_h
         short_kw = (self._committed_kw(t / HOURS_PER_DAY, c) + held * f.kw[g]
                     - self._power_mw_by(t, c) * 1000.0)
-        recent = sum(m for th, m in self.power_orders if th > now - YEAR_H)
+        recent = sum(m for th, m in self.power_orders if th > now - HOURS_PER_YEAR)
         mw = min(short_kw / 1000.0, self.max_mw_year - recent)
         if mw > 0:
             self.order_power(mw, c)

@@ -15,8 +15,8 @@ import numpy as np
 from capsim.models import customers, finance, kpis, market, outcomes, serving, tenants
 from capsim.models.daily import RUN_RATE_DAYS, trailing_mean
 from capsim.models.fleet import STATES
-from capsim.simcore.clock import HOURS_PER_DAY
 from capsim.simcore.simulation import RunResult, Simulation
+from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 
 if TYPE_CHECKING:
     from capsim.models.capacity import CapacityModel
@@ -34,7 +34,6 @@ CLOUD_KPIS = {n: m.unit for n, m in kpis.CLOUD_KPIS.items()}
 BINARY_KPIS = {n for n, m in kpis.KPIS.items() if m.binary}
 HIGHER_IS_BETTER = kpis.higher_is_better()
 """KPIs where a higher value is the good outcome (for the others, lower is better)."""
-DAYS_PER_MONTH = 365.25 / 12
 MILESTONE_CLOUD = "aws"
 """The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_total_usd."""
 
@@ -66,7 +65,7 @@ def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
     s["revenue_daily_usd"][:] = served.revenue
     s["lost_revenue_daily_usd"][:] = served.lost_revenue
     s["run_rate_usd"][:] = (trailing_mean(served.revenue, RUN_RATE_DAYS)
-                            * finance.DAYS_PER_YEAR / max(cm.terms.cloud_share, 1e-12))
+                            * DAYS_PER_YEAR / max(cm.terms.cloud_share, 1e-12))
     s["surge_multiplier"][:] = dd.surge
     s["customers_active"][:] = dd.committed_customers + dd.on_demand_customers
     s["customers_throttled"][:] = served.throttled

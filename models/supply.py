@@ -20,9 +20,7 @@ from typing import Protocol
 import numpy as np
 import simpy
 from capsim.models.scenario import Pool
-from capsim.simcore.clock import HOURS_PER_DAY
-
-HOURS_PER_MONTH = 365.25 / 12 * HOURS_PER_DAY
+from capsim.simcore.units import HOURS_PER_MONTH
 
 
 class ComponentPools:

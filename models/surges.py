@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models.scenario import Surges
-from capsim.simcore.clock import HOURS_PER_DAY
+from capsim.simcore.units import HOURS_PER_DAY, HOURS_PER_YEAR
 
 
 @dataclass
@@ -59,7 +59,7 @@ class SurgeProcess:
         self.launch_hours = sorted(launch_hours)
         self.rng = rng_random
         self.rng_launch = rng_launch
-        self.rate_per_hour = max(0.0, float(s.rate_per_year.sample(rng_random))) / (365.25 * 24)
+        self.rate_per_hour = max(0.0, float(s.rate_per_year.sample(rng_random))) / HOURS_PER_YEAR
         self.p_consumer = float(np.clip(s.random_consumer_share.sample(rng_random), 0, 1))
         self.started: list[Surge] = []
 

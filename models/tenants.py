@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-HOURS_PER_YEAR = 365.25 * 24
+from capsim.simcore.units import HOURS_PER_YEAR
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from capsim.simcore.units import DAYS_PER_YEAR
+
 MAX_FILE_BYTES = 1 << 20
 """Largest scenario file read (1 MiB; the embedded scenarios are ~25 kB)."""
 MAX_DEPTH = 10
@@ -185,7 +187,7 @@ def estimate(sc: Any) -> Estimate:
     random surges, launches, chip batches, building power-ons and procurement reviews.
     """
     days = (sc.scenario.end - sc.scenario.start).days + 1
-    years = days / 365.25
+    years = days / DAYS_PER_YEAR
     e = sc.demand.enterprise
     customers = _hi(e.customers) + _hi(e.new_customers_per_year) * years * 1.1 + 10
     gens = len(sc.supply.generations)

@@ -11,11 +11,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
+from capsim.simcore.units import HOURS_PER_DAY, SECONDS_PER_HOUR
 
 SimTime = float
 """Hours since the start date."""
 
-HOURS_PER_DAY = 24.0
 
 
 def decimal_year(d: dt.date | np.datetime64) -> float:
@@ -68,7 +68,7 @@ class Clock:
         """Simulation time of a date (midnight) or a datetime (naive, taken as UTC)."""
         if isinstance(when, dt.datetime):
             base = dt.datetime.combine(self.start, dt.time())
-            return (when.replace(tzinfo=None) - base).total_seconds() / 3600.0
+            return (when.replace(tzinfo=None) - base).total_seconds() / SECONDS_PER_HOUR
         return (parse_date(when) - self.start).days * HOURS_PER_DAY
 
     def datetime(self, t: SimTime) -> dt.datetime:

@@ -24,6 +24,7 @@ matplotlib.use("Agg")  # files only: no display needed on servers and CI
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from capsim.simcore.units import DAYS_PER_YEAR  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.layout_engine import ConstrainedLayoutEngine  # noqa: E402
@@ -173,7 +174,7 @@ def date_axis(ax) -> None:
     """Years as ticks on a long span, concise month ticks on a short one."""
     lo, hi = ax.get_xlim()
     if hi - lo > 3 * 365:  # matplotlib date units are days
-        step = max(1, int(np.ceil((hi - lo) / 365.25 / 12)))
+        step = max(1, int(np.ceil((hi - lo) / DAYS_PER_YEAR / 12)))
         ax.xaxis.set_major_locator(mdates.YearLocator(step))
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
     else:

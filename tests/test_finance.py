@@ -13,8 +13,8 @@ import pytest
 from capsim.models import finance
 from capsim.models.capacity import CapacityModel
 from capsim.models.scenario import load
-from capsim.simcore.clock import HOURS_PER_DAY
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import HOURS_PER_DAY
 
 
 def _run(overrides, seed=5, rep=1, end="2029-04-01"):

@@ -134,9 +134,10 @@ def test_training_lends_capacity_only_when_serving_needs_it():
 
 
 def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
-    from capsim.models.demand import SECONDS_PER_YEAR, DemandModel
+    from capsim.models.demand import DemandModel
     from capsim.simcore.clock import Clock
     from capsim.simcore.streams import Streams
+    from capsim.simcore.units import SECONDS_PER_YEAR
 
     clock = Clock.between("2026-04-01", "2026-05-13")  # six whole weeks
     d = default_scenario.demand

@@ -12,10 +12,11 @@ import simpy
 from capsim.models.capacity import CapacityModel
 from capsim.models.datacenters import power_on_times
 from capsim.models.scenario import ScenarioError, load
-from capsim.models.supply import HOURS_PER_MONTH, ComponentPools, ProductionLines
+from capsim.models.supply import ComponentPools, ProductionLines
 from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import HOURS_PER_MONTH
 
 
 def _pool(per_month=100.0, growth=1.0, stock=3.0):

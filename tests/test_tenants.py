@@ -8,10 +8,11 @@ from capsim.models import tenants
 from capsim.models.capacity import CapacityModel
 from capsim.models.scenario import load
 from capsim.simcore.streams import Streams
+from capsim.simcore.units import HOURS_PER_YEAR
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-H = tenants.HOURS_PER_YEAR
+H = HOURS_PER_YEAR
 
 power_ons = st.lists(st.tuples(st.floats(0, 10 * H), st.floats(0, 200), st.integers(0, 1),
                                st.just("campus")), max_size=40)

@@ -156,7 +156,7 @@ def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
     """
     clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
     days = min(days, clock.days)
-    dm = DemandModel(scenario.demand, clock, Streams(seed, 0).rng("demand"))
+    dm = DemandModel.draw(scenario.demand, clock, Streams(seed, 0).rng("demand"))
     pop = dm.pop
     # Per-customer daily demand = size * tps_per_weight * growth(day) * weekday factor.
     scale = [float(dm.tps_per_weight * dm.ent_growth[d] * dm.ent_day[d]) for d in range(days)]

@@ -1,4 +1,4 @@
-"""Chip supply lines: quarterly output of a generation, this customer's share, shipments.
+"""Chips: each generation's quarterly output, this customer's share, shipments and specs.
 
 A generation's output per quarter is either an explicit list (from its start date, default
 the scenario's start; each value fixed or triangular between a low and a high)
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from capsim.models.scenario import Generation, Sourced
 from capsim.simcore.clock import Clock
-from capsim.simcore.units import DAYS_PER_QUARTER, HOURS_PER_DAY
+from capsim.simcore.streams import Streams
+from capsim.simcore.units import DAYS_PER_QUARTER, DAYS_PER_YEAR, HOURS_PER_DAY
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,79 @@ def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
                 return out
             out.append(Shipment(max(0.0, t), n))
     return out
+
+
+@dataclass(frozen=True)
+class ChipSpecs:
+    """One replication's chips, per generation in the model's order.
+
+    Attributes:
+        kw: facility kW per chip (chip power x server overhead x PUE).
+        tps: reference tokens/s per healthy chip at the operating batch.
+        fp8_eflops: FP8 exaFLOPS per chip (0 where the scenario gives none).
+        uses: units of each component pool one chip consumes.
+    """
+
+    kw: np.ndarray
+    tps: np.ndarray
+    fp8_eflops: np.ndarray
+    uses: tuple[dict[str, float], ...]
+
+
+def draw_specs(generations: dict[str, Generation], throughput: list[float], overhead: float,
+               pue: float, streams: Streams) -> ChipSpecs:
+    """Each generation's chip, from its stream ``chips.<generation>.spec``.
+
+    Draws, in order: chip power, tokens per second, FP8 TFLOPS, then each pool's use.
+    `throughput` is each generation's factor of the operating batch (`models.serving`).
+    """
+    kw, tps, fp8, uses = [], [], [], []
+    for (name, g), factor in zip(generations.items(), throughput, strict=True):
+        rng = streams.rng(f"chips.{name}.spec")
+        kw.append(float(g.chip_power_w.sample(rng)) * overhead * pue / 1000.0)
+        tps.append(float(g.tokens_per_s.sample(rng)) * factor)
+        fp8.append(float(g.fp8_tflops.sample(rng)) if g.fp8_tflops is not None else 0.0)
+        uses.append({p: float(u.sample(rng)) for p, u in g.uses.items()})
+    return ChipSpecs(np.array(kw), np.array(tps), np.array(fp8) / 1e6, tuple(uses))
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    """One replication's chips by generation: the installed base and the planned batches.
+
+    Attributes:
+        installed: chips installed at the start.
+        install_days: their install days (0 or negative: before the start).
+        batches: planned shipments as (hour, chips), in time order.
+    """
+
+    installed: tuple[int, ...]
+    install_days: tuple[np.ndarray, ...]
+    batches: tuple[tuple[tuple[float, int], ...], ...]
+
+    def planned(self) -> list[tuple[float, int, int]]:
+        """Every planned shipment as (hour, generation index, chips), generation by generation."""
+        return [(t, gi, n) for gi, b in enumerate(self.batches) for t, n in b]
+
+
+def draw_deliveries(generations: dict[str, Generation], clock: Clock, delay_days: float,
+                    streams: Streams) -> Deliveries:
+    """The installed base and the shipments of each generation.
+
+    From the stream ``chips.<generation>``: the installed base, then the shipments
+    (`shipments`); install dates from their own stream ``chips.<generation>.install``, so
+    that the installed base's size does not move the draws of the share, slip and ramp.
+    """
+    installed, days, batches = [], [], []
+    for name, g in generations.items():
+        rng = streams.rng(f"chips.{name}")
+        n0 = int(round(max(0.0, float(g.installed_at_start.sample(rng)))))
+        ages = np.zeros(0)
+        if n0:
+            spread = g.install_spread_years * DAYS_PER_YEAR
+            ages = (streams.rng(f"chips.{name}.install").uniform(0, spread, n0) if spread
+                    else np.zeros(n0))
+        installed.append(n0)
+        days.append(-ages)
+        batches.append(tuple((s.t, s.chips) for s in shipments(g, clock, rng, delay_days)))
+    return Deliveries(tuple(installed), tuple(days), tuple(batches))

@@ -243,52 +243,98 @@ def build_population(d: Demand, days: int, rng: np.random.Generator,
                       tuple(size_classes), f_weight, f_count, f_entered)
 
 
+@dataclass(frozen=True)
+class DemandDraw:
+    """One replication's demand parameters and its enterprise population.
+
+    Drawn from the stream "demand" in a fixed order: the scalars, then the population,
+    then the batch discount.
+    """
+
+    revenue_run_rate_usd: float
+    enterprise_share: float
+    price: float
+    cloud_share: float
+    growth_start: float
+    growth_long_run: float
+    growth_halflife_years: float
+    period_rates: tuple[float, ...]
+    efficiency_per_year: float
+    consumer_price: float
+    consumer_growth: float
+    con_weekend: float
+    con_peak_to_average: float
+    con_peak_hour: float
+    con_peak_width: float
+    batch_share: float
+    ent_weekend: float
+    ent_peak_to_average: float
+    ent_peak_hour: float
+    ent_peak_width: float
+    population: Population
+    batch_discount: float
+
+    @classmethod
+    def draw(cls, d: Demand, days: int, rng: np.random.Generator,
+             size_classes: Sequence[float] = SIZE_CLASSES) -> DemandDraw:
+        """Draw every demand parameter and the population, in the order listed."""
+        def one(p) -> float:
+            return float(p.sample(rng))
+
+        def share(p) -> float:
+            return float(np.clip(p.sample(rng), 0, 1))
+
+        revenue, ent_share, price, cloud = (one(d.revenue_run_rate_usd),
+                                            share(d.enterprise_revenue_share),
+                                            one(d.price_usd_per_mtok), share(d.cloud_share))
+        g0, g_inf, half = one(d.growth_start), one(d.growth_long_run), one(
+            d.growth_halflife_years)
+        rates = tuple(one(p.rate) for p in d.growth_by_period)
+        efficiency = one(d.efficiency_gain_per_year)
+        c = d.consumer
+        c_price, c_growth, c_weekend = (one(c.price_usd_per_mtok), one(c.growth_factor),
+                                        one(c.weekend_factor))
+        c_p2a, c_peak, c_width = (one(c.peak_to_average), one(c.peak_local_hour),
+                                  one(c.peak_width_hours))
+        e = d.enterprise
+        batch_share = share(e.batch_share)
+        e_weekend, e_p2a, e_peak, e_width = (one(e.weekend_factor), one(e.peak_to_average),
+                                             one(e.peak_local_hour), one(e.peak_width_hours))
+        population = build_population(d, days, rng, size_classes)
+        # Batch tokens are billed at a discount: enterprise revenue buys more tokens.
+        discount = share(d.batch_discount)
+        return cls(revenue, ent_share, price, cloud, g0, g_inf, half, rates, efficiency,
+                   c_price, c_growth, c_weekend, c_p2a, c_peak, c_width, batch_share,
+                   e_weekend, e_p2a, e_peak, e_width, population, discount)
+
+
 class DemandModel:
     """Daily demand in tokens/s per UTC hour, by tier: committed, on-demand, consumer."""
 
-    def __init__(self, d: Demand, clock: Clock, rng: np.random.Generator,
-                 size_classes: Sequence[float] = SIZE_CLASSES) -> None:
+    def __init__(self, d: Demand, clock: Clock, drawn: DemandDraw) -> None:
         self.clock = clock
         days = clock.days
-        # Scalars first, then the population: a fixed draw order per stream.
-        revenue = float(d.revenue_run_rate_usd.sample(rng))
-        ent_share = float(np.clip(d.enterprise_revenue_share.sample(rng), 0, 1))
-        price = float(d.price_usd_per_mtok.sample(rng))
-        cloud = float(np.clip(d.cloud_share.sample(rng), 0, 1))
-        g0 = float(d.growth_start.sample(rng))
-        g_inf = float(d.growth_long_run.sample(rng))
-        half = float(d.growth_halflife_years.sample(rng))
-        rates = [float(p.rate.sample(rng)) for p in d.growth_by_period]
-        self.efficiency_per_year = float(d.efficiency_gain_per_year.sample(rng))
-        c = d.consumer
-        c_price = float(c.price_usd_per_mtok.sample(rng))
-        c_growth = float(c.growth_factor.sample(rng))
-        c_weekend = float(c.weekend_factor.sample(rng))
-        c_p2a = float(c.peak_to_average.sample(rng))
-        c_peak = float(c.peak_local_hour.sample(rng))
-        c_width = float(c.peak_width_hours.sample(rng))
+        x = drawn
+        price, c_price, cloud = x.price, x.consumer_price, x.cloud_share
+        self.efficiency_per_year = x.efficiency_per_year
+        self.batch_share, self.batch_discount = x.batch_share, x.batch_discount
+        self.pop = x.population
         e = d.enterprise
-        self.batch_share = float(np.clip(e.batch_share.sample(rng), 0, 1))
-        e_weekend = float(e.weekend_factor.sample(rng))
-        e_p2a = float(e.peak_to_average.sample(rng))
-        e_peak = float(e.peak_local_hour.sample(rng))
-        e_width = float(e.peak_width_hours.sample(rng))
-        self.pop = build_population(d, days, rng, size_classes)
-        # Batch tokens are billed at a discount: enterprise revenue buys more tokens.
-        self.batch_discount = float(np.clip(d.batch_discount.sample(rng), 0, 1))
-
         shares = np.array(list(e.region_shares.values()), float)
         offsets = np.array([e.region_utc_offset_hours[r] for r in e.region_shares], float)
-        self.ent_profile = hourly_profile(shares, offsets, e_peak, e_p2a, e_width)  # regions x 24
-        self.con_profile = shares @ hourly_profile(shares, offsets, c_peak, c_p2a, c_width)  # 24
+        self.ent_profile = hourly_profile(shares, offsets, x.ent_peak_hour, x.ent_peak_to_average,
+                                          x.ent_peak_width)  # regions x 24
+        self.con_profile = shares @ hourly_profile(shares, offsets, x.con_peak_hour,
+                                                   x.con_peak_to_average, x.con_peak_width)  # 24
 
         years = np.arange(days) / DAYS_PER_YEAR
         periods = [(clock.hours(p.until) / HOURS_PER_DAY / DAYS_PER_YEAR, r)
-                   for p, r in zip(d.growth_by_period, rates, strict=True)]
-        L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, g0, g_inf, half)
+                   for p, r in zip(d.growth_by_period, x.period_rates, strict=True)]
+        L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, x.growth_start,
+                              x.growth_long_run, x.growth_halflife_years)
         m = d.growth_multiplier
         self.ent_growth = np.exp(m * L)
-        self.con_growth = np.exp(m * c_growth * L)
+        self.con_growth = np.exp(m * x.consumer_growth * L)
 
         # Tokens from money: reference tokens/s at the start on this cloud.
         self.price_usd_per_mtok, self.consumer_price_usd_per_mtok = price, c_price
@@ -297,6 +343,7 @@ class DemandModel:
         w0 = self.pop.weight[:, 0].sum()
         od_share = self.pop.weight[0::2, 0].sum() / w0 if w0 > 0 else 0.0
         ent_price = price * (1 - self.batch_share * self.batch_discount * od_share)
+        revenue, ent_share = x.revenue_run_rate_usd, x.enterprise_share
         ent_tps0 = revenue * ent_share * cloud / (ent_price / 1e6) / SECONDS_PER_YEAR
         con_tps0 = revenue * (1 - ent_share) * cloud / (c_price / 1e6) / SECONDS_PER_YEAR
         self.tps_per_weight = ent_tps0 / w0 if w0 > 0 else 0.0
@@ -305,8 +352,20 @@ class DemandModel:
         # Weekday/weekend factors that keep the weekly mean at 1.
         dow = (clock.dates().astype("datetime64[D]").view("int64") + 3) % 7  # Monday = 0
         weekend = dow >= 5
+        e_weekend, c_weekend = x.ent_weekend, x.con_weekend
         self.ent_day = np.where(weekend, e_weekend, 1.0) * 7 / (5 + 2 * e_weekend)
         self.con_day = np.where(weekend, c_weekend, 1.0) * 7 / (5 + 2 * c_weekend)
+
+    @classmethod
+    def draw(cls, d: Demand, clock: Clock, rng: np.random.Generator,
+             size_classes: Sequence[float] = SIZE_CLASSES) -> DemandModel:
+        """Draw a replication's demand (`DemandDraw.draw`) and build its model."""
+        return cls(d, clock, DemandDraw.draw(d, clock.days, rng, size_classes))
+
+    def scale_volume(self, factor: np.ndarray) -> None:
+        """Scale every day's demand growth by `factor` (the market's volume response)."""
+        self.ent_growth = self.ent_growth * factor
+        self.con_growth = self.con_growth * factor
 
     def hourly(self, day: int, surge_ent: np.ndarray | float = 1.0,
                surge_con: np.ndarray | float = 1.0

@@ -94,3 +94,52 @@ def affordability(dates: np.ndarray, spend_usd: np.ndarray, revenue_usd: np.ndar
     revenue = np.bincount(idx, weights=revenue_usd)
     invest = np.bincount(idx, weights=investment_usd)
     return years + 1970, spend, share_of_revenue * revenue + invest
+
+
+@dataclass(frozen=True)
+class FinanceDraw:
+    """One replication's money: prices, commitments, capex, tranches, what revenue carries.
+
+    Attributes:
+        price_decline: price factor per year.
+        cloud_price: $ per IT MW-year of each enabled cloud.
+        commitments: (USD, start date, years) of each enabled cloud's commitment.
+        capex_per_mw: $ per facility MW that a tranche's capacity share buys.
+        tranches: (name, USD, milestone run-rate USD, capacity share) of each tranche.
+        spend_share: share of revenue that spend may take (None: not modelled).
+    """
+
+    price_decline: float
+    cloud_price: np.ndarray
+    commitments: tuple[tuple[float, dt.date, float], ...]
+    capex_per_mw: float
+    tranches: tuple[tuple[str, float, float, float], ...]
+    spend_share: float | None
+
+    def new_tranches(self) -> Tranches:
+        """The replication's tranches, none fired yet."""
+        return Tranches([Tranche(*t) for t in self.tranches])
+
+    @classmethod
+    def draw(cls, sc, clouds: list[str], streams) -> FinanceDraw:
+        """From "finance.prices", "clouds.<cloud>", "finance.tranches", "finance.means"."""
+        price_decline = float(sc.demand.price_decline_per_year.sample(
+            streams.rng("finance.prices")))
+        cloud_price = np.zeros(len(clouds))
+        commitments = []
+        for i, name in enumerate(clouds):
+            c = sc.clouds[name]
+            rng = streams.rng(f"clouds.{name}")
+            cloud_price[i] = float(c.price_usd_per_mw_it_year.sample(rng))
+            commitments.append((float(c.commitment_usd.sample(rng)), c.commitment_start,
+                                c.commitment_years))
+        rng = streams.rng("finance.tranches")
+        capex = float(sc.finance.capex_usd_per_mw.sample(rng))
+        items = tuple((name, float(t.amount_usd.sample(rng)),
+                       float(t.milestone_run_rate_usd.sample(rng)),
+                       float(np.clip(t.capacity_share.sample(rng), 0, 1)))
+                      for name, t in sc.finance.tranches.items())
+        share = sc.finance.spend_share_of_revenue
+        spend_share = (None if share is None
+                       else float(share.sample(streams.rng("finance.means"))))
+        return cls(price_decline, cloud_price, tuple(commitments), capex, items, spend_share)

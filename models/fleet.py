@@ -12,12 +12,37 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
-from capsim.simcore.units import HOURS_PER_DAY
+from capsim.models.scenario import Fleet as FleetSection
+from capsim.simcore.streams import Streams
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY
 
 STATES = ("in_transit", "waiting", "installed", "failed", "retired")
 """Chip states after shipment, in life order."""
+
+
+@dataclass(frozen=True)
+class FleetDraw:
+    """One replication's servers: overhead, failures, repair, life, integration."""
+
+    server_overhead: float
+    mtbf_hours: float
+    repair_hours: float
+    life_days: float
+    integration_days: float
+
+    @classmethod
+    def draw(cls, f: FleetSection, streams: Streams) -> FleetDraw:
+        """From the stream "fleet" (in field order) and "fleet.integration"."""
+        rng = streams.rng("fleet")
+        overhead = float(f.server_overhead.sample(rng))
+        mtbf = float(f.mtbf_hours.sample(rng))
+        repair = float(f.repair_hours.sample(rng))
+        life = float(f.useful_life_years.sample(rng)) * DAYS_PER_YEAR
+        integration = float(f.integration_days.sample(streams.rng("fleet.integration")))
+        return cls(overhead, mtbf, repair, life, integration)
 
 
 class Fleet:
@@ -242,6 +267,11 @@ class Fleet:
         return out
 
     # -- state ----------------------------------------------------------------------
+    @property
+    def placement_order(self) -> np.ndarray:
+        """Generations by tokens per facility MW, best first: the order of placement."""
+        return self._order
+
     def occupied_kw_by_cloud(self) -> np.ndarray:
         """Facility kW taken by installed and failed chips, per cloud."""
         return np.bincount(self.cloud, (self.installed + self.failed) * self.kw,

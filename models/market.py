@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models import finance
-from capsim.simcore.units import DAYS_PER_YEAR, SECONDS_PER_YEAR
+from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY, SECONDS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -187,6 +187,20 @@ def for_replication(m, start_day: int, rng: np.random.Generator, dem, *, price_d
         efficiency=dem.efficiency_per_year ** t, usd_per_mw_it_year=usd_per_mw_it_year,
         serving_share=serving_share, base_spend=baseline_spend_usd(dem, base_factor),
         price0=dem.price_usd_per_mtok)
+
+
+def for_fleet(m, clock, rng: np.random.Generator, dem, fleet, shipments: list,
+              price_decline: float, usd_per_mw_it_year: float, pue: float, life_days: float,
+              serving_share: float) -> MarketPath:
+    """`for_replication` from the model's parts: its fleet and planned shipments."""
+    f = fleet
+    sh = np.array(shipments, float).reshape(-1, 3)
+    return for_replication(
+        m, int(clock.hours(m.start) // HOURS_PER_DAY), rng, dem, price_decline=price_decline,
+        ship_day=sh[:, 0] / HOURS_PER_DAY, ship_gen=sh[:, 1], ship_chips=sh[:, 2],
+        base_chips=(f.in_transit + f.waiting + f.installed + f.failed).astype(float),
+        it_kw=f.kw / pue, tps=f.tps, life_days=life_days,
+        usd_per_mw_it_year=usd_per_mw_it_year, serving_share=serving_share)
 
 
 def revenue_per_mw_year(dates: np.ndarray, revenue_usd: np.ndarray, it_mw: np.ndarray

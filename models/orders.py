@@ -11,8 +11,10 @@ and, under the forecast policy, runs the review process.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+from capsim.models.finance import Tranche
 from capsim.models.fleet import Fleet
 from capsim.models.scenario import Scenario
 from capsim.models.supply import ProductionLines
@@ -22,32 +24,50 @@ from capsim.simcore.streams import Streams
 from capsim.simcore.units import HOURS_PER_DAY, HOURS_PER_YEAR
 
 
+@dataclass(frozen=True)
+class OrdersDraw:
+    """One replication's ordering: lead times, headroom, the most MW a year."""
+
+    order_lead_h: float
+    build_lead_h: float
+    headroom: float
+    max_order_mw_year: float
+
+    @classmethod
+    def draw(cls, pr, streams: Streams) -> OrdersDraw:
+        """From the stream "procurement", in field order."""
+        rng = streams.rng("procurement")
+        order_lead = max(0.0, float(pr.order_lead_time_days.sample(rng))) * HOURS_PER_DAY
+        build_lead = max(0.0, float(pr.build_lead_time_days.sample(rng))) * HOURS_PER_DAY
+        return cls(order_lead, build_lead, float(pr.headroom.sample(rng)),
+                   float(pr.max_order_mw_per_year.sample(rng)))
+
+
 class Orders:
     """Component: capacity orders and the forecast procurement policy.
 
     Args:
         sc: the scenario (procurement settings, generations).
         clock: the run's clock.
-        streams: the replication's streams (lead times and limits are drawn from
-            "procurement").
+        drawn: the replication's lead times and limits (`OrdersDraw`).
         fleet: the fleet that receives chips and buildings.
         lines: the production lines that build ordered chips.
         clouds: names of the enabled clouds, in fleet order.
         gen_names: names of the generations, in fleet order.
+        capex_per_mw: $ per facility MW that a tranche's capacity share buys.
     """
 
     name = "procurement"
 
-    def __init__(self, sc: Scenario, clock: Clock, streams: Streams, fleet: Fleet,
-                 lines: ProductionLines, clouds: list[str], gen_names: list[str]) -> None:
+    def __init__(self, sc: Scenario, clock: Clock, drawn: OrdersDraw, fleet: Fleet,
+                 lines: ProductionLines, clouds: list[str], gen_names: list[str],
+                 capex_per_mw: float = float("nan")) -> None:
         self.sc, self.clock, self.fleet, self.lines = sc, clock, fleet, lines
         self.clouds, self.gen_names = clouds, gen_names
         pr = sc.procurement
-        rng = streams.rng("procurement")
-        self.order_lead_h = max(0.0, float(pr.order_lead_time_days.sample(rng))) * HOURS_PER_DAY
-        self.build_lead_h = max(0.0, float(pr.build_lead_time_days.sample(rng))) * HOURS_PER_DAY
-        self.headroom = float(pr.headroom.sample(rng))
-        self.max_order_mw_year = float(pr.max_order_mw_per_year.sample(rng))
+        self.order_lead_h, self.build_lead_h = drawn.order_lead_h, drawn.build_lead_h
+        self.headroom, self.max_order_mw_year = drawn.headroom, drawn.max_order_mw_year
+        self.capex_per_mw = capex_per_mw
         self.order_cloud = clouds.index(pr.cloud) if pr.cloud in clouds else None
         self.ordered_mw = 0.0        # facility MW of chips ordered with their buildings
         self.ordered_chips = 0
@@ -78,6 +98,18 @@ class Orders:
                 if best is None or g.available >= gens[self.gen_names[best]].available:
                     best = gi
         return best
+
+    def fund(self, tranche: Tranche) -> None:
+        """A tranche fired: its capacity share buys chips and buildings (at `capex_per_mw`)."""
+        sim, tr = self.sim, tranche
+        sim.events.log(sim.env.now, "tranche", f"{tr.name}: ${tr.amount_usd / 1e9:.2f}B",
+                       subject=tr.name, amount=tr.amount_usd, unit="USD")
+        self.capacity(sim, tr.amount_usd * tr.capacity_share / self.capex_per_mw,
+                      f"tranche {tr.name}")
+
+    def order_power(self, mw: float, cloud: int) -> None:
+        """Buildings for chips that power-aware shipping holds (during the run)."""
+        self.buildings_for(self.sim, mw, cloud, "held chips")
 
     def buildings_for(self, sim: Simulation, mw: float, cloud: int, why: str) -> None:
         """Order `mw` facility MW of buildings for `cloud`; they power on after the lead."""

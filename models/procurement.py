@@ -18,11 +18,72 @@ before: chips then wait, delivered, for powered space (and age while they wait).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from capsim.models.fleet import Fleet
+from capsim.simcore.probes import EventLog
 from capsim.simcore.units import HOURS_PER_DAY, HOURS_PER_YEAR
+
+
+class Clocked(Protocol):
+    """What tells the simulation time (a `simpy.Environment`)."""
+
+    @property
+    def now(self) -> float:
+        """Hours since the start."""
+        ...
+
+
+class PowerOrders(Protocol):
+    """Who orders buildings (`models.orders.Orders`)."""
+
+    buildings: list[tuple[float, float, int]]
+    build_lead_h: float
+    max_order_mw_year: float
+
+    def order_power(self, mw: float, cloud: int) -> None:
+        """Order `mw` facility MW of buildings for `cloud` now."""
+        ...
+
+
+class Due(Protocol):
+    """The production lines, as the gate sees them."""
+
+    @property
+    def awaiting(self) -> np.ndarray:
+        """Chips due from the lines and not shipped, per generation."""
+        ...
+
+
+@dataclass(frozen=True)
+class GateTerms:
+    """How the power-aware policy looks ahead (hours) and when it swaps chips.
+
+    Attributes:
+        arrival_h: hours from shipment to arrival (integration).
+        lead_h: how far past the arrival the policy looks for powered space.
+        review_h: hours between looks at held chips.
+        swap_ratio: retire installed chips early to make room for held chips that give at
+            least this many times their tokens per facility watt (0: never).
+        from_h: the hour from which the policy holds chips; before it every chip ships on
+            schedule (the history years replay what was shipped).
+    """
+
+    arrival_h: float
+    lead_h: float
+    review_h: float
+    swap_ratio: float = 0.0
+    from_h: float = 0.0
+
+    @classmethod
+    def of(cls, sc, clock, arrival_h: float) -> GateTerms:
+        """The scenario's procurement settings, in hours of `clock`."""
+        pr = sc.procurement
+        return cls(arrival_h, pr.power_lead_days * HOURS_PER_DAY,
+                   pr.hold_review_days * HOURS_PER_DAY, pr.early_retirement_ratio,
+                   clock.hours(pr.power_aware_from or sc.scenario.start))
 
 
 class PowerGate:
@@ -30,36 +91,22 @@ class PowerGate:
 
     Args:
         fleet: the fleet whose powered space the chips go into.
-        now: the simulation time in hours.
+        env: what tells the simulation time.
         planned_power: (hour, MW, cloud) of buildings that power on later, known plans.
-        ordered_power: (hour, MW, cloud) of buildings ordered during the run; the list is
-            read live (other orders append to it).
-        arrival_h: hours from shipment to arrival (integration).
-        lead_h: how far past the arrival the policy looks for powered space.
-        review_h: hours between looks at held chips.
-        build_lead_h: hours from a building order to its power-on.
-        order_power: order(MW, cloud) buildings now; None: the policy orders no power.
-        max_mw_year: most facility MW the policy orders in any trailing year.
-        due: chips due from the lines and not shipped, per generation: space is kept for
-            those of generations that give more tokens per watt than the one asking.
-        swap_ratio: retire installed chips early to make room for held chips that give at
-            least this many times their tokens per facility watt (0: never).
-        log: log(generation, detail, chips) of early retirements.
-        from_h: the hour from which the policy holds chips; before it every chip ships on
-            schedule (the history years replay what was shipped).
+        terms: how the policy looks ahead.
+        orders: who orders buildings for held chips, and the buildings ordered during the
+            run (read live); None: the policy orders no power.
+        due: the production lines: space is kept for the chips due from them of
+            generations that give more tokens per watt than the one asking.
+        events: where early retirements are logged.
     """
 
-    def __init__(self, fleet: Fleet, now: Callable[[], float],
-                 planned_power: list[tuple[float, float, int]],
-                 ordered_power: list[tuple[float, float, int]], arrival_h: float,
-                 lead_h: float, review_h: float, build_lead_h: float,
-                 order_power: Callable[[float, int], None] | None, max_mw_year: float,
-                 due: Callable[[], np.ndarray] | None = None, swap_ratio: float = 0.0,
-                 log: Callable[[str, str, float], None] | None = None,
-                 from_h: float = 0.0) -> None:
-        self.fleet, self.now, self.due = fleet, now, due
-        self.from_h = from_h
-        self.swap_ratio, self.log = swap_ratio, log
+    def __init__(self, fleet: Fleet, env: Clocked, planned_power: list[tuple[float, float, int]],
+                 terms: GateTerms, orders: PowerOrders | None = None, due: Due | None = None,
+                 events: EventLog | None = None) -> None:
+        self.fleet, self.env, self.due, self.events = fleet, env, due, events
+        self.orders = orders
+        self.from_h, self.swap_ratio = terms.from_h, terms.swap_ratio
         self.planned = sorted(planned_power)
         # The planned buildings as arrays: power-on hours, and MW per cloud summed up to
         # each of them, so that the MW due in a window is two lookups.
@@ -69,12 +116,11 @@ class PowerGate:
             mw[i + 1, c] = m
         self._plan_hours = [float(t) for t, _, _ in self.planned]
         self._plan_cum_c = np.cumsum(mw, axis=0).T.tolist()  # per cloud, as plain numbers
-        self.ordered = ordered_power
-        self.arrival_h, self.lead_h = max(0.0, arrival_h), max(0.0, lead_h)
-        self.review_h = max(1.0, review_h)
-        self.build_lead_h = max(0.0, build_lead_h)
-        self.order_power = order_power
-        self.max_mw_year = max(0.0, max_mw_year)
+        self.ordered: list[tuple[float, float, int]] = orders.buildings if orders else []
+        self.arrival_h, self.lead_h = max(0.0, terms.arrival_h), max(0.0, terms.lead_h)
+        self.review_h = max(1.0, terms.review_h)
+        self.build_lead_h = max(0.0, orders.build_lead_h) if orders else 0.0
+        self.max_mw_year = max(0.0, orders.max_order_mw_year) if orders else 0.0
         self._base = fleet.shipped.copy()   # shipped before the run: the installed base
         self.granted = np.zeros_like(fleet.shipped)
         self._base_l, self._kw_l = self._base.tolist(), fleet.kw.tolist()
@@ -95,7 +141,7 @@ class PowerGate:
 
     def _power_mw_by(self, t: float, c: int) -> float:
         """Facility MW of cloud c energized by hour `t`: now, plus planned and ordered."""
-        f, now = self.fleet, self.now()
+        f, now = self.fleet, self.env.now
         lo, hi = bisect.bisect_right(self._plan_hours, now), bisect.bisect_right(
             self._plan_hours, t)
         mw = float(f.energized[c])
@@ -127,7 +173,7 @@ class PowerGate:
 
     def allowed(self, g: int, chips: int) -> int:
         """Chips (0..chips, whole racks unless all fit) of generation g that may ship now."""
-        now = self.now()
+        now = self.env.now
         if now < self.from_h:
             self.granted[g] += chips
             return chips
@@ -139,7 +185,7 @@ class PowerGate:
         better = self._better[g]
         if self.due is not None and better:
             # Powered space goes to the best tokens per watt first, as placement does.
-            due = self.due().tolist()
+            due = self.due.awaiting.tolist()
             kw = 0.0
             for o in better:
                 kw += due[o] * self._kw_l[o]
@@ -171,17 +217,19 @@ class PowerGate:
                 continue  # nothing to retire (retire_early would retire none)
             n = f.retire_early(o, int(np.ceil((need_kw - freed) / f.kw[o])))
             freed += n * f.kw[o]
-            if n and self.log is not None:
+            if n and self.events is not None:
                 per_w = f.tps / f.kw
-                self.log(f.generations[o], f"{n} chips retired early for "
-                         f"{f.generations[g]} ({per_w[g] / per_w[o]:.1f}x tokens per watt)", n)
+                self.events.log(self.env.now, "early_retirement",
+                                f"{n} chips retired early for {f.generations[g]} "
+                                f"({per_w[g] / per_w[o]:.1f}x tokens per watt)",
+                                subject=f.generations[o], amount=n, unit="chips")
         return freed
 
     def _order_for(self, g: int, held: int) -> None:
         """Order buildings for held chips that no building due within the build lead takes."""
-        if self.order_power is None or held <= 0:
+        if self.orders is None or held <= 0:
             return
-        f, now = self.fleet, self.now()
+        f, now = self.fleet, self.env.now
         c = int(f.cloud[g])
         t = now + self.build_lead_h + self.arrival_h
         short_kw = (self._committed_kw(t / HOURS_PER_DAY, c) + held * f.kw[g]
@@ -189,5 +237,5 @@ class PowerGate:
         recent = sum(m for th, m in self.power_orders if th > now - HOURS_PER_YEAR)
         mw = min(short_kw / 1000.0, self.max_mw_year - recent)
         if mw > 0:
-            self.order_power(mw, c)
+            self.orders.order_power(mw, c)
             self.power_orders.append((now, mw))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from capsim.models import customers, finance, kpis, market, outcomes, serving, tenants
-from capsim.models.daily import RUN_RATE_DAYS, trailing_mean
+from capsim.models.days import RUN_RATE_DAYS, trailing_mean
 from capsim.models.fleet import STATES
 from capsim.simcore.simulation import RunResult, Simulation
 from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
@@ -41,8 +41,8 @@ MILESTONE_CLOUD = "aws"
 
 def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
     """Daily series and KPIs of the finished replication of `cm`."""
-    clock, loop = cm.clock, cm.loop
-    served = loop.served()
+    clock, loop = cm.clock, cm.ledger.record
+    served = cm.ledger.served()
     hs, dd = served.hours, cm.demand_days
     by_cloud, by_gen = loop.by_cloud(), loop.by_generation()
     total = loop.total_tps()

@@ -171,3 +171,35 @@ def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.nd
 
     ok = stable & (wait_p99 <= spec.slo_p99_wait_s)
     return Latencies(wait_p99, capped(t50), capped(t99), capped(e50), capped(e99), ok)
+
+
+@dataclass(frozen=True)
+class ServiceDraw:
+    """One replication's terms of service: shares of the fleet, and the serving picture.
+
+    Attributes:
+        serving_share: share of capacity reserved for serving (the rest trains).
+        flex_share: share of the training reservation that serving may borrow.
+        flex_target: utilization above which serving borrows.
+        replicas: the replicas' batch curves and the request shape.
+    """
+
+    serving_share: float
+    flex_share: float
+    flex_target: float
+    replicas: ReplicaSpec
+
+    @classmethod
+    def draw(cls, svc, curves: tuple[BatchCurve, ...], streams: Streams) -> ServiceDraw:
+        """From the stream "service", in field order."""
+        rng = streams.rng("service")
+        serving_share = float(np.clip(svc.serving_share.sample(rng), 0, 1))
+        flex_share = float(np.clip(svc.training_flex_share.sample(rng), 0, 1))
+        flex_target = float(svc.flex_target_utilization.sample(rng))
+        replicas = ReplicaSpec(
+            curves, pools=max(1.0, float(svc.pools.sample(rng))),
+            tokens_per_request=float(svc.tokens_per_request.sample(rng)),
+            output_share=float(svc.output_share.sample(rng)),
+            scv=max(0.0, float(svc.service_scv.sample(rng))),
+            slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(rng)))
+        return cls(serving_share, flex_share, flex_target, replicas)

@@ -15,52 +15,88 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import simpy
 from capsim.models.scenario import Pool
+from capsim.simcore.simulation import Simulation
+from capsim.simcore.streams import Streams
 from capsim.simcore.units import HOURS_PER_MONTH
 
 
-class ComponentPools:
-    """The scenario's component pools, one `simpy.Container` each, and their suppliers."""
+@dataclass(frozen=True)
+class PoolDraw:
+    """One replication's pool: this scenario's allotment and its growth, cap and stock."""
 
-    def __init__(self, env: simpy.Environment, pools: dict[str, Pool],
-                 rng_of: Callable[[str], np.random.Generator], horizon_h: float) -> None:
+    base: float      # units a month in the first month (this scenario's share)
+    growth: float    # factor a year
+    top: float       # most units a month (this scenario's share)
+    stock: float     # months of allotment that can be stocked
+
+    @classmethod
+    def draw(cls, p: Pool, rng: np.random.Generator) -> PoolDraw:
+        """Draws, in order: capacity, growth, ceiling, share, stock months."""
+        base = float(p.capacity_per_month.sample(rng))
+        growth = float(p.growth_per_year.sample(rng))
+        top = float(p.max_per_month.sample(rng))
+        share = float(np.clip(p.share.sample(rng), 0.0, 1.0))
+        stock = max(1.0, float(p.stock_months.sample(rng)))
+        return cls(base * share, growth, top * share, stock)
+
+
+def draw_pools(pools: dict[str, Pool], streams: Streams) -> dict[str, PoolDraw]:
+    """Each pool of the scenario from its stream ``supply.pools.<pool>``."""
+    return {name: PoolDraw.draw(p, streams.rng(f"supply.pools.{name}"))
+            for name, p in pools.items()}
+
+
+class ComponentPools:
+    """Component: the scenario's component pools, one `simpy.Container` each, and suppliers.
+
+    Args:
+        env: the SimPy environment.
+        drawn: each pool's draw (`draw_pools`).
+        units: each pool's unit (for messages).
+        horizon_h: length of the run.
+    """
+
+    name = "supply.pools"
+
+    def __init__(self, env: simpy.Environment, drawn: dict[str, PoolDraw],
+                 units: dict[str, str], horizon_h: float) -> None:
         self.env = env
         self.containers: dict[str, simpy.Container] = {}
         self.supplied: dict[str, float] = {}
         self.used: dict[str, float] = {}
-        self._spec: dict[str, tuple[float, float, float, float]] = {}
+        self._spec = drawn
         self._smallest: dict[str, float] = {}
         months = max(1, int(math.ceil(horizon_h / HOURS_PER_MONTH)))
-        for name, p in pools.items():
-            rng = rng_of(name)
-            base = float(p.capacity_per_month.sample(rng))
-            growth = float(p.growth_per_year.sample(rng))
-            top = float(p.max_per_month.sample(rng))
-            share = float(np.clip(p.share.sample(rng), 0.0, 1.0))
-            stock = max(1.0, float(p.stock_months.sample(rng)))
-            self._spec[name] = (base * share, growth, top * share, stock)
+        for name in drawn:
             first = self.allotment(name, 0)
             if first <= 0:
                 raise ValueError(f"supply.pools.{name}: drew an allotment of {first:g} "
-                                 f"{p.unit} a month; a pool needs a positive allotment")
+                                 f"{units.get(name, '')} a month; a pool needs a positive "
+                                 "allotment")
             self.containers[name] = simpy.Container(env, init=first)
             self.supplied[name] = first
             self.used[name] = 0.0
             self._smallest[name] = min(first, self.allotment(name, months))
-            env.process(self._supplier(name))
+
+    def start(self, sim: Simulation) -> None:
+        """Start each pool's supplier."""
+        for name in self.containers:
+            sim.env.process(self._supplier(name))
 
     def allotment(self, name: str, month: int) -> float:
         """This scenario's allotment of pool `name` in month `month` (0 = the first)."""
-        base, growth, top, _ = self._spec[name]
-        return min(base * growth ** (month / 12.0), top)
+        d = self._spec[name]
+        return min(d.base * d.growth ** (month / 12.0), d.top)
 
     def _supplier(self, name: str) -> Generator:
         c = self.containers[name]
-        stock = self._spec[name][3]
+        stock = self._spec[name].stock
         month = 0
         while True:
             yield self.env.timeout(HOURS_PER_MONTH)
@@ -114,7 +150,7 @@ class Gate(Protocol):
 
 
 class ProductionLines:
-    """Production lines of the chip generations, and orders placed during the run.
+    """Component: production lines of the chip generations, and orders placed during the run.
 
     Args:
         env: the SimPy environment.
@@ -124,6 +160,8 @@ class ProductionLines:
         arrive: called as arrive(generation, chips) when they are ready to install.
         integration_h: hours from shipment to arrival.
     """
+
+    name = "supply.lines"
 
     def __init__(self, env: simpy.Environment, pools: ComponentPools,
                  uses: list[dict[str, float]], ship: Callable[[int, int], None],
@@ -147,6 +185,7 @@ class ProductionLines:
         self._due_hour = -np.inf
         self._due_count = [0] * n
         self._due_chips = np.zeros(n, np.int64)
+        self._planned: dict[int, list[tuple[float, int]]] = {}
         self.gate: Gate | None = None
         self.held = np.zeros(n, bool)  # the line holds its due chips for lack of power
 
@@ -197,14 +236,19 @@ class ProductionLines:
         return (self._due_planned() - self._plan_shipped
                 + self._order_placed - self._order_shipped)
 
-    def start_line(self, g: int, batches: list[tuple[float, int]]) -> None:
-        """Run generation g's planned batches (hour, chips) in time order."""
+    def plan(self, g: int, batches: list[tuple[float, int]] | tuple) -> None:
+        """Generation g's planned batches (hour, chips), run in time order from the start."""
         batches = sorted(batches)
         self._plan_t[g] = np.array([t for t, _ in batches], float)
         cum = np.cumsum([n for _, n in batches], dtype=np.int64)
         self._plan_cum[g] = np.concatenate([np.zeros(1, np.int64), cum])
         self._due_hour, self._due_count[g], self._due_chips[g] = -np.inf, 0, 0
-        self.env.process(self._line(g, batches))
+        self._planned[g] = batches
+
+    def start(self, sim: Simulation) -> None:
+        """Start each planned line, generation by generation."""
+        for g in sorted(self._planned):
+            sim.env.process(self._line(g, self._planned[g]))
 
     def order(self, g: int, chips: int, lead_h: float) -> None:
         """Extra chips of generation g ordered now; produced after the lead time."""

@@ -166,7 +166,7 @@ def test_customers_who_left_stay_gone_in_periods_without_throttling(default_scen
 
 def test_results_do_not_depend_on_when_days_are_served(default_scenario, monkeypatch):
     """Tranche checks serve days early or late; reviews and results must not notice."""
-    from capsim.models.daily import DailyLoop
+    from capsim.models.ledger import TrancheWatch
 
     def run():
         model = CapacityModel(default_scenario)
@@ -175,7 +175,7 @@ def test_results_do_not_depend_on_when_days_are_served(default_scenario, monkeyp
         return model.collect(sim)
 
     lazy = run()
-    monkeypatch.setattr(DailyLoop, "_below_milestone", lambda self, lo, day: False)
+    monkeypatch.setattr(TrancheWatch, "_below_milestone", lambda self, lo, day: False)
     eager = run()
     assert lazy.kpis["customers_lost_to_competitors"] > 0
     for k, v in lazy.kpis.items():

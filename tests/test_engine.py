@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from capsim.models import surges
 from capsim.models.capacity import CapacityModel
-from capsim.models.daily import serve, trailing_mean
+from capsim.models.days import serve, trailing_mean
 from capsim.models.demand import DemandModel
 from capsim.models.service import allocate, serving_capacity
 from capsim.models.surges import Surge, SurgeProcess
@@ -49,9 +50,11 @@ def _surges(default_scenario, days=900):
                                                                         + 2))
     streams = Streams(11, 0)
     sim = Simulation(clock, streams)
-    sp = SurgeProcess(sc.surges, [clock.hours(d) for d in sc.surges.launches],
-                      streams.rng("surges.random"), streams.rng("surges.launch"))
-    sp.start(sim)
+    drawn = surges.draw(sc.surges, [clock.hours(d) for d in sc.surges.launches], clock.horizon,
+                        streams)
+    sp = SurgeProcess(drawn.schedule)
+    sim.add(sp)
+    sim.run()
     return sp, clock, sim
 
 
@@ -59,13 +62,13 @@ def test_surge_multipliers_follow_each_surge_shape(default_scenario):
     sp, clock, sim = _surges(default_scenario)
     days = clock.days
     ent, con = sp.multipliers(days)
-    assert sp.started, "the default scenario has surges within two years"
-    assert sim.events.count("surge.launch") + sim.events.count("surge.random") == len(sp.started)
+    assert sp.schedule, "the default scenario has surges within two years"
+    assert sim.events.count("surge.launch") + sim.events.count("surge.random") == len(sp.schedule)
     # Direct sum over the surges, hour by hour, with the same counting rule.
     hours = np.arange(days * 24) + 0.5
     day = np.arange(days * 24) // 24
     e, c = np.ones(days * 24), np.ones(days * 24)
-    for u in sp.started:
+    for u in sp.schedule:
         on = (u.t0 <= day * 24 + 12) & ~np.array([u.over(d * 24 + 0.5) for d in day])
         bump = np.where(on, u.magnitude * u.shape(hours), 0.0)
         if u.target != "consumer":
@@ -80,17 +83,44 @@ def test_surge_multipliers_follow_each_surge_shape(default_scenario):
 def test_surge_schedule_is_reproducible_and_inside_the_horizon(default_scenario):
     a, clock, _ = _surges(default_scenario)
     b, _, _ = _surges(default_scenario)
-    assert [(u.t0, u.magnitude) for u in a.started] == [(u.t0, u.magnitude) for u in b.started]
-    assert all(0 <= u.t0 < clock.horizon for u in a.started)
-    assert [u.t0 for u in a.started] == sorted(u.t0 for u in a.started)
+    assert [(u.t0, u.magnitude) for u in a.schedule] == [(u.t0, u.magnitude) for u in b.schedule]
+    assert all(0 <= u.t0 < clock.horizon for u in a.schedule)
+    assert [u.t0 for u in a.schedule] == sorted(u.t0 for u in a.schedule)
     assert Surge(0.0, 1.0, 24.0, 24.0, "random").shape(np.array([-1.0]))[0] == 0.0
+
+
+def test_a_process_waiting_on_a_surge_wakes_at_its_start(default_scenario):
+    sp, clock, _ = _surges(default_scenario)
+    schedule = sp.schedule
+    sim = Simulation(clock, Streams(11, 0))
+    sp = SurgeProcess(schedule)
+    woke: list[tuple[float, Surge]] = []
+    active_after: list[int] = []
+
+    def watcher():
+        for _ in range(3):
+            u = yield sp.next_surge()
+            woke.append((sim.env.now, u))
+            active_after.append(len(sp.active))
+
+    sim.add(sp)
+    sim.env.process(watcher())  # started before the surge process: waits on its event
+    sim.run()
+    assert [u for _, u in woke] == list(schedule[:3])
+    for now, u in woke:
+        assert abs(now - u.t0) < 1e-6  # woken at the surge's start (float timeouts)
+    assert all(n >= 1 for n in active_after)
+    # Every surge logged once, at its start; each one ends once it has decayed.
+    logged = [e.hour for e in sim.events.rows if e.kind.startswith("surge.")]
+    assert logged == [u.t0 for u in schedule]
+    assert all(u.over(clock.horizon) or u in sp.active for u in schedule)
 
 
 def test_demand_of_all_days_equals_demand_day_by_day(default_scenario):
     sc = default_scenario
     clock = Clock.between(sc.scenario.start, sc.scenario.start.replace(year=sc.scenario.start.year
                                                                         + 1))
-    dm = DemandModel(sc.demand, clock, np.random.default_rng(2))
+    dm = DemandModel.draw(sc.demand, clock, np.random.default_rng(2))
     rng = np.random.default_rng(3)
     se = 1 + rng.uniform(0, 1, (clock.days, 24))
     scn = 1 + rng.uniform(0, 1, (clock.days, 24))
@@ -112,7 +142,7 @@ def test_served_days_keep_money_and_tokens_consistent(short_scenario):
     # Revenue plus lost revenue is the value of all demand at the day's prices.
     sim = model.build(Streams(4, 0))
     sim.run()
-    got = serve(model.demand_days, model.terms, model.loop.total_tps())
+    got = serve(model.demand_days, model.terms, model.ledger.record.total_tps())
     np.testing.assert_allclose(got.revenue, s["revenue_daily_usd"], rtol=1e-12)
     full = serve(model.demand_days, model.terms, np.full(model.clock.days, 1e30))
     np.testing.assert_allclose(got.revenue + got.lost_revenue, full.revenue, rtol=1e-9)
@@ -120,7 +150,7 @@ def test_served_days_keep_money_and_tokens_consistent(short_scenario):
     none = serve(model.demand_days, model.terms, np.zeros(model.clock.days))
     assert (none.revenue == 0).all()
     # Capacity includes the training loan only as far as serving needs it.
-    cap = serving_capacity(model.loop.total_tps()[:, None], model.terms.serving_share,
+    cap = serving_capacity(model.ledger.record.total_tps()[:, None], model.terms.serving_share,
                            model.terms.flex_share, model.demand_days.interactive,
                            model.terms.flex_target)
     np.testing.assert_array_equal(cap, got.capacity)

@@ -29,7 +29,7 @@ def test_spend_is_the_sum_of_priced_capacity():
     model, r, _ = _run([], end="2036-04-01")
     s = r.timeseries
     aws = model.clouds.index("aws")
-    price = model.cloud_price[aws]
+    price = model.money.cloud_price[aws]
     want = s["occupied_mw__aws"] / model.pue * price / 365.25
     np.testing.assert_allclose(s["spend_daily_usd__aws"], want, rtol=1e-6)
     np.testing.assert_allclose(s["spend_daily_usd"],

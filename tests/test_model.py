@@ -143,7 +143,7 @@ def test_demand_at_start_matches_the_revenue_run_rate(default_scenario):
     d = default_scenario.demand
     for rep in range(5):
         rng = Streams(9, rep).rng("demand")
-        dm = DemandModel(d, clock, rng)
+        dm = DemandModel.draw(d, clock, rng)
         # Re-draw the same scalars from a fresh copy of the stream to know the targets.
         r2 = Streams(9, rep).rng("demand")
         revenue, ent_share, price, cloud = (float(p.sample(r2)) for p in (

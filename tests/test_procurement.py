@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from capsim.models.capacity import CapacityModel
 from capsim.models.fleet import Fleet
-from capsim.models.procurement import PowerGate
+from capsim.models.procurement import GateTerms, PowerGate
 from capsim.models.scenario import load
 from capsim.simcore.simulation import run_replication
 
@@ -18,11 +18,37 @@ def _fleet(kw=(1.0,), tps=(1.0,), life=1000.0):
                  rng=[np.random.default_rng(i) for i in range(n)])
 
 
+class _Clock:
+    def __init__(self, t: float) -> None:
+        self.now = t
+
+    def __setitem__(self, key: str, t: float) -> None:  # clock["t"] = hours
+        self.now = t
+
+
+class _Orders:
+    """Buildings ordered (read live) and a recorder of power orders."""
+
+    def __init__(self, ordered, order, max_mw_year) -> None:
+        self.buildings = ordered
+        self.build_lead_h = 24 * 365
+        self.max_order_mw_year = max_mw_year
+        self._order = order
+
+    def order_power(self, mw: float, cloud: int) -> None:
+        self._order(mw, cloud)
+
+
 def _gate(f, now=0.0, planned=(), ordered=None, order=None, **kw):
-    clock = {"t": now}
-    g = PowerGate(f, lambda: clock["t"], list(planned), ordered if ordered is not None else [],
-                  arrival_h=24 * 30, lead_h=24 * 90, review_h=24 * 30, build_lead_h=24 * 365,
-                  order_power=order, max_mw_year=kw.pop("max_mw_year", 1e9), **kw)
+    clock = _Clock(now)
+    orders = None
+    if order is not None or ordered is not None:
+        orders = _Orders(ordered if ordered is not None else [],
+                         order if order is not None else (lambda mw, c: None),
+                         kw.pop("max_mw_year", 1e9))
+    terms = GateTerms(arrival_h=24 * 30, lead_h=24 * 90, review_h=24 * 30,
+                      swap_ratio=kw.pop("swap_ratio", 0.0))
+    g = PowerGate(f, clock, list(planned), terms, orders, **kw)
     return g, clock
 
 

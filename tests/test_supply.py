@@ -12,9 +12,9 @@ import simpy
 from capsim.models.capacity import CapacityModel
 from capsim.models.datacenters import power_on_times
 from capsim.models.scenario import ScenarioError, load
-from capsim.models.supply import ComponentPools, ProductionLines
+from capsim.models.supply import ComponentPools, PoolDraw, ProductionLines
 from capsim.simcore.clock import Clock
-from capsim.simcore.simulation import run_replication
+from capsim.simcore.simulation import Simulation, run_replication
 from capsim.simcore.streams import Streams
 from capsim.simcore.units import HOURS_PER_MONTH
 
@@ -31,15 +31,23 @@ def _pool(per_month=100.0, growth=1.0, stock=3.0):
 
 
 def _lines(per_month, batches, horizon_months=12, integration_h=0.0, stock=3.0):
-    env = simpy.Environment()
-    pools = ComponentPools(env, {"p": _pool(per_month, stock=stock)},
-                           lambda n: np.random.default_rng(0), horizon_months * HOURS_PER_MONTH)
+    sim = Simulation(Clock.between("2026-01-01", "2036-01-01"), Streams(0, 0))
+    env = sim.env
+    pools = _pools(env, per_month, stock, horizon_months * HOURS_PER_MONTH)
     log = []
     lines = ProductionLines(env, pools, [{"p": 1.0}],
                             lambda g, n: log.append(("ship", env.now, n)),
                             lambda g, n: log.append(("arrive", env.now, n)), integration_h)
-    lines.start_line(0, batches)
+    lines.plan(0, batches)
+    pools.start(sim)
+    lines.start(sim)
     return env, pools, log, lines
+
+
+def _pools(env, per_month, stock, horizon_h):
+    spec = {"p": _pool(per_month, stock=stock)}
+    return ComponentPools(env, {"p": PoolDraw.draw(spec["p"], np.random.default_rng(0))},
+                          {"p": "u"}, horizon_h)
 
 
 def test_a_short_pool_caps_the_ramp_at_its_monthly_allotment():
@@ -74,9 +82,7 @@ def test_batches_that_fall_due_behind_a_waiting_one_count_as_awaiting():
 
 
 def test_a_chunk_never_asks_more_than_a_month_holds():
-    env = simpy.Environment()
-    pools = ComponentPools(env, {"p": _pool(70000 * 0.15, stock=1.0)},
-                           lambda n: np.random.default_rng(0), 12 * HOURS_PER_MONTH)
+    pools = _pools(simpy.Environment(), 70000 * 0.15, 1.0, 12 * HOURS_PER_MONTH)
     k = pools.chunk({"p": 0.07})
     assert k * 0.07 <= 70000 * 0.15
     with pytest.raises(ValueError, match="more than the smallest monthly allotment"):

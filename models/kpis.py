@@ -19,7 +19,7 @@ entry of their stem (``GROUP_SERIES``, ``CLOUD_KPIS``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -43,6 +43,7 @@ class Metric:
         dtype: Arrow type of the column: "float64" for quantities, "int64" for counts.
         binary: a 0/1 outcome per replication, summarised as a probability.
         milestone: reported under "milestones" in summary.json.
+        component: the component that reports it (`REPORTED_BY`, `models.reporters`).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Metric:
     dtype: Literal["float64", "int64"] = "float64"
     binary: bool = False
     milestone: bool = False
+    component: str = ""
 
 
 def _m(*args, **kw) -> Metric:
@@ -302,6 +304,76 @@ GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
        higher_is_better=None),
 ]}
 """Per generation, cloud or pool, as series <stem>__<name>."""
+
+REPORTED_BY: dict[str, tuple[str, ...]] = {
+    "service": (
+        "p_shortfall_any", "short_month_share", "first_short_month",
+        "longest_short_spell_months", "first_adequate_date", "unserved_fraction",
+        "slo_attainment", "loan_share", "training_deficit_share", "p99_latency_s",
+        "ttft_p99_s", "overloaded_hour_share",
+        "series.demand_tps", "series.peak_demand_tps", "series.capacity_tps",
+        "series.capacity_own_tps", "series.loan_tps", "series.served_tps",
+        "series.unserved_tps", "series.unserved_committed_tps", "series.unserved_on_demand_tps",
+        "series.unserved_consumer_tps", "series.unserved_batch_tps", "series.peak_utilization",
+        "series.slo_hours", "series.p50_latency_s", "series.p99_latency_s", "series.ttft_p50_s",
+        "series.ttft_p99_s", "series.demand_potential_tps"),
+    "surges": ("series.surge_multiplier",),
+    "fleet": (
+        "stranded_chip_months", "compute_mean_tps", "trainium_gw_2026_12_31", "compute_tps_end",
+        "series.occupied_mw", "series.chips_shipped", "series.chips_in_transit",
+        "series.chips_waiting", "series.chips_installed", "series.chips_failed",
+        "series.chips_retired", "series.fp8_eflops", "group.chips_in_transit",
+        "group.chips_waiting", "group.chips_installed", "group.chips_failed",
+        "group.chips_retired", "group.compute_tps", "group.occupied_mw"),
+    "datacenters": ("stranded_power_mw_months", "energized_mw_end", "series.energized_mw",
+                    "group.energized_mw"),
+    "supply": ("component_delay_chip_months", "held_chip_months",
+               "series.chips_awaiting_components", "series.chips_held", "group.pool_stock"),
+    "orders": ("ordered_total_mw", "power_ordered_total_mw", "series.ordered_cum_mw",
+               "series.power_ordered_cum_mw"),
+    "finance": (
+        "aws_spend_total_usd", "commitment_gap_usd", "p_spend_breach", "spend_breach_usd",
+        "revenue_total_usd", "lost_revenue_total_usd", "investment_total_usd",
+        "spend_total_usd", "series.revenue_daily_usd", "series.lost_revenue_daily_usd",
+        "series.run_rate_usd", "series.spend_daily_usd", "series.investment_cum_usd",
+        "group.spend_daily_usd"),
+    "customers": (
+        "customers_throttled_peak", "customers_throttled_committed_peak",
+        "customers_throttled_on_demand_peak", "customer_hours_throttled",
+        "customer_hours_throttled_share", "enterprise_throttled_monthly_share",
+        "customers_lost_to_competitors", "demand_lost_share",
+        "revenue_per_demand_usd_per_mtok", "series.customers_active",
+        "series.customers_committed", "series.customers_throttled",
+        "series.customers_throttled_committed", "series.customers_throttled_on_demand",
+        "series.customer_hours_throttled", "series.customers_lost"),
+    "market": ("revenue_per_mw_year_usd", "revenue_per_mw_year_2026_usd",
+               "revenue_per_mw_year_peak_ratio", "series.occupied_it_mw"),
+    "tenants": ("tenant_power_mw_end",),
+}
+"""Which component reports each KPI (bare names, scalar and per cloud), series
+(``series.<name>``) and per-group series stem (``group.<stem>``)."""
+
+
+def _assign_components() -> None:
+    """Write each entry's reporting component into the registry (every entry has one)."""
+    tables = {"": KPIS, "cloud.": CLOUD_KPIS, "series.": SERIES, "group.": GROUP_SERIES}
+    seen: set[str] = set()
+    for component, names in REPORTED_BY.items():
+        for full in names:
+            prefix = full[:full.index(".") + 1] if "." in full else ""
+            name = full[len(prefix):]
+            table = tables["cloud." if not prefix and name in CLOUD_KPIS else prefix]
+            if name not in table or full in seen:
+                raise ValueError(f"REPORTED_BY[{component!r}]: {full!r} unknown or repeated")
+            seen.add(full)
+            table[name] = replace(table[name], component=component)
+    for prefix, table in tables.items():
+        missing = [n for n, m in table.items() if not m.component]
+        if missing:
+            raise ValueError(f"no component reports {', '.join(prefix + n for n in missing)}")
+
+
+_assign_components()
 
 TABLE_KEYS: dict[str, Metric] = {
     "replication": _m("replication", "index", "replication number (its random streams)",

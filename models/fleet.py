@@ -9,15 +9,15 @@ powered space. Power is facility MW (PUE included): a cloud's occupied MW = its
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from capsim.models.cohorts import Cohorts, WaitingLine
+from capsim.models.failures import Failures
 from capsim.models.scenario import Fleet as FleetSection
 from capsim.simcore.streams import Streams
-from capsim.simcore.units import DAYS_PER_YEAR, HOURS_PER_DAY
+from capsim.simcore.units import DAYS_PER_YEAR
 
 STATES = ("in_transit", "waiting", "installed", "failed", "retired")
 """Chip states after shipment, in life order."""
@@ -78,40 +78,20 @@ class Fleet:
                      else np.asarray(chips_per_rack, np.int64))
         self.cloud = np.zeros(n, np.int64) if cloud_of is None else np.asarray(cloud_of, np.int64)
         self.n_clouds = int(n_clouds)
-        self.p_fail_day = min(1.0, HOURS_PER_DAY / mtbf_hours)
-        self.repair_days = max(1, int(repair_days))
+        self.failures = Failures(n, mtbf_hours, repair_days, horizon_days, rng)
         self.life_days = float(life_days)
-        self.rngs = list(rng) if isinstance(rng, list | tuple) else None
-        self.rng = rng if not isinstance(rng, list | tuple) else None
-        if self.rngs is not None and len(self.rngs) != n:
-            raise ValueError(f"{len(self.rngs)} failure streams for {n} generations")
-        self._binomial = [r.binomial for r in self.rngs] if self.rngs is not None else []
         self.shipped = np.zeros(n, np.int64)
         # Chips by state (rows in STATES order) x generation; the named rows are views of it,
         # updated in place, so that a day's state is recorded in one copy.
         self.state = np.zeros((len(STATES), n), np.int64)
         self.in_transit, self.waiting, self.installed, self.failed, self.retired = self.state
         self.energized = np.zeros(self.n_clouds)
-        # Repairs finishing on each day, per generation (None: none), sized past the horizon
-        # so no bounds checks; plain lists, because a day's failures and repairs are a
-        # handful of numbers, cheaper in Python than as small arrays.
-        self._repairs: list[list[int] | None] = [None] * (horizon_days + self.repair_days + 2)
-        # Cohorts of installed chips as one heap of (retire day, generation, chips) per
-        # generation, and the earliest retire day of all of them, so that a day on which no
-        # cohort retires costs one comparison.
-        self._cohorts: list[list[tuple[float, int, int]]] = [[] for _ in range(n)]
-        self._next_retire = math.inf
-        # The same cohorts as counts per generation by the day they retire (the last column:
-        # beyond the run), so that chips retiring by a day are one sum along a row.
-        self._sched = np.zeros((n, horizon_days + 2), np.int64)
+        # Installed chips by the day they retire (`models.cohorts`).
+        self.cohorts = Cohorts(n, horizon_days)
         # Failed chips of each generation whose cohort retired while they were in repair.
         self._retire_on_return = np.zeros(n, np.int64)
         self._rr_any = False  # whether any are
-        # Waiting chips per generation as [delivery day, chips], oldest first.
-        self._waiting_q: list[deque[list]] = [deque() for _ in range(n)]
-        # The first day on which a waiting chip's life runs out (inf: none waits); None
-        # when the queues changed since it was computed.
-        self._next_expiry: float | None = math.inf
+        self.waiting_line = WaitingLine(n, self.life_days)
         # Whether placement could put a chip now that it could not at its last try: set by
         # whatever frees powered space or adds waiting chips. A placement that leaves chips
         # waiting leaves no room for a rack of any of them, so trying again before
@@ -138,8 +118,7 @@ class Fleet:
                              f"{self.in_transit[g]} are in transit")
         self.in_transit[g] -= chips
         self.waiting[g] += chips
-        self._waiting_q[g].append([self._day, chips])
-        self._next_expiry = None
+        self.waiting_line.add(g, self._day, chips)
         self._place_dirty = True
 
     def energize(self, mw: float, cloud: int = 0) -> None:
@@ -158,7 +137,7 @@ class Fleet:
         first = int(day.min())
         counts = np.bincount(day - first)
         for k in np.flatnonzero(counts):
-            self._push(float(first + k), g, int(counts[k]))
+            self.cohorts.push(float(first + k), g, int(counts[k]))
 
     def evict_over_capacity(self) -> None:
         """Move installed chips back to waiting where a cloud's power is exceeded.
@@ -177,36 +156,10 @@ class Fleet:
             self.waiting[g] += n
             over[c] -= n * self.kw[g]
             # They keep their age: delivered at their retirement day less the life.
-            for day, m in sorted(self._drop_cohorts(int(g), n)):
-                self._waiting_q[g].appendleft([day - self.life_days, m])
-            self._waiting_q[g] = deque(sorted(self._waiting_q[g]))
-        self._next_expiry = None
+            self.waiting_line.put_back(int(g), [
+                (day - self.life_days, m)
+                for day, m in sorted(self.cohorts.drop_youngest(int(g), n))])
         self._place_dirty = True
-
-    def _drop_cohorts(self, g: int, chips: int) -> list[tuple[float, int]]:
-        """Forget the retirement dates of `chips` chips of generation g (the youngest).
-
-        They left service; returns the (retirement day, chips) dropped, so that they keep
-        their age while they wait.
-        """
-        mine = sorted(self._cohorts[g], reverse=True)
-        kept, dropped = [], []
-        for day, gen, n in mine:
-            take = min(n, chips)
-            chips -= take
-            if take:
-                dropped.append((day, take))
-                self._sched[gen, self._row(day)] -= take
-            if n - take:
-                kept.append((day, gen, n - take))
-        self._set_cohorts(g, kept)
-        return dropped
-
-    def _set_cohorts(self, g: int, cohorts: list[tuple[float, int, int]]) -> None:
-        """Replace generation g's cohorts and update the earliest retirement day."""
-        heapq.heapify(cohorts)
-        self._cohorts[g] = cohorts
-        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
 
     def retire_early(self, g: int, chips: int) -> int:
         """Retire up to `chips` healthy installed chips of generation g now, oldest first.
@@ -216,19 +169,7 @@ class Fleet:
         chips = int(min(chips, self.installed[g]))
         if chips <= 0:
             return 0
-        mine = sorted(self._cohorts[g])
-        left, kept = chips, []
-        for i, (day, gen, n) in enumerate(mine):
-            if not left:  # the younger cohorts stay as they are
-                kept += mine[i:]
-                break
-            take = min(n, left)
-            left -= take
-            self._sched[gen, self._row(day)] -= take
-            if n - take:
-                kept.append((day, gen, n - take))
-        self._set_cohorts(g, kept)
-        done = chips - left
+        done = self.cohorts.take_oldest(g, chips)
         if done:
             self._place_dirty = True
         self.installed[g] -= done
@@ -236,34 +177,12 @@ class Fleet:
         self.retired_early[g] += done
         return done
 
-    def _row(self, day: float) -> int:
-        """Column of `_sched` for a retirement day: the step that retires it (clipped)."""
-        return min(max(math.ceil(day), 0), self._sched.shape[1] - 1)
-
-    def _push(self, day: float, g: int, chips: int) -> None:
-        heapq.heappush(self._cohorts[g], (day, g, chips))
-        self._next_retire = min(self._next_retire, day)
-        self._sched[g, self._row(day)] += chips
-
     def retiring_by(self, day: float) -> np.ndarray:
         """Chips per generation, installed or waiting, whose life ends by `day`."""
-        # Columns before the last step's day were emptied as their cohorts retired. The last
-        # column gathers every cohort that retires after the run, on days it does not keep: a
-        # day past the run counts none of them as retiring (not all of them).
-        first = max(0, int(self._day) - 1)
-        # The column of the whole day's step (`_row`), and the one after it.
-        stop = min(max(math.floor(day), 0) + 1, self._sched.shape[1] - 1)
-        out = np.add.reduce(self._sched[:, first:max(first, stop)], axis=1)
-        for g, q in enumerate(self._waiting_q):
-            if not q:
-                continue
-            ending = 0
-            for born, n in q:
-                if born + self.life_days > day:
-                    break
-                ending += n
-            if ending:
-                out[g] += ending
+        out = self.cohorts.ending(max(0, int(self._day) - 1), day)
+        for g, n in enumerate(self.waiting_line.ending(day)):
+            if n:
+                out[g] += n
         return out
 
     # -- state ----------------------------------------------------------------------
@@ -277,20 +196,6 @@ class Fleet:
         return np.bincount(self.cloud, (self.installed + self.failed) * self.kw,
                            minlength=self.n_clouds)
 
-    @property
-    def energized_mw(self) -> float:
-        """Facility MW powered on, all clouds."""
-        return float(self.energized.sum())
-
-    @property
-    def occupied_mw(self) -> float:
-        """Facility MW taken by installed and failed chips, all clouds."""
-        return float(((self.installed + self.failed) * self.kw).sum() / 1000.0)
-
-    def capacity_tps(self) -> float:
-        """Tokens/s of all healthy installed chips (before efficiency and serving share)."""
-        return float((self.installed * self.tps).sum())
-
     # -- daily step -----------------------------------------------------------------
     def step(self, day: int) -> None:
         """One day: repairs come back, failures, retirements, then placement.
@@ -302,20 +207,17 @@ class Fleet:
         self._day = float(day)
         # Repairs due today come back: `back` is applied together with today's failures
         # (one update of the healthy and failed counts), unless some of them retire.
-        back = self._repairs[day]
+        back = self.failures.due[day]
         if back is not None and self._rr_any:
             self._return_repaired(np.array(back, np.int64))
             back = None
-        if self.p_fail_day > 0:
+        if self.failures.p_fail_day > 0:
             self._fail(day, back)
         elif back is not None:
             self._return_repaired(np.array(back, np.int64))
-        if self._next_retire <= day:
+        if self.cohorts.next_retire <= day:
             self._retire_cohorts(day)
-        if self._next_expiry is None:
-            self._next_expiry = min((q[0][0] + self.life_days for q in self._waiting_q if q),
-                                    default=math.inf)
-        if self._next_expiry <= day:
+        if self.waiting_line.expiring(day):
             self._expire_waiting(day)
         if self._place_dirty:
             self._place_dirty = False
@@ -334,88 +236,37 @@ class Fleet:
         self.installed += back - gone
 
     def _fail(self, day: int, back: list[int] | None) -> None:
-        """Healthy chips fail today and go out for repair.
-
-        `back` (or None): repaired chips returning today, healthy before the draw.
-        """
-        p = self.p_fail_day
-        if self.rngs is None:
+        """Healthy chips fail today and go out for repair (`back`: repairs returning)."""
+        fs = self.failures
+        if fs.rngs is None:
             if back is not None:
                 self._return_repaired(np.array(back, np.int64))
-            assert self.rng is not None  # one stream when there is no list
-            new = self.rng.binomial(self.installed, p)
-            self.installed -= new
-            self.failed += new
-            self._repairs[day + self.repair_days] = new.tolist()
-            return
-        # One pass over the generations in plain Python numbers, then one write of each
-        # row: a day's counts are a handful of numbers, cheaper than small-array operations.
-        healthy, failed = self.installed.tolist(), self.failed.tolist()
-        drawn = [0] * len(healthy)
-        got = False
-        for g, draw in enumerate(self._binomial):
-            n = healthy[g]
-            if back is not None and back[g]:
-                n += back[g]
-                failed[g] -= back[g]
-            if n:  # a binomial draw of zero chips takes nothing from its stream: skip it
-                d = draw(n, p)
-                if d:
-                    drawn[g], got = d, True
-                    n -= d
-                    failed[g] += d
-            healthy[g] = n
-        if got:  # each day's failures come back on one later day, so the row is still empty
-            self._repairs[day + self.repair_days] = drawn
-        elif back is None:
-            return
-        self.installed[:] = healthy
-        self.failed[:] = failed
+            fs.one_stream(day, self.installed, self.failed)
+        else:
+            fs.per_generation(day, back, self.installed, self.failed)
 
     def _retire_cohorts(self, day: int) -> None:
         """Cohorts whose life ends by `day` retire from service."""
-        for h in self._cohorts:
-            while h and h[0][0] <= day:
-                d, g, c = heapq.heappop(h)
-                self._sched[g, self._row(d)] -= c
-                # A cohort retires from service: healthy chips at once, and as many chips
-                # of the generation as are out for repair when they come back (the fleet
-                # does not track which cohort a failed chip belongs to; healthy ones go
-                # first).
-                take = min(c, self.installed[g])
-                self.installed[g] -= take
-                self.retired[g] += take
-                later = min(c - take, self.failed[g] - self._retire_on_return[g])
-                if later:
-                    self._retire_on_return[g] += later
-                    self._rr_any = True
-        self._next_retire = min((h[0][0] for h in self._cohorts if h), default=math.inf)
+        for _, g, c in self.cohorts.pop_due(day):
+            # A cohort retires from service: healthy chips at once, and as many chips of
+            # the generation as are out for repair when they come back (the fleet does not
+            # track which cohort a failed chip belongs to; healthy ones go first).
+            take = min(c, self.installed[g])
+            self.installed[g] -= take
+            self.retired[g] += take
+            later = min(c - take, self.failed[g] - self._retire_on_return[g])
+            if later:
+                self._retire_on_return[g] += later
+                self._rr_any = True
         self._place_dirty = True
 
     def _expire_waiting(self, day: int) -> None:
         """Waiting chips whose useful life has run out retire without being placed."""
-        for g, q in enumerate(self._waiting_q):
-            while q and q[0][0] + self.life_days <= day:
-                _, n = q.popleft()
-                self.waiting[g] -= n
-                self.retired[g] += n
-                self.retired_waiting[g] += n
-        self._next_expiry = None
+        for g, n in self.waiting_line.expire(day):
+            self.waiting[g] -= n
+            self.retired[g] += n
+            self.retired_waiting[g] += n
         self._place_dirty = True
-
-    def _take_waiting(self, g: int, chips: int) -> list[tuple[float, int]]:
-        """Take `chips` waiting chips of generation g, oldest first: (delivery day, chips)."""
-        q, out = self._waiting_q[g], []
-        while chips > 0:
-            entry = q[0]
-            m = min(chips, entry[1])
-            out.append((entry[0], m))
-            entry[1] -= m
-            chips -= m
-            if entry[1] == 0:
-                q.popleft()
-        self._next_expiry = None
-        return out
 
     def place(self, day: int) -> None:
         """Put waiting chips into their cloud's free powered space.
@@ -439,5 +290,5 @@ class Fleet:
             self.waiting[g] -= n
             self.installed[g] += n
             free_kw[c] -= n * kw[g]
-            for born, m in self._take_waiting(g, n):
-                self._push(born + self.life_days, g, m)
+            for born, m in self.waiting_line.take(g, n):
+                self.cohorts.push(born + self.life_days, g, m)

@@ -27,8 +27,8 @@ def _fleet(seed: int) -> Fleet:
 def _defeat_shortcuts(f: Fleet) -> None:
     """Make the next step do every check, as if anything could have changed."""
     f._place_dirty = True
-    f._next_expiry = None
-    f._next_retire = -math.inf
+    f.waiting_line._next_expiry = None
+    f.cohorts.next_retire = -math.inf
     f._rr_any = True
 
 
@@ -88,12 +88,12 @@ def test_chips_that_arrive_to_no_power_retire_at_the_end_of_their_life():
 def _retiring_by_cohorts(f: Fleet, day: float) -> np.ndarray:
     """Chips whose life ends by `day`, counted cohort by cohort and waiting chip by chip."""
     out = np.zeros(len(f.generations), np.int64)
-    last = f._sched.shape[1] - 1  # the column of cohorts that retire after the run
-    for heap in f._cohorts:
+    last = f.cohorts.schedule.shape[1] - 1  # the column of cohorts that retire after the run
+    for heap in f.cohorts.heaps:
         for d, g, n in heap:
             if d <= math.floor(day) and math.ceil(d) < last:
                 out[g] += n
-    for g, q in enumerate(f._waiting_q):
+    for g, q in enumerate(f.waiting_line.queues):
         out[g] += sum(n for born, n in q if born + f.life_days <= day)
     return out
 

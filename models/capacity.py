@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from capsim.models import chips, customers, finance, market, results, serving, surges
+from capsim.models import chips, customers, finance, market, reporters, serving, surges
 from capsim.models.daily import DailyLoop
 from capsim.models.datacenters import DatacenterDraw, Datacenters
 from capsim.models.days import DemandDays, ServiceTerms
@@ -178,5 +178,5 @@ class CapacityModel:
                          CustomerReviews(self.ledger))
 
     def collect(self, sim: Simulation) -> RunResult:
-        """Daily series and KPIs of the finished replication (see `capsim.models.results`)."""
-        return results.collect(self, sim)
+        """Daily series and KPIs of the finished replication (see `capsim.models.reporters`)."""
+        return reporters.collect(self, sim)

@@ -1,5 +1,7 @@
 """Each component's report of a finished replication: its daily series and its KPIs.
 
+`collect` runs the reporters in order, component by component.
+
 `REPORTERS` lists them in the order they run (a reporter may read the series of an
 earlier one); what each reports is in the registry (`capsim.models.kpis.REPORTED_BY`).
 `Replication` holds what several reporters read: the served days, the fleet's record by
@@ -11,26 +13,28 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from capsim.models import customers, finance, market, outcomes, serving
 from capsim.models.days import RUN_RATE_DAYS, ServedDays, trailing_mean
 from capsim.models.fleet import STATES
 from capsim.models.results import MILESTONE_CLOUD, Report
+from capsim.simcore.simulation import RunResult, Simulation
 from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
-
-if TYPE_CHECKING:
-    from capsim.models.capacity import CapacityModel
 
 MILESTONE_DATE = dt.date(2026, 12, 31)
 """The date of the Trainium milestone KPI (trainium_gw_2026_12_31)."""
 
 
 class Replication:
-    """What the reporters of one finished replication share (computed once)."""
+    """What the reporters of one finished replication share (computed once).
 
-    def __init__(self, cm: CapacityModel) -> None:
+    `cm` is the assembled model (`models.capacity.CapacityModel`, not imported here: it
+    imports this module): its components and draws.
+    """
+
+    def __init__(self, cm: Any) -> None:
         self.cm, self.clock, self.record = cm, cm.clock, cm.ledger.record
         self.served: ServedDays = cm.ledger.served()
         self.w0, self.w1 = outcomes.window_days(cm.sc, cm.clock)
@@ -249,3 +253,13 @@ REPORTERS: tuple[tuple[str, Callable[[Replication, Report], None]], ...] = (
     ("finance", money), ("customers", customer_report), ("market", market_report),
     ("tenants", tenants))
 """(component, reporter) in the order they run."""
+
+
+def collect(cm: Any, sim: Simulation) -> RunResult:
+    """Daily series and KPIs of the finished replication of `cm`, component by component."""
+    rep = Replication(cm)
+    out = Report(cm.clock.days, cm.gen_names, cm.clouds, list(cm.pools.containers))
+    for component, report in REPORTERS:
+        out.component = component
+        report(rep, out)
+    return out.result(sim.streams.replication, sim.events.rows)

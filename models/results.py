@@ -1,23 +1,17 @@
-"""Results of one replication: each component reports its series and KPIs, by the registry.
+"""Results of one replication: the names reported, and `Report`, which checks them.
 
-`collect` runs the reporters of `models.reporters` in order, component by component; each
-reports the daily series and KPIs that the registry (`capsim.models.kpis`, `REPORTED_BY`)
-assigns to it, and may read what an earlier one reported. A reporter that reports a name
-the registry does not give it, or leaves one of its names unreported, is an error. The
-future-facing KPIs cover the scenario's evaluation window only.
+The components' reporters (`models.reporters`) put each daily series and KPI that the
+registry (`capsim.models.kpis`, `REPORTED_BY`) assigns to them into a `Report`; one that
+reports a name the registry does not give it, or leaves one of its names unreported, is
+an error. The future-facing KPIs cover the scenario's evaluation window only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from capsim.models import kpis
 from capsim.models.fleet import STATES
-from capsim.simcore.simulation import RunResult, Simulation
-
-if TYPE_CHECKING:
-    from capsim.models.capacity import CapacityModel
+from capsim.simcore.simulation import RunResult
 
 SERIES = list(kpis.SERIES)
 """Daily series (names, units and meanings in `capsim.models.kpis`). Per generation, cloud
@@ -104,15 +98,3 @@ class Report:
             raise ValueError(f"results: not reported {missing}; not in the registry {extra}")
         series = {n: v for n, v in self._series.items() if v is not None}
         return RunResult(replication, series, {k: self._kpis[k] for k in want}, events)
-
-
-def collect(cm: CapacityModel, sim: Simulation) -> RunResult:
-    """Daily series and KPIs of the finished replication of `cm`, component by component."""
-    from capsim.models.reporters import REPORTERS, Replication
-
-    rep = Replication(cm)
-    out = Report(cm.clock.days, cm.gen_names, cm.clouds, list(cm.pools.containers))
-    for component, report in REPORTERS:
-        out.component = component
-        report(rep, out)
-    return out.result(sim.streams.replication, sim.events.rows)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,18 +29,14 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-PART_NAME = re.compile(r"^(ts|kpis|ev)-\d{6}\.parquet$")
-"""A part file: one table of one replication."""
-TEMP_NAME = re.compile(r"^\..+\.tmp$")
-"""capsim's temporary files: `.<name>.<random>.tmp`, renamed into place when whole."""
-MANIFEST = "manifest.json"
-PARTS = "parts"
-LOCK = ".lock"
-
-
-class StoreError(Exception):
-    """A run directory that cannot be used as asked (exists, not ours, ...)."""
+from capsim.simcore.runfiles import (  # noqa: F401  (the store's names, imported from here)
+    LOCK,
+    MANIFEST,
+    PART_NAME,
+    PARTS,
+    TEMP_NAME,
+    StoreError,
+)
 
 
 def _umask_mode() -> int:

@@ -172,7 +172,7 @@ def figure_texts(monkeypatch):
         fig.canvas.draw()  # tick labels exist only after a draw
         seen[Path(path).name] = check_texts(fig, path)
 
-    monkeypatch.setattr(plots, "before_save", [hook])
+    monkeypatch.setattr(plots.page, "before_save", [hook])
     return seen
 
 
@@ -215,7 +215,7 @@ def test_fan_chart_shades_demand_above_capacity_without_the_loan(run_dir, tmp_pa
     def hook(fig, path):
         drawn[Path(path).name] = fig
 
-    monkeypatch.setattr(plots, "before_save", [hook])
+    monkeypatch.setattr(plots.page, "before_save", [hook])
     figures.write_plots(RunStore.open(copy))
     ax = drawn["fan_chart.png"].axes[0]
     labels = [ln.get_label() for ln in ax.lines]

@@ -14,9 +14,6 @@ imported from here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-
 import matplotlib
 
 # Before any module here loads pyplot. Files only: no display needed on servers and CI.
@@ -56,10 +53,7 @@ from capsim.simcore.plots.page import (
 
 # Private, but experiments.sensitivity wraps the titles of the figures it draws itself.
 from capsim.simcore.plots.page import _wrap as _wrap
-from matplotlib.figure import Figure
-
-before_save: list[Callable[[Figure, Path], None]] = []
-"""Called as f(figure, path) for every figure just before it is written."""
+from capsim.simcore.plots.page import before_save as before_save
 
 __all__ = [
     "FORMATS",

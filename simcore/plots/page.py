@@ -1,6 +1,6 @@
 """The page every figure shares: the style, the palette, the figure, its title and footer.
 
-`save` writes a figure after calling the package's `before_save` hooks.
+`save` writes a figure after calling the `before_save` hooks.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+before_save: list[Callable[[Figure, Path], None]] = []
+"""Called as f(figure, path) for every figure just before it is written."""
 
 STYLE = Path(__file__).with_name("capsim.mplstyle")
 """The shared matplotlib style file."""
@@ -97,17 +100,9 @@ def save(fig: Figure, path: Path, page: Page | None = None) -> Path:
         fig.text(0.005, 0.005, page.footer, ha="left", va="bottom", fontsize=7,
                  color="#666666", gid="footer")
     try:
-        for hook in _before_save():
+        for hook in before_save:
             hook(fig, path)
         fig.savefig(path, dpi=page.dpi, format=fmt)
     finally:
         plt.close(fig)
     return path
-
-
-def _before_save() -> list[Callable[[Figure, Path], None]]:
-    # The hooks are the package's list, looked up at every save: callers (and tests)
-    # append to `plots.before_save` or replace it, and either must take effect.
-    from capsim.simcore import plots
-
-    return plots.before_save

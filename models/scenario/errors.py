@@ -108,15 +108,19 @@ def line_of(text: str | None, loc: tuple) -> int | None:
     return start if depth else None
 
 
+def line_prefix(text: str | None, loc: tuple) -> str:
+    """"line 12: " when `line_of` finds the key at `loc`, else ""."""
+    line = line_of(text, loc)
+    return f"line {line}: " if line else ""
+
+
 def key_label(text: str | None, loc: tuple, at: tuple = ()) -> str:
     """How a problem names its key: "line 12: demand.enterprise.customers".
 
     `at` is where the validated table sits in the file (for instance ("observation", 3)):
     it is used to find the line but left out of the name.
     """
-    line = line_of(text, (*at, *loc))
-    return ("".join([f"line {line}: "] if line else []) + ".".join(str(p) for p in loc)
-            or "(top level)")
+    return line_prefix(text, (*at, *loc)) + ".".join(str(p) for p in loc) or "(top level)"
 
 
 _DIST_TAGS = ("constant", "uniform", "triangular", "normal", "lognormal", "pert")

@@ -37,9 +37,9 @@ from capsim.models.scenario import (
     Scenario,
     ScenarioError,
     Sourced,
-    _extend,
     apply_overrides,
     parse_toml,
+    resolve_extends,
     resolve_path,
     to_toml,
     validate_dict,
@@ -174,7 +174,7 @@ class Builder:
             name = None if scenario is None else str(scenario)
             self.label, text = resolve_path(name)
             data = parse_toml(self.label, text)
-            _extend(self.label, data, name)
+            resolve_extends(self.label, data, name)
             if overrides:
                 data = apply_overrides(self.label, data, list(overrides))
             base = validate_dict(self.label, data)

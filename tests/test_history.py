@@ -88,6 +88,33 @@ def test_bad_observation_file_exits_2_with_one_line_naming_file_entry_problem(
 
 # -- scoring -----------------------------------------------------------------------------
 
+def test_observation_problems_give_the_line_and_the_closest_key():
+    text = GOOD.replace('source = "press reports"', 'sorce = "press reports"') + GOOD.replace(
+        "value = 1.0e9", "value = nan")
+    with pytest.raises(observations.ObservationError) as e:
+        _parse(text)
+    assert e.value.problems == [
+        "observation 'run_rate_2024_12': line 2: source: required key is missing",
+        "observation 'run_rate_2024_12': line 10: sorce: unknown key; did you mean 'source'?",
+        "observation 'run_rate_2024_12': line 15: value: Input should be a finite number "
+        "(got nan)"]
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("observation = [1]\n", "observation #1: must be a table of keys (got 1)"),
+    ("[[observations]]\nname = 'x'\n", "observations: unknown key; did you mean 'observation'?"),
+    (GOOD + GOOD, "observation 'run_rate_2024_12': line 13: name: used by an earlier entry"),
+    (GOOD.replace("low = 0.8e9\nhigh = 1.25e9", "tolerance = 1.5"),
+     "observation 'run_rate_2024_12': line 6: tolerance: must be a share in (0, 1) (got 1.5)"),
+    (GOOD.replace('series = "run_rate_usd"', 'series = "run_rate_usd"\naggregation = "mean"'),
+     "observation 'run_rate_2024_12': line 2: from: required (a date) with aggregation 'mean'"),
+])
+def test_observation_files_are_checked_like_scenarios(text, problem):
+    with pytest.raises(observations.ObservationError) as e:
+        _parse(text)
+    assert any(problem in p for p in e.value.problems), e.value.problems
+
+
 def _obs(agg="value", start=None, value=10.0, low=8.0, high=12.0):
     return observations.Observation("x", dt.date(2024, 1, 10), value, low, high, "u", "s",
                                     ("a", "b"), agg, start)

@@ -11,23 +11,32 @@ daily series it is compared with and how that series is aggregated:
 
 ``series`` is one series name or a list whose values are added (e.g. the chip states of a
 generation). The file shipped for a scenario is ``<scenario name>.toml`` in this package.
+
+Each entry is checked with the scenario's machinery (`entries.Entry`: no unknown keys, no
+type coercion, finite numbers) and then against the run (its dates and series names).
+Problems are reported together, one line each, naming the entry (by name, else by
+position), the key with its line where the text shows it, and what is wrong; an unknown
+key gets a "did you mean".
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from capsim.models.observations.entries import AGGREGATIONS, Entry, Window, day
 from capsim.models.scenario import ScenarioError
+from capsim.models.scenario.errors import format_errors, line_prefix
+from capsim.models.scenario.files import parse_toml
+from pydantic import ValidationError
 
 OBSERVATION_PACKAGE = "capsim.models.observations"
-AGGREGATIONS = ("value", "increase", "mean")
-_KEYS = {"name", "date", "from", "value", "low", "high", "tolerance", "unit", "source",
-         "series", "aggregation", "note"}
+__all__ = ["AGGREGATIONS", "OBSERVATION_PACKAGE", "Observation", "ObservationError", "embedded",
+           "parse", "read"]
 
 
 class ObservationError(ScenarioError):
@@ -70,14 +79,33 @@ def read(path: str | Path) -> tuple[str, str]:
         raise ObservationError(str(p), [f"cannot read: {exc}"]) from None
 
 
-def _date(v) -> dt.date | None:
-    if isinstance(v, dt.datetime):
-        return v.date()
-    return v if isinstance(v, dt.date) else None
+def _entries(label: str, text: str) -> list[Any]:
+    """The file's `[[observation]]` tables (as parsed, unchecked)."""
+    try:
+        data = parse_toml(label, text)
+    except ScenarioError as exc:
+        raise ObservationError(label, exc.problems) from None
+    problems = []
+    for key in data:
+        if key != "observation":
+            close = difflib.get_close_matches(key, ["observation"], n=1)
+            problems.append(f"{line_prefix(text, (key,))}{key}: unknown key"
+                            + (f"; did you mean {close[0]!r}?" if close else "")
+                            + " (the file holds [[observation]] entries only)")
+    entries = data.get("observation")
+    if not isinstance(entries, list) or not entries:
+        raise ObservationError(label, [*problems, "no [[observation]] entries"])
+    if problems:
+        raise ObservationError(label, problems)
+    return entries
 
 
-def _number(v) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+def _outside(e: dict, run: Window) -> bool:
+    """Whether an entry is dated outside the run (its date, or its `from` when a date)."""
+    date, frm = day(e.get("date")), day(e.get("from"))
+    if not isinstance(date, dt.date):
+        return False
+    return run.outside(date) or (isinstance(frm, dt.date) and run.outside(frm))
 
 
 def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date,
@@ -88,90 +116,40 @@ def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date
     (a run cut short by `--set scenario.end=...` is scored on what it covers).
 
     Raises:
-        ObservationError: one line per problem, naming the entry and what is wrong.
+        ObservationError: one line per problem, naming the entry, the key (with its line
+            where the text shows it) and what is wrong.
     """
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ObservationError(label, [f"TOML syntax error: {exc}"]) from None
-    entries = data.get("observation")
-    if not isinstance(entries, list) or not entries:
-        raise ObservationError(label, ["no [[observation]] entries"])
-    known = set(series)
+    run = Window(frozenset(series), start, end)
     problems: list[str] = []
     out: list[Observation] = []
     seen: set[str] = set()
-    for i, e in enumerate(entries):
-        name = e.get("name") if isinstance(e.get("name"), str) and e.get("name") else None
-        where = f"observation {name!r}" if name else f"observation #{i + 1}"
-        bad: list[str] = []
-        if name is None:
-            bad.append("name: required (a non-empty string)")
-        elif name in seen:
-            bad.append("name: used by an earlier entry")
-        extra = sorted(set(e) - _KEYS)
-        for k in extra:
-            close = difflib.get_close_matches(k, sorted(_KEYS), n=1)
-            bad.append(f"{k}: unknown key" + (f"; did you mean {close[0]!r}?" if close else ""))
-        date = _date(e.get("date"))
-        frm0 = _date(e.get("from"))
-        if drop_outside and date is not None and not (
-                start <= date <= end and (frm0 is None or start <= frm0 <= end)):
+    for i, e in enumerate(_entries(label, text)):
+        at = ("observation", i)
+        if not isinstance(e, dict):
+            problems.append(f"observation #{i + 1}: must be a table of keys (got {e!r:.80})")
             continue
-        if date is None:
-            bad.append("date: required (a TOML date such as 2025-12-31)")
-        elif not start <= date <= end:
-            bad.append(f"date: {date} is outside the run ({start} .. {end})")
-        agg = e.get("aggregation", "value")
-        if agg not in AGGREGATIONS:
-            bad.append(f"aggregation: {agg!r} is not one of {', '.join(AGGREGATIONS)}")
-        frm = _date(e.get("from")) if "from" in e else None
-        if agg in ("increase", "mean"):
-            if frm is None:
-                bad.append(f"from: required (a date) with aggregation {agg!r}")
-            elif not start <= frm <= end:
-                bad.append(f"from: {frm} is outside the run ({start} .. {end})")
-            elif date is not None and frm > date:
-                bad.append(f"from: {frm} is after date {date}")
-        unit = e.get("unit")
-        if not isinstance(unit, str) or not unit.strip():
-            bad.append("unit: required (a non-empty string)")
-        source = e.get("source")
-        if not isinstance(source, str) or not source.strip():
-            bad.append("source: required (the public document the value comes from)")
-        value = _number(e.get("value"))
-        if value is None:
-            bad.append("value: required (a number)")
-        names = e.get("series")
-        names = [names] if isinstance(names, str) else names
-        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-            bad.append("series: required (a series name or a list of them)")
-            names = []
-        for n in names:
-            if n not in known:
-                close = difflib.get_close_matches(n, sorted(known), n=1)
-                bad.append(f"series: unknown series {n!r}"
-                           + (f"; did you mean {close[0]!r}?" if close else ""))
-        low, high = _number(e.get("low")), _number(e.get("high"))
-        tol = _number(e.get("tolerance"))
-        if "tolerance" in e and ("low" in e or "high" in e):
-            bad.append("give a 90% range (low, high) or a tolerance, not both")
-        elif "tolerance" in e:
-            if tol is None or not 0 < tol < 1:
-                bad.append(f"tolerance: must be a share in (0, 1), got {e.get('tolerance')!r}")
-            elif value is not None:
-                low, high = value * (1 - tol), value * (1 + tol)
-        elif low is None or high is None:
-            bad.append("low, high: a 90% range (both numbers) or a tolerance is required")
-        elif value is not None and not low <= value <= high:
-            bad.append(f"low, high: the range [{low:g}, {high:g}] excludes the value {value:g}")
+        if drop_outside and _outside(e, run):
+            continue
+        name = e.get("name")
+        where = f"observation {name!r}" if isinstance(name, str) and name else \
+            f"observation #{i + 1}"
+        try:
+            entry = Entry.model_validate(e)
+        except ValidationError as exc:
+            problems += [f"{where}: {p}" for p in format_errors(exc, Entry, text, at)]
+            continue
+        bad = entry.problems(run)
+        if entry.name in seen:
+            bad.insert(0, ("name", "name: used by an earlier entry"))
         if bad:
-            problems += [f"{where}: {b}" for b in bad]
+            problems += [f"{where}: {line_prefix(text, (*at, key))}{problem}"
+                         for key, problem in bad]
             continue
-        assert name and date and value is not None and low is not None and high is not None
-        seen.add(name)
-        out.append(Observation(name, date, value, low, high, str(unit), str(source),
-                               tuple(names), agg, frm, str(e.get("note", ""))))
+        seen.add(entry.name)
+        low, high = entry.bounds()
+        out.append(Observation(entry.name, entry.date, entry.value, low, high, entry.unit,
+                               entry.source, tuple(entry.series), entry.aggregation,
+                               entry.start, entry.note))
     if problems:
         raise ObservationError(label, problems)
     return out

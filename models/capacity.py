@@ -30,7 +30,6 @@ from capsim.models.results import (  # noqa: F401  (the names other modules impo
     CLOUD_KPIS,
     HIGHER_IS_BETTER,
     KPIS,
-    MILESTONE_CLOUD,
     MILESTONES,
     SERIES,
 )

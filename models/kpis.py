@@ -95,7 +95,8 @@ _KPIS = [
        "training compute lent away to serving / training's reservation, over the window "
        "(what training lacks of what it was reserved)", "window", (0.0, 1.0)),
     _m("aws_spend_total_usd", "USD",
-       "what AWS bills over the window: IT MW in service x price per MW-year",
+       "what the case's cloud ([scenario] case_cloud, AWS) bills over the window: IT MW "
+       "in service x price per MW-year",
        "window_total"),
     _m("commitment_gap_usd", "USD",
        "commitments minus spend within each commitment's period, all enabled clouds "
@@ -177,7 +178,8 @@ _KPIS = [
        "1): they miss the SLO and count at the latency cap in the latency KPIs", "window",
        (0.0, 1.0)),
     _m("trainium_gw_2026_12_31", "GW facility",
-       "AWS facility GW energized and populated with chips on 2026-12-31", "at_date",
+       "facility GW of the case's cloud ([scenario] case_cloud, AWS) energized and populated "
+       "with chips on [scenario] milestone_date (2026-12-31)", "at_date",
        higher_is_better=True, milestone=True),
 ]
 KPIS: dict[str, Metric] = {m.name: m for m in _KPIS}

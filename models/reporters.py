@@ -10,7 +10,6 @@ cloud and by generation, and the evaluation window.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -19,12 +18,9 @@ import numpy as np
 from capsim.models import customers, finance, market, outcomes, serving
 from capsim.models.days import RUN_RATE_DAYS, ServedDays, trailing_mean
 from capsim.models.fleet import STATES
-from capsim.models.results import MILESTONE_CLOUD, Report
+from capsim.models.results import Report
 from capsim.simcore.simulation import RunResult, Simulation
 from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
-
-MILESTONE_DATE = dt.date(2026, 12, 31)
-"""The date of the Trainium milestone KPI (trainium_gw_2026_12_31)."""
 
 
 class Replication:
@@ -138,8 +134,9 @@ def fleet(r: Replication, s: Report) -> None:
             s.put(f"{m}__{c}", by_cloud[:, mi, ci].copy())
     s.kpi("stranded_chip_months", r.months(s.series("chips_waiting")))
     s.kpi("compute_mean_tps", float(by_cloud[win, 2].sum(axis=1).mean()))
-    mday = int(r.clock.hours(MILESTONE_DATE) / HOURS_PER_DAY)
-    aws = cm.clouds.index(MILESTONE_CLOUD) if MILESTONE_CLOUD in cm.clouds else None
+    meta = cm.sc.scenario
+    mday = int(r.clock.hours(meta.milestone_date) / HOURS_PER_DAY)
+    aws = cm.clouds.index(meta.case_cloud) if meta.case_cloud in cm.clouds else None
     s.kpi("trainium_gw_2026_12_31", float(by_cloud[mday, 1, aws]) / 1000
           if aws is not None and 0 <= mday < r.clock.days else np.nan)
     for ci, c in enumerate(cm.clouds):
@@ -188,7 +185,8 @@ def money(r: Replication, s: Report) -> None:
     s.put("investment_cum_usd", r.record.fleet_daily()["investment_cum_usd"])
     for ci, c in enumerate(cm.clouds):
         s.put(f"spend_daily_usd__{c}", by_cloud[:, 3, ci].copy())
-    aws = cm.clouds.index(MILESTONE_CLOUD) if MILESTONE_CLOUD in cm.clouds else None
+    case = cm.sc.scenario.case_cloud
+    aws = cm.clouds.index(case) if case in cm.clouds else None
     s.kpi("aws_spend_total_usd", float(by_cloud[win, 3, aws].sum()) if aws is not None else 0.0)
     gap = sum((finance.commitment_gap_usd(by_cloud[:, 3, ci], clock.start, *cm.commitments[ci])
                for ci in range(len(cm.clouds))), 0.0)

@@ -26,8 +26,6 @@ CLOUD_KPIS = {n: m.unit for n, m in kpis.CLOUD_KPIS.items()}
 BINARY_KPIS = {n for n, m in kpis.KPIS.items() if m.binary}
 HIGHER_IS_BETTER = kpis.higher_is_better()
 """KPIs where a higher value is the good outcome (for the others, lower is better)."""
-MILESTONE_CLOUD = "aws"
-"""The cloud whose occupied MW is the Trainium milestone and whose spend is aws_spend_total_usd."""
 
 
 class Report:

@@ -18,6 +18,7 @@ from capsim.models.scenario.market import Customers, Market, Tenant
 from capsim.models.scenario.operations import Cloud, Finance, Lever, Procurement, Service
 from capsim.models.scenario.params import Frozen
 from capsim.models.scenario.supply import Supply
+from capsim.simcore.units import DAYS_PER_YEAR
 from pydantic import Field, model_validator
 
 MAX_HORIZON_YEARS = 50
@@ -43,6 +44,13 @@ class Meta(Frozen):
         None, description="first day of the window the future-facing KPIs cover (default: start)")
     evaluation_end: dt.date | None = Field(
         None, description="day after the window's last (default: end)")
+    case_cloud: str = Field(
+        "aws", description="the cloud of the case: its spend in the window is "
+        "aws_spend_total_usd, and its occupied facility GW on milestone_date is the "
+        "milestone KPI")
+    milestone_date: dt.date = Field(
+        dt.date(2026, 12, 31), description="the date of the milestone KPI "
+        "trainium_gw_2026_12_31 (the announcement's nearly 1 GW by the end of 2026)")
 
     @model_validator(mode="after")
     def _horizon(self):
@@ -104,7 +112,7 @@ class Scenario(Frozen):
             if not any(k.cloud == cname for k in self.datacenters.campuses.values()):
                 raise ValueError(f"clouds.{cname}: enabled but no datacenters.campuses entry "
                                  "has this cloud")
-        years = (self.scenario.end - self.scenario.start).days / 365.25
+        years = (self.scenario.end - self.scenario.start).days / DAYS_PER_YEAR
         for name, g in self.supply.generations.items():
             for pool, use in g.uses.items():
                 if pool not in self.supply.pools:

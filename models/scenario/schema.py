@@ -179,6 +179,9 @@ class Scenario(Frozen):
         for name, t in self.tenants.items():
             if t.cloud not in self.clouds:
                 raise ValueError(f"tenants.{name}.cloud: no cloud {t.cloud!r} in [clouds]")
+        if self.scenario.case_cloud not in self.clouds:
+            raise ValueError(f"scenario.case_cloud: no cloud {self.scenario.case_cloud!r} in "
+                             f"[clouds] (one of {', '.join(self.clouds)})")
         if self.market is not None and self.market.cost_cloud not in self.clouds:
             raise ValueError(f"market.cost_cloud: no cloud {self.market.cost_cloud!r} in [clouds]")
         return self

@@ -149,14 +149,14 @@ class Run:
         `sensitivity`: a sweep directory (or its sensitivity_<kpi>.json) whose three
         strongest drivers the report's answer names.
         """
-        from capsim.experiments import report
+        from capsim.experiments.pipelines import report
 
         return report.write(self.path, None if out is None else Path(out),
                             None if sensitivity is None else Path(sensitivity))
 
     def plot(self, fmt: str = "png", dpi: int = 150) -> list[Path]:
         """Redraw the run's plots into DIR/plots/ as png or svg files."""
-        from capsim.experiments.figures import write_plots
+        from capsim.experiments.pipelines.figures import write_plots
 
         return write_plots(RunStore.open(self.path), fmt, dpi)
 
@@ -199,7 +199,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         ScenarioError: bad scenario or overrides.
         StoreError: `out` cannot be used.
     """
-    from capsim.experiments import runs
+    from capsim.experiments.pipelines import runs
 
     sc = load(scenario, overrides)
     text = to_toml(sc)
@@ -249,20 +249,20 @@ class Comparison:
 
     def table(self) -> str:
         """The plain-text table `capsim compare` prints."""
-        from capsim.experiments import compare as _compare
+        from capsim.experiments.pipelines import compare as _compare
 
         return _compare.table(self.data)
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Overlay of both runs' demand and capacity fans and the unserved difference."""
-        from capsim.experiments import compare as _compare
+        from capsim.experiments.pipelines import compare as _compare
 
         return _compare.plot(self.data, Path(path))
 
 
 def compare(a: Run | str | os.PathLike[str], b: Run | str | os.PathLike[str]) -> Comparison:
     """Compare run B against run A (paired when they share seed and replications)."""
-    from capsim.experiments import compare as _compare
+    from capsim.experiments.pipelines import compare as _compare
 
     pa_, pb_ = _path_of(a), _path_of(b)
     return Comparison(pa_, pb_, _compare.compare_runs(pa_, pb_))
@@ -278,7 +278,7 @@ def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[st
     Every point runs the same replication seeds (common random numbers). Returns the
     table written to OUT/sweep.parquet: one row per point and replication.
     """
-    from capsim.experiments import sweep as _sweep
+    from capsim.experiments.pipelines import sweep as _sweep
 
     name = None if scenario is None else str(scenario)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-sweep-"))
@@ -289,7 +289,7 @@ def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[st
 def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction",
                 bootstrap: int = 200) -> dict[str, Any]:
     """Rank a sweep's inputs by partial rank correlation with `kpi` (bootstrap intervals)."""
-    from capsim.experiments import sweep as _sweep
+    from capsim.experiments.pipelines import sweep as _sweep
 
     res = _sweep.analyse(Path(sweep_dir), kpi, bootstrap)
     return {k: v for k, v in res.items() if k not in ("x", "y", "bad")}
@@ -328,7 +328,7 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
     Returns:
         The calibration summary (as summary.json), with `out` added.
     """
-    from capsim.experiments import calibrate as _cal
+    from capsim.experiments.pipelines import calibrate as _cal
 
     sc = load(scenario, overrides)
     if isinstance(holdout_after, str):
@@ -351,15 +351,15 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
     """Search the scenario's `[levers]` for the cheapest plan with P(short month) <= max_shortfall.
 
     `objective` is "spend", "spend_plus_lost" or "stranded". Other `settings` are fields
-    of `capsim.experiments.plan.PlanSpec` (reps, max_reps, check_reps, threshold, window,
-    robust, states, executor). Returns plan.json as a dict; `out` (default: a new
+    of `capsim.experiments.pipelines.plan.PlanSpec` (reps, max_reps, check_reps, threshold,
+    window, robust, states, executor). Returns plan.json as a dict; `out` (default: a new
     temporary directory) holds plan.toml, schedule.csv, candidates.parquet, plots/pareto.png
     and the fresh-seed check runs. An unfinished `out` is resumed.
 
     Raises:
         ScenarioError: bad scenario, overrides, levers or settings.
     """
-    from capsim.experiments import plan as _plan
+    from capsim.experiments.pipelines import plan as _plan
 
     spec = _plan.PlanSpec(None if scenario is None else str(scenario), list(overrides),
                           max_shortfall, objective, budget, seed,
@@ -380,7 +380,7 @@ def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method
     As `capsim sensitivity --method sobol|morris`. An unfinished `out` is resumed. Returns
     sensitivity.json as a dict.
     """
-    from capsim.experiments import sensitivity as _gsa
+    from capsim.experiments.pipelines import sensitivity as _gsa
 
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
     if not (path / "design.parquet").exists() or force:

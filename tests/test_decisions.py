@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from capsim.experiments import plan as planmod
 from capsim.experiments.cli import main
+from capsim.experiments.pipelines import plan as planmod
 from capsim.models import decisions
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load, parse_toml, resolve_path, validate_dict

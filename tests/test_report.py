@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from capsim.experiments import figures, report
 from capsim.experiments.cli import main
+from capsim.experiments.pipelines import figures, report
 from capsim.models.capacity import KPIS
 from capsim.simcore import stats
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import difference, estimate, parser, run_variant, summary
+from capsim.experiments.questions.common import difference, estimate, parser, run_variant, summary
 
 DESCRIPTION = "surge intensity 0x-8x: the size at which SLO attainment drops (paired)"
 LEVELS = (0.0, 1.0, 2.0, 4.0, 8.0)

@@ -25,7 +25,8 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from capsim.experiments._args import int_at_least
+from capsim.experiments import questions
+from capsim.experiments.pipelines.checks import UsageError, int_at_least
 from capsim.models.scenario import DEFAULT_SCENARIO, ScenarioError, embedded_names, load
 from capsim.simcore.executors import EXECUTORS
 from capsim.simcore.store import StoreError
@@ -67,10 +68,6 @@ def environment_error(exc: BaseException) -> str | None:
         if t in text:
             return f"{t} ({text.splitlines()[0][:200]})"
     return None
-
-
-class UsageError(Exception):
-    """Bad command-line input: exit 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "posterior (DIR of capsim calibrate, or its posterior.parquet; "
                         "default: the scenario's own, if any)")
 
-    from capsim.experiments.calibrate import add_parser as _calibrate_parser
+    from capsim.experiments.pipelines.calibrate import add_parser as _calibrate_parser
 
     _calibrate_parser(sub)
 
@@ -299,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------
 def kpi_table(summary: dict) -> str:
     """A plain-text table of the summary's KPIs and milestones."""
-    from capsim.experiments.runs import format_value as _fmt
+    from capsim.experiments.pipelines.runs import format_value as _fmt
 
     rows = [("KPI", "mean", "95% CI", "p05", "p50", "p95", "unit")]
     for section in ("kpis", "milestones"):
@@ -326,7 +323,7 @@ def kpi_table(summary: dict) -> str:
 
 
 def _cell(v: float | None, unit: str) -> str:
-    from capsim.experiments.runs import format_value
+    from capsim.experiments.pipelines.runs import format_value
 
     if v is None or v != v:
         return "-"
@@ -375,7 +372,7 @@ def _targets(items: list[str]) -> dict[str, float]:
 
 def cmd_run(a: argparse.Namespace) -> int:
     """Run (or resume) a scenario's replications into a run directory."""
-    from capsim.experiments import runs
+    from capsim.experiments.pipelines import runs
     from capsim.models import validation
     from capsim.simcore.store import RunStore
 
@@ -484,7 +481,7 @@ def _kept(store) -> str:
 
 def _complete_outputs(store) -> int:
     """`--resume` of a complete run: redraw a lost summary or plots, else exit 2."""
-    from capsim.experiments import repair
+    from capsim.experiments.pipelines import repair
 
     try:
         missing = repair.missing_outputs(store)
@@ -505,7 +502,7 @@ def _complete_outputs(store) -> int:
 
 def cmd_calibrate(a: argparse.Namespace) -> int:
     """Condition the scenario's uncertain inputs on the public record."""
-    from capsim.experiments.calibrate import cmd
+    from capsim.experiments.pipelines.calibrate import cmd
 
     return cmd(a)
 
@@ -567,7 +564,7 @@ def _writable(directory: Path) -> bool:
 
 def cmd_plot(a: argparse.Namespace) -> int:
     """Redraw the plots of a finished run (elsewhere when the run is read-only)."""
-    from capsim.experiments import runs
+    from capsim.experiments.pipelines import runs
 
     store = _run_dir(a.run_dir, "plot")
     out = a.out
@@ -588,7 +585,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
 
 def cmd_compare(a: argparse.Namespace) -> int:
     """Compare two runs: table, optional JSON and plot (the runs are only read)."""
-    from capsim.experiments import compare
+    from capsim.experiments.pipelines import compare
     from capsim.simcore.store import atomic_write_bytes, dumps
 
     _run_dir(a.run_a, "compare", finished=False)
@@ -613,10 +610,8 @@ def cmd_compare(a: argparse.Namespace) -> int:
     return 0
 
 
-EXPERIMENTS = ("baseline", "expansion", "power_delay", "surge_stress", "multi_cloud",
-               "milestone_funding", "procurement", "power_aware", "order_plan", "drivers",
-               "rival_tenant", "feedback")
-"""Experiment scripts: each is `experiments/<name>.py` with DESCRIPTION and main(argv)."""
+EXPERIMENTS = questions.NAMES
+"""Question scripts: each is `experiments/questions/<name>.py` with DESCRIPTION and main(argv)."""
 
 
 def cmd_experiment(a: argparse.Namespace) -> int:
@@ -625,7 +620,7 @@ def cmd_experiment(a: argparse.Namespace) -> int:
 
     if a.list or a.name is None:
         for name in EXPERIMENTS:
-            mod = importlib.import_module(f"capsim.experiments.{name}")
+            mod = importlib.import_module(f"capsim.experiments.questions.{name}")
             print(f"{name:18s} {mod.DESCRIPTION}")
         return 0
     if a.name not in EXPERIMENTS:
@@ -635,12 +630,12 @@ def cmd_experiment(a: argparse.Namespace) -> int:
         raise UsageError(f"capsim experiment: unknown experiment {a.name!r}"
                          + (f"; did you mean {close[0]!r}?" if close else "")
                          + f" (known: {', '.join(EXPERIMENTS)})")
-    return importlib.import_module(f"capsim.experiments.{a.name}").main(a.args)
+    return importlib.import_module(f"capsim.experiments.questions.{a.name}").main(a.args)
 
 
 def cmd_sweep(a: argparse.Namespace) -> int:
     """Run a sampled parameter sweep."""
-    from capsim.experiments import sweep
+    from capsim.experiments.pipelines import sweep
 
     params = sweep.parse_params(a.params)
     scenario_name = load(a.scenario, a.overrides)[0].name
@@ -656,7 +651,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 def cmd_sensitivity(a: argparse.Namespace) -> int:
     """Sobol'/Morris over a scenario's uncertain inputs, or PRCC of a sweep directory."""
-    from capsim.experiments import sensitivity as gsa
+    from capsim.experiments.pipelines import sensitivity as gsa
     from capsim.simcore.store import atomic_write_bytes, dumps, is_run_dir
 
     kind = None
@@ -703,7 +698,7 @@ def _dir_kind(path: Path) -> str:
 
 def _prcc(a: argparse.Namespace) -> int:
     """Rank a sweep's parameters by PRCC and look for a scenario-discovery box."""
-    from capsim.experiments import sweep
+    from capsim.experiments.pipelines import sweep
     from capsim.simcore.store import atomic_write_bytes, dumps
 
     a.sweep_dir = Path(a.target)
@@ -743,7 +738,7 @@ def _prcc(a: argparse.Namespace) -> int:
 
 def cmd_plan(a: argparse.Namespace) -> int:
     """Search the levers; check the best plan on fresh seeds; write the plan directory."""
-    from capsim.experiments import plan
+    from capsim.experiments.pipelines import plan
 
     name = load(a.scenario, a.overrides)[0].name
     out = a.out or Path("runs") / f"plan-{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -765,7 +760,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
 
 def cmd_report(a: argparse.Namespace) -> int:
     """Write the report of a finished run (beside it when the run is read-only)."""
-    from capsim.experiments import report
+    from capsim.experiments.pipelines import report
 
     _run_dir(a.run_dir, "report")
     out = a.out
@@ -830,7 +825,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

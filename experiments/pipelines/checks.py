@@ -1,4 +1,4 @@
-"""Argument types shared by the CLI and the experiment scripts."""
+"""Errors and argument checks shared by the API, the CLI, the questions and the tools."""
 
 from __future__ import annotations
 
@@ -20,3 +20,7 @@ def int_at_least(minimum: int, name: str = "value") -> Callable[[str], int]:
         return value
 
     return parse
+
+
+class UsageError(Exception):
+    """A caller's mistake (a bad value, option or directory): `capsim` exits 2."""

@@ -25,7 +25,7 @@ def _unit(name: str, *summaries: dict) -> str:
             u = sm.get(section, {}).get(name, {}).get("unit")
             if u:
                 return str(u)
-    from capsim.experiments.runs import KPI_UNITS
+    from capsim.experiments.pipelines.runs import KPI_UNITS
 
     return KPI_UNITS.get(name, "")
 
@@ -95,7 +95,7 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
 
 
 def _show(v, unit: str) -> str:
-    from capsim.experiments.runs import format_value
+    from capsim.experiments.pipelines.runs import format_value
 
     if v is None or not np.isfinite(v):
         return "-" if v is None or np.isnan(v) else ("inf" if v > 0 else "-inf")

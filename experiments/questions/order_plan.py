@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments import plan as planmod
-from capsim.experiments.common import parser
+from capsim.experiments.pipelines import plan as planmod
+from capsim.experiments.questions.common import parser
 
 from capsim import api
 

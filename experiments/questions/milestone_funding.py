@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import (
+from capsim.experiments.questions.common import (
     LOST_REVENUE,
     ORDERED,
     UNSERVED,

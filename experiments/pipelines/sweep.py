@@ -92,7 +92,7 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
         except ScenarioError as exc:
             raise ScenarioError(
                 exc.source, [f"design point {i}: {p}" for p in exc.problems]) from None
-    from capsim.experiments.runs import version
+    from capsim.experiments.pipelines.runs import version
 
     store = RunStore.create(out, {"capsim_version": version(), "kind": "sweep",
                                   "scenario": scenarios[0].name, "overrides": overrides,

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from capsim.experiments import figures, kpi_text
-from capsim.experiments.runs import format_value
+from capsim.experiments.pipelines import figures, kpi_text
+from capsim.experiments.pipelines.runs import format_value
 from capsim.models.scenario import Scenario, load
 from capsim.simcore import plots, stats
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes
@@ -465,7 +465,7 @@ def context(run_dir: Path, sensitivity: Path | None = None) -> dict:
     m = store.manifest()
     summary_path = run_dir / "summary.json"
     if not summary_path.exists():
-        from capsim.experiments.runs import write_summary
+        from capsim.experiments.pipelines.runs import write_summary
 
         write_summary(store)
     summary = json.loads(summary_path.read_text())

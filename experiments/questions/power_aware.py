@@ -13,7 +13,14 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from capsim.experiments.common import UNSERVED, kpis, parser, print_rows, run_variant, summary
+from capsim.experiments.questions.common import (
+    UNSERVED,
+    kpis,
+    parser,
+    print_rows,
+    run_variant,
+    summary,
+)
 from capsim.simcore.stats import paired_difference
 
 DESCRIPTION = "power-aware shipping (default) vs the legacy schedule: stranded chips (paired)"

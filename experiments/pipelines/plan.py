@@ -495,7 +495,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
 
     An existing, unfinished plan directory is resumed (its recorded settings are used).
     """
-    from capsim.experiments.runs import version
+    from capsim.experiments.pipelines.runs import version
 
     spec.check()
     resume = (out.exists() and (out / "manifest.json").exists() and not force

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 import time
 
-from capsim.experiments import sensitivity as gsa
-from capsim.experiments.common import parser
+from capsim.experiments.pipelines import sensitivity as gsa
+from capsim.experiments.questions.common import parser
 
 DESCRIPTION = "which uncertainties drive the shortfall? (Morris screening, then Sobol')"
 KPIS = ["short_month_share", "unserved_fraction"]

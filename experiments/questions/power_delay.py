@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import difference, parser, run_variant
+from capsim.experiments.questions.common import difference, parser, run_variant
 
 DESCRIPTION = "datacenter power-on 180 and 365 days late vs on plan (paired)"
 

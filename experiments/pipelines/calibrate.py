@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from capsim.experiments.history import load_observations
+from capsim.experiments.pipelines.history import load_observations
 from capsim.models import history
 from capsim.models.capacity import CapacityModel
 from capsim.models.inputs import Builder, uncertain_inputs
@@ -344,7 +344,7 @@ def add_parser(sub) -> None:
     """The `capsim calibrate` sub-command's arguments."""
     import os
 
-    from capsim.experiments._args import int_at_least
+    from capsim.experiments.pipelines.checks import int_at_least
 
     c = sub.add_parser("calibrate", help="condition the scenario's uncertain inputs on the "
                        "public record (history matching)")
@@ -390,7 +390,7 @@ def cmd(a) -> int:
     """Run `capsim calibrate` and print what it found."""
     import sys
 
-    from capsim.experiments.cli import UsageError
+    from capsim.experiments.pipelines.checks import UsageError
 
     import capsim
 

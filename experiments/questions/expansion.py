@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import difference, estimate, parser, run_variant, summary
+from capsim.experiments.questions.common import difference, estimate, parser, run_variant, summary
 from capsim.models.scenario import load
 
 DESCRIPTION = "the planned campus expansion vs only pre-announcement campuses (paired)"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-from capsim.experiments._args import int_at_least
+from capsim.experiments.pipelines.checks import int_at_least
 
 import capsim
 

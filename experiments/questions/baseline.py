@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import estimate, parser, run_variant, summary
+from capsim.experiments.questions.common import estimate, parser, run_variant, summary
 
 DESCRIPTION = "the default scenario: probability, timing and size of shortfalls"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.common import (
+from capsim.experiments.questions.common import (
     LOST_REVENUE,
     UNSERVED,
     billions,

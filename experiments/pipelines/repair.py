@@ -30,7 +30,7 @@ def complete_outputs(store: RunStore) -> dict:
     Raises:
         FileNotFoundError: the tables themselves are gone (the run must be made again).
     """
-    from capsim.experiments import runs
+    from capsim.experiments.pipelines import runs
 
     for n in ("kpis.parquet", "timeseries.parquet"):
         if not (store.path / n).is_file():

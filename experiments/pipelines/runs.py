@@ -104,7 +104,7 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     "partial". A replication with an infinite or undefined KPI stops the run with a
     `finite.NonFiniteResult` (exit 2) and is not stored. Returns the summary.
     """
-    from capsim.experiments import finite
+    from capsim.experiments.pipelines import finite
 
     clock = Clock.between(spec.scenario.scenario.start, spec.scenario.scenario.end)
     label = spec.scenario.name
@@ -261,7 +261,7 @@ def write_summary(store: RunStore, status: str | None = None) -> dict:
 
 def _history(store: RunStore) -> dict | None:
     """The run's history scored against the scenario's observations (None without them)."""
-    from capsim.experiments.history import score_run
+    from capsim.experiments.pipelines.history import score_run
 
     if not (store.path / "timeseries.parquet").exists():
         return None
@@ -271,7 +271,7 @@ def _history(store: RunStore) -> dict | None:
 def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
                 dpi: int = 150) -> list[Path]:
     """Draw the run's standard plots into `out` (default DIR/plots/; see experiments/figures.py)."""
-    from capsim.experiments.figures import write_plots as _write
+    from capsim.experiments.pipelines.figures import write_plots as _write
 
     return _write(store, fmt, dpi, out)
 

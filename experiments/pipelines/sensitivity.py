@@ -104,7 +104,7 @@ def start(scenario: str | None, overrides: list[str], method: str, params: list[
         except ScenarioError as exc:
             raise ScenarioError(exc.source, [f"inputs at quantile {corner:g}: {p}"
                                              for p in exc.problems]) from None
-    from capsim.experiments.runs import version
+    from capsim.experiments.pipelines.runs import version
 
     store = RunStore.create(out, {
         "capsim_version": version(), "kind": "sensitivity", "method": method,

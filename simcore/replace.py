@@ -21,9 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from capsim.simcore.store import PART_NAME as PART
-from capsim.simcore.store import TEMP_NAME as TEMP
-from capsim.simcore.store import StoreError
+from capsim.simcore.layout import PART_NAME as PART
+from capsim.simcore.layout import TEMP_NAME as TEMP
+from capsim.simcore.layout import StoreError
 
 TOP = {"manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet", "events.parquet",
        "summary.json", "report.html", "sweep.parquet", ".lock",

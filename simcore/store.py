@@ -20,7 +20,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Mapping
@@ -30,18 +29,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from capsim.simcore.layout import PART_NAME, TEMP_NAME, StoreError
 
-PART_NAME = re.compile(r"^(ts|kpis|ev)-\d{6}\.parquet$")
-"""A part file: one table of one replication."""
-TEMP_NAME = re.compile(r"^\..+\.tmp$")
-"""capsim's temporary files: `.<name>.<random>.tmp`, renamed into place when whole."""
 MANIFEST = "manifest.json"
 PARTS = "parts"
 LOCK = ".lock"
-
-
-class StoreError(Exception):
-    """A run directory that cannot be used as asked (exists, not ours, ...)."""
 
 
 def _umask_mode() -> int:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines.checks import DEFAULT_SEED
 from capsim.experiments.pipelines.history import load_observations
 from capsim.models import history
 from capsim.models.capacity import CapacityModel
@@ -83,7 +84,7 @@ def _dates(sc: Scenario) -> np.ndarray:
 
 def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
               observations: str | Path | None = None, holdout_after: dt.date | None = None,
-              points: int = DEFAULT_POINTS, seed: int = 2026, workers: int = 1,
+              points: int = DEFAULT_POINTS, seed: int = DEFAULT_SEED, workers: int = 1,
               cutoff: float = 3.0, overrides: tuple[str, ...] = (),
               progress: bool | None = None, reuse: Path | None = None,
               discrepancy: float = 0.1) -> dict:
@@ -337,98 +338,3 @@ def _plot_parameters(path: Path, inputs: list, prior: np.ndarray, post: np.ndarr
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-# ---------------------------------------------------------------------------- command line
-def add_parser(sub) -> None:
-    """The `capsim calibrate` sub-command's arguments."""
-    import os
-
-    from capsim.experiments.pipelines.checks import int_at_least
-
-    c = sub.add_parser("calibrate", help="condition the scenario's uncertain inputs on the "
-                       "public record (history matching)")
-    c.add_argument("scenario", nargs="?", default=None,
-                   help="TOML file or embedded scenario name (default: the default scenario)")
-    c.add_argument("--observations", type=Path, default=None, metavar="FILE",
-                   help="observation file (default: the scenario's own)")
-    c.add_argument("--holdout-after", type=_date, default=None, metavar="DATE",
-                   help="fit only observations up to DATE; report the later ones out of sample")
-    c.add_argument("--out", "-o", type=Path, required=True, help="directory to write")
-    c.add_argument("--points", type=int_at_least(10, "--points"), default=DEFAULT_POINTS,
-                   help=f"design points, one simulation each (default {DEFAULT_POINTS})")
-    c.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026,
-                   help="seed of the design and the simulations (default 2026)")
-    c.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                   default=os.cpu_count() or 1,
-                   help="parallel worker processes (default: all cores, here %(default)s)")
-    c.add_argument("--cutoff", type=float, default=3.0,
-                   help="implausibility cut-off (default 3)")
-    c.add_argument("--discrepancy", type=float, default=0.1,
-                   help="model-discrepancy sd on the log scale (default 0.1, about 10%%)")
-    c.add_argument("--reuse", type=Path, default=None, metavar="DIR",
-                   help="match the simulated design of an earlier calibration (same scenario, "
-                        "observations, seed and points) instead of simulating it again")
-    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario value (repeatable; default: none)")
-    c.add_argument("--force", action="store_true",
-                   help="write into a non-empty directory (default: refuse)")
-    c.add_argument("--no-progress", action="store_true",
-                   help="no progress bar (default: a bar when stderr is a terminal)")
-
-
-def _date(text: str) -> dt.date:
-    import argparse
-
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def cmd(a) -> int:
-    """Run `capsim calibrate` and print what it found."""
-    import sys
-
-    from capsim.experiments.pipelines.checks import UsageError
-
-    import capsim
-
-    if a.out.exists() and any(a.out.iterdir()) and not a.force:
-        raise UsageError(f"capsim calibrate: {a.out} exists and is not empty (use --force)")
-    if not a.cutoff > 0 or not a.discrepancy >= 0:
-        raise UsageError("capsim calibrate: --cutoff must be > 0 and --discrepancy >= 0")
-    print(f"capsim calibrate: {a.points} design points, seed {a.seed}, {a.workers} worker(s) "
-          f"-> {a.out}", file=sys.stderr)
-    s = capsim.calibrate(a.scenario, out=a.out, observations=a.observations,
-                         holdout_after=a.holdout_after, points=a.points, seed=a.seed,
-                         workers=a.workers, cutoff=a.cutoff, overrides=a.overrides,
-                         progress=False if a.no_progress else None, reuse=a.reuse,
-                         discrepancy=a.discrepancy)
-    print(report(s))
-    return 0 if s["status"] == "complete" else 130
-
-
-def report(s: dict) -> str:
-    """A plain-text account of a calibration summary."""
-    lines = [f"{s['scenario']}: {s['simulated']} of {s['design_points']} points simulated, "
-             f"{s['accepted']} retained (acceptance {s['acceptance']:.1%}, ESS "
-             f"{s['ess']:.0f}, cut-off {s['cutoff_used']:.2f}), {s['wall_seconds']:.0f} s",
-             "", f"{'observation':26s} {'observed':>9s} {'prior p05':>9s} {'p95':>9s} "
-             f"{'post p05':>9s} {'p50':>9s} {'p95':>9s} {'score':>5s} inside fitted"]
-    for r in s["fit"]:
-        lines.append(
-            f"{r['name']:26s} {r['observed']:9.3g} {r['prior_p05']:9.3g} {r['prior_p95']:9.3g} "
-            f"{r['post_p05']:9.3g} {r['post_p50']:9.3g} {r['post_p95']:9.3g} "
-            f"{r['score']:5.2f} {'yes' if r['inside_posterior'] else 'NO':6s} "
-            f"{'yes' if r['fitted'] else 'held out'}")
-    h = s["holdout"]
-    if h["total"]:
-        lines += ["", f"holdout after {s['holdout_after']}: {h['inside']} of {h['total']} "
-                  "held-out observations inside the posterior-predictive 90% band"]
-    top = sorted(s["parameters"].items(),
-                 key=lambda kv: -np.nan_to_num(kv[1]["ks_distance"]))[:8]
-    lines += ["", "inputs the record moves most (prior -> posterior 90% interval):"]
-    lines += [f"  {k}: {v['prior_p05']:.3g}-{v['prior_p95']:.3g} -> "
-              f"{v['posterior_p05']:.3g}-{v['posterior_p95']:.3g} {v['unit']}" for k, v in top]
-    return "\n".join(lines)

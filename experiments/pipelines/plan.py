@@ -29,16 +29,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.experiments.pipelines.plan_outputs import pareto_plot, schedule
+from capsim.experiments.pipelines.plan_spec import OBJECTIVES, PlanSpec
 from capsim.models.decisions import (
     Window,
     evaluate,
@@ -48,56 +49,10 @@ from capsim.models.decisions import (
 )
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import Scenario, ScenarioError, to_toml
-from capsim.simcore import plots, sensitivity, stats
+from capsim.simcore import sensitivity, stats
 from capsim.simcore.executors import make_executor
 from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes, atomic_write_table
-
-OBJECTIVES = {"spend": ("spend_usd",
-                        "expected spend on the enabled clouds over the evaluation window, USD"),
-              "spend_plus_lost": ("spend_plus_lost_usd", "expected spend plus lost revenue, USD"),
-              "stranded": ("stranded_power_mw_months",
-                           "expected powered but empty facility MW-months")}
-DEFAULT_BUDGET = 40
-"""Candidates of the default search: about 10 minutes on 2 cores for the default scenario."""
-
-
-@dataclass
-class PlanSpec:
-    """What `capsim plan` searches, and how hard."""
-
-    scenario: str | None = None
-    overrides: list[str] = field(default_factory=list)
-    max_shortfall: float = 0.10
-    objective: str = "spend"
-    budget: int = DEFAULT_BUDGET
-    seed: int = 2026
-    reps: int = 8
-    max_reps: int = 32
-    check_reps: int = 100
-    workers: int = 2
-    executor: str = "processes"
-    threshold: float | None = None
-    """A month is short above this share of its demand unserved (None: the scenario's)."""
-    window: str | None = None
-    robust: int = 3
-    states: int = 48
-    progress: bool | None = None
-
-    def check(self) -> None:
-        """Refuse impossible settings (ScenarioError: exit 2)."""
-        problems = []
-        if not 0 < self.max_shortfall < 1:
-            problems.append(f"--max-shortfall (={self.max_shortfall}) must lie in (0, 1)")
-        if self.objective not in OBJECTIVES:
-            problems.append(f"--objective (={self.objective!r}) must be one of "
-                            f"{', '.join(OBJECTIVES)}")
-        if self.threshold is not None and not 0 <= self.threshold < 1:
-            problems.append(f"--threshold (={self.threshold}) must lie in [0, 1)")
-        if self.max_reps < self.reps:
-            problems.append(f"--max-reps (={self.max_reps}) must be >= --reps (={self.reps})")
-        if problems:
-            raise ScenarioError("plan", problems)
 
 
 # ------------------------------------------------------------------------- evaluation
@@ -292,133 +247,19 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
     return pd.DataFrame(rows)
 
 
-def pareto_mask(risk: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Candidates no other candidate beats on both risk and cost (lower is better)."""
-    risk, cost = np.asarray(risk, float), np.asarray(cost, float)
-    keep = np.ones(risk.size, bool)
-    for i in range(risk.size):
-        better = (risk <= risk[i]) & (cost <= cost[i]) & ((risk < risk[i]) | (cost < cost[i]))
-        keep[i] = not better.any()
-    return keep
-
-
 # ------------------------------------------------------------------------------ outputs
-def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec,
-                path: Path) -> Path:
-    """Cost against shortfall risk of every candidate, the front, the target, the choice."""
-    import matplotlib.pyplot as plt
-
-    label, scale = (("$B", 1e9) if OBJECTIVES[spec.objective][0].endswith("_usd")
-                    else ("MW-months", 1.0))
-    fig, ax = plt.subplots(figsize=(8.5, 5.5), dpi=110)
-    r, c = cands["p_short"].to_numpy(), cands["cost"].to_numpy() / scale
-    front = pareto_mask(r, c)
-    n = cands["n"].to_numpy(float)
-    many = n >= n.max()
-    ax.scatter(r[~many], c[~many], s=16, color="#9a9a9a",
-               label=f"candidates, {int(n.min())}+ replications ({int((~many).sum())})")
-    ax.scatter(r[many], c[many], s=40, facecolors="none", edgecolors="#333333",
-               label=f"candidates re-run on {int(n.max())} replications ({int(many.sum())})")
-    order = np.argsort(r[front])
-    ax.plot(r[front][order], c[front][order], "-o", color=plots.PALETTE[0], ms=5,
-            label="Pareto front (no candidate is cheaper and safer)")
-    ax.axvline(spec.max_shortfall, color=plots.PALETTE[1], ls="--",
-               label=f"target P(short month) <= {spec.max_shortfall:g}")
-    ax.plot([own["p_short"]], [own["cost"] / scale], "s", color=plots.PALETTE[3], ms=9,
-            label="the scenario's own policy")
-    if best is not None and best in set(cands["candidate"]):
-        b = cands.set_index("candidate").loc[best]
-        ax.plot([b["p_short"]], [b["cost"] / scale], "*", color=plots.PALETTE[1], ms=16,
-                label="chosen plan")
-    ax.set_xlabel("P(some month of the window is short), search seeds (estimates from few "
-                  "replications scatter)")
-    ax.set_ylabel(f"{OBJECTIVES[spec.objective][1].split(',')[0]} ({label})")
-    ax.set_title(f"Plans: cost against shortfall risk ({spec.objective})", loc="left")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
-
-
-_ORDER = re.compile(r"^(?P<why>[^:]*):\s*(?P<chips>\d+)\s")
-"""Why and how many chips, from an order event's detail (its subject is the generation and
-its amount the facility MW)."""
-
-
-def schedule(run_dir: Path) -> pd.DataFrame:
-    """What is ordered or delivered, where, when and how much, from a plan's run directory.
-
-    Rows: buildings powering on (campus, year: mean MW per replication), capacity orders
-    (why, generation, year: mean chips and MW per replication), and chips delivered per
-    generation and year (median across replications).
-    """
-    from capsim.api import open_run
-
-    run = open_run(run_dir)
-    n = int(run.manifest["replications_done"])
-    sc = run.scenario
-    ev = run.events.copy()
-    ev["year"] = pd.to_datetime(ev["date"]).dt.year
-    rows: list[dict[str, Any]] = []
-    campus_cloud = {k: c.cloud for k, c in sc.datacenters.campuses.items()}
-    # Events carry their facts as fields: subject (campus, generation or cloud), amount
-    # (facility MW) and unit.
-    for (site, year), g in ev[ev["kind"] == "power_on"].groupby(["subject", "year"]):
-        rows.append({"what": "buildings powering on", "where": f"{site} "
-                     f"({campus_cloud.get(site, '?')})", "when": int(year),
-                     "how_much": g["amount"].sum() / n, "unit": "facility MW",
-                     "basis": f"mean of {n} replications"})
-    for (cloud, year), g in ev[ev["kind"] == "power_order"].groupby(["subject", "year"]):
-        rows.append({"what": "order: buildings for held chips", "where": cloud,
-                     "when": int(year), "how_much": g["amount"].sum() / n,
-                     "unit": "facility MW", "basis": f"mean of {n} replications"})
-    od = ev[ev["kind"] == "order"]
-    parsed = od["detail"].str.extract(_ORDER)
-    od = od.assign(why=parsed["why"], chips=parsed["chips"].astype(float)).dropna(subset=["why"])
-    for (why, gen, year), g in od.groupby(["why", "subject", "year"]):
-        where = f"{gen} ({sc.supply.generations[gen].cloud})" \
-            if gen in sc.supply.generations else gen
-        for amount, unit in ((g["chips"].sum() / n, "chips"), (g["amount"].sum() / n,
-                                                              "facility MW (chips and buildings)")):
-            rows.append({"what": f"order: {why.strip()}", "where": where, "when": int(year),
-                         "how_much": amount, "unit": unit, "basis": f"mean of {n} replications"})
-    gens = [g for g, gen in sc.supply.generations.items() if sc.clouds[gen.cloud].enabled]
-    states = ("in_transit", "waiting", "installed", "failed", "retired")
-    cols = [f"chips_{s}__{g}" for g in gens for s in states]
-    ts = run.series(*cols)
-    ts["year"] = pd.to_datetime(ts["date"]).dt.year
-    last = ts.sort_values("date").groupby(["replication", "year"]).last()
-    for g in gens:
-        shipped = last[[f"chips_{s}__{g}" for s in states]].sum(axis=1).unstack("year")
-        start_stock = ts.sort_values("date").groupby("replication").first()[
-            [f"chips_{s}__{g}" for s in states]].sum(axis=1)
-        prev = shipped.shift(1, axis=1)
-        prev.iloc[:, 0] = start_stock.reindex(prev.index).to_numpy()
-        delivered = (shipped - prev).median(axis=0)
-        for year, v in delivered.items():
-            if v > 0:
-                rows.append({"what": "chips delivered", "where": f"{g} "
-                             f"({sc.supply.generations[g].cloud})", "when": int(year),
-                             "how_much": float(v), "unit": "chips",
-                             "basis": f"median of {n} replications"})
-    df = pd.DataFrame(rows, columns=["what", "where", "when", "how_much", "unit", "basis"])
-    df["how_much"] = [round(v) if u == "chips" else round(v, 1)
-                      for v, u in zip(df["how_much"], df["unit"], strict=True)]
-    return df.sort_values(["when", "what", "where"]).reset_index(drop=True)
-
-
 def _check_run(scenario: Scenario, spec: PlanSpec, out: Path) -> Path:
     """A fresh-seed run directory of `scenario` (kept when already complete)."""
-    from capsim import api
+    from capsim.experiments.pipelines import launch
+    from capsim.experiments.pipelines.rundir import Run
 
-    if out.exists() and api.Run(out).status == "complete":
-        m = api.Run(out).manifest
+    if out.exists() and Run(out).status == "complete":
+        m = Run(out).manifest
         if m["seed"] == spec.seed + 1 and m["replications_done"] == spec.check_reps:
             return out
-    api.run(scenario, replications=spec.check_reps, seed=spec.seed + 1, workers=spec.workers,
-            executor=spec.executor, out=out, force=True, progress=spec.progress)
+    launch.run(scenario, replications=spec.check_reps, seed=spec.seed + 1,
+               workers=spec.workers, executor=spec.executor, out=out, force=True,
+               progress=spec.progress)
     return out
 
 
@@ -495,35 +336,12 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
 
     An existing, unfinished plan directory is resumed (its recorded settings are used).
     """
-    from capsim.experiments.pipelines.runs import version
-
     spec.check()
-    resume = (out.exists() and (out / "manifest.json").exists() and not force
-              and json.loads((out / "manifest.json").read_text()).get("kind") == "plan")
-    if resume:
-        m = json.loads((out / "manifest.json").read_text())
-        if m.get("status") == "complete":
-            raise StoreError(f"{out}: plan is complete; use --force to search again")
-        keep = {k: getattr(spec, k) for k in ("workers", "executor", "progress")}
-        spec = PlanSpec(**{**m["spec"], **keep})
-        store = RunStore.open(out, lock=True)
-    builder = Builder(spec.scenario, spec.overrides)
-    base = builder.base
-    if not base.levers:
-        raise ScenarioError(builder.label, ["levers: the scenario declares no [levers.<name>] "
-                                            "tables, so there is nothing to plan"])
-    window = Window.default(base, spec.threshold)
-    if spec.window:
-        window = Window.parse(spec.window, window.threshold)
-    for corner in ("low", "high"):  # the scenario's rules must accept the levers' ranges
-        vals = {n: (lv.choices[0] if lv.kind == "choice" and lv.choices else getattr(lv, corner))
-                for n, lv in base.levers.items()}
-        try:
-            builder.build(plan_overrides(base, vals))
-        except ScenarioError as exc:
-            raise ScenarioError(exc.source, [f"levers at their {corner} ends: {p}"
-                                             for p in exc.problems]) from None
-    if not resume:
+    spec, store = _resumed(spec, out, force)
+    builder, base, window = _levers_checked(spec)
+    if store is None:
+        from capsim.experiments.pipelines.runs import version
+
         store = RunStore.create(out, {"capsim_version": version(), "kind": "plan",
                                       "scenario": base.name, "spec": asdict(spec),
                                       "window": [str(window.start), str(window.end)]},
@@ -533,20 +351,8 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     ev = Evaluator(store, builder, spec, window)
     try:
         cands = search(spec, store, ev, base)
-        own_rows = ev.run("own", [], spec.max_reps)
-        own = _estimate(own_rows, cost_col)
-        # The best few: every one on max_reps search seeds, so they compare paired.
-        feas = cands[cands["constraint"] <= 0].sort_values("cost")
-        pool = feas if len(feas) else cands.sort_values(["p_short", "cost"])
-        top = list(pool["candidate"].head(max(spec.robust, 3)))
-        for c in top:
-            row = cands.set_index("candidate").loc[c]
-            params = {k: row[k] for k in base.levers}
-            est = _estimate(ev.run(c, plan_overrides(base, params), spec.max_reps), cost_col)
-            for k, v in est.items():
-                cands.loc[cands["candidate"] == c, k] = v
-            cands.loc[cands["candidate"] == c, "constraint"] = est["p_short"] - spec.max_shortfall
-        cands = cands.sort_values("candidate").reset_index(drop=True)
+        own = _estimate(ev.run("own", [], spec.max_reps), cost_col)
+        cands, top = _best_few(spec, ev, cands, base, cost_col)
         atomic_write_table(store.path / "candidates.parquet",
                            pa.Table.from_pandas(cands, preserve_index=False))
         topc = cands[cands["candidate"].isin(top)]
@@ -556,28 +362,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
                        for k in base.levers}
         best_ovr = plan_overrides(base, best_params)
         best_sc = builder.build(best_ovr)
-        # Fresh seeds: the plan and the scenario's own policy as ordinary run directories.
-        check = store.path / "check"
-        check.mkdir(exist_ok=True)
-        print(f"capsim plan: checking {chosen['candidate']} and the scenario's own policy on "
-              f"fresh seeds (seed {spec.seed + 1}, {spec.check_reps} replications)",
-              file=sys.stderr)
-        runs = {"plan": _check_run(best_sc, spec, check / "plan"),
-                "own": _check_run(base, spec, check / "own")}
-        fresh = {}
-        for k, d in runs.items():
-            from capsim.api import open_run
-
-            r = open_run(d)
-            fresh[k] = run_outcomes(r.kpis, r.series("demand_tps", "unserved_tps"), window)
-        pf, of = (_estimate(fresh[k], cost_col) for k in ("plan", "own"))
-        paired = {col: _paired(fresh["own"][col].to_numpy(), fresh["plan"][col].to_numpy())
-                  for col in ("short", cost_col, "spend_usd", "unserved_fraction")}
-        own_meets = of["p_short"] <= spec.max_shortfall
-        keep_own = own_meets and paired[cost_col]["diff_mean"] > 0
-        verdict = ("meets" if pf["p_hi"] <= spec.max_shortfall else
-                   "meets in estimate (the interval reaches above the target)"
-                   if pf["p_short"] <= spec.max_shortfall else "does not meet")
+        fresh = _fresh_check(spec, store, str(chosen["candidate"]), best_sc, base, window)
         rob = None
         if spec.robust > 0:
             plans = {chosen["candidate"]: best_ovr}
@@ -596,7 +381,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
               f"-n {spec.check_reps} reproduces check/plan.\n")
     store.write_text("plan.toml", header + to_toml(best_sc).replace(
         f'name = "{base.name}"', f'name = "{base.name}-plan"', 1))
-    sched = schedule(runs["plan"])
+    sched = schedule(fresh.pop("plan_dir"))
     atomic_write_bytes(store.path / "schedule.csv", sched.to_csv(index=False).encode())
     (store.path / "plots").mkdir(exist_ok=True)
     pareto_plot(cands, own, str(chosen["candidate"]), spec, store.path / "plots" / "pareto.png")
@@ -608,9 +393,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
         "chosen": str(chosen["candidate"]), "levers": best_params,
         "feasible_found": bool(len(feasible)),
         "search": {k: float(chosen[k]) for k in ("n", "p_short", "p_lo", "p_hi", "cost")},
-        "fresh": {"seed": spec.seed + 1, "replications": spec.check_reps, "plan": pf, "own": of},
-        "paired_plan_minus_own": paired, "verdict": verdict, "keep_own_policy": bool(keep_own),
-        "robustness": rob,
+        **fresh, "robustness": rob,
     }
     store.write_json("plan.json", result)
     store.update_manifest(status="complete", finished=dt.datetime.now(dt.UTC).isoformat(),
@@ -619,56 +402,86 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     return result
 
 
-def report(r: dict[str, Any], out: Path) -> str:
-    """The plain-text account `capsim plan` prints."""
-    money = r["objective"] != "stranded"
+def _resumed(spec: PlanSpec, out: Path, force: bool) -> tuple[PlanSpec, RunStore | None]:
+    """An unfinished plan directory's recorded spec and locked store, else (spec, None)."""
+    resume = (out.exists() and (out / "manifest.json").exists() and not force
+              and json.loads((out / "manifest.json").read_text()).get("kind") == "plan")
+    if not resume:
+        return spec, None
+    m = json.loads((out / "manifest.json").read_text())
+    if m.get("status") == "complete":
+        raise StoreError(f"{out}: plan is complete; use --force to search again")
+    keep = {k: getattr(spec, k) for k in ("workers", "executor", "progress")}
+    return PlanSpec(**{**m["spec"], **keep}), RunStore.open(out, lock=True)
 
-    def c(v: float) -> str:
-        return (f"{'-' if v < 0 else ''}${abs(v) / 1e9:,.1f}B" if money
-                else f"{v:,.0f} MW-months")
 
-    f, p, o = r["fresh"], r["fresh"]["plan"], r["fresh"]["own"]
-    lines = [f"Plan for {r['scenario']}: minimise {r['objective_meaning']} subject to "
-             f"P(a month of {r['window'][0]}..{r['window'][1]} has > {r['threshold']:.0%} of "
-             f"its demand unserved) <= {r['max_shortfall']:g}.",
-             f"{r['candidates']} candidates searched, {r['feasible_on_search_seeds']} feasible "
-             "on the search seeds."]
-    if not r["feasible_found"]:
-        lines.append("NO plan within the levers' bounds met the target on the search seeds; "
-                     f"the closest ({r['chosen']}) is shown.")
-    lines.append(f"Chosen {r['chosen']}: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float)
-                                                       else f"{k}={v}"
-                                                       for k, v in r["levers"].items()))
-    lines.append(f"Fresh seeds (seed {f['seed']}, {f['replications']} replications, 95% CI):")
-    for label, e in (("plan", p), ("own policy", o)):
-        lines.append(f"  {label:10s} P(short month) {e['p_short']:.3f} [{e['p_lo']:.3f}, "
-                     f"{e['p_hi']:.3f}]   cost {c(e['cost'])}   unserved share "
-                     f"{e['unserved_fraction']:.4f}")
-    d = r["paired_plan_minus_own"]
-    cost_key = OBJECTIVES[r["objective"]][0]
-    lo, hi = d[cost_key]["diff_ci95"]
-    slo, shi = d["short"]["diff_ci95"]
-    lines.append(f"  plan - own (paired): cost {c(d[cost_key]['diff_mean'])} [{c(lo)}, {c(hi)}]; "
-                 f"P(short) {d['short']['diff_mean']:+.3f} [{slo:+.3f}, {shi:+.3f}]")
-    lines.append(f"Verdict: the plan {r['verdict']} the target on fresh seeds.")
-    if r["keep_own_policy"]:
-        lines.append("The scenario's own policy meets the target on fresh seeds and costs less: "
-                     "keep it.")
-    rob = r.get("robustness")
-    if rob:
-        lines.append(f"Robustness over {rob['states']} states of the uncertain inputs "
-                     "(regret: cost above the best of these plans in the same state):")
-        for e in rob["plans"]:
-            lines.append(f"  {e['plan']:6s} mean cost {c(e['mean_cost'])}  mean regret "
-                         f"{c(e['mean_regret'])}  max regret {c(e['max_regret'])}  "
-                         f"fails in {e['failure_rate']:.0%} of states")
-        b = rob["prim_box"]
-        if b:
-            lims = "; ".join(f"{x['param']} in [{x['value_low']:.4g}, {x['value_high']:.4g}]"
-                             for x in b["limits"])
-            lines.append(f"  {rob['failures_of']} fails in {b['density']:.0%} of states with "
-                         f"{lims} (vs {b['base_rate']:.0%} overall; {b['coverage']:.0%} of its "
-                         "failures)")
-    lines.append(f"Files: {out}/plan.toml (capsim run accepts it), schedule.csv, "
-                 "candidates.parquet, plots/pareto.png, plan.json, check/plan, check/own")
-    return "\n".join(lines)
+def _levers_checked(spec: PlanSpec) -> tuple[Builder, Scenario, Window]:
+    """The scenario's builder, base and window, once its rules accept the levers' ranges."""
+    builder = Builder(spec.scenario, spec.overrides)
+    base = builder.base
+    if not base.levers:
+        raise ScenarioError(builder.label, ["levers: the scenario declares no [levers.<name>] "
+                                            "tables, so there is nothing to plan"])
+    window = Window.default(base, spec.threshold)
+    if spec.window:
+        window = Window.parse(spec.window, window.threshold)
+    for corner in ("low", "high"):  # the scenario's rules must accept the levers' ranges
+        vals = {n: (lv.choices[0] if lv.kind == "choice" and lv.choices else getattr(lv, corner))
+                for n, lv in base.levers.items()}
+        try:
+            builder.build(plan_overrides(base, vals))
+        except ScenarioError as exc:
+            raise ScenarioError(exc.source, [f"levers at their {corner} ends: {p}"
+                                             for p in exc.problems]) from None
+    return builder, base, window
+
+
+def _best_few(spec: PlanSpec, ev: Evaluator, cands: pd.DataFrame, base: Scenario,
+              cost_col: str) -> tuple[pd.DataFrame, list]:
+    """The best few candidates, every one on max_reps search seeds so they compare paired."""
+    feas = cands[cands["constraint"] <= 0].sort_values("cost")
+    pool = feas if len(feas) else cands.sort_values(["p_short", "cost"])
+    top = list(pool["candidate"].head(max(spec.robust, 3)))
+    for c in top:
+        row = cands.set_index("candidate").loc[c]
+        params = {k: row[k] for k in base.levers}
+        est = _estimate(ev.run(c, plan_overrides(base, params), spec.max_reps), cost_col)
+        for k, v in est.items():
+            cands.loc[cands["candidate"] == c, k] = v
+        cands.loc[cands["candidate"] == c, "constraint"] = est["p_short"] - spec.max_shortfall
+    return cands.sort_values("candidate").reset_index(drop=True), top
+
+
+def _fresh_check(spec: PlanSpec, store: RunStore, chosen: str, best_sc: Scenario,
+                 base: Scenario, window: Window) -> dict[str, Any]:
+    """The plan and the scenario's own policy as run directories on fresh seeds, compared.
+
+    Returns plan.json's "fresh", "paired_plan_minus_own", "verdict" and "keep_own_policy",
+    and "plan_dir" (the plan's check run).
+    """
+    from capsim.experiments.pipelines.rundir import Run
+
+    cost_col = OBJECTIVES[spec.objective][0]
+    check = store.path / "check"
+    check.mkdir(exist_ok=True)
+    print(f"capsim plan: checking {chosen} and the scenario's own policy on "
+          f"fresh seeds (seed {spec.seed + 1}, {spec.check_reps} replications)",
+          file=sys.stderr)
+    runs = {"plan": _check_run(best_sc, spec, check / "plan"),
+            "own": _check_run(base, spec, check / "own")}
+    fresh = {}
+    for k, d in runs.items():
+        r = Run(d)
+        fresh[k] = run_outcomes(r.kpis, r.series("demand_tps", "unserved_tps"), window)
+    pf, of = (_estimate(fresh[k], cost_col) for k in ("plan", "own"))
+    paired = {col: _paired(fresh["own"][col].to_numpy(), fresh["plan"][col].to_numpy())
+              for col in ("short", cost_col, "spend_usd", "unserved_fraction")}
+    own_meets = of["p_short"] <= spec.max_shortfall
+    keep_own = own_meets and paired[cost_col]["diff_mean"] > 0
+    verdict = ("meets" if pf["p_hi"] <= spec.max_shortfall else
+               "meets in estimate (the interval reaches above the target)"
+               if pf["p_short"] <= spec.max_shortfall else "does not meet")
+    return {"fresh": {"seed": spec.seed + 1, "replications": spec.check_reps, "plan": pf,
+                      "own": of},
+            "paired_plan_minus_own": paired, "verdict": verdict,
+            "keep_own_policy": bool(keep_own), "plan_dir": runs["plan"]}

@@ -17,7 +17,13 @@ from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import plots, sensitivity
 from capsim.simcore.executors import make_executor
 from capsim.simcore.simulation import run_replication
-from capsim.simcore.store import RunStore, StoreError, atomic_write_table
+from capsim.simcore.store import (
+    RunStore,
+    StoreError,
+    atomic_write_bytes,
+    atomic_write_table,
+    dumps,
+)
 from scipy.stats import qmc
 
 
@@ -220,3 +226,25 @@ def tornado(result: dict, path: Path, page: plots.Page | None = None) -> Path:
         np.array([e["ci95"][0] for e in r]), np.array([e["ci95"][1] for e in r]),
         xlabel=f"partial rank correlation with {result['kpi']} (PRCC, -1 to 1)",
         ylabel="input (swept range)", title=title, page=page)
+
+
+def write_prcc(run_dir: Path, result: dict) -> dict[str, Path]:
+    """Draw a PRCC result's plots and record it beside the sweep; the files by role.
+
+    The result, warnings and dropped points included, is always recorded beside the
+    sweep, as DIR/sensitivity_<kpi>.json.
+    """
+    plots_dir = run_dir / "plots"
+    plots_dir.mkdir(exist_ok=True)
+    page = footer(run_dir, result)
+    kpi = result["kpi"]
+    files = {"tornado": tornado(result, plots_dir / f"tornado_{kpi}.png", page),
+             "discovery": discovery_plot(result, plots_dir / f"discovery_{kpi}.png", page)}
+    record = run_dir / f"sensitivity_{kpi}.json"
+    atomic_write_bytes(record, dumps(prcc_record(result)).encode())
+    return {**files, "record": record}
+
+
+def prcc_record(result: dict) -> dict:
+    """A PRCC result without its arrays (what sensitivity_<kpi>.json holds)."""
+    return {k: v for k, v in result.items() if k not in ("x", "y", "bad", "names", "files")}

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import pandas as pd
-from capsim.experiments.pipelines.checks import int_at_least
+from capsim.experiments.pipelines.checks import DEFAULT_SEED, default_workers, int_at_least
 
 import capsim
 
@@ -20,10 +19,10 @@ def parser(name: str, description: str, replications: int = 40) -> argparse.Argu
                                 description=description)
     p.add_argument("--replications", "-n", type=int_at_least(1, "--replications"),
                    default=replications, help=f"per variant (default {replications})")
-    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=2026,
+    p.add_argument("--seed", type=int_at_least(0, "--seed"), default=DEFAULT_SEED,
                    help="root seed, shared by every variant (common random numbers)")
     p.add_argument("--workers", "-w", type=int_at_least(1, "--workers"),
-                   default=os.cpu_count() or 1)
+                   default=default_workers())
     p.add_argument("--out", type=Path, default=Path("runs") / "experiments" / name,
                    help="folder for the variants' run directories (replaced on each call)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

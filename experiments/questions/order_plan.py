@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from capsim.experiments.pipelines import plan as planmod
+from capsim.experiments.pipelines import plan_outputs
+from capsim.experiments.pipelines.plan_spec import OBJECTIVES
 from capsim.experiments.questions.common import parser
 
 from capsim import api
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     """Search the levers, then state the plan, its risk on fresh seeds and its cost."""
     p = parser("order_plan", DESCRIPTION, replications=8)
     p.add_argument("--max-shortfall", type=float, default=0.10)
-    p.add_argument("--objective", choices=tuple(planmod.OBJECTIVES), default="spend")
+    p.add_argument("--objective", choices=tuple(OBJECTIVES), default="spend")
     args = p.parse_args(argv)
     n = args.replications
     out = args.out / "plan"
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
                  budget=5 * n, seed=args.seed, workers=args.workers, out=out,
                  overrides=args.overrides, force=True, progress=None, reps=n, max_reps=4 * n,
                  check_reps=max(2, round(12.5 * n)), states=max(4, 6 * n), robust=3)
-    print(planmod.report(r, out))
+    print(plan_outputs.report(r, out))
     pf, of = r["fresh"]["plan"], r["fresh"]["own"]
     d = r["paired_plan_minus_own"]
     lo, hi = (v / 1e9 for v in d["spend_usd"]["diff_ci95"])

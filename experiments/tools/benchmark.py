@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 import simpy
-from capsim.experiments.pipelines.checks import int_at_least
+from capsim.experiments.pipelines.checks import DEFAULT_SEED, int_at_least
 from capsim.models import scenario as scenario_mod
 from capsim.models.capacity import CapacityModel
 from capsim.models.demand import DemandModel
@@ -67,7 +67,6 @@ from capsim.simcore.executors import make_executor
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
 
-DEFAULT_SEED = 2026
 RTOL = 1e-6
 
 

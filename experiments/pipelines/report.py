@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import figures, kpi_text
+from capsim.experiments.pipelines.answer import answer, pct
 from capsim.experiments.pipelines.runs import format_value
 from capsim.models.scenario import Scenario, load
 from capsim.simcore import plots, stats
@@ -72,160 +73,6 @@ def _get(obj: Any, dotted: str) -> Any:
     return obj
 
 
-def month_of(year: float | None) -> str:
-    """A decimal year as YYYY-MM ('-' when missing)."""
-    if year is None or not math.isfinite(year):
-        return "-"
-    y = int(math.floor(year))
-    day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
-    d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
-    return f"{d:%Y-%m}"
-
-
-def _pct(v: float | None) -> str:
-    if v is None or not math.isfinite(v):
-        return "-"
-    return f"{v * 100:.0f}%" if abs(v) >= 0.1 or v == 0 else f"{v * 100:.1f}%"
-
-
-def _interval(d: dict, unit: str) -> str:
-    lo, hi = d.get("ci95") or (None, None)
-    if unit in ("probability",) or unit.startswith("share"):
-        return f"{_pct(lo)}-{_pct(hi)}"
-    return f"{format_value(lo, unit)} to {format_value(hi, unit)}"
-
-
-def first_short_months(run_dir: Path, kpis, threshold: float = 1e-9) -> np.ndarray:
-    """Decimal year of each replication's first short month (NaN: none).
-
-    From the `first_short_month` KPI when the run has it, else from the daily series
-    (a month is short when any of its demand is unserved, as in the shortfall plot).
-    """
-    if "first_short_month" in kpis:
-        return kpis["first_short_month"].to_numpy(float)
-    import pandas as pd
-
-    ts = pq.read_table(run_dir / "timeseries.parquet",
-                       columns=["replication", "date", "demand_tps", "unserved_tps"]).to_pandas()
-    ts["month"] = pd.to_datetime(ts["date"]).dt.to_period("M")
-    g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
-    short = g[g["unserved_tps"] > threshold * g["demand_tps"]].reset_index()
-    first = short.groupby("replication")["month"].min()
-    reps = sorted(ts["replication"].unique())
-    out = np.full(len(reps), np.nan)
-    for i, r in enumerate(reps):
-        if r in first.index:
-            m = first[r]
-            out[i] = m.year + (m.month - 1) / 12
-    return out
-
-
-def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
-           sensitivity: dict | None = None) -> dict:
-    """The answer in words: probability, never adequate, when, how much, drivers.
-
-    Returns {"headline": sentence with the probability and the never-adequate share,
-    "when": ..., "how_much": ..., "drivers": ... or None, "figures": {...}} where the
-    texts are plain strings made from the run's own numbers.
-    """
-    k = summary.get("kpis", {})
-    n = int(summary.get("replications") or len(kpis))
-    meta = scenario.scenario
-    w0 = getattr(meta, "evaluation_start", None) or meta.start
-    end = getattr(meta, "evaluation_end", None) or meta.end
-    window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
-    out: dict = {"figures": {}}
-    p = k.get("p_shortfall_any")
-    fa = k.get("first_adequate_date")
-    parts = []
-    if p:
-        lo, hi = p["ci95"]
-        parts.append(f"Capacity falls short of demand in at least one month{window} in "
-                     f"{_pct(p['mean'])} of {n} replications (95% CI {_pct(lo)}-{_pct(hi)})")
-        out["figures"]["p_shortfall"] = [p["mean"], lo, hi]
-    if fa is not None:
-        n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
-        never = int(fa.get("n_missing", 0))
-        share, lo, hi = stats.proportion_ci(never, n_all) if n_all else (math.nan,) * 3
-        parts.append(f"it never becomes adequate before {end:%Y-%m} in {_pct(share)} "
-                     f"(95% CI {_pct(lo)}-{_pct(hi)})")
-        out["figures"]["never_adequate"] = [share, lo, hi]
-    out["headline"] = (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
-    first = first_short_months(run_dir, kpis, figures.short_threshold(scenario))
-    fin = first[np.isfinite(first)]
-    adequate = ""
-    if fa is not None and fa.get("n"):
-        adequate = (f" Where capacity does catch up, it covers demand from "
-                    f"{month_of(fa['p50'])} on in the median such replication (adequate: every "
-                    "later month fully served).")
-    if fin.size:
-        q05, q50, q95 = np.percentile(fin, [5, 50, 95])
-        out["when"] = (f"When: the first short month is {month_of(q50)} in the median "
-                       f"replication with a shortfall; 90% of them between {month_of(q05)} "
-                       f"and {month_of(q95)} ({fin.size} of {first.size} replications have one).")
-    else:
-        out["when"] = "When: no replication has a short month."
-    out["when"] += adequate
-    sms = k.get("short_month_share")
-    if sms:
-        out["when"] += (f" On average {_pct(sms['mean'])} of months are short "
-                        f"(95% CI {_interval(sms, 'share')}).")
-    much = []
-    u = k.get("unserved_fraction")
-    if u:
-        much.append(f"{_pct(u['mean'])} of tokens go unserved on average (95% CI "
-                    f"{_interval(u, 'share')}; median replication {_pct(u['p50'])})")
-    c = k.get("customers_throttled_peak")
-    if c:
-        much.append(f"at the worst hour {format_value(c['p50'], 'customers')} enterprise "
-                    f"customers are throttled in the median replication "
-                    f"({format_value(c['p95'], 'customers')} at the 95th percentile)")
-    m = k.get("enterprise_throttled_monthly_share")
-    if m and m.get("mean") is not None:
-        much.append(f"in an average month {_pct(m['mean'])} of enterprise customers are "
-                    f"throttled at least once (median replication {_pct(m.get('p50'))})")
-    lost = k.get("customers_lost_to_competitors")
-    if lost and lost.get("mean") is not None:
-        gone = k.get("demand_lost_share") or {}
-        much.append(f"{format_value(lost['mean'], 'customers')} enterprise customers go to "
-                    f"competitors because of throttling on average (median "
-                    f"{format_value(lost.get('p50'), 'customers')}); with the consumers who "
-                    f"leave, {_pct(gone.get('mean'))} of demand goes to competitors")
-    lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
-    if lr:
-        much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
-                    f"average (95% CI {_interval(lr, 'USD')}; median "
-                    f"{format_value(lr['p50'], 'USD')})")
-    out["how_much"] = ("How much: " + "; ".join(much) + ".") if much else ""
-    # Service KPIs of newer runs (issue 14), when present: the spell and the loan.
-    extra = []
-    d = k.get("longest_short_spell_months")
-    if d and d.get("mean") is not None:
-        extra.append(f"the longest run of short months lasts {d['mean']:.1f} months on average "
-                     f"(median {d.get('p50', math.nan):.0f})")
-    d = k.get("loan_share")
-    if d and d.get("mean") is not None:
-        extra.append(f"training lends {_pct(d['mean'])} of serving capacity on average "
-                     f"(median {_pct(d.get('p50'))})")
-    d = k.get("training_deficit_share")
-    if d and d.get("mean") is not None:
-        extra.append(f"training is left without {_pct(d['mean'])} of its reservation on "
-                     f"average (median {_pct(d.get('p50'))})")
-    if extra:
-        text = "; ".join(extra)
-        out["how_much"] += " " + text[0].upper() + text[1:] + "."
-    out["drivers"] = None
-    if sensitivity and sensitivity.get("ranking"):
-        top = sensitivity["ranking"][:3]
-        items = ", ".join(f"{e['param']} (PRCC {e['prcc']:+.2f}, 95% CI {e['ci95'][0]:+.2f} to "
-                          f"{e['ci95'][1]:+.2f})" for e in top)
-        warn = " Caution: " + "; ".join(sensitivity["warnings"]) if sensitivity.get(
-            "warnings") else ""
-        out["drivers"] = (f"Strongest drivers of {sensitivity.get('kpi')} over "
-                          f"{sensitivity.get('points')} design points of a sweep: {items}.{warn}")
-    return out
-
-
 def kpi_rows(summary: dict) -> list[dict]:
     """One row per KPI and milestone: name, unit, definition, mean, interval, percentiles."""
     rows = []
@@ -235,7 +82,7 @@ def kpi_rows(summary: dict) -> list[dict]:
             lo, hi = d.get("ci95") or (None, None)
             note = ""
             if d.get("share_never"):
-                note = f"never within the horizon in {_pct(d['share_never'])} of replications"
+                note = f"never within the horizon in {pct(d['share_never'])} of replications"
             elif d.get("n_missing"):
                 note = f"{d['n_missing']} replications without a value"
             rows.append({"name": name, "unit": u, "definition": kpi_text.definition(name),

@@ -270,7 +270,7 @@ def _history(store: RunStore) -> dict | None:
 
 def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
                 dpi: int = 150) -> list[Path]:
-    """Draw the run's standard plots into `out` (default DIR/plots/; see experiments/figures.py)."""
+    """Draw the run's standard plots into `out` (default DIR/plots/; see pipelines/figures.py)."""
     from capsim.experiments.pipelines.figures import write_plots as _write
 
     return _write(store, fmt, dpi, out)

@@ -103,17 +103,7 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         sc = scenario
     else:
         sc = load(None if scenario is None else str(scenario), list(overrides))[0]
-    if sc.scenario.posterior:
-        raise ScenarioError(sc.name, ["scenario.posterior is set: calibration starts from the "
-                                      "priors; use the scenario without a posterior"])
-    obs = load_observations(sc, observations)
-    if not obs:
-        raise ScenarioError(sc.name, ["no observations: give --observations FILE or set "
-                                      "scenario.observations"])
-    fitted = [o for o in obs if holdout_after is None or o.date <= holdout_after]
-    if not fitted:
-        raise ScenarioError(sc.name, [f"--holdout-after {holdout_after}: no observation is "
-                                      "left to fit"])
+    obs, fitted = _observations(sc, observations, holdout_after)
     # Simulate the history window only: up to the day after the last observation.
     last = max(o.date for o in obs) + dt.timedelta(days=1)
     data = tomllib.loads(to_toml(sc))
@@ -140,22 +130,8 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         finally:
             executor.close()
     out = Path(out)
-    design_df = pd.DataFrame(res.outputs, columns=[o.name for o in obs])
-    design_df.insert(0, "simulated", res.done)
-    design_df["max_implausibility"] = res.max_fitted
-    design_df["retained"] = res.accepted
-    (out).mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out / "design.parquet", _parquet_bytes(design_df))
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    prior_x = np.column_stack([i.prior.ppf(unit[:, j]) for j, i in enumerate(inputs)])
+    prior_x, fit, params, weights = _write_tables(out, res, obs, fitted, inputs, unit)
     done, acc = res.done, res.accepted
-    post = pd.DataFrame(prior_x[acc], columns=[i.name for i in inputs])
-    post[WEIGHT] = 1.0
-    buf = _parquet_bytes(post)
-    atomic_write_bytes(out / "posterior.parquet", buf)
-    fit = _fit_table(obs, fitted, res)
-    atomic_write_bytes(out / "fit.csv", fit.to_csv(index=False).encode())
-    params = _parameters(inputs, prior_x[done], prior_x[acc])
     held = fit[~fit["fitted"]]
     summary = {
         "scenario": sc.name, "method": "history matching (implausibility cut-off) on a "
@@ -163,7 +139,7 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         "status": "complete" if done.all() else "partial (interrupted)",
         "design_points": int(points), "simulated": int(done.sum()),
         "accepted": int(acc.sum()), "acceptance": res.acceptance,
-        "ess": inference.effective_sample_size(post[WEIGHT].to_numpy()),
+        "ess": inference.effective_sample_size(weights),
         "cutoff": cutoff, "cutoff_used": res.cutoff_used, "discrepancy": discrepancy,
         "design_key": key, "reused_design": str(reuse) if reuse is not None else None,
         "history_end": data["scenario"]["end"].isoformat(),
@@ -183,6 +159,48 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
     _plot_parameters(out / "plots" / "parameters.png", inputs, prior_x[done], prior_x[acc],
                      params)
     return summary
+
+
+def _observations(sc: Scenario, path: str | Path | None, holdout_after: dt.date | None
+                  ) -> tuple[list[Observation], list[Observation]]:
+    """The scenario's observations and those fitted (up to `holdout_after`), else an error."""
+    if sc.scenario.posterior:
+        raise ScenarioError(sc.name, ["scenario.posterior is set: calibration starts from the "
+                                      "priors; use the scenario without a posterior"])
+    obs = load_observations(sc, path)
+    if not obs:
+        raise ScenarioError(sc.name, ["no observations: give --observations FILE or set "
+                                      "scenario.observations"])
+    fitted = [o for o in obs if holdout_after is None or o.date <= holdout_after]
+    if not fitted:
+        raise ScenarioError(sc.name, [f"--holdout-after {holdout_after}: no observation is "
+                                      "left to fit"])
+    return obs, fitted
+
+
+def _write_tables(out: Path, res: Any, obs: list[Observation], fitted: list[Observation],
+                  inputs: list, unit: np.ndarray
+                  ) -> tuple[np.ndarray, pd.DataFrame, dict, np.ndarray]:
+    """Write design.parquet, posterior.parquet and fit.csv.
+
+    Returns the design's input values, the fit table, each input's prior and posterior,
+    and the posterior's weights.
+    """
+    design_df = pd.DataFrame(res.outputs, columns=[o.name for o in obs])
+    design_df.insert(0, "simulated", res.done)
+    design_df["max_implausibility"] = res.max_fitted
+    design_df["retained"] = res.accepted
+    (out).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out / "design.parquet", _parquet_bytes(design_df))
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    prior_x = np.column_stack([i.prior.ppf(unit[:, j]) for j, i in enumerate(inputs)])
+    done, acc = res.done, res.accepted
+    post = pd.DataFrame(prior_x[acc], columns=[i.name for i in inputs])
+    post[WEIGHT] = 1.0
+    atomic_write_bytes(out / "posterior.parquet", _parquet_bytes(post))
+    fit = _fit_table(obs, fitted, res)
+    atomic_write_bytes(out / "fit.csv", fit.to_csv(index=False).encode())
+    return prior_x, fit, _parameters(inputs, prior_x[done], prior_x[acc]), post[WEIGHT].to_numpy()
 
 
 def _reused(path: Path, key: str, names: list[str], points: int

@@ -11,10 +11,10 @@ It measures, for the default scenario:
    workers (default 2) through `simcore.executors.make_executor("processes", W)`; the wall
    time covers only that loop, pool start-up included. Then a few replications (3; --quick:
    1) serially in this process give the seconds per replication on one core.
-2. A naive reference: one SimPy process per enterprise customer, with the same demand
-   rules as `models.demand` (the same population, tokens per unit of size, growth and
-   weekday factors), each waking once a day and adding its demand to a shared per-day
-   accumulator. It runs a shortened horizon (default 30 days; --quick: 5) and is
+2. A naive reference (`tools.naive`): one SimPy process per enterprise customer, with the
+   same demand rules as `models.demand` (the same population, tokens per unit of size,
+   growth and weekday factors), each waking once a day and adding its demand to a shared
+   per-day accumulator. It runs a shortened horizon (default 30 days; --quick: 5) and is
    extrapolated linearly to the full horizon. Its daily totals must equal the vectorized
    totals within 1e-6 relative, or the script exits 1.
 3. Memory: peak RSS of each pool worker (measured inside the worker) and of this process.
@@ -22,7 +22,7 @@ It measures, for the default scenario:
 5. Side by side with the code at git revision REV (default 55ac4af, the code before the
    speed work; ``none`` skips it): the revision's tree is extracted with ``git archive`` and
    each tree times N replications of its own default scenario on a fork pool of W workers
-   in a child process of its own (``experiments/_bench_child.py``), alternating, K rounds
+   in a child process of its own (``experiments/tools/_bench_child.py``), alternating, K rounds
    (default 3; --quick: 1). The ratio of replications per minute is the median of the
    rounds' ratios; each child also reports its workers' peak RSS.
 
@@ -59,15 +59,11 @@ from typing import Any
 import numpy as np
 import simpy
 from capsim.experiments.pipelines.checks import DEFAULT_SEED, int_at_least
+from capsim.experiments.tools.naive import RTOL, run_naive
 from capsim.models import scenario as scenario_mod
 from capsim.models.capacity import CapacityModel
-from capsim.models.demand import DemandModel
-from capsim.simcore.clock import HOURS_PER_DAY, Clock
 from capsim.simcore.executors import make_executor
 from capsim.simcore.simulation import run_replication
-from capsim.simcore.streams import Streams
-
-RTOL = 1e-6
 
 
 def _log(msg: str) -> None:
@@ -126,71 +122,6 @@ def time_serial(scenario: Any, seed: int, replications: int) -> dict[str, Any]:
         times.append(time.perf_counter() - t0)
         _log(f"  serial: replication {i} took {times[-1]:.3f} s")
     return {"s_per_rep": sum(times) / len(times), "times_s": times}
-
-
-# ---------------------------------------------------------------------------------------
-# 2. the naive reference
-# ---------------------------------------------------------------------------------------
-
-def _customer(env: simpy.Environment, size: float, arrive: int, churn: int, scale: list[float],
-              acc: list[float], days: int):
-    """One customer: wakes once a day and adds its demand (tokens/s) while active."""
-    for day in range(days):
-        if arrive <= day < churn:
-            acc[day] += size * scale[day]
-        yield env.timeout(HOURS_PER_DAY)
-
-
-def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
-    """One SimPy process per customer over the first `days` days of replication 0.
-
-    The population and the demand factors come from a `DemandModel` built on the full
-    horizon with replication 0's "demand" stream, i.e. from the very
-    `models.demand.build_population` call the model makes, so both sides apply the same
-    rules to the same customers.
-    """
-    clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
-    days = min(days, clock.days)
-    dm = DemandModel(scenario.demand, clock, Streams(seed, 0).rng("demand"))
-    pop = dm.pop
-    # Per-customer daily demand = size * tps_per_weight * growth(day) * weekday factor.
-    scale = [float(dm.tps_per_weight * dm.ent_growth[d] * dm.ent_day[d]) for d in range(days)]
-    sizes = pop.size.astype(float).tolist()
-    arrive = pop.arrive.tolist()
-    churn = pop.churn.tolist()
-    acc = [0.0] * days
-
-    t0 = time.perf_counter()
-    env = simpy.Environment()
-    for s, a, c in zip(sizes, arrive, churn, strict=True):
-        env.process(_customer(env, s, a, c, scale, acc, days))
-    t_setup = time.perf_counter() - t0
-    env.run(until=days * HOURS_PER_DAY)
-    t_total = time.perf_counter() - t0
-    t_run = t_total - t_setup
-
-    naive = np.array(acc)
-    vector = np.array([pop.weight[:, d].sum() * dm.tps_per_weight * dm.ent_growth[d] * dm.ent_day[d]
-                       for d in range(days)])
-    rel = np.abs(naive - vector) / np.maximum(np.abs(vector), 1e-300)
-    # Linear in days: process creation once, then the same cost per simulated day.
-    extrapolated = t_setup + t_run * clock.days / days
-    active_share = float(pop.count.sum() / (pop.n * clock.days))
-    return {
-        "customers": pop.n,
-        "days": days,
-        "horizon_days": clock.days,
-        "measured_s": t_total,
-        "setup_s": t_setup,
-        "run_s": t_run,
-        "events": pop.n * days,
-        "us_per_customer_day": 1e6 * t_run / (pop.n * days),
-        "extrapolated_s_per_rep": extrapolated,
-        "max_rel_diff": float(rel.max()),
-        "totals_agree": bool(np.all(rel <= RTOL)),
-        "active_customer_day_share": active_share,
-        "first_day_total_tps": float(vector[0]),
-    }
 
 
 # ---------------------------------------------------------------------------------------
@@ -376,6 +307,80 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return a
 
 
+def report_lines(figures: dict[str, Any], a: argparse.Namespace) -> list[str]:
+    """The benchmark's report for people, one line per measurement."""
+    naive, side, dask = figures["naive"], figures["side_by_side"], figures["dask"]
+    cores, speedup = figures["cores"], figures["speedup_vs_naive"]
+    worker_peak = figures["memory"]["max_worker_peak_rss_mb"]
+    pool_rss = figures["memory"]["worker_peak_rss_mb"]
+    main_rss_model = figures["memory"]["main_peak_rss_mb_model_only"]
+    main_rss_after_naive = figures["memory"]["main_peak_rss_mb_after_naive"]
+    ok = naive["totals_agree"] and (dask is None or dask["identical"])
+    m = figures["model"]
+    lines = [
+        f"capsim benchmark: scenario {figures['scenario']}, seed {a.seed},"
+        f" {naive['horizon_days']}-day horizon, {cores} CPU core(s) on this machine"
+        f"{' (quick)' if a.quick else ''}",
+        f"model, one core        : {m['s_per_rep_one_core']:.3f} s per replication"
+        f" (mean of {a.serial} serial replication(s) in-process)",
+        f"model, pool            : {a.replications} replications on {a.workers} worker(s)"
+        f" ({m['pool_executor']}) in {m['pool_wall_s_incl_startup']:.2f} s wall,"
+        f" pool start-up included -> {m['replications_per_minute']:.1f} replications/minute",
+        f"naive reference        : {naive['customers']:,} customer processes"
+        f" x {naive['days']} days, measured {naive['measured_s']:.2f} s"
+        f" (set-up {naive['setup_s']:.2f} s,"
+        f" {naive['us_per_customer_day']:.2f} us per customer-day)",
+        f"naive, EXTRAPOLATED    : {naive['extrapolated_s_per_rep']:,.0f} s per replication"
+        f" (set-up + run x {naive['horizon_days']}/{naive['days']} days; linear extrapolation,"
+        f" not measured; demand aggregation only)",
+        f"naive check            : daily totals vs vectorized over {naive['days']} days,"
+        f" max relative difference {naive['max_rel_diff']:.2e}"
+        f" -> {'OK' if ok else 'MISMATCH'} (tolerance {RTOL:g})",
+        f"speedup vs naive       : {speedup:,.0f}x (naive extrapolated s/rep / model s/rep,"
+        f" both one core; the model also runs fleet, supply pools, money and hourly service)",
+        f"memory, peak RSS       : max worker {worker_peak:.0f} MB"
+        f" (workers: {', '.join(f'{x:.0f}' for x in pool_rss)} MB);"
+        f" main process {main_rss_model:.0f} MB before the naive run,"
+        f" {main_rss_after_naive:.0f} MB after it",
+    ]
+    if side is not None:
+        t, b = side["this"], side["baseline"]
+        lines += [
+            f"side by side           : this code vs {side['revision']}"
+            f" ({side['commit'][:10]}), each on its own default scenario, {side['rounds']}"
+            f" alternating round(s) of {side['replications']} replications on"
+            f" {side['workers']} worker(s) (fork pool, one warm-up replication per worker)",
+            f"  this code            : {t['median_replications_per_minute']:.1f}"
+            f" replications/minute (median; {t['horizon_days']}-day horizon),"
+            f" max worker peak RSS {t['max_worker_peak_rss_mb']:.0f} MB",
+            f"  {side['revision']:<21}: {b['median_replications_per_minute']:.1f}"
+            f" replications/minute (median; {b['horizon_days']}-day horizon),"
+            f" max worker peak RSS {b['max_worker_peak_rss_mb']:.0f} MB",
+            f"  speedup              : {side['speedup']:.2f}x replications per minute"
+            f" (median of the rounds: {', '.join(f'{r:.2f}' for r in side['ratios'])})",
+        ]
+    if dask is not None:
+        lines.append(
+            f"dask scale-out         : {dask['replications']} replications on a LocalCluster,"
+            f" 1 worker {dask['wall_s_1']:.2f} s, 2 workers {dask['wall_s_2']:.2f} s"
+            f" (medians) -> {dask['speedup_2_vs_1']:.2f}x (median of the rounds: "
+            f"{', '.join(f'{r:.2f}' for r in dask['ratios'])}); KPIs"
+            f" {'identical' if dask['identical'] else 'DIFFER'}")
+    return lines
+
+
+def _measure(a: argparse.Namespace, scenario: Any) -> tuple[dict, dict, dict, float, float]:
+    """The pool, serial and naive timings, and this process's peak RSS before and after."""
+    _log(f"[1/3] {a.replications} replications on {a.workers} worker(s) ...")
+    pool = time_pool(scenario, a.seed, a.replications, a.workers)
+    _log(f"[2/3] {a.serial} replication(s) serially in this process ...")
+    serial = time_serial(scenario, a.seed, a.serial)
+    rss_model = _peak_rss_mb()
+    _log(f"[3/3] naive reference: one SimPy process per customer, {a.naive_days} days ...")
+    naive = run_naive(scenario, a.seed, a.naive_days)
+    return pool, serial, naive, rss_model, _peak_rss_mb()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     a = parse_args(argv)
@@ -396,14 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"[0/3] Dask LocalCluster, 1 then 2 workers, {a.rounds} round(s) of "
              f"{a.dask_replications} replications ...")
         dask = dask_scaling(scenario, a.seed, a.dask_replications, a.rounds)
-    _log(f"[1/3] {a.replications} replications on {a.workers} worker(s) ...")
-    pool = time_pool(scenario, a.seed, a.replications, a.workers)
-    _log(f"[2/3] {a.serial} replication(s) serially in this process ...")
-    serial = time_serial(scenario, a.seed, a.serial)
-    main_rss_model = _peak_rss_mb()
-    _log(f"[3/3] naive reference: one SimPy process per customer, {a.naive_days} days ...")
-    naive = run_naive(scenario, a.seed, a.naive_days)
-    main_rss_after_naive = _peak_rss_mb()
+    pool, serial, naive, main_rss_model, main_rss_after_naive = _measure(a, scenario)
 
     speedup = naive["extrapolated_s_per_rep"] / serial["s_per_rep"]
     worker_peak = max(pool["worker_peak_rss_mb"]) if pool["worker_peak_rss_mb"] else float("nan")
@@ -440,61 +438,10 @@ def main(argv: list[str] | None = None) -> int:
         "dask": dask,
     }
 
-    ok = naive["totals_agree"] and (dask is None or dask["identical"])
     if a.json:
         print(json.dumps(figures, indent=2, default=float))
     else:
-        m = figures["model"]
-        lines = [
-            f"capsim benchmark: scenario {figures['scenario']}, seed {a.seed},"
-            f" {naive['horizon_days']}-day horizon, {cores} CPU core(s) on this machine"
-            f"{' (quick)' if a.quick else ''}",
-            f"model, one core        : {m['s_per_rep_one_core']:.3f} s per replication"
-            f" (mean of {a.serial} serial replication(s) in-process)",
-            f"model, pool            : {a.replications} replications on {a.workers} worker(s)"
-            f" ({m['pool_executor']}) in {m['pool_wall_s_incl_startup']:.2f} s wall,"
-            f" pool start-up included -> {m['replications_per_minute']:.1f} replications/minute",
-            f"naive reference        : {naive['customers']:,} customer processes"
-            f" x {naive['days']} days, measured {naive['measured_s']:.2f} s"
-            f" (set-up {naive['setup_s']:.2f} s,"
-            f" {naive['us_per_customer_day']:.2f} us per customer-day)",
-            f"naive, EXTRAPOLATED    : {naive['extrapolated_s_per_rep']:,.0f} s per replication"
-            f" (set-up + run x {naive['horizon_days']}/{naive['days']} days; linear extrapolation,"
-            f" not measured; demand aggregation only)",
-            f"naive check            : daily totals vs vectorized over {naive['days']} days,"
-            f" max relative difference {naive['max_rel_diff']:.2e}"
-            f" -> {'OK' if ok else 'MISMATCH'} (tolerance {RTOL:g})",
-            f"speedup vs naive       : {speedup:,.0f}x (naive extrapolated s/rep / model s/rep,"
-            f" both one core; the model also runs fleet, supply pools, money and hourly service)",
-            f"memory, peak RSS       : max worker {worker_peak:.0f} MB"
-            f" (workers: {', '.join(f'{x:.0f}' for x in pool['worker_peak_rss_mb'])} MB);"
-            f" main process {main_rss_model:.0f} MB before the naive run,"
-            f" {main_rss_after_naive:.0f} MB after it",
-        ]
-        if side is not None:
-            t, b = side["this"], side["baseline"]
-            lines += [
-                f"side by side           : this code vs {side['revision']}"
-                f" ({side['commit'][:10]}), each on its own default scenario, {side['rounds']}"
-                f" alternating round(s) of {side['replications']} replications on"
-                f" {side['workers']} worker(s) (fork pool, one warm-up replication per worker)",
-                f"  this code            : {t['median_replications_per_minute']:.1f}"
-                f" replications/minute (median; {t['horizon_days']}-day horizon),"
-                f" max worker peak RSS {t['max_worker_peak_rss_mb']:.0f} MB",
-                f"  {side['revision']:<21}: {b['median_replications_per_minute']:.1f}"
-                f" replications/minute (median; {b['horizon_days']}-day horizon),"
-                f" max worker peak RSS {b['max_worker_peak_rss_mb']:.0f} MB",
-                f"  speedup              : {side['speedup']:.2f}x replications per minute"
-                f" (median of the rounds: {', '.join(f'{r:.2f}' for r in side['ratios'])})",
-            ]
-        if dask is not None:
-            lines.append(
-                f"dask scale-out         : {dask['replications']} replications on a LocalCluster,"
-                f" 1 worker {dask['wall_s_1']:.2f} s, 2 workers {dask['wall_s_2']:.2f} s"
-                f" (medians) -> {dask['speedup_2_vs_1']:.2f}x (median of the rounds: "
-                f"{', '.join(f'{r:.2f}' for r in dask['ratios'])}); KPIs"
-                f" {'identical' if dask['identical'] else 'DIFFER'}")
-        for line in lines:
+        for line in report_lines(figures, a):
             print(line)
     if dask is not None and not dask["identical"]:
         _log("error: the Dask runs with 1 and 2 workers gave different KPIs")

@@ -17,6 +17,8 @@ import time
 from capsim.experiments.pipelines import sensitivity as gsa
 from capsim.experiments.questions.common import parser
 
+import capsim
+
 DESCRIPTION = "which uncertainties drive the shortfall? (Morris screening, then Sobol')"
 KPIS = ["short_month_share", "unserved_fraction"]
 
@@ -28,20 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     n = args.replications
     screen_dir, sobol_dir = args.out / "morris", args.out / "sobol"
-    s = gsa.start(None, args.overrides, "morris", [], n, 1, args.seed, screen_dir,
-                  ["unserved_fraction", "short_month_share"], force=True)
-    s.unlock()
     t0 = time.monotonic()
-    m = gsa.resume(screen_dir, args.workers)
+    m = capsim.global_sensitivity(None, method="morris", samples=n, seed=args.seed,
+                                  workers=args.workers, out=screen_dir,
+                                  overrides=args.overrides,
+                                  kpis=["unserved_fraction", "short_month_share"], force=True)
     t1 = time.monotonic()
     print(gsa.report(m, top=args.top))
     print(f"Morris stage: {m['points']} points in {t1 - t0:.0f} s wall")
     ranked = m["kpis"]["unserved_fraction"]["inputs"]
     top = [e["param"] for e in ranked[:args.top]]
-    s = gsa.start(None, args.overrides, "sobol", top, 4 * n, 1, args.seed, sobol_dir, KPIS,
-                  force=True)
-    s.unlock()
-    r = gsa.resume(sobol_dir, args.workers)
+    r = capsim.global_sensitivity(None, method="sobol", params=top, samples=4 * n,
+                                  seed=args.seed, workers=args.workers, out=sobol_dir,
+                                  overrides=args.overrides, kpis=KPIS, force=True)
     print(gsa.report(r, top=10))
     print(f"Sobol' stage: {r['points']} points over {len(top)} inputs in "
           f"{time.monotonic() - t1:.0f} s wall")

@@ -34,7 +34,7 @@ if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py"
 # process that only runs the model (a pool worker) stays small.
 _API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError", "calibrate",
         "compare", "global_sensitivity", "load", "open_run", "plan", "plot", "report", "resume",
-        "run", "sensitivity", "sweep")
+        "run", "scenarios", "sensitivity", "sweep")
 
 
 def __getattr__(name: str):
@@ -56,4 +56,4 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError",
            "__version__", "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan",
-           "plot", "report", "resume", "run", "sensitivity", "sweep"]
+           "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep"]

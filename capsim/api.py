@@ -40,7 +40,7 @@ from capsim.simcore.store import StoreError
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "DEFAULT_REPLICATIONS", "DEFAULT_SEED", "Comparison",
            "Run", "Scenario", "ScenarioError", "Started", "StoreError", "UsageError",
            "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "plot",
-           "report", "resume", "run", "sensitivity", "sweep"]
+           "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
 
 
 def load(scenario: str | os.PathLike[str] | Scenario | None = None,
@@ -56,6 +56,13 @@ def load(scenario: str | os.PathLike[str] | Scenario | None = None,
     from capsim.experiments.pipelines.launch import scenario_of
 
     return scenario_of(scenario, overrides)
+
+
+def scenarios() -> list[str]:
+    """The names of the embedded scenarios, sorted (`load(name)` loads one)."""
+    from capsim.models.scenario import embedded_names
+
+    return embedded_names()
 
 
 def open_run(path: str | os.PathLike[str]) -> Run:

@@ -26,7 +26,7 @@ from capsim.experiments.cli.errors import (
 )
 from capsim.experiments.pipelines import checks
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, UsageError
-from capsim.models.scenario import DEFAULT_SCENARIO, embedded_names, load
+from capsim.models.scenario import DEFAULT_SCENARIO, to_toml
 from capsim.simcore.store import atomic_write_bytes, dumps
 
 from capsim import api
@@ -72,7 +72,7 @@ def cmd_run(a: argparse.Namespace) -> int:
             targets = checks.parse_targets(a.targets)
             checks.replication_cap(targets, a.max_replications, n)  # before any loading
             overrides = checks.with_posterior(a.overrides, a.posterior)
-            out = a.out or Path("runs") / f"{load(a.scenario, overrides)[0].name}-{_stamp()}"
+            out = a.out or Path("runs") / f"{api.load(a.scenario, overrides).name}-{_stamp()}"
             run = api.run(a.scenario, replications=n,
                           seed=a.seed if a.seed is not None else api.DEFAULT_SEED, out=out,
                           overrides=a.overrides, posterior=a.posterior, force=a.force,
@@ -145,8 +145,8 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ scenario files
 def cmd_scenarios(a: argparse.Namespace) -> int:
     """List the embedded scenarios."""
-    for name in embedded_names():
-        sc, _ = load(name)
+    for name in api.scenarios():
+        sc = api.load(name)
         mark = " (default)" if name == DEFAULT_SCENARIO else ""
         print(f"{name}{mark}: {sc.scenario.title} [{sc.scenario.start} .. {sc.scenario.end}]")
     return 0
@@ -154,7 +154,8 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 
 def cmd_validate(a: argparse.Namespace) -> int:
     """Validate a scenario (with overrides) and print what it holds."""
-    sc, text = load(a.scenario, a.overrides)
+    sc = api.load(a.scenario, a.overrides)
+    text = to_toml(sc)
     n_params = text.count("source =") - len(sc.levers)  # a lever has a source too
     on = [n for n, c in sc.clouds.items() if c.enabled]
     off = [n for n, c in sc.clouds.items() if not c.enabled]
@@ -244,7 +245,7 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     from capsim.experiments.pipelines.sweep import parse_params
 
     params = parse_params(a.params)
-    scenario_name = load(a.scenario, a.overrides)[0].name
+    scenario_name = api.load(a.scenario, a.overrides).name
     out = a.out or Path("runs") / f"sweep-{scenario_name}-{_stamp()}"
     print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
           f"replications -> {out}", file=sys.stderr)
@@ -275,7 +276,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         return _prcc(a)
     else:
         method = a.method or "sobol"
-        name = load(a.target, a.overrides)[0].name
+        name = api.load(a.target, a.overrides).name
         out = a.out or Path("runs") / f"sensitivity-{name}-{method}-{_stamp()}"
 
         begun: list[dict] = []
@@ -330,7 +331,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
     """Search the levers; check the best plan on fresh seeds; write the plan directory."""
     from capsim.experiments.pipelines.plan_outputs import report
 
-    name = load(a.scenario, a.overrides)[0].name
+    name = api.load(a.scenario, a.overrides).name
     out = a.out or Path("runs") / f"plan-{name}-{_stamp()}"
 
     begun: list[bool] = []

@@ -10,7 +10,8 @@ The public API (see README, "Python API")::
     capsim.compare(run_a, run_b).frame()      # paired differences when seeds match
 
 Subpackages: `capsim.simcore` (domain-free kernel), `capsim.models` (the AI-capacity
-domain), `capsim.experiments` (the command line and experiment scripts).
+domain), `capsim.experiments` (the command line, the pipelines behind this API, the
+question scripts and the tools).
 
 The `capsim` command's exit codes: 0 done, 1 internal error, 2 user mistake, 3
 `--target-ci` not met, 74 disk full / read-only file system / permission denied (the run
@@ -31,8 +32,9 @@ if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py"
 
 # The API (and pandas, pyarrow, matplotlib behind it) loads on first use, so that a
 # process that only runs the model (a pool worker) stays small.
-_API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "calibrate", "compare",
-        "global_sensitivity", "load", "open_run", "plan", "run", "sensitivity", "sweep")
+_API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError", "calibrate",
+        "compare", "global_sensitivity", "load", "open_run", "plan", "plot", "report", "resume",
+        "run", "scenarios", "sensitivity", "sweep")
 
 
 def __getattr__(name: str):
@@ -52,6 +54,6 @@ try:
 except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "__version__",
-           "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "run",
-           "sensitivity", "sweep"]
+__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError",
+           "__version__", "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan",
+           "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep"]

@@ -32,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from capsim.experiments.cli import main as capsim  # noqa: E402
-from capsim.experiments.finite import MAY_BE_MISSING  # noqa: E402
+from capsim.experiments.pipelines.finite import MAY_BE_MISSING  # noqa: E402
 from schema_fuzz import NUMBERS, OTHER, _table, leaves  # noqa: E402
 
 LIMIT_S = 60

@@ -193,7 +193,7 @@ def test_impossible_combinations_exit_2(capsys, override, fragments):
 
 
 def test_internal_error_exits_1_with_a_log(tmp_path, capsys, monkeypatch):
-    import capsim.experiments.runs as R
+    import capsim.experiments.pipelines.runs as R
 
     def boom(*a, **k):
         raise RuntimeError("simulated bug")

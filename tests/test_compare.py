@@ -89,7 +89,7 @@ def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, ca
 
 def test_weekly_difference_interval_is_the_paired_t_interval():
     import numpy as np
-    from capsim.experiments.compare import weekly_difference
+    from capsim.experiments.pipelines.compare import weekly_difference
     from capsim.simcore import stats
 
     rng = np.random.default_rng(5)

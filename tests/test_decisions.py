@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from capsim.experiments import plan as planmod
 from capsim.experiments.cli import main
+from capsim.experiments.pipelines import plan as planmod
+from capsim.experiments.pipelines import plan_outputs
 from capsim.models import decisions
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load, parse_toml, resolve_path, validate_dict
@@ -261,7 +262,7 @@ def test_plan_resumes_to_the_same_result(tmp_path, monkeypatch):
 def test_pareto_mask_keeps_only_undominated_points():
     risk = np.array([0.1, 0.2, 0.1, 0.3, 0.05])
     cost = np.array([5.0, 4.0, 6.0, 4.5, 9.0])
-    np.testing.assert_array_equal(planmod.pareto_mask(risk, cost),
+    np.testing.assert_array_equal(plan_outputs.pareto_mask(risk, cost),
                                   [True, True, False, False, True])
 
 

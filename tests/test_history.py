@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from capsim.experiments.cli import main
-from capsim.experiments.history import load_observations
+from capsim.experiments.pipelines.history import load_observations
 from capsim.models import history, observations
 from capsim.models.capacity import CapacityModel, series_names
 from capsim.models.inputs import Builder, uncertain_inputs
@@ -165,7 +165,7 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch
         assert r["p05"] <= r["p50"] <= r["p95"]
     # Scored a few replications at a time (bounded memory), the values are those of the
     # whole table read at once, replication by replication.
-    from capsim.experiments import history as hx
+    from capsim.experiments.pipelines import history as hx
     from capsim.simcore.store import RunStore
 
     store = RunStore.open(out)
@@ -298,7 +298,7 @@ FREE = ["demand.revenue_run_rate_usd", "demand.growth_by_period[0].rate",
 def test_calibration_recovers_known_inputs_from_synthetic_observations(tmp_path):
     # 2024 only; every input but four pinned at its median. Observations are simulated
     # from known values of the four (another seed than the calibration's), then fitted.
-    from capsim.experiments.calibrate import calibrate
+    from capsim.experiments.pipelines.calibrate import calibrate
 
     base = load(None, ["scenario.end=2025-01-15"])[0]
     inputs = uncertain_inputs(base)

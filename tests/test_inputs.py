@@ -9,8 +9,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 import pytest
-from capsim.experiments import sensitivity as gsa
 from capsim.experiments.cli import main
+from capsim.experiments.pipelines import sensitivity as gsa
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load, to_toml
 

@@ -69,7 +69,7 @@ def test_lognormal_composition_matches_sampling_the_same_model():
 @pytest.mark.slow
 def test_agrees_with_ciw_on_small_cases():
     pytest.importorskip("ciw")
-    from capsim.experiments.validate_latency import table
+    from capsim.experiments.tools.validate_latency import table
 
     rows = table(20000, 3, 1, rhos=(0.5, 0.8), servers=(1, 8))
     for r in rows:

@@ -13,10 +13,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from capsim.experiments import figures
 from capsim.experiments.cli import main
-from capsim.experiments.figures import _Weekly
-from capsim.experiments.runs import KPI_UNITS, format_value
+from capsim.experiments.pipelines import figures
+from capsim.experiments.pipelines.figures import _Weekly
+from capsim.experiments.pipelines.runs import KPI_UNITS, format_value
 from capsim.models.capacity import KPIS, MILESTONES
 from capsim.simcore import plots
 from capsim.simcore.store import RunStore

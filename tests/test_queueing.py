@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from capsim.experiments import validate_queueing
+from capsim.experiments.tools import validate_queueing
 from capsim.simcore.queueing import (
     SimulationResult,
     erlang_c,

@@ -15,8 +15,8 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from capsim.experiments import figures, report
 from capsim.experiments.cli import main
+from capsim.experiments.pipelines import answer, figures, report
 from capsim.models.capacity import KPIS
 from capsim.simcore import stats
 
@@ -141,9 +141,9 @@ def test_report_refuses_a_missing_sensitivity_result(run, tmp_path, capsys):
 
 
 def test_decimal_years_read_as_months():
-    assert report.month_of(2026.2466) == "2026-04"
-    assert report.month_of(2030 + 4 / 12) == "2030-05"
-    assert report.month_of(float("nan")) == "-"
+    assert answer.month_of(2026.2466) == "2026-04"
+    assert answer.month_of(2030 + 4 / 12) == "2030-05"
+    assert answer.month_of(float("nan")) == "-"
 
 
 CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser")

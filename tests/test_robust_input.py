@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from capsim.experiments.cli import main
-from capsim.experiments.finite import MAY_BE_MISSING
+from capsim.experiments.pipelines.finite import MAY_BE_MISSING
 from capsim.models import validation
 from capsim.models.scenario import ScenarioError, load, resolve_path
 from hypothesis import given
@@ -175,7 +175,7 @@ def _breaking_model(kind):
 @pytest.mark.parametrize("kind", ["inf", "overflow"])
 def test_a_non_finite_result_stops_the_run_with_exit_2_and_is_not_stored(
         tmp_path, capsys, monkeypatch, kind):
-    import capsim.experiments.runs as R
+    import capsim.experiments.pipelines.runs as R
 
     monkeypatch.setattr(R, "CapacityModel", _breaking_model(kind))
     out = tmp_path / "r"

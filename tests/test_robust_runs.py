@@ -143,7 +143,7 @@ def test_force_replaces_a_run_of_capsim_files_whole(done_run, tmp_path):
 # -- complete means complete ----------------------------------------------------------
 def test_a_run_killed_while_plotting_stays_partial_and_resume_completes_it(
         done_run, tmp_path, monkeypatch, capsys):
-    import capsim.experiments.runs as R
+    import capsim.experiments.pipelines.runs as R
     from capsim.simcore import plots
 
     real = plots.fan_chart
@@ -225,7 +225,7 @@ def test_read_only_commands_never_write_into_a_run(done_run, tmp_path, capsys):
 
 def test_plot_and_report_of_a_read_only_run_go_to_the_working_directory(
         done_run, tmp_path, monkeypatch, capsys):
-    import capsim.experiments.cli as cli
+    import capsim.experiments.cli.commands as cli
 
     monkeypatch.setattr(cli, "_writable", lambda d: False)
     monkeypatch.chdir(tmp_path)

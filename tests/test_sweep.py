@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from capsim.experiments.cli import main
-from capsim.experiments.sweep import design
+from capsim.experiments.pipelines.sweep import design
 from capsim.simcore import sensitivity
 
 
@@ -89,7 +89,7 @@ def test_bad_sweep_parameters_exit_2(tmp_path, capsys, param, fragment):
 
 
 def test_sweep_shows_a_progress_bar(tmp_path, capsys):
-    from capsim.experiments.sweep import run_sweep
+    from capsim.experiments.pipelines.sweep import run_sweep
 
     run_sweep(None, ["scenario.end=2026-10-01"], {"demand.growth_multiplier": (0.8, 1.2)}, 3,
               "lhs", 1, 1, 1, tmp_path / "sw", progress=True, executor="serial")

@@ -1,0 +1,199 @@
+"""The answer of a run's report in words: how likely a shortfall is, when, how much, why.
+
+Every sentence is made from the run's own numbers (its summary, KPIs and daily series).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+from capsim.experiments.pipelines import figures
+from capsim.experiments.pipelines.runs import format_value
+from capsim.models.scenario import Scenario
+from capsim.simcore import stats
+
+
+def month_of(year: float | None) -> str:
+    """A decimal year as YYYY-MM ('-' when missing)."""
+    if year is None or not math.isfinite(year):
+        return "-"
+    y = int(math.floor(year))
+    day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
+    d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
+    return f"{d:%Y-%m}"
+
+
+def pct(v: float | None) -> str:
+    """A share as a percentage: whole percent from 10%, one decimal below."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v * 100:.0f}%" if abs(v) >= 0.1 or v == 0 else f"{v * 100:.1f}%"
+
+
+def interval(d: dict, unit: str) -> str:
+    """The 95% interval of a summary entry, in its unit."""
+    lo, hi = d.get("ci95") or (None, None)
+    if unit in ("probability",) or unit.startswith("share"):
+        return f"{pct(lo)}-{pct(hi)}"
+    return f"{format_value(lo, unit)} to {format_value(hi, unit)}"
+
+
+def first_short_months(run_dir: Path, kpis, threshold: float = 1e-9) -> np.ndarray:
+    """Decimal year of each replication's first short month (NaN: none).
+
+    From the `first_short_month` KPI when the run has it, else from the daily series
+    (a month is short when any of its demand is unserved, as in the shortfall plot).
+    """
+    if "first_short_month" in kpis:
+        return kpis["first_short_month"].to_numpy(float)
+    import pandas as pd
+
+    ts = pq.read_table(run_dir / "timeseries.parquet",
+                       columns=["replication", "date", "demand_tps", "unserved_tps"]).to_pandas()
+    ts["month"] = pd.to_datetime(ts["date"]).dt.to_period("M")
+    g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
+    short = g[g["unserved_tps"] > threshold * g["demand_tps"]].reset_index()
+    first = short.groupby("replication")["month"].min()
+    reps = sorted(ts["replication"].unique())
+    out = np.full(len(reps), np.nan)
+    for i, r in enumerate(reps):
+        if r in first.index:
+            m = first[r]
+            out[i] = m.year + (m.month - 1) / 12
+    return out
+
+
+def answer(summary: dict, run_dir: Path, kpis, scenario: Scenario,
+           sensitivity: dict | None = None) -> dict:
+    """The answer in words: probability, never adequate, when, how much, drivers.
+
+    Returns {"headline": sentence with the probability and the never-adequate share,
+    "when": ..., "how_much": ..., "drivers": ... or None, "figures": {...}} where the
+    texts are plain strings made from the run's own numbers.
+    """
+    k = summary.get("kpis", {})
+    n = int(summary.get("replications") or len(kpis))
+    out: dict = {"figures": {}}
+    out["headline"] = _headline(k, n, scenario, out["figures"])
+    first = first_short_months(run_dir, kpis, figures.short_threshold(scenario))
+    out["when"] = _when(k, first)
+    out["how_much"] = _how_much(k) + _service(k)
+    out["drivers"] = _drivers(sensitivity)
+    return out
+
+
+def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
+    """P(some month short) and P(never adequate), with intervals; fills `numbers`."""
+    meta = scenario.scenario
+    w0 = getattr(meta, "evaluation_start", None) or meta.start
+    end = getattr(meta, "evaluation_end", None) or meta.end
+    window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
+    p = k.get("p_shortfall_any")
+    fa = k.get("first_adequate_date")
+    parts = []
+    if p:
+        lo, hi = p["ci95"]
+        parts.append(f"Capacity falls short of demand in at least one month{window} in "
+                     f"{pct(p['mean'])} of {n} replications (95% CI {pct(lo)}-{pct(hi)})")
+        numbers["p_shortfall"] = [p["mean"], lo, hi]
+    if fa is not None:
+        n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
+        never = int(fa.get("n_missing", 0))
+        share, lo, hi = stats.proportion_ci(never, n_all) if n_all else (math.nan,) * 3
+        parts.append(f"it never becomes adequate before {end:%Y-%m} in {pct(share)} "
+                     f"(95% CI {pct(lo)}-{pct(hi)})")
+        numbers["never_adequate"] = [share, lo, hi]
+    return (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
+
+
+def _when(k: dict, first: np.ndarray) -> str:
+    """When the first short month comes, when capacity catches up, how many months short."""
+    fa = k.get("first_adequate_date")
+    fin = first[np.isfinite(first)]
+    adequate = ""
+    if fa is not None and fa.get("n"):
+        adequate = (f" Where capacity does catch up, it covers demand from "
+                    f"{month_of(fa['p50'])} on in the median such replication (adequate: every "
+                    "later month fully served).")
+    if fin.size:
+        q05, q50, q95 = np.percentile(fin, [5, 50, 95])
+        text = (f"When: the first short month is {month_of(q50)} in the median "
+                f"replication with a shortfall; 90% of them between {month_of(q05)} "
+                f"and {month_of(q95)} ({fin.size} of {first.size} replications have one).")
+    else:
+        text = "When: no replication has a short month."
+    text += adequate
+    sms = k.get("short_month_share")
+    if sms:
+        text += (f" On average {pct(sms['mean'])} of months are short "
+                 f"(95% CI {interval(sms, 'share')}).")
+    return text
+
+
+def _how_much(k: dict) -> str:
+    """Unserved tokens, throttled and lost customers, lost revenue."""
+    much = []
+    u = k.get("unserved_fraction")
+    if u:
+        much.append(f"{pct(u['mean'])} of tokens go unserved on average (95% CI "
+                    f"{interval(u, 'share')}; median replication {pct(u['p50'])})")
+    c = k.get("customers_throttled_peak")
+    if c:
+        much.append(f"at the worst hour {format_value(c['p50'], 'customers')} enterprise "
+                    f"customers are throttled in the median replication "
+                    f"({format_value(c['p95'], 'customers')} at the 95th percentile)")
+    m = k.get("enterprise_throttled_monthly_share")
+    if m and m.get("mean") is not None:
+        much.append(f"in an average month {pct(m['mean'])} of enterprise customers are "
+                    f"throttled at least once (median replication {pct(m.get('p50'))})")
+    lost = k.get("customers_lost_to_competitors")
+    if lost and lost.get("mean") is not None:
+        gone = k.get("demand_lost_share") or {}
+        much.append(f"{format_value(lost['mean'], 'customers')} enterprise customers go to "
+                    f"competitors because of throttling on average (median "
+                    f"{format_value(lost.get('p50'), 'customers')}); with the consumers who "
+                    f"leave, {pct(gone.get('mean'))} of demand goes to competitors")
+    lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
+    if lr:
+        much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
+                    f"average (95% CI {interval(lr, 'USD')}; median "
+                    f"{format_value(lr['p50'], 'USD')})")
+    return ("How much: " + "; ".join(much) + ".") if much else ""
+
+
+def _service(k: dict) -> str:
+    """Service KPIs of newer runs (issue 14), when present: the spell and the loan."""
+    extra = []
+    d = k.get("longest_short_spell_months")
+    if d and d.get("mean") is not None:
+        extra.append(f"the longest run of short months lasts {d['mean']:.1f} months on average "
+                     f"(median {d.get('p50', math.nan):.0f})")
+    d = k.get("loan_share")
+    if d and d.get("mean") is not None:
+        extra.append(f"training lends {pct(d['mean'])} of serving capacity on average "
+                     f"(median {pct(d.get('p50'))})")
+    d = k.get("training_deficit_share")
+    if d and d.get("mean") is not None:
+        extra.append(f"training is left without {pct(d['mean'])} of its reservation on "
+                     f"average (median {pct(d.get('p50'))})")
+    if not extra:
+        return ""
+    text = "; ".join(extra)
+    return " " + text[0].upper() + text[1:] + "."
+
+
+def _drivers(sensitivity: dict | None) -> str | None:
+    """The three strongest drivers of a sweep's PRCC ranking (None without one)."""
+    if not (sensitivity and sensitivity.get("ranking")):
+        return None
+    top = sensitivity["ranking"][:3]
+    items = ", ".join(f"{e['param']} (PRCC {e['prcc']:+.2f}, 95% CI {e['ci95'][0]:+.2f} to "
+                      f"{e['ci95'][1]:+.2f})" for e in top)
+    warn = " Caution: " + "; ".join(sensitivity["warnings"]) if sensitivity.get(
+        "warnings") else ""
+    return (f"Strongest drivers of {sensitivity.get('kpi')} over "
+            f"{sensitivity.get('points')} design points of a sweep: {items}.{warn}")

@@ -1,0 +1,235 @@
+"""Compare two runs: paired (common random numbers) when they share seed and replications.
+
+Runs made with the same seed draw the same numbers for every component that consumes
+them the same way, so replication i of A and of B differ only by the change between
+the scenarios: the per-replication differences have far less variance than two
+independent samples. `compare_runs` reports both intervals and how much pairing narrowed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+from capsim.models.capacity import KPIS, MILESTONES
+from capsim.simcore import plots, stats
+from capsim.simcore.store import RunStore, StoreError
+
+
+def _unit(name: str, *summaries: dict) -> str:
+    for sm in summaries:
+        for section in ("kpis", "milestones"):
+            u = sm.get(section, {}).get(name, {}).get("unit")
+            if u:
+                return str(u)
+    from capsim.experiments.pipelines.runs import KPI_UNITS
+
+    return KPI_UNITS.get(name, "")
+
+
+def _summary(store: RunStore) -> dict:
+    p = store.path / "summary.json"
+    try:
+        return json.loads(p.read_text()) if p.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def compare_runs(dir_a: Path, dir_b: Path) -> dict:
+    """Per-KPI comparison of run B against run A (B - A).
+
+    A run with no finished replication is refused (StoreError); a partial run is
+    compared on the replications it has, with a warning in `warnings`.
+    """
+    sa, sb = RunStore.open(dir_a), RunStore.open(dir_b)
+    ma, mb = sa.manifest(), sb.manifest()
+    warnings = []
+    for label, st_, m in (("A", sa, ma), ("B", sb, mb)):
+        done = len(st_.done())
+        if not done and not (st_.path / "kpis.parquet").exists():
+            raise StoreError(f"{st_.path}: run {label} has no finished replication to compare")
+        if m.get("status") != "complete":
+            warnings.append(f"run {label} ({st_.path}) is {m.get('status', 'unfinished')}: "
+                            f"{done} of {m.get('replications')} replications; finish it with "
+                            f"capsim run --resume {st_.path}")
+    ka = sa.read_kpis().set_index("replication").sort_index()
+    kb = sb.read_kpis().set_index("replication").sort_index()
+    paired = ma.get("seed") == mb.get("seed") and list(ka.index) == list(kb.index)
+    if ma.get("seed") == mb.get("seed") and not paired:
+        warnings.append("same seed but different replications: compared unpaired")
+    suma, sumb = _summary(sa), _summary(sb)
+    out: dict = {
+        "a": str(dir_a), "b": str(dir_b),
+        "a_scenario": ma.get("scenario"), "b_scenario": mb.get("scenario"),
+        "a_overrides": ma.get("overrides", []), "b_overrides": mb.get("overrides", []),
+        "seed_a": ma.get("seed"), "seed_b": mb.get("seed"),
+        "status_a": ma.get("status"), "status_b": mb.get("status"),
+        "replications_a": int(len(ka)), "replications_b": int(len(kb)),
+        "paired": bool(paired), "warnings": warnings, "kpis": {},
+    }
+    for name in KPIS + MILESTONES:
+        if name not in ka or name not in kb:
+            continue
+        a, b = ka[name].to_numpy(float), kb[name].to_numpy(float)
+        unpaired = stats.unpaired_difference(a, b)
+        row = {"unit": _unit(name, suma, sumb),
+               "a_mean": float(np.nanmean(a)) if np.isfinite(a).any() else None,
+               "b_mean": float(np.nanmean(b)) if np.isfinite(b).any() else None}
+        if paired:
+            d = stats.paired_difference(a, b)
+            row.update(diff_mean=d["diff_mean"], diff_ci95=d["diff_ci95"], p_value=d["p_value"],
+                       unpaired_ci95=unpaired["diff_ci95"])
+            wp = d["diff_ci95"][1] - d["diff_ci95"][0]
+            wu = unpaired["diff_ci95"][1] - unpaired["diff_ci95"][0]
+            # How many times narrower pairing made the interval; none when the paired
+            # differences have no spread at all (the change did not touch this KPI).
+            row["narrowing"] = wu / wp if np.isfinite([wp, wu]).all() and wp > 0 else None
+        else:
+            row.update(diff_mean=unpaired["diff_mean"], diff_ci95=unpaired["diff_ci95"],
+                       p_value=unpaired["p_value"])
+        out["kpis"][name] = row
+    return out
+
+
+def _show(v, unit: str) -> str:
+    from capsim.experiments.pipelines.runs import format_value
+
+    if v is None or not np.isfinite(v):
+        return "-" if v is None or np.isnan(v) else ("inf" if v > 0 else "-inf")
+    if unit == "USD":
+        return format_value(v, unit)
+    return f"{v:.4g}"
+
+
+def _signed(v, unit: str) -> str:
+    text = _show(v, unit)
+    return text if text.startswith("-") or text in ("inf",) or v is None or v != v \
+        else "+" + text
+
+
+def table(cmp: dict) -> str:
+    """Plain-text table of a comparison, with each KPI's unit and any warnings first."""
+    head = ("KPI", "A mean", "B mean", "B - A", "95% CI", "p", "pairing narrows", "unit")
+    rows = [head]
+    for name, r in cmp["kpis"].items():
+        u = r.get("unit", "")
+        lo, hi = r["diff_ci95"]
+        p = r["p_value"]
+        rows.append((name, _show(r["a_mean"], u), _show(r["b_mean"], u),
+                     _signed(r["diff_mean"], u), f"[{_show(lo, u)}, {_show(hi, u)}]",
+                     "-" if p is None or p != p else f"{p:.3g}",
+                     f"{r['narrowing']:.3g}x" if r.get("narrowing") is not None else "-", u))
+    w = [max(len(x[i]) for x in rows) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w[i]) if i in (0, len(head) - 1) else c.rjust(w[i])
+                       for i, c in enumerate(x)).rstrip() for x in rows]
+    lines.insert(1, "-" * max(len(x) for x in lines))
+    kind = ("paired (same seed and replications: common random numbers)" if cmp["paired"]
+            else "unpaired (different seeds or replications: Welch intervals)")
+    warn = "".join(f"WARNING: {m}\n" for m in cmp.get("warnings", []))
+    return f"{warn}B = {cmp['b']}  vs  A = {cmp['a']}: {kind}\n" + "\n".join(lines)
+
+
+def _weekly(path: Path, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ts = pq.read_table(path / "timeseries.parquet",
+                       columns=["replication", "date", col]).to_pandas()
+    ts["date"] = pd.to_datetime(ts["date"])
+    wide = ts.pivot(index="replication", columns="date", values=col).sort_index()
+    x = wide.to_numpy(float)
+    n = x.shape[1] // 7 * 7
+    return wide.index.to_numpy(), wide.columns.to_numpy()[:n:7], \
+        x[:, :n].reshape(x.shape[0], -1, 7).mean(axis=2)
+
+
+def weekly_difference(a: np.ndarray, b: np.ndarray, paired: bool,
+                      level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean difference B - A per week with its interval: (mean, lo, hi).
+
+    Paired (rows are the same replications): a t interval of the per-replication
+    differences; unpaired: a Welch interval of the difference of means.
+    """
+    from scipy import stats as st
+
+    if paired:
+        d = b - a
+        n = np.isfinite(d).sum(axis=0)
+        m = np.nanmean(d, axis=0)
+        se = np.nanstd(d, axis=0, ddof=1) / np.sqrt(np.maximum(n, 1))
+        df = np.maximum(n - 1, 1)
+    else:
+        m = np.nanmean(b, axis=0) - np.nanmean(a, axis=0)
+        va = np.nanvar(a, axis=0, ddof=1) / a.shape[0]
+        vb = np.nanvar(b, axis=0, ddof=1) / b.shape[0]
+        se = np.sqrt(va + vb)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            df = (va + vb) ** 2 / (va**2 / max(a.shape[0] - 1, 1) + vb**2 / max(b.shape[0] - 1, 1))
+        df = np.where(np.isfinite(df) & (df > 0), df, 1.0)
+    h = st.t.ppf(0.5 + level / 2, df) * se
+    return m, m - h, m + h
+
+
+def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
+    """Both runs' fan charts of demand and capacity, and the unserved difference B - A.
+
+    The lower panel is the mean difference in unserved demand per week with its 95%
+    interval (paired by replication when the runs share seeds and replications).
+    """
+    a, b = Path(cmp["a"]), Path(cmp["b"])
+    for d in (a, b):
+        if not (d / "timeseries.parquet").exists():
+            raise StoreError(f"{d}: no timeseries.parquet (run not finalised)")
+    series = {}
+    with plots.style():
+        fig, axes = plots.new_figure(2, 1, size=(11, 8.6), sharex=True)
+        ax1, ax2 = axes[:, 0]
+        demands = {}
+        for label, d in (("A", a), ("B", b)):
+            reps, dates, cap = _weekly(d, "capacity_tps")
+            _, _, dem = _weekly(d, "demand_tps")
+            _, _, uns = _weekly(d, "unserved_tps")
+            series[label] = (reps, dates, uns)
+            demands[label] = (dates, dem)
+            # A in filled bands, B as lines: two fans on one axis stay apart.
+            plots.fan(ax1, dates, cap, f"{label} serving capacity",
+                      plots.PALETTE[1 if label == "A" else 3], bands=label == "A",
+                      ls="-" if label == "A" else "--")
+        (da_, dem_a), (db_, dem_b) = demands["A"], demands["B"]
+        if np.array_equal(da_, db_) and np.array_equal(dem_a, dem_b):
+            plots.fan(ax1, da_, dem_a, "demand (the same in A and B)", plots.PALETTE[0])
+        else:
+            plots.fan(ax1, da_, dem_a, "A demand", plots.PALETTE[0])
+            plots.fan(ax1, db_, dem_b, "B demand", plots.PALETTE[2], bands=False, ls="--")
+        ax1.set_yscale("log")
+        plots.decorate(ax1, ylabel="tokens/s (reference tokens/s, weekly mean)", yfmt="count",
+                        title="Demand and serving capacity of A and B (log scale)")
+        plots.legend_outside(ax1)
+        (ra, da, ua), (rb, db, ub) = series["A"], series["B"]
+        common = np.intersect1d(da, db)
+        ia, ib = np.isin(da, common), np.isin(db, common)
+        paired = bool(cmp["paired"] and np.array_equal(ra, rb))
+        m, lo, hi = weekly_difference(ua[:, ia], ub[:, ib], paired)
+        how = "paired by replication" if paired else "difference of means, unpaired"
+        ax2.fill_between(common, lo, hi, color=plots.PALETTE[4], alpha=0.25, lw=0,
+                         label="95% interval of the mean difference")
+        ax2.plot(common, m, color=plots.PALETTE[4], label=f"mean B - A ({how})")
+        ax2.axhline(0, color="black", lw=0.8)
+        ax2.set_xlim(common[0], common[-1])
+        plots.decorate(ax2, ylabel="unserved B - A (reference tokens/s)", yfmt="count",
+                        title="Difference in unserved demand, B - A")
+        plots.legend_outside(ax2)
+        u = cmp["kpis"].get("unserved_fraction")
+        if u and u.get("diff_mean") is not None and np.isfinite(u["diff_ci95"]).all():
+            lo_, hi_ = u["diff_ci95"]
+            fig.suptitle(f"From A ({a.name}) to B ({b.name}): unserved share of tokens "
+                         f"{u['diff_mean']:+.3g} (95% CI {lo_:+.3g} to {hi_:+.3g})", x=0.01,
+                         ha="left")
+        else:
+            fig.suptitle(f"What changes from A ({a.name}) to B ({b.name})?", x=0.01, ha="left")
+        if page is None:
+            page = plots.Page(f"A: {a.name}, scenario {cmp.get('a_scenario')}, seed "
+                              f"{cmp.get('seed_a')}, {cmp.get('replications_a')} replications | "
+                              f"B: {b.name}, scenario {cmp.get('b_scenario')}, seed "
+                              f"{cmp.get('seed_b')}, {cmp.get('replications_b')} replications")
+        return plots.save(fig, path, page)

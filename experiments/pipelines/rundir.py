@@ -1,0 +1,156 @@
+"""A run directory opened for reading (`Run`), and the outputs drawn from a finished one.
+
+`capsim.api` re-exports `Run`; the pipelines read their own runs through it too (the plan's
+fresh-seed checks), so they need not import the API.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from capsim.experiments.pipelines import checks
+from capsim.models.scenario import Scenario
+from capsim.models.scenario import load as _load
+from capsim.simcore.store import RunStore, StoreError, is_run_dir
+
+
+@dataclass
+class Run:
+    """A run directory opened for reading: tables as pandas, the summary as a dict.
+
+    Tables are read when first asked for and then kept.
+    """
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if not is_run_dir(self.path):
+            raise StoreError(f"{self.path}: not a capsim run directory (no readable manifest.json)")
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"Run({str(self.path)!r}, scenario={m.get('scenario')!r}, seed={m.get('seed')}, "
+                f"replications={m.get('replications_done')}, status={m.get('status')!r})")
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        """manifest.json: versions, seed, replications done, status."""
+        return json.loads((self.path / "manifest.json").read_text())
+
+    @property
+    def status(self) -> str:
+        """"complete" or "partial"."""
+        return str(self.manifest.get("status"))
+
+    @property
+    def seed(self) -> int:
+        """The run's root seed."""
+        return int(self.manifest["seed"])
+
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """summary.json: KPI estimates with 95% intervals."""
+        return json.loads((self.path / "summary.json").read_text())
+
+    @cached_property
+    def kpis(self) -> pd.DataFrame:
+        """One row per replication, indexed by replication."""
+        return pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+
+    @cached_property
+    def timeseries(self) -> pd.DataFrame:
+        """One row per (replication, date): daily series."""
+        return RunStore(self.path).read_timeseries()
+
+    def series(self, *columns: str) -> pd.DataFrame:
+        """Only some columns of the daily series (with replication and date): cheaper."""
+        cols = ["replication", "date", *[c for c in columns if c not in ("replication", "date")]]
+        return RunStore(self.path).read_timeseries(cols)
+
+    @cached_property
+    def events(self) -> pd.DataFrame:
+        """The event log: power-ons, tranches, orders, surges."""
+        return RunStore(self.path).read_events()
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The fully resolved scenario that ran."""
+        return _load(self.path / "scenario.toml")[0]
+
+    @property
+    def plots(self) -> list[Path]:
+        """The plot files of the run, sorted by name."""
+        return sorted((self.path / "plots").glob("*.*"))
+
+    def kpi(self, name: str) -> dict[str, Any]:
+        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit)."""
+        s = self.summary
+        for section in ("kpis", "milestones"):
+            if name in s.get(section, {}):
+                return dict(s[section][name])
+        raise KeyError(f"no KPI {name!r} in {self.path}/summary.json")
+
+    def report(self, out: str | os.PathLike[str] | None = None,
+               sensitivity: str | os.PathLike[str] | None = None) -> Path:
+        """Write the self-contained HTML report (default DIR/report.html).
+
+        `sensitivity`: a sweep directory (or its sensitivity_<kpi>.json) whose three
+        strongest drivers the report's answer names.
+        """
+        return report(self.path, out=out, sensitivity=sensitivity)
+
+    def plot(self, fmt: str = "png", dpi: int = 150,
+             out: str | os.PathLike[str] | None = None) -> list[Path]:
+        """Redraw the run's plots into `out` (default DIR/plots/) as png or svg files."""
+        return plot(self.path, fmt=fmt, dpi=dpi, out=out)
+
+
+def opened(path: Path, summary: dict[str, Any]) -> Run:
+    """The run at `path`, its summary the one just computed (not read back from JSON)."""
+    r = Run(path)
+    r.__dict__["summary"] = summary  # the cached_property's slot
+    return r
+
+
+def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
+         out: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Redraw the plots of a complete run into `out` (default DIR/plots/); the files.
+
+    Raises:
+        UsageError: `run_dir` is not a complete run.
+    """
+    from capsim.experiments.pipelines import runs
+
+    path = Path(run_dir)
+    store = checks.run_dir(path, "plot")
+    target = path / "plots" if out is None else Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    made = runs.write_plots(store, target, fmt, dpi)
+    if target.resolve() == (path / "plots").resolve():
+        listed = set(store.manifest().get("plots") or [])
+        store.update_manifest(plots=sorted(listed | {p.name for p in made}))
+    return made
+
+
+def report(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | None = None,
+           sensitivity: str | os.PathLike[str] | None = None) -> Path:
+    """Write the self-contained HTML report of a complete run (default DIR/report.html).
+
+    `sensitivity`: a sweep directory (or its sensitivity_<kpi>.json) whose three
+    strongest drivers the report's answer names.
+
+    Raises:
+        UsageError: `run_dir` is not a complete run.
+    """
+    from capsim.experiments.pipelines import report as _report
+
+    checks.run_dir(Path(run_dir), "report")
+    return _report.write(Path(run_dir), None if out is None else Path(out),
+                         None if sensitivity is None else Path(sensitivity))

@@ -1,0 +1,1 @@
+"""Tools: the benchmark and the checks of the queueing and latency formulas against Ciw."""

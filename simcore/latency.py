@@ -7,7 +7,7 @@ built from its parts and its quantiles found numerically:
   a wait, an exponential with rate ``theta = c (1 - rho) / k``. With ``k = 1`` this is the
   exact M/M/c wait; for general service ``k = (1 + scv) / 2`` scales it to the
   Allen-Cunneen mean (an approximation, checked against Ciw in
-  ``experiments/validate_latency.py``).
+  ``experiments/tools/validate_latency.py``).
 - S, the service time of the same request, independent of its wait (FIFO):
   exponential, deterministic or lognormal with mean 1 and a given squared coefficient of
   variation (scv).

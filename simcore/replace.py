@@ -27,7 +27,7 @@ from capsim.simcore.runfiles import StoreError
 
 TOP = {"manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet", "events.parquet",
        "summary.json", "report.html", "sweep.parquet", ".lock",
-       # sensitivity designs and plans (experiments/sensitivity.py, experiments/plan.py)
+       # sensitivity designs and plans (experiments/pipelines/sensitivity.py and plan.py)
        "design.parquet", "results.parquet", "sensitivity.json", "study.db",
        "candidates.parquet", "plan.toml", "plan.json", "schedule.csv", "robustness.parquet",
        "robustness.json"}

@@ -85,6 +85,7 @@ def test_force_never_replaces_a_directory_capsim_did_not_write(tmp_path, capsys)
     assert (out / "notes.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_resume_finishes_a_partial_run_identically(tmp_path, monkeypatch):
     rc, full = _run(tmp_path, "full", "-n", "5", "--seed", "3", "--workers", "1")
     assert rc == 0

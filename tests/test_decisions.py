@@ -196,7 +196,17 @@ def _spec(**kw) -> planmod.PlanSpec:
     return planmod.PlanSpec(**base)
 
 
-def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def plan_without_robustness(tmp_path_factory):
+    """One search without the robustness check, shared: (its result, its directory)."""
+    out = tmp_path_factory.mktemp("plan") / "ref"
+    return planmod.plan(_spec(robust=0), out), out
+
+
+# The whole search end to end, twice over: CI's (slow); the quick loop checks its parts.
+@pytest.mark.slow
+def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys,
+                                                         plan_without_robustness):
     r = planmod.plan(_spec(), tmp_path / "a")
     d = tmp_path / "a"
     for f in ("plan.toml", "schedule.csv", "candidates.parquet", "plots/pareto.png",
@@ -229,15 +239,15 @@ def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys):
         got = decisions.lever_value(sc, sc.levers[name])
         assert got == pytest.approx(v) if not isinstance(v, str) else got == v
     # Same seed, same search.
-    planmod.plan(_spec(robust=0), tmp_path / "b")
-    c2 = pd.read_parquet(tmp_path / "b/candidates.parquet")
+    c2 = pd.read_parquet(plan_without_robustness[1] / "candidates.parquet")
     cols = [c for c in cands.columns if c in c2.columns]
     pd.testing.assert_frame_equal(cands[cols].reset_index(drop=True),
                                   c2[cols].reset_index(drop=True))
 
 
-def test_plan_resumes_to_the_same_result(tmp_path, monkeypatch):
-    ref = planmod.plan(_spec(robust=0), tmp_path / "ref")
+@pytest.mark.slow
+def test_plan_resumes_to_the_same_result(tmp_path, monkeypatch, plan_without_robustness):
+    ref, ref_dir = plan_without_robustness
     calls = {"n": 0}
     real = planmod.Evaluator.run_many
 
@@ -254,7 +264,7 @@ def test_plan_resumes_to_the_same_result(tmp_path, monkeypatch):
     monkeypatch.setattr(planmod.Evaluator, "run_many", real)
     again = planmod.plan(_spec(robust=0), tmp_path / "cut")
     assert again["levers"] == ref["levers"]
-    a = pd.read_parquet(tmp_path / "ref/candidates.parquet")
+    a = pd.read_parquet(ref_dir / "candidates.parquet")
     b = pd.read_parquet(tmp_path / "cut/candidates.parquet")
     pd.testing.assert_frame_equal(a, b)
 

@@ -1,4 +1,8 @@
-"""Experiment scripts run end to end (tiny: 2 replications, one year) and conclude."""
+"""Experiment scripts run end to end (tiny: 2 replications, one year) and conclude.
+
+Each question runs once per module (`ran`); the runs are CI's (slow), the quick loop
+checks the list of questions and the refusal of an unknown one.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ def test_experiment_runs_and_concludes(name, ran):
     assert any(folder.rglob("summary.json")) or any(folder.rglob("sensitivity.json"))
 
 
+@pytest.mark.slow
 def test_multi_cloud_uses_the_multicloud_scenario(ran):
     rc, out, folder = ran("multi_cloud")
     assert rc == 0
@@ -63,6 +68,7 @@ def _ordered(ran, name: str, a: str, b: str) -> tuple[str, pd.Series, pd.Series]
     return out, kpi(folder / a, "ordered_total_mw"), kpi(folder / b, "ordered_total_mw")
 
 
+@pytest.mark.slow
 def test_milestone_funding_orders_capacity_only_when_funded(ran):
     # Acceptance: tranches that spend nothing on capacity order nothing, in every
     # replication; the default tranches (the first fires at the start) always order some.
@@ -73,6 +79,7 @@ def test_milestone_funding_orders_capacity_only_when_funded(ran):
     assert "unserved share" in out and "lost revenue, $B" in out
 
 
+@pytest.mark.slow
 def test_procurement_forecast_orders_at_least_the_plan(ran):
     out, plan, forecast = _ordered(ran, "procurement", "plan", "forecast")
     assert (plan == 0.0).all()  # tranches buy no capacity in this experiment

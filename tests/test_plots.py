@@ -35,7 +35,9 @@ def _assert_image(path: Path) -> None:
     assert (img[..., :3] < 0.95).any(axis=2).mean() > 0.02, path.name
 
 
-@pytest.fixture(scope="module", params=["default", "anthropic-multicloud-2026"])
+# The multi-cloud runs are CI's (slow): the quick loop draws the default scenario's plots.
+@pytest.fixture(scope="module", params=[
+    "default", pytest.param("anthropic-multicloud-2026", marks=pytest.mark.slow)])
 def run_dir(request, tmp_path_factory):
     out = tmp_path_factory.mktemp("plots") / request.param
     scenario = [] if request.param == "default" else [request.param]

@@ -126,6 +126,7 @@ def test_force_never_follows_an_out_that_is_a_symlink(done_run, tmp_path, capsys
     assert not (tmp_path / "elsewhere").exists()
 
 
+@pytest.mark.slow
 def test_force_replaces_a_run_of_capsim_files_whole(done_run, tmp_path):
     run = _copy(done_run, tmp_path / "run")
     (run / "report.html").write_text("<html>old</html>")

@@ -218,6 +218,7 @@ def _posterior(tmp_path, rows, weights):
     return path
 
 
+@pytest.mark.slow
 def test_runs_from_a_posterior_use_its_rows_with_worker_independent_draws(tmp_path):
     post = _posterior(tmp_path, {"datacenters.pue": [1.05, 1.10, 1.14],
                                  "demand.growth_by_period[0].rate": [6.0, 8.0, 12.0]},

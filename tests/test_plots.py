@@ -234,6 +234,7 @@ def test_fan_chart_shades_demand_above_capacity_without_the_loan(run_dir, tmp_pa
     assert "without training's loan" in drawn["fan_chart.png"]._suptitle.get_text()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("run_dir", ["default"], indirect=True)
 def test_plot_formats_and_dpi(run_dir, tmp_path):
     import shutil

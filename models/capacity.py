@@ -84,8 +84,7 @@ class CapacityModel:
         """Draw this replication's components, wire them and add them to a Simulation."""
         if self._draws is not None:
             self.sc = self._draws.scenario(streams.rng("posterior"))
-        sc, clock = self.sc, self.clock
-        sim = Simulation(clock, streams)
+        sc, clock, sim = self.sc, self.clock, Simulation(self.clock, streams)
         lay = Layout.of(sc)
         self.clouds, self.gen_names = lay.clouds, lay.gen_names
         self._supply(sc, lay, sim)
@@ -94,14 +93,11 @@ class CapacityModel:
                              self.lines, self.clouds, self.gen_names, self.money.capex_per_mw)
         self.orders.forecast_gap = ForecastGap(
             self.fleet, self.lines, self.demand, self.demand_days.total, self.shipments,
-            self.datacenters.planned, self.orders.buildings, self.orders.headroom,
-            self.svc.serving_share + self.svc.flex_share * (1 - self.svc.serving_share))
-        self.gate: PowerGate | None = None
-        if sc.procurement.shipping == "power_aware":
-            terms = GateTerms.of(sc, clock, self.integration_h)
-            self.gate = PowerGate(self.fleet, sim.env, self.datacenters.planned, terms,
-                                  self.orders, self.lines, sim.events)
-            self.lines.gate = self.gate
+            self.datacenters.planned, self.orders.buildings, self.orders.headroom, self.svc.usable)
+        self.gate = self.lines.gate = (PowerGate(
+            self.fleet, sim.env, self.datacenters.planned,
+            GateTerms.of(sc, clock, self.integration_h), self.orders, self.lines, sim.events)
+            if sc.procurement.shipping == "power_aware" else None)
         self.loop = self._daily()
         # Processes start in this order (it orders events at the same instant).
         for part in (self.pools, self.lines, self.datacenters, self.surges, self.loop,
@@ -153,14 +149,10 @@ class CapacityModel:
         self.money = finance.FinanceDraw.draw(sc, self.clouds, streams)
         self.tranches = self.money.new_tranches()
         self.commitments, self.spend_share = self.money.commitments, self.money.spend_share
-        self.market = None
-        if sc.market is not None and sc.market.enabled:
-            self.market = market.for_fleet(
-                sc.market, clock, streams.rng("market"), self.demand, self.fleet,
-                self.shipments, self.money.price_decline,
-                float(self.money.cloud_price[self.clouds.index(sc.market.cost_cloud)
-                                             if sc.market.cost_cloud in self.clouds else 0]),
-                self.pue, self.life_days, self.serving_share)
+        self.market = market.for_model(sc, clock, streams, self.demand, self.fleet,
+                                       self.shipments, self.money, self.clouds, self.pue,
+                                       self.life_days, self.serving_share)
+        if self.market is not None:
             self.demand.scale_volume(self.market.volume_factor)
         self.demand_days = DemandDays.drawn(sc, clock, self.demand, self.surges, streams)
 

@@ -189,14 +189,23 @@ def for_replication(m, start_day: int, rng: np.random.Generator, dem, *, price_d
         price0=dem.price_usd_per_mtok)
 
 
-def for_fleet(m, clock, rng: np.random.Generator, dem, fleet, shipments: list,
-              price_decline: float, usd_per_mw_it_year: float, pue: float, life_days: float,
-              serving_share: float) -> MarketPath:
-    """`for_replication` from the model's parts: its fleet and planned shipments."""
+def for_model(sc, clock, streams, dem, fleet, shipments: list, money, clouds: list[str],
+              pue: float, life_days: float, serving_share: float) -> MarketPath | None:
+    """`for_replication` from the model's parts (None when the scenario has no market).
+
+    The cost of capacity is the price of the market's `cost_cloud` (the first enabled
+    cloud when it is off); the market draws from its own stream "market".
+    """
+    m = sc.market
+    if m is None or not m.enabled:
+        return None
     f = fleet
     sh = np.array(shipments, float).reshape(-1, 3)
+    ci = clouds.index(m.cost_cloud) if m.cost_cloud in clouds else 0
+    usd_per_mw_it_year = float(money.cloud_price[ci])
     return for_replication(
-        m, int(clock.hours(m.start) // HOURS_PER_DAY), rng, dem, price_decline=price_decline,
+        m, int(clock.hours(m.start) // HOURS_PER_DAY), streams.rng("market"), dem,
+        price_decline=money.price_decline,
         ship_day=sh[:, 0] / HOURS_PER_DAY, ship_gen=sh[:, 1], ship_chips=sh[:, 2],
         base_chips=(f.in_transit + f.waiting + f.installed + f.failed).astype(float),
         it_kw=f.kw / pue, tps=f.tps, life_days=life_days,

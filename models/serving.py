@@ -189,6 +189,11 @@ class ServiceDraw:
     flex_target: float
     replicas: ReplicaSpec
 
+    @property
+    def usable(self) -> float:
+        """Share of the fleet serving can use: its own share and all that training lends."""
+        return self.serving_share + self.flex_share * (1 - self.serving_share)
+
     @classmethod
     def draw(cls, svc, curves: tuple[BatchCurve, ...], streams: Streams) -> ServiceDraw:
         """From the stream "service", in field order."""

@@ -10,10 +10,12 @@ its own named stream ("posterior") and runs the scenario with those inputs pinne
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from capsim.models import validation
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import Scenario, ScenarioError
 
@@ -55,7 +57,18 @@ def read_posterior(where: str | Path, scenario: Scenario) -> Posterior:
     path = posterior_path(where)
     label = f"scenario.posterior {path}"
     try:
+        # A regular file of bounded size, looked at before pandas reads it (a FIFO or a
+        # device would block or never end).
+        with validation.open_regular(path, "a posterior is a calibration's Parquet table") as fh:
+            size = os.fstat(fh.fileno()).st_size
+        if size > validation.MAX_POSTERIOR_BYTES:
+            raise ScenarioError(label, [f"larger than {validation.MAX_POSTERIOR_BYTES >> 20} MiB; "
+                                        "a posterior is a calibration's table of draws"])
         df = pd.read_parquet(path)
+    except ScenarioError:
+        raise
+    except ValueError as exc:  # not a regular file
+        raise ScenarioError(label, [str(exc)]) from None
     except FileNotFoundError:
         raise ScenarioError(label, ["file not found (give a calibration directory or its "
                                     "posterior.parquet)"]) from None

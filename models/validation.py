@@ -29,6 +29,8 @@ from capsim.simcore.units import DAYS_PER_YEAR
 
 MAX_FILE_BYTES = 1 << 20
 """Largest scenario file read (1 MiB; the embedded scenarios are ~25 kB)."""
+MAX_POSTERIOR_BYTES = 512 * 2**20
+"""Most bytes of a posterior table (a calibration's draws: thousands of rows of inputs)."""
 MAX_DEPTH = 10
 """Deepest nesting of tables and arrays in a scenario (the schema needs 5)."""
 MAX_STRING = 10_000
@@ -50,21 +52,41 @@ class ResourceLimit(ValueError):
         super().__init__(message)
 
 
-def read_limited(path: Path) -> str:
-    """The text of a scenario file: a regular file of at most MAX_FILE_BYTES, UTF-8.
+def open_regular(path: Path, what: str = "a scenario is a TOML file"):
+    """Open `path` for reading only if it is a regular file; the open file object.
+
+    Opened without blocking, then looked at: a FIFO or a device (which would block or never
+    end) is refused at once, and the file checked is the file read.
+
+    Raises:
+        OSError: it cannot be opened.
+        ValueError: not a regular file (`what` says what it should be).
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"not a regular file ({what})")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_limited(path: Path, what: str = "a scenario is a TOML file",
+                 limit: int | None = None) -> str:
+    """The text of an input file: a regular file of at most `limit` bytes, UTF-8.
+
+    `limit` defaults to MAX_FILE_BYTES (scenarios, `extends` targets, observation files).
 
     Raises:
         OSError: it cannot be opened.
         ValueError: not a regular file, too big, or not UTF-8.
     """
-    with open(path, "rb") as fh:  # open first, then look: the checked file is the read file
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError("not a regular file (a scenario is a TOML file)")
-        data = fh.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a small "
-                         "TOML file")
+    limit = MAX_FILE_BYTES if limit is None else limit
+    with open_regular(path, what) as fh:
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB; {what}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

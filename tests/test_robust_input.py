@@ -188,3 +188,34 @@ def test_a_non_finite_result_stops_the_run_with_exit_2_and_is_not_stored(
     m = json.loads((out / "manifest.json").read_text())
     assert m["status"] == "partial" and m["replications_done"] == 0
     assert not (out / ".lock").exists()
+
+
+# -- special files: refused at once, nothing written ---------------------------------
+_FIFO_CASES = {
+    "scenario": lambda d: ["validate", str(d / "fifo.toml")],
+    "extends": lambda d: ["validate", str(d / "child.toml")],
+    "observations": lambda d: ["run", "-n", "1", "--no-progress", "--out", str(d / "run"),
+                               "--set", "scenario.end=2024-03-01",
+                               "--set", f"scenario.observations='{d / 'fifo.toml'}'"],
+    "posterior": lambda d: ["run", "-n", "1", "--no-progress", "--out", str(d / "run"),
+                            "--set", "scenario.end=2024-03-01",
+                            "--posterior", str(d / "fifo.toml")],
+    "device": lambda d: ["validate", "/dev/zero"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(_FIFO_CASES))
+def test_a_fifo_or_device_where_a_file_is_expected_is_refused_at_once(tmp_path, case):
+    import os
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "fifo.toml")  # opening it for reading would wait for a writer
+    (tmp_path / "child.toml").write_text(
+        f'[scenario]\nname = "child"\nextends = "{tmp_path / "fifo.toml"}"\n')
+    proc = subprocess.run([sys.executable, "-m", "capsim.experiments.cli",
+                           *_FIFO_CASES[case](tmp_path)], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "not a regular file" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()  # refused before the run directory was made

@@ -155,6 +155,7 @@ def cmd_scenarios(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Validate a scenario (with overrides) and print what it holds."""
     sc = api.load(a.scenario, a.overrides)
+    files = checks.named_files(sc)
     text = to_toml(sc)
     n_params = text.count("source =") - len(sc.levers)  # a lever has a source too
     on = [n for n, c in sc.clouds.items() if c.enabled]
@@ -163,7 +164,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
           f"{sc.scenario.end}, {len(sc.supply.generations)} chip generations, "
           f"{len(sc.datacenters.campuses)} campuses, {n_params} sourced parameters, "
           f"{len(sc.levers)} levers; clouds on: "
-          f"{', '.join(on)}" + (f"; off: {', '.join(off)}" if off else ""))
+          f"{', '.join(on)}" + (f"; off: {', '.join(off)}" if off else "") + f"; {files}")
     return 0
 
 

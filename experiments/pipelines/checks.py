@@ -168,3 +168,24 @@ def check_calibration(out: Path | None, force: bool, cutoff: float, discrepancy:
         raise UsageError(f"capsim calibrate: {out} exists and is not empty (use --force)")
     if not cutoff > 0 or not discrepancy >= 0:
         raise UsageError("capsim calibrate: --cutoff must be > 0 and --discrepancy >= 0")
+
+
+def named_files(scenario: Any) -> str:
+    """Read and check the files a scenario names; a line saying what they hold.
+
+    The observation file (the scenario's own or the one it names) and the posterior, if
+    any, are read the way a run reads them, so a bad one is refused before anything is
+    written.
+
+    Raises:
+        ScenarioError: a file that cannot be used, naming it and the problem.
+    """
+    from capsim.experiments.pipelines.history import load_observations
+    from capsim.models.posterior import posterior_draws
+
+    draws = posterior_draws(scenario)
+    obs = load_observations(scenario, drop_outside=True)
+    parts = [f"{len(obs)} observations in the run" if obs else "no observations in the run"]
+    if draws is not None:
+        parts.append(f"posterior of {len(draws.posterior.weights):,} draws")
+    return "; ".join(parts)

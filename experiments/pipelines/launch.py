@@ -87,11 +87,15 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
     `source` names the scenario in a memory error (None: the default scenario's name).
 
     Raises:
-        ScenarioError: the replications need more memory than `workers` of them get.
+        ScenarioError: the replications need more memory than `workers` of them get, or
+            the posterior or observation file the scenario names cannot be used.
         UsageError: the dask executor without dask.
         StoreError: `out` cannot be used.
     """
     checks.check_workers(scenario, workers, source or DEFAULT_SCENARIO)
+    # The files the scenario names are read and checked before the run directory exists:
+    # a bad posterior or observation file is refused with nothing left on disk.
+    checks.named_files(scenario)
     text = to_toml(scenario)
     spec = runs.RunSpec(scenario, text, replications, seed, workers, executor, scheduler,
                         tuple(overrides), progress, targets, cap)

@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from capsim.models import validation
 from capsim.models.observations.entries import AGGREGATIONS, Entry, Window, day
 from capsim.models.scenario import ScenarioError
 from capsim.models.scenario.errors import format_errors, line_prefix
@@ -72,11 +73,13 @@ def read(path: str | Path) -> tuple[str, str]:
     """(label, text) of an observation file on disk."""
     p = Path(path)
     try:
-        return str(p), p.read_text(encoding="utf-8")
+        return str(p), validation.read_limited(p, "an observation file is a TOML file")
     except FileNotFoundError:
         raise ObservationError(str(p), ["file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ObservationError(str(p), [f"cannot read: {exc}"]) from None
+    except ValueError as exc:
+        raise ObservationError(str(p), [str(exc)]) from None
+    except OSError as exc:
+        raise ObservationError(str(p), [f"cannot read: {exc.strerror or exc}"]) from None
 
 
 def _entries(label: str, text: str) -> list[Any]:

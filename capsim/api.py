@@ -69,8 +69,11 @@ def open_run(path: str | os.PathLike[str]) -> Run:
     """Open an existing run directory for reading.
 
     Raises:
-        StoreError: the directory holds no capsim run.
+        StoreError: the directory holds no capsim run (or `path` is not a path).
     """
+    if not isinstance(path, str | os.PathLike):
+        raise StoreError(f"open_run: a run directory's path is a str or os.PathLike, got "
+                         f"{path!r}")
     return Run(Path(path))
 
 
@@ -107,7 +110,8 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
 
     Raises:
         ScenarioError: bad scenario or overrides, or more memory than `workers` get.
-        UsageError: a cap without targets or below `replications`; dask not installed.
+        UsageError: an argument of the wrong type or out of range (named); a cap without
+            targets or below `replications`; dask not installed.
         StoreError: `out` cannot be used.
     """
     from capsim.experiments.pipelines import launch

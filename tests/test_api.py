@@ -111,3 +111,33 @@ def test_public_names_are_documented():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in ("capsim.run", "capsim.open_run", "capsim.load", "capsim.compare"):
         assert name in readme, name
+
+
+@pytest.mark.parametrize("bad", [
+    {"replications": 1.5}, {"replications": "abc"}, {"replications": None},
+    {"replications": 0}, {"replications": True}, {"seed": -1}, {"seed": 1.5}, {"seed": "x"},
+    {"workers": -1}, {"workers": 0}, {"workers": 1.5}, {"executor": "foo"},
+    {"overrides": [None]}, {"overrides": "demand.growth_multiplier=1.1"},
+    {"targets": {"not_a_kpi": 0.1}}, {"targets": {"unserved_fraction": -1.0}},
+    {"targets": {"unserved_fraction": True}}, {"targets": ["unserved_fraction"]},
+    {"targets": {"unserved_fraction": 0.1}, "max_replications": -3}])
+def test_bad_arguments_are_refused_by_name_before_anything_is_written(tmp_path, bad):
+    kw = {"replications": 2, "workers": 1, "overrides": ["scenario.end=2024-03-01"], **bad}
+    with pytest.raises(capsim.UsageError) as err:
+        capsim.run(out=tmp_path / "r", progress=False, **kw)
+    named = [k for k in bad if k != "targets"] or ["target"]
+    assert any(k.split("_")[0] in str(err.value) or k in str(err.value) for k in named)
+    assert not (tmp_path / "r").exists()
+
+
+def test_numpy_integers_are_whole_numbers(tmp_path):
+    import numpy as np
+
+    run = capsim.run(replications=np.int64(1), seed=np.int64(3), workers=1, progress=False,
+                     out=tmp_path / "r", overrides=["scenario.end=2024-03-01"])
+    assert run.manifest["replications"] == 1
+
+
+def test_open_run_of_something_not_a_path_is_a_store_error():
+    with pytest.raises(capsim.StoreError, match="str or os.PathLike"):
+        capsim.open_run(5)

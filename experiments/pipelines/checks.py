@@ -7,6 +7,7 @@ notebook and the shell refuse the same inputs with the same messages.
 from __future__ import annotations
 
 import argparse
+import numbers
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -189,3 +190,43 @@ def named_files(scenario: Any) -> str:
     if draws is not None:
         parts.append(f"posterior of {len(draws.posterior.weights):,} draws")
     return "; ".join(parts)
+
+
+def _whole(name: str, value: Any, minimum: int, none_ok: bool = False) -> None:
+    """Refuse a value that is not a whole number >= `minimum` (bool, float, text)."""
+    if value is None and none_ok:
+        return
+    # NumPy's integers count (numbers.Integral); True and 1.0 do not.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise UsageError(f"capsim.run: {name} must be a whole number >= {minimum}"
+                         f"{' or None' if none_ok else ''}, got {value!r}")
+
+
+def run_arguments(*, replications: Any, seed: Any, workers: Any, executor: Any,
+                  overrides: Any = (), targets: Any = None, max_replications: Any = None,
+                  replications_none_ok: bool = False) -> None:
+    """Check a run's arguments as the command line's parser does, before anything is written.
+
+    Raises:
+        UsageError: naming the argument, what it must be and what it got.
+    """
+    from capsim.simcore.executors import EXECUTORS
+
+    _whole("replications", replications, 1, replications_none_ok)
+    _whole("seed", seed, 0, replications_none_ok)
+    _whole("workers", workers, 1, none_ok=True)
+    _whole("max_replications", max_replications, 1, none_ok=True)
+    if executor not in EXECUTORS:
+        raise UsageError(f"capsim.run: executor must be one of {', '.join(EXECUTORS)}, "
+                         f"got {executor!r}")
+    if isinstance(overrides, str | bytes) or not all(isinstance(o, str) for o in overrides):
+        raise UsageError("capsim.run: overrides must be a list of 'key=value' strings, got "
+                         f"{overrides!r}")
+    if targets is not None:
+        if not isinstance(targets, dict):
+            raise UsageError(f"capsim.run: targets must be a dict KPI -> half-width, got "
+                             f"{targets!r}")
+        if any(isinstance(v, bool) or not isinstance(v, numbers.Real)
+               for v in targets.values()):
+            raise UsageError(f"capsim.run: targets' half-widths must be numbers, got {targets!r}")
+        parse_targets([f"{k}={v}" for k, v in targets.items()])  # known KPIs, widths > 0

@@ -64,6 +64,9 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         posterior: str | os.PathLike[str] | None = None,
         on_start: OnStart | None = None) -> tuple[Path, dict]:
     """Check, create and run a new run directory (see `capsim.api.run`); its path, summary."""
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor=executor, overrides=overrides, targets=targets,
+                         max_replications=max_replications)
     cap = checks.replication_cap(targets, max_replications, replications)
     overrides = checks.with_posterior(overrides, posterior)
     sc = scenario_of(scenario, overrides)
@@ -143,6 +146,8 @@ def resume(path: Path, *, replications: int | None, seed: int | None, workers: i
            executor: str, scheduler: str | None, progress: bool | None,
            on_start: OnStart | None) -> dict:
     """Finish a partial run, or redraw the lost outputs of a complete one; the summary."""
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor=executor, replications_none_ok=True)
     spec, store = reopen(path, replications=replications, seed=seed, workers=workers,
                          executor=executor, scheduler=scheduler, progress=progress)
     if store.manifest().get("status") == "complete":

@@ -47,6 +47,11 @@ class Replication:
         return self.record.by_generation()
 
     @cached_property
+    def fleet_daily(self) -> dict[str, np.ndarray]:
+        """The fleet's and the orders' one-number-a-day series (read by four reporters)."""
+        return self.record.fleet_daily()
+
+    @cached_property
     def own_capacity(self) -> np.ndarray:
         """Serving capacity without the training loan (the serving share alone)."""
         return self.record.total_tps() * self.cm.serving_share
@@ -124,7 +129,7 @@ def fleet(r: Replication, s: Report) -> None:
     for i, st in enumerate(STATES):
         s.put(f"chips_{st}", chips[:, i])
     s.put("chips_shipped", chips.sum(axis=1))
-    s.put("fp8_eflops", r.record.fleet_daily()["fp8_eflops"])
+    s.put("fp8_eflops", r.fleet_daily["fp8_eflops"])
     for si, st in enumerate((*STATES, "compute_tps")):
         for gi, g in enumerate(cm.gen_names):
             name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
@@ -156,7 +161,7 @@ def datacenters(r: Replication, s: Report) -> None:
 
 def supply(r: Replication, s: Report) -> None:
     """Chips the lines owe (waiting for components, or held), and the pools' stock."""
-    daily = r.record.fleet_daily()
+    daily = r.fleet_daily
     s.put("chips_awaiting_components", daily["chips_awaiting_components"])
     s.put("chips_held", daily["chips_held"])
     for i, name in enumerate(r.cm.pools.containers):
@@ -167,7 +172,7 @@ def supply(r: Replication, s: Report) -> None:
 
 def orders(r: Replication, s: Report) -> None:
     """Capacity and buildings ordered during the run."""
-    daily = r.record.fleet_daily()
+    daily = r.fleet_daily
     s.put("ordered_cum_mw", daily["ordered_cum_mw"])
     s.put("power_ordered_cum_mw", daily["power_ordered_cum_mw"])
     s.kpi("ordered_total_mw", r.gained(s, "ordered_cum_mw"))
@@ -182,7 +187,7 @@ def money(r: Replication, s: Report) -> None:
     s.put("lost_revenue_daily_usd", r.served.lost_revenue)
     s.put("run_rate_usd", trailing_mean(r.served.revenue, RUN_RATE_DAYS) * DAYS_PER_YEAR
           / max(cm.terms.cloud_share, 1e-12))
-    s.put("investment_cum_usd", r.record.fleet_daily()["investment_cum_usd"])
+    s.put("investment_cum_usd", r.fleet_daily["investment_cum_usd"])
     for ci, c in enumerate(cm.clouds):
         s.put(f"spend_daily_usd__{c}", by_cloud[:, 3, ci].copy())
     case = cm.sc.scenario.case_cloud

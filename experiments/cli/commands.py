@@ -27,6 +27,7 @@ from capsim.experiments.cli.errors import (
 from capsim.experiments.pipelines import checks
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, UsageError
 from capsim.models.scenario import DEFAULT_SCENARIO, to_toml
+from capsim.simcore.executors import WorkerLost
 from capsim.simcore.store import atomic_write_bytes, dumps
 
 from capsim import api
@@ -84,8 +85,8 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"capsim: {what}; {_kept(started[0].path)} kept in {started[0].path} (status "
               f"partial); finish with: capsim run --resume {started[0].path}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-    except OSError as exc:
-        msg = environment_error(exc)
+    except (OSError, WorkerLost) as exc:
+        msg = str(exc) if isinstance(exc, WorkerLost) else environment_error(exc)
         if msg is None or not started or started[0].spec is None:
             raise
         print(f"capsim: {msg}; {_kept(started[0].path)} kept in {started[0].path} (status "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import numbers
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,11 +114,12 @@ def check_workers(scenario: Any, workers: int, source: str) -> None:
         raise ScenarioError(source, [f"{exc} (try fewer --workers)"]) from None
 
 
-def check_executor(executor: str, command: str = "capsim run") -> None:
-    """Refuse the dask executor when dask.distributed cannot be imported.
+def check_executor(executor: str, command: str = "capsim run",
+                   scheduler: str | None = None) -> None:
+    """Refuse the dask executor without dask.distributed, or with a bad scheduler address.
 
     Raises:
-        UsageError: naming the extra to install.
+        UsageError: naming the extra to install, or the address and its problem.
     """
     if executor != "dask":
         return
@@ -126,6 +128,35 @@ def check_executor(executor: str, command: str = "capsim run") -> None:
     except ImportError:
         raise UsageError(f"{command}: --executor dask needs the 'distributed' extra: "
                          "pip install 'capsim[distributed]'") from None
+    if scheduler:
+        check_scheduler(scheduler, command)
+
+
+SCHEDULER_SECONDS = 5.0
+"""How long a Dask scheduler's address may take to accept a connection."""
+_ADDRESS = re.compile(r"^(?:(?P<proto>[a-z]+)://)?(?P<host>\[[^\]]+\]|[^:/\s\[\]]+)"
+                      r":(?P<port>\d{1,5})$")
+
+
+def check_scheduler(address: Any, command: str = "capsim run") -> None:
+    """Refuse a Dask scheduler address that is malformed or does not accept a connection.
+
+    Raises:
+        UsageError: naming the address and the problem, within `SCHEDULER_SECONDS`.
+    """
+    import socket
+
+    where = f"{command}: --scheduler {address!r}"
+    m = _ADDRESS.match(address) if isinstance(address, str) else None
+    if m is None or not 0 < int(m["port"]) < 65536 or \
+            (m["proto"] or "tcp") not in ("tcp", "tls"):
+        raise UsageError(f"{where}: not a scheduler address (tcp://HOST:PORT)")
+    host = m["host"].strip("[]")
+    try:
+        socket.create_connection((host, int(m["port"])), timeout=SCHEDULER_SECONDS).close()
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot connect within {SCHEDULER_SECONDS:g} s: "
+                         f"{exc.strerror or exc}") from None
 
 
 def run_dir(path: Path, command: str, finished: bool = True):

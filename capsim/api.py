@@ -206,6 +206,16 @@ def compare(a: Run | str | os.PathLike[str], b: Run | str | os.PathLike[str]) ->
     return Comparison(pa_, pb_, _compare.compare_runs(pa_, pb_))
 
 
+def _counts(command: str, **given: tuple) -> None:
+    """Check whole-number arguments: name=(value, minimum[, None allowed]), stated limits.
+
+    Raises:
+        UsageError: naming the argument, its range and the value.
+    """
+    for name, (value, minimum, *none_ok) in given.items():
+        checks.whole(name, value, minimum, bool(none_ok and none_ok[0]), command)
+
+
 def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[str] | None = None,
           *, samples: int = 32, method: str = "lhs", replications: int = 4,
           seed: int = DEFAULT_SEED, workers: int | None = None,
@@ -218,6 +228,11 @@ def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[st
     """
     from capsim.experiments.pipelines import sweep as _sweep
 
+    checks.sweep_ranges(params)
+    _counts("capsim.sweep", samples=(samples, 2), replications=(replications, 1),
+            seed=(seed, 0), workers=(workers, 1, True))
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor="processes", overrides=overrides)
     name = None if scenario is None else str(scenario)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-sweep-"))
     return _sweep.run_sweep(name, list(overrides), dict(params), samples, method, replications,
@@ -234,6 +249,9 @@ def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction
     """
     from capsim.experiments.pipelines import sweep as _sweep
 
+    _counts("capsim.sensitivity", bootstrap=(bootstrap, 20))
+    if not isinstance(kpi, str):
+        raise UsageError(f"capsim.sensitivity: kpi must be a KPI's name, got {kpi!r}")
     res = _sweep.analyse(Path(sweep_dir), kpi, bootstrap)
     files = _sweep.write_prcc(Path(sweep_dir), res) if write else None
     out = {k: v for k, v in res.items() if k not in ("x", "y", "bad")}
@@ -278,6 +296,8 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
     """
     from capsim.experiments.pipelines import calibrate as _cal
 
+    _counts("capsim.calibrate", points=(points, 10, True), seed=(seed, 0),
+            workers=(workers, 1, True))
     checks.check_calibration(None if out is None else Path(out), force, cutoff, discrepancy)
     sc = load(scenario, overrides)
     if isinstance(holdout_after, str):
@@ -311,6 +331,10 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
     """
     from capsim.experiments.pipelines import plan as _plan
 
+    _counts("capsim.plan", budget=(budget, 1), seed=(seed, 0), workers=(workers, 1, True),
+            **{k: (settings[k], m) for k, m in (("reps", 2), ("max_reps", 2),
+                                                ("check_reps", 2), ("robust", 0),
+                                                ("states", 4)) if k in settings})
     spec = _plan.PlanSpec(None if scenario is None else str(scenario), list(overrides),
                           max_shortfall, objective, budget, seed,
                           workers=workers or checks.default_workers(), progress=progress,
@@ -341,6 +365,10 @@ def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method
     """
     from capsim.experiments.pipelines import sensitivity as _gsa
 
+    _counts("capsim.global_sensitivity", samples=(samples, 2, True),
+            replications=(replications, 1))
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor=executor, overrides=overrides)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
     if not resume or not (path / "design.parquet").exists() or force:
         name = None if scenario is None else str(scenario)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from capsim.experiments.pipelines import checks
+from capsim.experiments.pipelines.checks import UsageError
 from capsim.models.scenario import Scenario
 from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
@@ -128,6 +129,9 @@ def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
     """
     from capsim.experiments.pipelines import runs
 
+    checks.whole("dpi", dpi, 30, command="capsim plot")
+    if fmt not in ("png", "svg"):
+        raise UsageError(f"capsim plot: fmt must be 'png' or 'svg', got {fmt!r}")
     path = Path(run_dir)
     store = checks.run_dir(path, "plot")
     target = path / "plots" if out is None else Path(out)

@@ -2,8 +2,66 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+from capsim.experiments.pipelines.answer import headline_names, month_of, pct
 from capsim.experiments.pipelines.runs import format_value
+
+WIDTH = 100
+"""The widest line of the table `capsim run` prints by default."""
+
+
+def short_value(v: float | None, unit: str) -> str:
+    """A value in a few characters: 42%, 2026-08, $255.3B, 6.32M, 0.0534."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    if unit == "probability" or unit.startswith("share"):
+        return pct(v)
+    if unit == "decimal year":
+        return month_of(v)
+    if unit == "USD":
+        return format_value(v, unit)
+    a = abs(v)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= scale:
+            return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
+    return f"{v:.3g}" if a < 1000 else f"{v:,.0f}"
+
+
+def _unit_shown(unit: str) -> str:
+    if unit == "probability":
+        return "probability"
+    if unit.startswith("share of "):
+        return "% of " + unit[len("share of "):]
+    return "date" if unit == "decimal year" else unit
+
+
+def headline_table(summary: dict, names: list[str] | None = None, width: int = WIDTH) -> str:
+    """The headline KPIs: mean, 95% CI and the middle 90% of replications, at most `width` wide.
+
+    A 0/1 indicator is a probability: its mean and Wilson interval, no percentiles.
+    """
+    have = {**summary.get("kpis", {}), **summary.get("milestones", {})}
+    names = names if names is not None else headline_names(summary)
+    rows = [("KPI", "mean", "95% CI", "90% of reps", "unit")]
+    for name in names:
+        d = have[name]
+        u = d.get("unit", "")
+        lo, hi = d.get("ci95") or (None, None)
+        spread = "-" if u == "probability" else \
+            f"{short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}"
+        rows.append((name, short_value(d.get("mean"), u),
+                     f"{short_value(lo, u)} to {short_value(hi, u)}", spread, _unit_shown(u)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    room = max(8, width - sum(widths) - 8)
+    lines = []
+    for r in rows:
+        unit = r[4] if len(r[4]) <= room else r[4][:room - 1] + "~"
+        lines.append("  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in
+                                zip(r[1:4], widths[1:], strict=True)), unit]).rstrip())
+    lines.insert(1, "-" * min(width, max(len(x) for x in lines)))
+    return "\n".join(lines)
 
 
 def kpi_table(summary: dict) -> str:

@@ -307,10 +307,10 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     out = a.out or Path("runs") / f"sweep-{scenario_name}-{_stamp()}"
     print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
           f"replications -> {out}", file=sys.stderr)
-    table = api.sweep(params, a.scenario, samples=a.samples, method=a.method,
-                      replications=a.replications, seed=a.seed, workers=a.workers, out=out,
-                      overrides=a.overrides, force=a.force, progress=_progress(a))
-    print(f"{len(table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
+    result = api.sweep(params, a.scenario, samples=a.samples, method=a.method,
+                       replications=a.replications, seed=a.seed, workers=a.workers, out=out,
+                       overrides=a.overrides, force=a.force, progress=_progress(a))
+    print(f"{len(result.table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
     return 0
 
 

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from capsim.experiments.pipelines.answer import headline_names, month_of, pct
+from capsim.experiments.pipelines.answer import headline_names, short_value
 from capsim.experiments.pipelines.runs import format_value
 
 WIDTH = 100
 """The widest line of the table `capsim run` prints by default."""
-
-
-def short_value(v: float | None, unit: str) -> str:
-    """A value in a few characters: 42%, 2026-08, $255.3B, 6.32M, 0.0534."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    if unit == "probability" or unit.startswith("share"):
-        return pct(v)
-    if unit == "decimal year":
-        return month_of(v)
-    if unit == "USD":
-        return format_value(v, unit)
-    a = abs(v)
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if a >= scale:
-            return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
-    return f"{v:.3g}" if a < 1000 else f"{v:,.0f}"
 
 
 def _unit_shown(unit: str) -> str:

@@ -22,6 +22,8 @@ def month_of(year: float | None) -> str:
     if year is None or not math.isfinite(year):
         return "-"
     y = int(math.floor(year))
+    if not 1 <= y <= 9998:
+        return f"{year:.2f}"
     day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
     d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
     return f"{d:%Y-%m}"
@@ -268,3 +270,20 @@ def short_answer(summary: dict, threshold: float | None = None) -> str:
         text = ", ".join(much[:-1]) + (" and " if len(much) > 1 else "") + much[-1]
         second = f"{text[0].upper()}{text[1:]}."
     return " ".join(s for s in (first_sentence, second) if s)
+
+
+def short_value(v: float | None, unit: str) -> str:
+    """A value in a few characters: 42%, 2026-08, $255.3B, 6.32M, 0.0534."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    if unit == "probability" or unit.startswith("share"):
+        return pct(v)
+    if unit == "decimal year":
+        return month_of(v)
+    if unit == "USD":
+        return format_value(v, unit)
+    a = abs(v)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= scale:
+            return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
+    return f"{v:.3g}" if a < 1000 else f"{v:,.0f}"

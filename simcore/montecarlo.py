@@ -101,7 +101,7 @@ def _progress(total: int, initial: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="rep", desc="replications", file=sys.stderr,
                 dynamic_ncols=True)

@@ -68,7 +68,7 @@ class Evaluator:
         self.ex = make_executor(spec.executor, spec.workers)
         self.bar = None
         if spec.progress or (spec.progress is None and sys.stderr.isatty()):
-            from tqdm import tqdm
+            from tqdm.auto import tqdm
 
             self.bar = tqdm(unit="rep", desc="plan search", file=sys.stderr, dynamic_ncols=True)
 

@@ -75,8 +75,9 @@ _KPIS = [
        "longest run of consecutive short months in the window", "window"),
     _m("unserved_fraction", "share of tokens",
        "demand-weighted share of tokens not served in the window", "window", (0.0, 1.0)),
-    _m("slo_attainment", "share of hours",
-       "share of the window's hours that meet the latency SLO (overloaded hours miss)",
+    _m("slo_attainment", "share of requests",
+       "share of the window's served requests whose time to first token is within "
+       "service.slo_ttft_s and whose batch decodes within service.slo_tpot_s a token",
        "window", (0.0, 1.0), higher_is_better=True),
     _m("first_adequate_date", "decimal year",
        "first month from which no month of the window is short (missing when the last "
@@ -168,15 +169,17 @@ _KPIS = [
        "revenue over the window / the window's demand before customers reacted",
        "window", higher_is_better=True),
     _m("p99_latency_s", "seconds",
-       "mean over the window's hours of the p99 end-to-end latency, queue wait plus prefill "
-       "and decode (overloaded hours count at the cap service.latency_cap_s)", "window"),
+       "p99 end-to-end latency (queue wait, prefill and decode) of the requests served in "
+       "the window, each hour weighted by its served requests", "window"),
     _m("ttft_p99_s", "seconds",
-       "mean over the window's hours of the p99 time to first token, queue wait plus "
-       "prefill (overloaded hours count at the cap service.latency_cap_s)", "window"),
+       "p99 time to first token (queue wait and prefill) of the requests served in the "
+       "window, each hour weighted by its served requests", "window"),
+    _m("rejected_request_share", "share of requests",
+       "share of the window's requests turned away: they found a replica's waiting room "
+       "full (service.queue_limit_s of work) or no serving capacity", "window", (0.0, 1.0)),
     _m("overloaded_hour_share", "share of hours",
        "share of the window's hours whose serving demand reaches capacity (utilization >= "
-       "1): they miss the SLO and count at the latency cap in the latency KPIs", "window",
-       (0.0, 1.0)),
+       "1)", "window", (0.0, 1.0)),
     _m("trainium_gw_2026_12_31", "GW facility",
        "facility GW of the case's cloud ([scenario] case_cloud, AWS) energized and populated "
        "with chips on [scenario] milestone_date (2026-12-31)", "at_date",
@@ -216,18 +219,20 @@ _SERIES = [
     _m("unserved_batch_tps", "reference tokens/s", "unserved batch demand", "daily"),
     _m("peak_utilization", "ratio",
        "highest hourly demand / serving capacity of the day (capped at 1e6)", "daily"),
-    _m("slo_hours", "hours", "hours of the day that meet the latency SLO", "daily",
+    _m("slo_hours", "hours",
+       "hours of the day in which at least service.slo_request_share of the served "
+       "requests meet the TTFT and TPOT targets", "daily",
        (0.0, 24.0), dtype="int64"),
     _m("p50_latency_s", "seconds",
-       "median end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+       "median end-to-end latency of the day's served requests", "daily"),
     _m("p99_latency_s", "seconds",
-       "p99 end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+       "p99 end-to-end latency of the day's served requests", "daily"),
     _m("ttft_p50_s", "seconds",
-       "median time to first token (queue wait plus prefill), mean over the day's hours "
-       "(overload at the cap)", "daily"),
+       "median time to first token (queue wait plus prefill) of the day's served requests",
+       "daily"),
     _m("ttft_p99_s", "seconds",
-       "p99 time to first token (queue wait plus prefill), mean over the day's hours "
-       "(overload at the cap)", "daily"),
+       "p99 time to first token (queue wait plus prefill) of the day's served requests",
+       "daily"),
     _m("surge_multiplier", "ratio", "highest demand multiplier from surges in the day",
        "daily", (1.0, INF)),
     _m("energized_mw", "MW facility", "facility MW powered on, all clouds", "daily"),
@@ -312,7 +317,7 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "p_shortfall_any", "short_month_share", "first_short_month",
         "longest_short_spell_months", "first_adequate_date", "unserved_fraction",
         "slo_attainment", "loan_share", "training_deficit_share", "p99_latency_s",
-        "ttft_p99_s", "overloaded_hour_share",
+        "ttft_p99_s", "rejected_request_share", "overloaded_hour_share",
         "series.demand_tps", "series.peak_demand_tps", "series.capacity_tps",
         "series.capacity_own_tps", "series.loan_tps", "series.served_tps",
         "series.unserved_tps", "series.unserved_committed_tps", "series.unserved_on_demand_tps",

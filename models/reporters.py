@@ -89,16 +89,16 @@ def service(r: Replication, s: Report) -> None:
     s.put("demand_potential_tps", cm.demand_days.potential)
     s.put("capacity_own_tps", own_cap)
     s.put("loan_tps", np.maximum(s.series("capacity_tps") - own_cap, 0.0))
-    # Service quality for every hour at once (models/serving.py): replicas' batch
-    # curves, TTFT and end-to-end latency from the distribution of wait + prefill or
-    # service. Overloaded hours count at the cap, so congestion never lowers a figure.
-    lat = serving.latencies(h_cap, h_util, r.by_gen[:, len(STATES)], cm.replicas,
-                            cm.sc.service.latency_cap_s)
-    s.put("slo_hours", lat.slo_ok.sum(axis=1))
-    s.put("p99_latency_s", lat.e2e_p99.mean(axis=1))
-    s.put("p50_latency_s", lat.e2e_p50.mean(axis=1))
-    s.put("ttft_p99_s", lat.ttft_p99.mean(axis=1))
-    s.put("ttft_p50_s", lat.ttft_p50.mean(axis=1))
+    # Service quality for every hour at once (models/serving.py): replicas with a batch
+    # curve; latency quantiles over the requests served, the requests turned away apart.
+    load = hs.demand if hs.retried is None else hs.demand + hs.retried
+    lat = serving.latencies(load, h_cap, r.by_gen[:, len(STATES)], cm.replicas,
+                            cm.sc.service.slo_request_share.base)
+    s.put("slo_hours", lat.slo_hours)
+    s.put("p99_latency_s", lat.quantile("e2e", 0.99))
+    s.put("p50_latency_s", lat.quantile("e2e", 0.5))
+    s.put("ttft_p99_s", lat.quantile("ttft", 0.99))
+    s.put("ttft_p50_s", lat.quantile("ttft", 0.5))
     demand, unserved = s.series("demand_tps")[win], s.series("unserved_tps")[win]
     for k, v in outcomes.shortfall(r.dates[win], demand, unserved,
                                    cm.sc.service.short_month_threshold).items():
@@ -106,13 +106,17 @@ def service(r: Replication, s: Report) -> None:
     # Clipped against rounding: the ratio of two sums of the same hours.
     s.kpi("unserved_fraction", float(np.clip(unserved.sum() / demand.sum(), 0, 1))
           if demand.sum() > 0 else 0.0)
-    s.kpi("slo_attainment", float(s.series("slo_hours")[win].sum() / (24 * (r.w1 - r.w0))))
+    served = lat.served[win].sum()
+    s.kpi("slo_attainment", float(lat.slo_met[win].sum() / served) if served > 0 else 0.0)
     loan, deficit = outcomes.loan_shares(s.series("capacity_tps")[win], own_cap[win],
                                          reservation[win])
     s.kpi("loan_share", loan)
     s.kpi("training_deficit_share", deficit)
-    s.kpi("p99_latency_s", float(lat.e2e_p99[win].mean()))
-    s.kpi("ttft_p99_s", float(lat.ttft_p99[win].mean()))
+    s.kpi("p99_latency_s", lat.pooled("e2e", 0.99, win))
+    s.kpi("ttft_p99_s", lat.pooled("ttft", 0.99, win))
+    offered = lat.offered[win].sum()
+    s.kpi("rejected_request_share",
+          float(np.clip(lat.rejected[win].sum() / offered, 0, 1)) if offered > 0 else 0.0)
     s.kpi("overloaded_hour_share", float((h_util[win] >= 1.0).mean()))
 
 

@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Baseline, {s['replications']} replications (mean [95% CI]):")
     print(f"  P(some month not fully served)  {estimate(k['p_shortfall_any'], '{:.2f}')}")
     print(f"  unserved share of tokens         {estimate(k['unserved_fraction'])}")
-    print(f"  share of hours meeting the SLO   {estimate(k['slo_attainment'])}")
+    print(f"  share of requests meeting the SLO {estimate(k['slo_attainment'])}")
     print(f"  Trainium GW on 2026-12-31        {estimate(m['trainium_gw_2026_12_31'])}")
     never = fa.get("share_never", 0.0)
     print(f"Conclusion: capacity falls short in some month with probability "

@@ -28,7 +28,7 @@ SCENARIO = "anthropic-multicloud-2026"
 ROWS = (
     UNSERVED,
     ("p_shortfall_any", "P(some month not fully served)", "{:.2f}", "{:+.2f}", 1.0),
-    ("slo_attainment", "share of hours meeting the SLO", "{:.3g}", "{:+.3g}", 1.0),
+    ("slo_attainment", "share of requests meeting the SLO", "{:.3g}", "{:+.3g}", 1.0),
     LOST_REVENUE,
 )
 

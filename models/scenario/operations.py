@@ -18,23 +18,26 @@ from pydantic import Field, PositiveFloat, model_validator
 
 
 class Service(Frozen):
-    """Training reservation, the queueing picture of serving, and the SLO."""
+    """Training reservation, the requests replicas serve, their waiting room and the SLO."""
 
     serving_share: Share
     training_flex_share: Share
     flex_target_utilization: Annotated[Param, bounded(0.0, 1.0, strict_lo=True)]
-    pools: AtLeastOne
     tokens_per_request: Positive
     output_share: Annotated[Param, bounded(0.0, 1.0, strict_lo=True)]
     service_scv: NonNeg
-    slo_p99_wait_s: NonNeg
+    queue_limit_s: NonNeg = Field(
+        description="seconds of work a replica's waiting room holds; requests that find "
+        "it full are turned away (models.serving)")
+    slo_ttft_s: Positive = Field(description="time-to-first-token target of a request")
+    slo_tpot_s: Positive = Field(description="time-per-output-token target of a request")
+    slo_request_share: Share = Field(
+        description="share of an hour's served requests meeting both targets for the hour "
+        "to meet the SLO")
     slo_target_share: Share
     short_month_threshold: float = Field(
         0.01, ge=0.0, lt=1.0,
         description="a month is short when more than this share of its demand goes unserved")
-    latency_cap_s: float = Field(
-        600.0, gt=0.0,
-        description="seconds at which a request gives up: latency of overloaded hours")
 
 
 class Cloud(Frozen):

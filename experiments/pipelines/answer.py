@@ -95,9 +95,19 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
     p = k.get("p_shortfall_any")
     fa = k.get("first_adequate_date")
     parts = []
+    u, f = k.get("unmet_demand_share"), k.get("forgone_revenue_total_usd")
+    if u and u.get("mean") is not None:
+        lead = (f"{pct(u['mean'])} of the demand the market would bring{window} goes unmet, "
+                f"unserved or lost to throttling (95% CI {interval(u, 'share')})")
+        if f and f.get("mean") is not None:
+            lead += (f", forgoing {format_value(f['mean'], 'USD')} of revenue (95% CI "
+                     f"{interval(f, 'USD')})")
+        parts.append(lead)
+        numbers["unmet_demand_share"] = [u["mean"], *(u.get("ci95") or (None, None))]
     if p:
         lo, hi = p["ci95"]
-        parts.append(f"Capacity falls short of demand in at least one month{window} in "
+        parts.append(f"{'capacity' if parts else 'Capacity'} falls short of demand in at least "
+                     f"one month{window} in "
                      f"{pct(p['mean'])} of {n} replications (95% CI {pct(lo)}-{pct(hi)})")
         numbers["p_shortfall"] = [p["mean"], lo, hi]
     if fa is not None:
@@ -107,7 +117,10 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
         parts.append(f"it never becomes adequate before {end:%Y-%m} in {pct(share)} "
                      f"(95% CI {pct(lo)}-{pct(hi)})")
         numbers["never_adequate"] = [share, lo, hi]
-    return (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
+    if not parts:
+        return "This run has no shortfall KPIs."
+    text = "; ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1] + "."
+    return text[0].upper() + text[1:]
 
 
 def _when(k: dict, first: np.ndarray) -> str:
@@ -135,8 +148,12 @@ def _when(k: dict, first: np.ndarray) -> str:
 
 
 def _how_much(k: dict) -> str:
-    """Unserved tokens, throttled and lost customers, lost revenue."""
+    """Unmet demand and its parts (unserved tokens, lost customers), forgone revenue."""
     much = []
+    t = k.get("unmet_demand_share")
+    if t and t.get("mean") is not None:
+        much.append(f"{pct(t['mean'])} of the demand the market would bring goes unmet on "
+                    f"average (median replication {pct(t.get('p50'))}), in two parts")
     u = k.get("unserved_fraction")
     if u:
         much.append(f"{pct(u['mean'])} of tokens go unserved on average (95% CI "
@@ -157,10 +174,16 @@ def _how_much(k: dict) -> str:
                     f"competitors because of throttling on average (median "
                     f"{format_value(lost.get('p50'), 'customers')}); with the consumers who "
                     f"leave, {pct(gone.get('mean'))} of demand goes to competitors")
+    fr = k.get("forgone_revenue_total_usd")
+    if fr and fr.get("mean") is not None:
+        much.append(f"revenue forgone to unmet demand (unserved and lost) is "
+                    f"{format_value(fr['mean'], 'USD')} on average (95% CI "
+                    f"{interval(fr, 'USD')}; median {format_value(fr.get('p50'), 'USD')})")
     lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
     if lr:
-        much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
-                    f"average (95% CI {interval(lr, 'USD')}; median "
+        much.append(f"of it, revenue lost to unserved tokens is "
+                    f"{format_value(lr['mean'], 'USD')} on average (95% CI "
+                    f"{interval(lr, 'USD')}; median "
                     f"{format_value(lr['p50'], 'USD')})")
     return ("How much: " + "; ".join(much) + ".") if much else ""
 

@@ -87,9 +87,18 @@ _KPIS = [
     _m("slo_attainment", "share of hours",
        "share of the window's hours that meet the latency SLO (overloaded hours miss)",
        "window", (0.0, 1.0), higher_is_better=True),
+    _m("sustained_adequacy_date", "decimal year",
+       "start of the first month from which unmet demand stays below the short-month "
+       "threshold for at least service.sustained_adequacy_months (12) months in a row "
+       "(missing when the window has no such run)", "window", (-INF, INF)),
+    _m("p_never_sustained_adequate", "probability",
+       "the window has no run of service.sustained_adequacy_months months none of which is "
+       "short: capacity never becomes adequate for a sustained period", "window", (0.0, 1.0),
+       binary=True),
     _m("first_adequate_date", "decimal year",
        "first month from which no month of the window is short (missing when the last "
-       "month is short)", "window", (-INF, INF)),
+       "month is short; one late short month moves it: see sustained_adequacy_date)",
+       "window", (-INF, INF)),
     _m("stranded_chip_months", "chip-months",
        "chips delivered but waiting for powered space, summed over the window", "window_total"),
     _m("stranded_power_mw_months", "MW-months",
@@ -333,7 +342,8 @@ GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
 REPORTED_BY: dict[str, tuple[str, ...]] = {
     "service": (
         "unmet_demand_share", "p_shortfall_any", "short_month_share", "first_short_month",
-        "longest_short_spell_months", "first_adequate_date", "unserved_fraction",
+        "longest_short_spell_months", "first_adequate_date", "sustained_adequacy_date",
+        "p_never_sustained_adequate", "unserved_fraction",
         "slo_attainment", "loan_share", "training_deficit_share", "p99_latency_s",
         "ttft_p99_s", "overloaded_hour_share",
         "series.demand_tps", "series.peak_demand_tps", "series.capacity_tps",

@@ -140,8 +140,9 @@ def unmet(r: Replication, s: Report, unserved_by_tier: np.ndarray) -> None:
     for i, tier in enumerate(TIERS):
         s.put(f"unmet_{tier}_tps", by_tier[:, i])
     potential, total = s.series("demand_potential_tps")[win], s.series("unmet_tps")[win]
-    for k, v in outcomes.shortfall(r.dates[win], potential, total,
-                                   r.cm.sc.service.short_month_threshold).items():
+    svc = r.cm.sc.service
+    for k, v in outcomes.shortfall(r.dates[win], potential, total, svc.short_month_threshold,
+                                   svc.sustained_adequacy_months).items():
         s.kpi(k, v)
     s.kpi("unmet_demand_share", float(np.clip(total.sum() / potential.sum(), 0, 1))
           if potential.sum() > 0 else 0.0)

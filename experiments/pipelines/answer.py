@@ -93,7 +93,8 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
     end = getattr(meta, "evaluation_end", None) or meta.end
     window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
     p = k.get("p_shortfall_any")
-    fa = k.get("first_adequate_date")
+    never = k.get("p_never_sustained_adequate")
+    fa = None if never else k.get("first_adequate_date")  # runs that predate it
     parts = []
     u, f = k.get("unmet_demand_share"), k.get("forgone_revenue_total_usd")
     if u and u.get("mean") is not None:
@@ -110,6 +111,12 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
                      f"one month{window} in "
                      f"{pct(p['mean'])} of {n} replications (95% CI {pct(lo)}-{pct(hi)})")
         numbers["p_shortfall"] = [p["mean"], lo, hi]
+    if never and never.get("mean") is not None:
+        lo, hi = never["ci95"]
+        months = scenario.service.sustained_adequacy_months
+        parts.append(f"capacity never stays adequate for {months} months in a row before "
+                     f"{end:%Y-%m} in {pct(never['mean'])} (95% CI {pct(lo)}-{pct(hi)})")
+        numbers["never_adequate"] = [never["mean"], lo, hi]
     if fa is not None:
         n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
         never = int(fa.get("n_missing", 0))
@@ -125,9 +132,15 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
 
 def _when(k: dict, first: np.ndarray) -> str:
     """When the first short month comes, when capacity catches up, how many months short."""
-    fa = k.get("first_adequate_date")
+    sa = k.get("sustained_adequacy_date")
+    fa = None if sa else k.get("first_adequate_date")  # runs that predate it
     fin = first[np.isfinite(first)]
     adequate = ""
+    if sa is not None and sa.get("n"):
+        adequate = (f" Where capacity does catch up, unmet demand stays below the short-month "
+                    f"threshold from {month_of(sa['p50'])} on for a sustained run of months in "
+                    f"the median such replication ({int(sa['n'])} of "
+                    f"{int(sa['n']) + int(sa.get('n_missing', 0))} replications get there).")
     if fa is not None and fa.get("n"):
         adequate = (f" Where capacity does catch up, it covers demand from "
                     f"{month_of(fa['p50'])} on in the median such replication (adequate: every "

@@ -413,6 +413,9 @@ def _kpi_ecdf(c: _Ctx, store: RunStore) -> Path:
     fa = entries.get("first_adequate_date")
     if fa and fa.get("share_never"):
         notes["first_adequate_date"] = "never adequate: no value"
+    sa = entries.get("sustained_adequacy_date")
+    if sa and sa.get("share_never"):
+        notes["sustained_adequacy_date"] = "never adequate for a sustained run: no value"
     return plots.ecdf_grid(c.path("kpi_ecdf"), {k: kp[k].to_numpy() for k in names},
                            title="How are the KPIs spread across replications? (ECDF)",
                            units=units, kinds=kinds, notes=notes, page=c.page)

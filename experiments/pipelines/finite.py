@@ -16,6 +16,7 @@ from capsim.simcore.simulation import RunResult
 
 MAY_BE_MISSING = {
     "first_adequate_date": "capacity never adequate within the horizon",
+    "sustained_adequacy_date": "no run of adequate months long enough in the window",
     "first_short_month": "no month of the evaluation window is short",
     "p99_latency_s": "every hour of the run overloaded",
     "trainium_gw_2026_12_31": "2026-12-31 outside the horizon",

@@ -31,7 +31,12 @@ class Service(Frozen):
     slo_target_share: Share
     short_month_threshold: float = Field(
         0.01, ge=0.0, lt=1.0,
-        description="a month is short when more than this share of its demand goes unserved")
+        description="a month is short when more than this share of the demand the market "
+        "would bring goes unmet (unserved, or lost to throttling)")
+    sustained_adequacy_months: int = Field(
+        12, ge=1, le=600,
+        description="months in a row below the short-month threshold from which capacity "
+        "counts as adequate (sustained_adequacy_date)")
     latency_cap_s: float = Field(
         600.0, gt=0.0,
         description="seconds at which a request gives up: latency of overloaded hours")

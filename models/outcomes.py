@@ -29,6 +29,15 @@ def window_days(scenario: Scenario, clock: Clock) -> tuple[int, int]:
     return first, last
 
 
+def stress_start_h(scenario: Scenario, clock: Clock) -> float:
+    """Hour from which the stress knobs act: ``[scenario] evaluation_start``, else the start.
+
+    The evaluation start is the announcement; the history before it is the unstressed one.
+    """
+    meta = scenario.scenario
+    return max(0.0, clock.hours(meta.evaluation_start or meta.start))
+
+
 def longest_run(flags: np.ndarray) -> int:
     """Length of the longest run of consecutive True values."""
     best = run = 0

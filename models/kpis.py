@@ -141,7 +141,8 @@ _KPIS = [
        "highest full calendar year's revenue per occupied IT MW-year after 2026 / the 2026 "
        "value", "window", higher_is_better=None),
     _m("investment_total_usd", "USD",
-       "investment tranches released in the window (milestones met)", "window_total",
+       "investment tranches released over the deal: from [finance] deal_date (none is "
+       "released before it) to the window's end", "window_total",
        higher_is_better=True),
     _m("ordered_total_mw", "MW facility",
        "facility MW of capacity ordered in the window (tranches, forecast policy)",

@@ -234,7 +234,8 @@ def money(r: Replication, s: Report) -> None:
     s.kpi("revenue_total_usd", float(s.series("revenue_daily_usd")[win].sum()))
     s.kpi("lost_revenue_total_usd", float(s.series("lost_revenue_daily_usd")[win].sum()))
     s.kpi("forgone_revenue_total_usd", float(s.series("forgone_revenue_daily_usd")[win].sum()))
-    s.kpi("investment_total_usd", r.gained(s, "investment_cum_usd"))
+    # Over the deal: no tranche comes before the deal date, so everything to the window's end.
+    s.kpi("investment_total_usd", float(s.series("investment_cum_usd")[r.w1 - 1]))
     # Spend against what revenue and investment can pay (models.finance).
     if cm.spend_share is not None:
         _, spend_y, means_y = finance.affordability(

@@ -16,6 +16,7 @@ from capsim.simcore.simulation import RunResult
 
 MAY_BE_MISSING = {
     "first_adequate_date": "capacity never adequate within the horizon",
+    "sustained_adequacy_date": "no run of adequate months long enough in the window",
     "first_short_month": "no month of the evaluation window is short",
     "p99_latency_s": "no request served in the evaluation window",
     "ttft_p99_s": "no request served in the evaluation window",

@@ -37,7 +37,12 @@ class Service(Frozen):
     slo_target_share: Share
     short_month_threshold: float = Field(
         0.01, ge=0.0, lt=1.0,
-        description="a month is short when more than this share of its demand goes unserved")
+        description="a month is short when more than this share of the demand the market "
+        "would bring goes unmet (unserved, or lost to throttling)")
+    sustained_adequacy_months: int = Field(
+        12, ge=1, le=600,
+        description="months in a row below the short-month threshold from which capacity "
+        "counts as adequate (sustained_adequacy_date)")
 
 
 class Cloud(Frozen):
@@ -52,11 +57,17 @@ class Cloud(Frozen):
 
 
 class Tranche(Frozen):
-    """Investment released once, when the revenue run-rate first reaches a milestone."""
+    """Investment released once: on the deal date, or at a milestone after it.
+
+    With `at_deal` the tranche is released on ``[finance] deal_date``; otherwise on the
+    first day from the deal date on that the revenue run-rate reaches its milestone.
+    """
 
     amount_usd: NonNeg
     milestone_run_rate_usd: NonNeg
     capacity_share: Share
+    at_deal: bool = Field(
+        False, description="released on [finance] deal_date, whatever the run-rate then")
 
 
 class Finance(Frozen):
@@ -64,6 +75,9 @@ class Finance(Frozen):
 
     capex_usd_per_mw: Positive
     tranches: dict[str, Tranche] = Field(default_factory=dict)
+    deal_date: dt.date | None = Field(
+        None, description="the day the investment deal exists (the announcement): no "
+        "tranche is released before it (default: [scenario] evaluation_start, else start)")
     spend_share_of_revenue: Annotated[Param, bounded(0.0, 10.0)] | None = Field(
         None, description="cloud spend a year that revenue can carry, per dollar of served "
         "revenue (with the year's investment): above it the year is a spend breach")

@@ -16,11 +16,15 @@ from typing import Annotated, Any, Literal, get_args
 from capsim.models.scenario.params import Frozen
 from pydantic import AfterValidator, BeforeValidator, Field
 
-Aggregation = Literal["value", "increase", "mean"]
+Aggregation = Literal["value", "increase", "mean", "sum"]
 """How a series is read against a figure (see the package docstring)."""
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
-SPANNING = ("increase", "mean")
+SPANNING = ("increase", "mean", "sum")
 """Aggregations over a span of days: they need `from`."""
+
+Kind = Literal["independent", "input-echo", "plan"]
+"""What an observation is evidence of (see the package docstring)."""
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 def day(v: Any) -> Any:
@@ -86,6 +90,10 @@ class Entry(Frozen):
     source: Text = Field(description="the public document the value comes from")
     series: Annotated[list[str], BeforeValidator(_names), Field(min_length=1)]
     aggregation: Aggregation = "value"
+    kind: Kind = Field(description="independent (feeds no input), input-echo (the same "
+                       "figures as an input) or plan (a stated plan the scenario follows)")
+    data_date: Day | None = Field(
+        None, description="when the source published the figure (its data's date)")
     note: str = ""
 
     def bounds(self) -> tuple[float, float]:

@@ -118,3 +118,20 @@ def test_shipped_observations_are_tagged_and_sum_reads_a_span():
                                  "sum", dt.date(2024, 1, 3))
     got = history.simulate(s, {"a": np.tile(np.arange(10.0), (2, 1))}.__getitem__, dates)
     np.testing.assert_allclose(got, [2 + 3 + 4] * 2)
+
+
+@pytest.mark.parametrize("unit, series, problem", [
+    ("MW occupied", "occupied_mw__aws", "say whether it is facility or IT power"),
+    ("MW IT occupied", "occupied_mw__aws", "counts MW facility (not IT power"),
+    ("MW facility occupied", "occupied_it_mw__aws", "counts MW IT (not facility power"),
+])
+def test_a_power_observation_names_facility_or_it_power_as_its_series_does(unit, series,
+                                                                           problem):
+    text = OBS.replace('unit = "USD per year"', f'unit = "{unit}"').replace(
+        'series = "run_rate_usd"', f'series = "{series}"')
+    with pytest.raises(observations.ObservationError) as e:
+        _parse(text)
+    assert any(problem in p for p in e.value.problems), e.value.problems
+    fine = text.replace(f'unit = "{unit}"', 'unit = "MW IT"' if "it_mw" in series
+                        else 'unit = "MW facility"')
+    assert _parse(fine)[0].series == (series,)

@@ -29,6 +29,7 @@ from capsim.models.record import FleetRecord
 from capsim.models.results import (  # noqa: F401  (the names other modules import from here)
     BINARY_KPIS,
     CLOUD_KPIS,
+    CLOUD_SERIES,
     HIGHER_IS_BETTER,
     KPIS,
     MILESTONES,
@@ -69,7 +70,7 @@ def series_names(scenario: Scenario) -> list[str]:
             + [f"compute_tps__{g}" for g in lay.generations]
             + [f"pool_stock__{p}" for p in scenario.supply.pools]
             + [f"{m}__{c}" for c in lay.clouds
-               for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd")])
+               for m in CLOUD_SERIES])
 
 
 class CapacityModel:

@@ -309,9 +309,18 @@ _SERIES = [
     _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
        "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
-       "Anthropic-wide revenue run-rate (30-day mean / the modelled clouds' share)", "daily",
-       higher_is_better=True),
+       "Anthropic-wide revenue run-rate as investment tranches read it (30-day mean / the "
+       "modelled clouds' share)", "daily", higher_is_better=True),
+    _m("run_rate_reported_usd", "USD per year",
+       "Anthropic-wide revenue run-rate as Anthropic reports it: the last 28 days of "
+       "consumption revenue (enterprise tiers) x 13 plus the month's subscription revenue "
+       "(consumer tier) x 12, over the modelled clouds' share of demand (models.reported)",
+       "daily", higher_is_better=True),
     _m("spend_daily_usd", "USD", "what the clouds bill for the day", "daily",
+       higher_is_better=None),
+    _m("spend_anthropic_daily_usd", "USD",
+       "Anthropic-wide compute spend of the day: what the modelled clouds bill / their "
+       "share of Claude demand (demand.cloud_share; as run_rate_usd)", "daily",
        higher_is_better=None),
     _m("investment_cum_usd", "USD", "investment tranches released since the start",
        "running_total", higher_is_better=True),
@@ -319,6 +328,10 @@ _SERIES = [
        "running_total", higher_is_better=None),
     _m("fp8_eflops", "EFLOP/s", "dense FP8 EFLOP/s of healthy installed chips (generations "
        "that state fp8_tflops)", "daily", higher_is_better=True),
+    _m("h100e", "H100-equivalents",
+       "compute of healthy installed chips in H100-equivalents: dense FP8 FLOP/s / the "
+       "H100's 1,979 TFLOP/s (generations that state fp8_tflops; models.reported)", "daily",
+       higher_is_better=True),
     _m("chips_awaiting_components", "chips",
        "chips due from the production lines that wait for CoWoS or HBM", "daily",
        dtype="int64"),
@@ -342,6 +355,11 @@ GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
     _m("occupied_mw", "MW facility", "facility MW occupied by chips, of the cloud", "daily"),
     _m("spend_daily_usd", "USD", "what the cloud bills for the day", "daily",
        higher_is_better=None),
+    _m("h100e", "H100-equivalents",
+       "compute of the cloud's healthy installed chips in H100-equivalents (dense FP8 "
+       "FLOP/s / 1,979 TFLOP/s)", "daily", higher_is_better=True),
+    _m("occupied_it_mw", "MW IT", "IT MW of the cloud taken by installed and failed chips "
+       "(occupied facility MW / PUE)", "daily"),
 ]}
 """Per generation, cloud or pool, as series <stem>__<name>."""
 
@@ -365,7 +383,8 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "stranded_chip_months", "compute_mean_tps", "trainium_gw_2026_12_31", "compute_tps_end",
         "series.occupied_mw", "series.chips_shipped", "series.chips_in_transit",
         "series.chips_waiting", "series.chips_installed", "series.chips_failed",
-        "series.chips_retired", "series.fp8_eflops", "group.chips_in_transit",
+        "series.chips_retired", "series.fp8_eflops", "series.h100e", "group.h100e",
+        "group.chips_in_transit",
         "group.chips_waiting", "group.chips_installed", "group.chips_failed",
         "group.chips_retired", "group.compute_tps", "group.occupied_mw"),
     "datacenters": ("stranded_power_mw_months", "energized_mw_end", "series.energized_mw",
@@ -379,7 +398,8 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "forgone_revenue_total_usd", "revenue_total_usd", "lost_revenue_total_usd",
         "investment_total_usd", "spend_total_usd", "series.revenue_daily_usd",
         "series.lost_revenue_daily_usd", "series.forgone_revenue_daily_usd",
-        "series.run_rate_usd", "series.spend_daily_usd", "series.investment_cum_usd",
+        "series.run_rate_usd", "series.run_rate_reported_usd", "series.spend_daily_usd",
+        "series.spend_anthropic_daily_usd", "series.investment_cum_usd",
         "group.spend_daily_usd"),
     "customers": (
         "customers_throttled_peak", "customers_throttled_committed_peak",
@@ -391,7 +411,8 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "series.customers_throttled_committed", "series.customers_throttled_on_demand",
         "series.customer_hours_throttled", "series.customers_lost"),
     "market": ("revenue_per_mw_year_usd", "revenue_per_mw_year_2026_usd",
-               "revenue_per_mw_year_peak_ratio", "series.occupied_it_mw"),
+               "revenue_per_mw_year_peak_ratio", "series.occupied_it_mw",
+               "group.occupied_it_mw"),
     "tenants": ("tenant_power_mw_end",),
 }
 """Which component reports each KPI (bare names, scalar and per cloud), series

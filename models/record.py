@@ -141,6 +141,13 @@ class FleetRecord:
         tps = ((installed * f.tps) @ one_hot) * self.efficiency[:, None]
         return np.stack([self.energized, occ_kw / 1000.0, tps, occ_kw * self.it_price], axis=1)
 
+    def fp8_by_cloud(self) -> np.ndarray:
+        """(days, clouds): dense FP8 EFLOP/s of the healthy installed chips of each cloud."""
+        f = self.fleet
+        per_cloud = np.zeros((f.kw.size, f.n_clouds))
+        per_cloud[np.arange(f.kw.size), f.cloud] = self.fp8_per_chip
+        return self.chips[:, _INSTALLED] @ per_cloud
+
     def fleet_daily(self) -> dict[str, np.ndarray]:
         """The one-number-a-day series of the fleet and the orders (see FLEET_DAILY)."""
         installed = self.chips[:, _INSTALLED]

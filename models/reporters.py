@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from capsim.models import customers, finance, market, outcomes, serving
+from capsim.models import customers, finance, market, outcomes, reported, serving
 from capsim.models.days import RUN_RATE_DAYS, ServedDays, tier_prices, trailing_mean
 from capsim.models.fleet import STATES
 from capsim.models.results import Report
@@ -166,6 +166,8 @@ def fleet(r: Replication, s: Report) -> None:
         s.put(f"chips_{st}", chips[:, i])
     s.put("chips_shipped", chips.sum(axis=1))
     s.put("fp8_eflops", r.fleet_daily["fp8_eflops"])
+    s.put("h100e", reported.h100e_equivalents(s.series("fp8_eflops")))
+    h100e = reported.h100e_equivalents(r.record.fp8_by_cloud())
     for si, st in enumerate((*STATES, "compute_tps")):
         for gi, g in enumerate(cm.gen_names):
             name = f"compute_tps__{g}" if st == "compute_tps" else f"chips_{st}__{g}"
@@ -173,6 +175,8 @@ def fleet(r: Replication, s: Report) -> None:
     for mi, m in ((1, "occupied_mw"), (2, "compute_tps")):
         for ci, c in enumerate(cm.clouds):
             s.put(f"{m}__{c}", by_cloud[:, mi, ci].copy())
+    for ci, c in enumerate(cm.clouds):
+        s.put(f"h100e__{c}", h100e[:, ci].copy())
     s.kpi("stranded_chip_months", r.months(s.series("chips_waiting")))
     s.kpi("compute_mean_tps", float(by_cloud[win, 2].sum(axis=1).mean()))
     meta = cm.sc.scenario
@@ -226,6 +230,10 @@ def money(r: Replication, s: Report) -> None:
     s.put("forgone_revenue_daily_usd", r.served.lost_revenue + gone * SECONDS_PER_DAY / 1e6)
     s.put("run_rate_usd", trailing_mean(r.served.revenue, RUN_RATE_DAYS) * DAYS_PER_YEAR
           / max(cm.terms.cloud_share, 1e-12))
+    s.put("run_rate_reported_usd", reported.run_rate(
+        r.served.revenue, subscription_revenue(r, s), cm.terms.cloud_share))
+    s.put("spend_anthropic_daily_usd", s.series("spend_daily_usd")
+          / max(cm.terms.cloud_share, 1e-12))
     s.put("investment_cum_usd", r.fleet_daily["investment_cum_usd"])
     for ci, c in enumerate(cm.clouds):
         s.put(f"spend_daily_usd__{c}", by_cloud[:, 3, ci].copy())
@@ -252,6 +260,14 @@ def money(r: Replication, s: Report) -> None:
         s.kpi("spend_breach_usd", float("nan"))
     for ci, c in enumerate(cm.clouds):
         s.kpi(f"spend_total_usd__{c}", float(by_cloud[win, 3, ci].sum()))
+
+
+def subscription_revenue(r: Replication, s: Report) -> np.ndarray:
+    """Each day's revenue from the consumer tier (subscriptions), $: served x its price."""
+    terms = r.cm.terms
+    served = np.maximum(r.cm.demand_days.consumer.mean(axis=1)
+                        - s.series("unserved_consumer_tps"), 0.0)
+    return reported.tier_revenue(served, terms.prices[2] * terms.price_factor(0, served.size))
 
 
 def customer_report(r: Replication, s: Report) -> None:
@@ -281,6 +297,8 @@ def customer_report(r: Replication, s: Report) -> None:
 def market_report(r: Replication, s: Report) -> None:
     """Revenue per MW-year of occupied IT capacity (models.market)."""
     s.put("occupied_it_mw", s.series("occupied_mw") / r.cm.pue)
+    for c in r.cm.clouds:
+        s.put(f"occupied_it_mw__{c}", s.series(f"occupied_mw__{c}") / r.cm.pue)
     for k, v in market.revenue_per_mw_kpis(r.dates, s.series("revenue_daily_usd"),
                                            s.series("occupied_it_mw"), r.win).items():
         s.kpi(k, v)

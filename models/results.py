@@ -16,8 +16,10 @@ from capsim.simcore.simulation import RunResult
 SERIES = list(kpis.SERIES)
 """Daily series (names, units and meanings in `capsim.models.kpis`). Per generation, cloud
 and pool, `series_names()` adds chips_<state>__<generation>, compute_tps__<generation>,
-pool_stock__<pool>, and energized_mw__<cloud>, occupied_mw__<cloud>, compute_tps__<cloud>,
-spend_daily_usd__<cloud>."""
+pool_stock__<pool>, and <stem>__<cloud> for each of CLOUD_SERIES."""
+CLOUD_SERIES = ("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd", "h100e",
+                "occupied_it_mw")
+"""Stems of the per-cloud series, in the order they are stored."""
 
 KPIS = kpis.kpi_names()
 MILESTONES = kpis.milestone_names()
@@ -46,7 +48,7 @@ class Report:
                 self._series[name] = None
         for p in pools:
             self._series[f"pool_stock__{p}"] = None
-        for m in ("energized_mw", "occupied_mw", "compute_tps", "spend_daily_usd"):
+        for m in CLOUD_SERIES:
             for c in clouds:
                 self._series[f"{m}__{c}"] = None
         self._kpis: dict[str, float] = {}

@@ -31,6 +31,7 @@ high = 1.25e9
 unit = "USD per year"
 series = "run_rate_usd"
 source = "press reports"
+kind = "independent"
 """
 
 
@@ -46,7 +47,9 @@ def test_shipped_observations_parse_and_cover_the_issue_points(default_scenario)
     names = {o.name for o in obs}
     assert {f"trainium2_shipped_{y}q{q}" for y in (2024, 2025) for q in range(1, 5)} <= names
     assert {"trainium2_landed_2025", "run_rate_2024_12", "run_rate_2025_12", "run_rate_2026_02",
-            "run_rate_2026_04", "run_rate_2026_05", "trainium_mw_2026_12"} <= names
+            "run_rate_2026_04", "run_rate_2026_05", "trainium_mw_2026_12",
+            "trainium_it_mw_2025_12", "trainium_h100e_2025_12", "compute_spend_2024",
+            "compute_spend_2025"} <= names
     for o in obs:
         assert o.low <= o.value <= o.high and o.unit and o.source
         assert default_scenario.scenario.start <= o.date <= default_scenario.scenario.end
@@ -96,14 +99,14 @@ def test_observation_problems_give_the_line_and_the_closest_key():
     assert e.value.problems == [
         "observation 'run_rate_2024_12': line 2: source: required key is missing",
         "observation 'run_rate_2024_12': line 10: sorce: unknown key; did you mean 'source'?",
-        "observation 'run_rate_2024_12': line 15: value: Input should be a finite number "
+        "observation 'run_rate_2024_12': line 16: value: Input should be a finite number "
         "(got nan)"]
 
 
 @pytest.mark.parametrize("text, problem", [
     ("observation = [1]\n", "observation #1: must be a table of keys (got 1)"),
     ("[[observations]]\nname = 'x'\n", "observations: unknown key; did you mean 'observation'?"),
-    (GOOD + GOOD, "observation 'run_rate_2024_12': line 13: name: used by an earlier entry"),
+    (GOOD + GOOD, "observation 'run_rate_2024_12': line 14: name: used by an earlier entry"),
     (GOOD.replace("low = 0.8e9\nhigh = 1.25e9", "tolerance = 1.5"),
      "observation 'run_rate_2024_12': line 6: tolerance: must be a share in (0, 1) (got 1.5)"),
     (GOOD.replace('series = "run_rate_usd"', 'series = "run_rate_usd"\naggregation = "mean"'),
@@ -133,7 +136,7 @@ def test_aggregations_read_the_summed_series_on_the_right_days():
     np.testing.assert_allclose(mean, [9.5, 18, 26.5])
 
 
-def test_score_marks_inside_the_band_and_distance_grows_with_the_gap():
+def test_score_marks_inside_the_band_and_the_crps_grows_with_the_gap():
     obs = [_obs(value=10.0), observations.Observation(
         "y", dt.date(2024, 1, 10), 100.0, 90.0, 110.0, "u", "s", ("a",))]
     rng = np.random.default_rng(0)
@@ -142,9 +145,10 @@ def test_score_marks_inside_the_band_and_distance_grows_with_the_gap():
     assert h["inside"] == 1 and h["total"] == 2
     rows = {r["name"]: r for r in h["observations"]}
     assert rows["x"]["inside"] and not rows["y"]["inside"]
-    assert rows["x"]["score"] < 0.2 < 3 < rows["y"]["score"]
-    assert history.headline(h) == ("history: 1 of 2 observations inside the 90% band "
-                                   "(outside: y)")
+    assert rows["x"]["crps_relative"] < 0.05 < 0.8 < rows["y"]["crps_relative"]
+    assert rows["x"]["share_in_range"] > 0.9 and rows["y"]["share_in_range"] == 0.0
+    assert history.headline(h).startswith("history (90% band): independent: 1 of 2 inside")
+    assert history.headline(h).endswith("(outside: y)")
     # Moving the simulation away from the observation only raises the distance.
     d = [history.distance(10.0, 8.0, 12.0, rng.normal(10 + k, 1, 400)) for k in range(5)]
     assert all(np.diff(d) > 0)
@@ -157,8 +161,12 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch
     printed = capsys.readouterr().out
     s = json.loads((out / "summary.json").read_text())
     h = s["history"]
-    assert h["total"] == 15 and 0 <= h["inside"] <= 15
-    assert f"history: {h['inside']} of 15 observations inside the 90% band" in printed
+    assert h["total"] == 19 and 0 <= h["inside"] <= 19
+    kinds = h["by_kind"]
+    assert {k: c["total"] for k, c in kinds.items()} == {
+        "input-echo": 9, "independent": 9, "plan": 1}
+    assert (f"independent: {kinds['independent']['inside']} of 9 inside" in printed
+            and "input-echo: " in printed and "(give back inputs)" in printed)
     ts = pd.read_parquet(out / "timeseries.parquet", columns=["date"])
     assert pd.to_datetime(ts["date"]).min() <= pd.Timestamp("2024-01-31")
     for r in h["observations"]:
@@ -322,6 +330,7 @@ def test_calibration_recovers_known_inputs_from_synthetic_observations(tmp_path)
         v = float(shipped[at(b)] - (shipped[at(a) - 1] if at(a) else 0))
         entries.append(f'[[observation]]\nname = "q{k}"\nfrom = {a}\ndate = {b}\nvalue = {v}\n'
                        f'low = {0.95 * v}\nhigh = {1.05 * v}\nunit = "chips"\nsource = "synthetic"'
+                       '\nkind = "independent"'
                        '\nseries = ["chips_in_transit__trainium2", "chips_waiting__trainium2", '
                        '"chips_installed__trainium2", "chips_failed__trainium2", '
                        '"chips_retired__trainium2"]\naggregation = "increase"\n')
@@ -329,7 +338,7 @@ def test_calibration_recovers_known_inputs_from_synthetic_observations(tmp_path)
         v = float(res.timeseries["run_rate_usd"][at(d)])
         entries.append(f'[[observation]]\nname = "rr{d}"\ndate = {d}\nvalue = {v}\n'
                        f'low = {0.9 * v}\nhigh = {1.1 * v}\nunit = "USD per year"\n'
-                       'source = "synthetic"\nseries = "run_rate_usd"\n')
+                       'source = "synthetic"\nseries = "run_rate_usd"\nkind = "independent"\n')
     obs_file = tmp_path / "synthetic.toml"
     obs_file.write_text("\n".join(entries))
     # The synthetic record comes from the model itself: little discrepancy to allow for.

@@ -18,6 +18,7 @@ class Figure:
 
 
 GROUPS = {
+    "history": "History: the model against the public record",
     "supply": "Supply: do chips arrive and get installed?",
     "power": "Power: is there powered space for the chips?",
     "service": "Demand and service: is demand served, and how well?",
@@ -27,6 +28,10 @@ GROUPS = {
 """Question groups of the report, in order."""
 
 FIGURES = (
+    Figure("history", "history",
+           "Each observation on its own scale (run / observed, 1 = the observation): the grey "
+           "box is the observed range, the bar the run's 90% band and the dot its median, "
+           "coloured by kind; only independent observations test the model."),
     Figure("fan_chart", "service",
            "Red shading: weeks where median demand is above median serving capacity "
            "without training's loan (or with it, when the run does not record the loan); "

@@ -463,4 +463,9 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
     made += [p for p in extra if p is not None]
     made += _service_plots(c, path)
     made.append(_kpi_ecdf(c, store))
+    if summary.get("history"):
+        from capsim.experiments.pipelines.history_plots import history_figure
+
+        drawn = history_figure(c.path("history"), summary["history"], page)
+        made += [drawn] if drawn is not None else []
     return made

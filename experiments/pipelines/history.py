@@ -7,6 +7,7 @@ a scenario with neither has no history section.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -99,10 +100,43 @@ def _replication_spans(f) -> list[tuple[float, float]]:
     return out
 
 
+def fitted_names(scenario: Scenario) -> set[str] | None:
+    """The observations the scenario's posterior was fitted to, where its calibration says.
+
+    A calibration directory's summary.json lists them ("fitted"); None when the scenario
+    runs its priors or the list cannot be read.
+    """
+    post = scenario.scenario.posterior
+    if not post:
+        return None
+    p = Path(post)
+    try:
+        data = json.loads(((p if p.is_dir() else p.parent) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+    names = data.get("fitted") if isinstance(data, dict) else None
+    return {str(n) for n in names} if isinstance(names, list) else None
+
+
+def predictive(scenario: Scenario) -> str:
+    """What the run's replications are a forecast from: the posterior or the priors."""
+    if scenario.scenario.posterior:
+        return "posterior predictive: inputs drawn from the calibration's retained draws"
+    return "prior predictive: inputs drawn from the scenario's distributions"
+
+
 def score_run(store: RunStore, scenario: Scenario, fitted: set[str] | None = None
               ) -> dict | None:
-    """The run's history section, or None when no observation falls inside the run."""
+    """The run's history section, or None when no observation falls inside the run.
+
+    `fitted` (default: what the scenario's posterior was fitted to, when known) marks the
+    observations in-sample; the others are held out.
+    """
     obs = load_observations(scenario, drop_outside=True)
     if not obs:
         return None
-    return history.score(obs, simulated_values(store, obs), fitted)
+    if fitted is None:
+        fitted = fitted_names(scenario)
+    out = history.score(obs, simulated_values(store, obs), fitted)
+    out["predictive"] = predictive(scenario)
+    return out

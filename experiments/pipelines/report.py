@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import figures, kpi_text
 from capsim.experiments.pipelines.answer import answer, pct
+from capsim.experiments.pipelines.history_report import history_rows
 from capsim.experiments.pipelines.runs import format_value
 from capsim.models.scenario import Scenario, load
 from capsim.simcore import plots, stats
@@ -204,7 +205,8 @@ def revenue_per_mw(run_dir: Path, summary: dict) -> dict | None:
                      "ratio": f"{np.nanmedian(g['ratio']):.2f}" if ref.size else "-"})
     out: dict = {"rows": rows, "sentence": ""}
     obs = [o for o in (summary.get("history") or {}).get("observations", [])
-           if "run_rate_usd" in (o.get("series") or []) and str(o.get("date", "")) >= "2026"]
+           if {"run_rate_usd", "run_rate_reported_usd"} & set(o.get("series") or [])
+           and str(o.get("date", "")) >= "2026"]
     if ref.size:
         med = float(np.nanmedian(ref))
         text = f"2026: {_musd(med)} of revenue per occupied IT MW-year (median)"
@@ -242,26 +244,6 @@ def assumptions(scenario: Scenario) -> list[dict]:
         rows.append({"key": key, "value": _describe_param(p), "unit": p.unit,
                      "source": p.source})
     return rows
-
-
-def history_rows(summary: dict) -> dict | None:
-    """The history fit of the run (summary's "history" section), made readable, or None."""
-    h = summary.get("history")
-    if not h:
-        return None
-    out: dict = {"sentence": "", "facts": [], "observations": []}
-    if isinstance(h, dict):
-        if "inside" in h and "total" in h:
-            out["sentence"] = (f"{h['inside']} of {h['total']} public observations fall inside "
-                               f"the model's band" + (f" ({h['band']})" if h.get("band") else "")
-                               + ".")
-        for k, v in h.items():
-            if isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
-                out["observations"] = v
-                out["columns"] = list(dict.fromkeys(c for x in v for c in x))
-            elif not isinstance(v, dict | list):
-                out["facts"].append((k, v))
-    return out
 
 
 def _embed(path: Path) -> str:

@@ -7,7 +7,19 @@ daily series it is compared with and how that series is aggregated:
 - ``value``: the series on the date;
 - ``increase``: the series on the date minus the series on the day before ``from``
   (for running totals, e.g. chips shipped in a quarter);
-- ``mean``: the mean of the series from ``from`` to the date.
+- ``mean``: the mean of the series from ``from`` to the date;
+- ``sum``: the sum of the daily series from ``from`` to the date (e.g. a year's spend).
+
+``kind`` says what the figure is evidence of, so that a history is not read as stronger
+than it is:
+
+- ``independent``: a public figure that feeds no input of the scenario (a test);
+- ``input-echo``: the same public figures as an input (it checks that the model gives
+  its inputs back through its mechanics, not that the inputs are right);
+- ``plan``: a stated plan the scenario's inputs were written to follow.
+
+``data_date`` is when the source published the figure (the date of the data a reader can
+find), ``date`` the day the figure is about.
 
 ``series`` is one series name or a list whose values are added (e.g. the chip states of a
 generation). The file shipped for a scenario is ``<scenario name>.toml`` in this package.
@@ -29,15 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from capsim.models import validation
-from capsim.models.observations.entries import AGGREGATIONS, Entry, Window, day
+from capsim.models.observations.entries import AGGREGATIONS, KINDS, Entry, Window, day
 from capsim.models.scenario import ScenarioError
 from capsim.models.scenario.errors import format_errors, line_prefix
 from capsim.models.scenario.files import parse_toml
 from pydantic import ValidationError
 
 OBSERVATION_PACKAGE = "capsim.models.observations"
-__all__ = ["AGGREGATIONS", "OBSERVATION_PACKAGE", "Observation", "ObservationError", "embedded",
-           "parse", "read"]
+__all__ = ["AGGREGATIONS", "KINDS", "OBSERVATION_PACKAGE", "Observation", "ObservationError",
+           "embedded", "parse", "read"]
 
 
 class ObservationError(ScenarioError):
@@ -59,6 +71,8 @@ class Observation:
     aggregation: str = "value"
     start: dt.date | None = None
     note: str = ""
+    kind: str = "independent"
+    data_date: dt.date | None = None
 
 
 def embedded(scenario_name: str) -> tuple[str, str] | None:
@@ -152,7 +166,7 @@ def parse(label: str, text: str, series: list[str], start: dt.date, end: dt.date
         low, high = entry.bounds()
         out.append(Observation(entry.name, entry.date, entry.value, low, high, entry.unit,
                                entry.source, tuple(entry.series), entry.aggregation,
-                               entry.start, entry.note))
+                               entry.start, entry.note, entry.kind, entry.data_date))
     if problems:
         raise ObservationError(label, problems)
     return out

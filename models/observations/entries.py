@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
+from capsim.models import kpis
 from capsim.models.scenario.params import Frozen
 from pydantic import AfterValidator, BeforeValidator, Field
 
-Aggregation = Literal["value", "increase", "mean"]
+Aggregation = Literal["value", "increase", "mean", "sum"]
 """How a series is read against a figure (see the package docstring)."""
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
-SPANNING = ("increase", "mean")
+SPANNING = ("increase", "mean", "sum")
 """Aggregations over a span of days: they need `from`."""
+
+_POWER = re.compile(r"\b[kMG]W\b")
+_NAMED = re.compile(r"\b(facility|IT)\b")
+"""A unit in watts must name the power it counts: facility or IT."""
+
+Kind = Literal["independent", "input-echo", "plan"]
+"""What an observation is evidence of (see the package docstring)."""
+KINDS: tuple[str, ...] = get_args(Kind)
 
 
 def day(v: Any) -> Any:
@@ -86,6 +96,10 @@ class Entry(Frozen):
     source: Text = Field(description="the public document the value comes from")
     series: Annotated[list[str], BeforeValidator(_names), Field(min_length=1)]
     aggregation: Aggregation = "value"
+    kind: Kind = Field(description="independent (feeds no input), input-echo (the same "
+                       "figures as an input) or plan (a stated plan the scenario follows)")
+    data_date: Day | None = Field(
+        None, description="when the source published the figure (its data's date)")
     note: str = ""
 
     def bounds(self) -> tuple[float, float]:
@@ -113,7 +127,25 @@ class Entry(Frozen):
                 close = difflib.get_close_matches(n, sorted(run.series), n=1)
                 bad.append(("series", f"series: unknown series {n!r}"
                             + (f"; did you mean {close[0]!r}?" if close else "")))
-        return bad + self._range_problems()
+        return bad + self._power_problems() + self._range_problems()
+
+    def _power_problems(self) -> list[tuple[str, str]]:
+        """A power figure names facility or IT power, and its series count the same."""
+        if not _POWER.search(self.unit):
+            return []
+        named = _NAMED.search(self.unit)
+        if named is None:
+            return [("unit", f"unit: {self.unit!r} is power: say whether it is facility or IT "
+                             "power (e.g. 'MW facility', 'MW IT')")]
+        for n in self.series:
+            m = kpis.lookup(n)
+            if m is None:
+                continue
+            other = _NAMED.search(m.unit)
+            if other is not None and other.group(1) != named.group(1):
+                return [("series", f"series: {n!r} counts {m.unit} (not {named.group(1)} "
+                                   "power, as the unit says)")]
+        return []
 
     def _range_problems(self) -> list[tuple[str, str]]:
         if self.tolerance is not None:

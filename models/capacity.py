@@ -140,7 +140,7 @@ class CapacityModel:
         """Demand and surges, the terms of service, the money and the market."""
         streams, clock = sim.streams, self.clock
         self.demand = DemandModel.draw(sc.demand, clock, streams.rng("demand"),
-                                       customers.size_classes(sc))
+                                       customers.size_classes(sc), streams.rng("demand.growth"))
         launch_h = [clock.hours(d) for d in sc.surges.launches]
         self.surges = SurgeProcess(surges.draw(sc.surges, launch_h, clock.horizon,
                                                streams).schedule)

@@ -42,8 +42,8 @@ from capsim.simcore.store import StoreError
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "DEFAULT_REPLICATIONS", "DEFAULT_SEED", "Comparison",
            "Run", "Scenario", "ScenarioError", "Started", "StoreError", "Sweep", "UsageError",
-           "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "plot",
-           "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
+           "backtest", "calibrate", "compare", "global_sensitivity", "load", "open_run",
+           "plan", "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
 
 
 def load(scenario: str | os.PathLike[str] | Scenario | None = None,
@@ -392,6 +392,56 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
                              workers=workers or checks.default_workers(), cutoff=cutoff,
                              progress=progress, reuse=None if reuse is None else Path(reuse),
                              discrepancy=discrepancy)
+    return {**summary, "out": str(path)}
+
+
+def backtest(scenario: str | os.PathLike[str] | Scenario | None = None, *,
+             out: str | os.PathLike[str] | None = None,
+             observations: str | os.PathLike[str] | None = None,
+             origins: Sequence[str | dt.date] | None = None, points: int | None = None,
+             seed: int = DEFAULT_SEED, workers: int | None = None, cutoff: float = 3.0,
+             discrepancy: float = 0.1, overrides: Sequence[str] = (),
+             progress: bool | None = None, force: bool = False) -> dict[str, Any]:
+    """Calibrate at several origins with priors of each origin's vintage; score the forecasts.
+
+    Writes OUT (default: a new temporary directory): backtest.parquet and .csv,
+    summary.json and summary.md, plots/ and origins/ (each origin's calibration). Run
+    again into the same OUT, it resumes after the last origin it finished.
+
+    Args:
+        scenario: embedded name, TOML path, a loaded `Scenario`, or None for the default.
+        out: directory to write (or to resume).
+        observations: an observation file (default: the scenario's own).
+        origins: dates (default: every quarter end from 2024-12-31 with a later point).
+        points: design points per distinct set of priors.
+        seed: seed of the designs and the simulations.
+        workers: parallel processes (default: all cores).
+        cutoff: implausibility cut-off of the history match.
+        discrepancy: model-discrepancy sd on the log scale.
+        overrides: `key=value` changes to the scenario, as `--set`.
+        progress: progress bar on stderr (None: when a terminal is attached).
+        force: write into a non-empty `out` that is not a backtest.
+
+    Returns:
+        The backtest summary (as summary.json), with `out` added.
+
+    Raises:
+        UsageError: a non-empty `out` that is not a backtest (without `force`), bad settings.
+        ScenarioError: inputs with no distribution as old as an origin (named), or an
+            origin with nothing to fit or to forecast.
+    """
+    from capsim.experiments.pipelines import backtest as _bt
+
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-backtest-"))
+    resuming = (path / "origins.json").is_file() or (path / "rows").is_dir()
+    checks.check_calibration(None if resuming else path, force, cutoff, discrepancy)
+    sc = load(scenario, overrides)
+    dates = [dt.date.fromisoformat(d) if isinstance(d, str) else d for d in origins or ()]
+    summary = _bt.backtest(sc, out=path, observations=None if observations is None
+                           else Path(observations), origins=dates or None,
+                           points=points or _bt.DEFAULT_POINTS, seed=seed,
+                           workers=workers or checks.default_workers(), cutoff=cutoff,
+                           discrepancy=discrepancy, progress=progress)
     return {**summary, "out": str(path)}
 
 

@@ -145,7 +145,8 @@ class CapacityModel:
         stress_h = stress_start_h(sc, clock)
         self.demand = DemandModel.draw(sc.demand, clock, streams.rng("demand"),
                                        customers.size_classes(sc),
-                                       int(stress_h // HOURS_PER_DAY))
+                                       int(stress_h // HOURS_PER_DAY),
+                                       streams.rng("demand.growth"))
         launch_h = [clock.hours(d) for d in sc.surges.launches]
         self.surges = SurgeProcess(surges.draw(sc.surges, launch_h, clock.horizon, streams,
                                                stress_h).schedule)

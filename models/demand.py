@@ -6,9 +6,11 @@ daily totals per (region, tier, size class) group are difference arrays summed o
 replication, and summed over the size classes for each (region, tier);
 `hourly_all` then builds every hour of the run at once. Total use grows by a common intensity factor
 exp(m * L(t)), where the log-growth rate decays from `growth_start` to `growth_long_run`
-with a half-life, and m is the growth-multiplier stress knob. Before that curve, growth
-can be given period by period (`growth_by_period`: until a date, x per year), e.g. the
-fast growth of the historical years.
+with a half-life, plus (with `growth_persistence` and `growth_volatility`) a deviation that
+is a stationary AR(1) process from month to month, its shocks drawn from the stream
+"demand.growth" (`growth_deviation`); m is the growth-multiplier stress knob. Before that
+curve, growth can be given period by period (`growth_by_period`: until a date, x per
+year).
 
 Tokens come from money: at the start, enterprise demand priced at the blended price (batch
 tokens at their discount) equals the enterprise share of the revenue run-rate, and the
@@ -68,6 +70,49 @@ def period_log_growth(years: np.ndarray, periods: list[tuple[float, float]], g0:
     after = years > t0
     L[after] = level + log_growth(years[after] - t0, g0, g_inf, halflife)
     return L
+
+
+def ar1_path(shocks: np.ndarray, persistence: float, volatility: float) -> np.ndarray:
+    """x_k = phi x_(k-1) + s sqrt(1 - phi^2) e_k, x_0 = s e_0: a stationary AR(1) with sd s."""
+    x = np.empty(shocks.size)
+    innovation = volatility * math.sqrt(max(0.0, 1.0 - persistence ** 2))
+    prev = 0.0
+    for k, e in enumerate(np.asarray(shocks, float)):
+        prev = volatility * e if k == 0 else persistence * prev + innovation * e
+        x[k] = prev
+    return x
+
+
+def month_index(dates: np.ndarray) -> np.ndarray:
+    """Each day's calendar month, counted from the first day's month (0, 1, ...)."""
+    months = dates.astype("datetime64[M]").astype(np.int64)
+    return months - months[0]
+
+
+def growth_deviation(dates: np.ndarray, shocks: np.ndarray, persistence: float,
+                     volatility: float) -> np.ndarray:
+    """The cumulative log deviation of demand at each day's midpoint (ln units).
+
+    Month k's yearly log-growth rate deviates by x_k (`ar1_path` of month k's shock); a
+    day adds x_k / 365.25 of log growth, half of it by the day's midpoint.
+    """
+    month = month_index(dates)
+    x = ar1_path(shocks[: int(month[-1]) + 1], persistence, volatility)
+    daily = x[month] / DAYS_PER_YEAR
+    return np.cumsum(daily) - 0.5 * daily
+
+
+def growth_shocks(d: Demand, dates: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+    """One standard-normal shock per month of the run (from `rng`; none given: zeros).
+
+    The first months take `d.growth_shocks` when the scenario fixes them; the stream's
+    draws are made all the same, so every later month draws the same number either way.
+    """
+    months = int(month_index(dates)[-1]) + 1
+    e = rng.standard_normal(months) if rng is not None else np.zeros(months)
+    fixed = np.asarray(d.growth_shocks[:months], float)
+    e[: fixed.size] = fixed
+    return e
 
 
 def hourly_profile(region_shares: np.ndarray, utc_offsets: np.ndarray, peak_local_hour: float,
@@ -275,6 +320,8 @@ class DemandDraw:
     growth_long_run: float
     growth_halflife_years: float
     period_rates: tuple[float, ...]
+    growth_persistence: float
+    growth_volatility: float
     efficiency_per_year: float
     consumer_price: float
     consumer_growth: float
@@ -306,6 +353,9 @@ class DemandDraw:
         g0, g_inf, half = one(d.growth_start), one(d.growth_long_run), one(
             d.growth_halflife_years)
         rates = tuple(one(p.rate) for p in d.growth_by_period)
+        phi, vol = ((one(d.growth_persistence), one(d.growth_volatility))
+                    if d.growth_persistence is not None and d.growth_volatility is not None
+                    else (0.0, 0.0))
         efficiency = one(d.efficiency_gain_per_year)
         c = d.consumer
         c_price, c_growth, c_weekend = (one(c.price_usd_per_mtok), one(c.growth_factor),
@@ -319,7 +369,8 @@ class DemandDraw:
         population = build_population(d, days, rng, size_classes)
         # Batch tokens are billed at a discount: enterprise revenue buys more tokens.
         discount = share(d.batch_discount)
-        return cls(revenue, ent_share, price, cloud, g0, g_inf, half, rates, efficiency,
+        return cls(revenue, ent_share, price, cloud, g0, g_inf, half, rates, phi, vol,
+                   efficiency,
                    c_price, c_growth, c_weekend, c_p2a, c_peak, c_width, batch_share,
                    e_weekend, e_p2a, e_peak, e_width, population, discount)
 
@@ -328,7 +379,7 @@ class DemandModel:
     """Daily demand in tokens/s per UTC hour, by tier: committed, on-demand, consumer."""
 
     def __init__(self, d: Demand, clock: Clock, drawn: DemandDraw,
-                 stress_from_day: int = 0) -> None:
+                 stress_from_day: int = 0, shocks: np.ndarray | None = None) -> None:
         self.clock = clock
         days = clock.days
         x = drawn
@@ -349,6 +400,10 @@ class DemandModel:
                    for p, r in zip(d.growth_by_period, x.period_rates, strict=True)]
         L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, x.growth_start,
                               x.growth_long_run, x.growth_halflife_years)
+        self.shocks = shocks  # the month's growth shocks (None: the mean curve)
+        if x.growth_volatility > 0 and shocks is not None and days:
+            L = L + growth_deviation(clock.dates(), shocks, x.growth_persistence,
+                                     x.growth_volatility)
         L = stressed_growth(L, d.growth_multiplier, stress_from_day)
         self.ent_growth = np.exp(L)
         self.con_growth = np.exp(x.consumer_growth * L)
@@ -376,14 +431,20 @@ class DemandModel:
     @classmethod
     def draw(cls, d: Demand, clock: Clock, rng: np.random.Generator,
              size_classes: Sequence[float] = SIZE_CLASSES,
-             stress_from_day: int = 0) -> DemandModel:
+             stress_from_day: int = 0,
+             growth_rng: np.random.Generator | None = None) -> DemandModel:
         """Draw a replication's demand (`DemandDraw.draw`) and build its model.
 
         The growth multiplier scales growth from day `stress_from_day` on (the
-        evaluation start), so the history before it is the unstressed one.
+        evaluation start), so the history before it is the unstressed one. `growth_rng`
+        (the stream "demand.growth") draws the monthly growth shocks; without it they are 0
+        (the mean growth curve).
         """
-        return cls(d, clock, DemandDraw.draw(d, clock.days, rng, size_classes),
-                   stress_from_day)
+        drawn = DemandDraw.draw(d, clock.days, rng, size_classes)
+        shocks = None
+        if drawn.growth_volatility > 0 and clock.days:
+            shocks = growth_shocks(d, clock.dates(), growth_rng)
+        return cls(d, clock, drawn, stress_from_day, shocks)
 
     def scale_volume(self, factor: np.ndarray) -> None:
         """Scale every day's demand growth by `factor` (the market's volume response)."""

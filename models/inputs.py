@@ -24,6 +24,7 @@ all list and pin inputs here.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,10 +53,21 @@ InputPath = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
-class Input:
-    """One uncertain input: its name, its path, its distribution, its unit.
+class Dated:
+    """One distribution of an input with the date of the data it was written from."""
 
-    `whole`: the input counts things (a count pinned to a value is rounded).
+    as_of: dt.date
+    prior: DistSpec
+    source: str
+
+
+@dataclass(frozen=True)
+class Input:
+    """One uncertain input: its name, its path, its distribution, its unit, its vintage.
+
+    `whole`: the input counts things (a count pinned to a value is rounded). `as_of`: the
+    date of the latest data its distribution was written from (None: not stated);
+    `vintages`: earlier distributions, in date order.
     """
 
     name: str
@@ -63,6 +75,16 @@ class Input:
     prior: DistSpec
     unit: str
     whole: bool = False
+    source: str = ""
+    as_of: dt.date | None = None
+    vintages: tuple[Dated, ...] = ()
+
+    def prior_at(self, origin: dt.date) -> Dated | None:
+        """The latest distribution with as_of <= origin (None when there is none)."""
+        dated = [*self.vintages] + ([Dated(self.as_of, self.prior, self.source)]
+                                    if self.as_of is not None else [])
+        ok = [d for d in dated if d.as_of <= origin]
+        return ok[-1] if ok else None
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -131,14 +153,17 @@ def uncertain_inputs(scenario: Scenario, exclude_levers: bool = False) -> list[I
             lo, hi = obj.spec.support
             name = _name(path)
             if hi > lo and name not in levers:
-                out.append(Input(name, path, obj.spec, obj.unit, whole))
+                out.append(Input(name, path, obj.spec, obj.unit, whole, obj.source, obj.as_of,
+                                 tuple(Dated(v.as_of, v.spec, v.source) for v in obj.vintages)))
         elif isinstance(obj, Sourced):
             if obj.low is not None and obj.high is not None:
                 for i, (a, c, b) in enumerate(zip(obj.low, obj.values, obj.high, strict=True)):
                     if b > a:
-                        out.append(Input(_name((*path, i)), (*path, i),
-                                         Triangular(dist="triangular", low=a, mode=c, high=b),
-                                         obj.unit))
+                        out.append(Input(_name((*path, i)), (*path, i), _tri(a, c, b),
+                                         obj.unit, False, obj.source, obj.as_of,
+                                         tuple(Dated(v.as_of, _tri(v.low[i], v.values[i],
+                                                                   v.high[i]), v.source)
+                                               for v in obj.vintages or ())))
         elif isinstance(obj, BaseModel):
             for field in type(obj).model_fields:
                 walk((*path, field), getattr(obj, field), _is_count(type(obj), field))
@@ -151,6 +176,62 @@ def uncertain_inputs(scenario: Scenario, exclude_levers: bool = False) -> list[I
 
     walk((), scenario)
     return out
+
+
+def _tri(a: float, c: float, b: float) -> DistSpec:
+    return Triangular(dist="triangular", low=a, mode=c, high=b)
+
+
+def priors_at(scenario: Scenario, origin: dt.date) -> dict[str, Dated]:
+    """For each uncertain input, the latest distribution written from data up to `origin`.
+
+    Raises:
+        ScenarioError: naming every input with no distribution dated on or before `origin`
+            (its as_of, if stated, is later, and it has no earlier vintage).
+    """
+    inputs = uncertain_inputs(scenario)
+    chosen = {i.name: i.prior_at(origin) for i in inputs}
+    missing = [i for i in inputs if chosen[i.name] is None]
+    if missing:
+        raise ScenarioError(scenario.name, [
+            f"{i.name}: no distribution written from data up to {origin} "
+            + (f"(as_of {i.as_of}, no earlier vintage)" if i.as_of else "(no as_of stated)")
+            for i in missing])
+    return {k: v for k, v in chosen.items() if v is not None}
+
+
+def at_vintage(scenario: Scenario, origin: dt.date) -> tuple[Scenario, dict[str, Dated]]:
+    """The scenario with every uncertain input given its distribution of vintage `origin`.
+
+    Each input takes the latest of its distributions with as_of <= origin (`priors_at`),
+    with that distribution's as_of and source and no vintages; an uncertain list takes the
+    version of that date. Returns the scenario and what each input was given.
+
+    Raises:
+        ScenarioError: an input has no distribution that old (all such inputs named).
+    """
+    chosen = priors_at(scenario, origin)
+    inputs = {i.name: i for i in uncertain_inputs(scenario)}
+    data = tomllib.loads(to_toml(scenario))
+    for name, d in chosen.items():
+        path = inputs[name].path
+        node: Any = data
+        for p in path[:-1]:
+            node = node[p]
+        last = path[-1]
+        if isinstance(last, int):  # an entry of an uncertain list: that version's entry
+            tri = d.prior
+            assert isinstance(tri, Triangular)
+            node["low"][last], node["values"][last], node["high"][last] = (
+                tri.low, tri.mode, tri.high)
+            node["as_of"], node["source"] = d.as_of, d.source
+            node.pop("vintages", None)
+        else:
+            unit = node[last]["unit"]
+            spec = d.prior.model_dump(by_alias=True, exclude_none=True)
+            spec = {k: v for k, v in spec.items() if v not in (float("inf"), float("-inf"))}
+            node[last] = {**spec, "unit": unit, "source": d.source, "as_of": d.as_of}
+    return validate_dict(f"{scenario.name} (priors of {origin})", data), chosen
 
 
 class Builder:

@@ -192,7 +192,7 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch
 
 def test_uncertain_inputs_include_history_inputs_and_skip_switched_off_clouds(default_scenario):
     names = {i.name for i in uncertain_inputs(default_scenario)}
-    assert "demand.growth_by_period[2].rate" in names
+    assert "demand.growth_volatility" in names
     assert "supply.generations.trainium2.quarterly_output[7]" in names
     assert "datacenters.pue" in names and "demand.enterprise.batch_discount" not in names
     assert not any("tpu7x" in n or "azure" in n for n in names)
@@ -202,7 +202,7 @@ def test_pinned_inputs_are_drawn_exactly_and_leave_other_draws_alone(default_sce
     sc = load(None, ["scenario.end=2024-03-01"])[0]
     pinned = Builder(sc).pin({"datacenters.pue": 1.07,
                              "supply.generations.trainium2.quarterly_output[0]": 12345.0,
-                             "demand.growth_by_period[0].rate": 7.0})
+                             "demand.growth_start": 7.0})
     a, b = CapacityModel(sc), CapacityModel(pinned)
     a.build(Streams(3, 0))
     b.build(Streams(3, 0))
@@ -229,7 +229,7 @@ def _posterior(tmp_path, rows, weights):
 @pytest.mark.slow
 def test_runs_from_a_posterior_use_its_rows_with_worker_independent_draws(tmp_path):
     post = _posterior(tmp_path, {"datacenters.pue": [1.05, 1.10, 1.14],
-                                 "demand.growth_by_period[0].rate": [6.0, 8.0, 12.0]},
+                                 "demand.growth_start": [6.0, 8.0, 12.0]},
                       [0.2, 0.0, 0.8])
     over = ["scenario.end=2024-04-01", f"scenario.posterior={str(post)!r}"]
     sc = load(None, over)[0]
@@ -299,7 +299,7 @@ def test_weighted_quantiles_and_ess():
 
 # -- synthetic truth on the capacity model -----------------------------------------------
 
-FREE = ["demand.revenue_run_rate_usd", "demand.growth_by_period[0].rate",
+FREE = ["demand.revenue_run_rate_usd", "demand.growth_start",
         "supply.generations.trainium2.share", "demand.price_decline_per_year"]
 
 

@@ -67,8 +67,8 @@ def test_the_lister_finds_every_distribution_of_the_default_scenario(default_sce
     names = [i.name for i in uncertain_inputs(default_scenario)]
     assert len(names) == len(set(names))
     assert set(names) == raw
-    # The list-held ones are among them: 3 growth periods and 12 quarters of Trainium2.
-    assert {f"demand.growth_by_period[{i}].rate" for i in range(3)} <= raw
+    # The growth process's inputs and the list-held ones: 12 quarters of Trainium2.
+    assert {"demand.growth_persistence", "demand.growth_volatility"} <= raw
     assert sum("quarterly_output[" in n for n in raw) == 12
     print(f"uncertain inputs of the default scenario: {len(names)}")
 
@@ -106,10 +106,10 @@ def _changed(a, b) -> set[str]:
 
 
 @pytest.mark.parametrize("name,value,changes", [
-    ("demand.growth_by_period[2].rate", 40.0,
-     # the parameter table becomes {value, unit, source}
-     {"demand.growth_by_period[2].rate." + k for k in
-      ("dist", "low", "mode", "high", "value", "source")}),
+    ("demand.growth_start", 5.0,
+     # the parameter table becomes {value, unit, source} (a constant has no vintage)
+     {"demand.growth_start." + k for k in
+      ("dist", "low", "mode", "high", "value", "source", "as_of")}),
     ("supply.generations.trainium2.quarterly_output[4]", 200000.0,
      {f"supply.generations.trainium2.quarterly_output.{k}[4]" for k in
       ("values", "low", "high")}),
@@ -161,19 +161,20 @@ def test_pinning_refuses_unknown_inputs_and_values_the_schema_refuses():
 
 def test_sensitivity_varies_list_held_inputs(tmp_path):
     b = Builder(None, ["scenario.end=2026-09-01"])
-    rates = gsa.choose_inputs(b, ["demand.growth_by_period"])
-    assert [i.name for i in rates] == [f"demand.growth_by_period[{i}].rate" for i in range(3)]
+    consumer = gsa.choose_inputs(b, ["demand.consumer"])
+    assert consumer and all(i.name.startswith("demand.consumer.") for i in consumer)
     assert len(gsa.choose_inputs(b, ["supply.generations.trainium2.quarterly_output"])) == 12
     assert len(gsa.choose_inputs(b, [])) == len(b.inputs)
     out = tmp_path / "gsa"
-    assert main(["sensitivity", "--method", "sobol", "--param", "demand.growth_by_period",
+    assert main(["sensitivity", "--method", "sobol", "--param", "demand.growth_start",
+                 "--param", "demand.growth_volatility", "--param", "demand.growth_persistence",
                  "--param", "supply.generations.trainium2.quarterly_output[5]", "--samples", "2",
                  "--set", "scenario.end=2026-09-01", "--out", str(out), "-w", "1",
                  "--executor", "serial", "--no-progress", "--kpi", "revenue_total_usd",
                  "--kpi", "lost_revenue_total_usd"]) == 0
     r = json.loads((out / "sensitivity.json").read_text())
-    names = [f"demand.growth_by_period[{i}].rate" for i in range(3)] + [
-        "supply.generations.trainium2.quarterly_output[5]"]
+    names = ["demand.growth_start", "demand.growth_volatility", "demand.growth_persistence",
+             "supply.generations.trainium2.quarterly_output[5]"]
     assert r["params"] == names and r["points"] == 2 * (4 + 2)
     assert {e["param"] for e in r["kpis"]["revenue_total_usd"]["inputs"]} == set(names)
     # Each point ran with its own pinned inputs, on the same seeds: between two points that

@@ -165,6 +165,19 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
     return 0 if s["status"] == "complete" else 130
 
 
+def cmd_backtest(a: argparse.Namespace) -> int:
+    """Backtest the scenario from several origins against the record and naive baselines."""
+    print(f"capsim backtest: {a.points} design points per set of priors, seed {a.seed}, "
+          f"{a.workers} worker(s) -> {a.out}", file=sys.stderr)
+    s = api.backtest(a.scenario, out=a.out, observations=a.observations,
+                     origins=a.origins or None, points=a.points, seed=a.seed,
+                     workers=a.workers, cutoff=a.cutoff, discrepancy=a.discrepancy,
+                     overrides=a.overrides, progress=_progress(a), force=a.force)
+    md = Path(s["out"]) / "summary.md"
+    print(md.read_text() if md.is_file() else "capsim backtest: no origin finished")
+    return 0 if s["status"] == "complete" else 130
+
+
 # ------------------------------------------------------------------ scenario files
 def cmd_scenarios(a: argparse.Namespace) -> int:
     """List the embedded scenarios."""
@@ -419,5 +432,6 @@ def cmd_plan(a: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
             "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
-            "plot": cmd_plot, "calibrate": cmd_calibrate, "keys": cmd_keys, "kpis": cmd_kpis}
+            "plot": cmd_plot, "calibrate": cmd_calibrate, "keys": cmd_keys, "kpis": cmd_kpis,
+            "backtest": cmd_backtest}
 """Sub-command name -> function of the parsed arguments returning the exit code."""

@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import NoReturn
 
+from capsim.experiments.pipelines.backtest import DEFAULT_POINTS as BACKTEST_POINTS
 from capsim.experiments.pipelines.calibrate import DEFAULT_POINTS
 from capsim.experiments.pipelines.checks import (
     DEFAULT_MAX_REPLICATIONS,
@@ -158,6 +159,29 @@ def _calibrate(sub) -> None:
                         "observations, seed and points) instead of simulating it again")
     _overrides(c, _SET_ONE)
     _flags(c, "write into a non-empty directory (default: refuse)")
+
+
+def _backtest(sub) -> None:
+    c = sub.add_parser("backtest", help="calibrate at several origins with priors of their "
+                       "vintage; score the forecasts of what came later against baselines")
+    _scenario(c, "TOML file or embedded scenario name (default: the default scenario)")
+    c.add_argument("--observations", type=Path, default=None, metavar="FILE",
+                   help="observation file (default: the scenario's own)")
+    c.add_argument("--origin", dest="origins", type=_date, action="append", default=[],
+                   metavar="DATE", help="an origin (repeatable; default: every quarter end "
+                   "from 2024-12-31 with a later observation)")
+    c.add_argument("--out", "-o", type=Path, required=True,
+                   help="directory to write (run again to resume)")
+    c.add_argument("--points", type=int_at_least(10, "--points"), default=BACKTEST_POINTS,
+                   help=f"design points per set of priors (default {BACKTEST_POINTS})")
+    _seed(c, f"seed of the designs and the simulations (default {DEFAULT_SEED})")
+    _workers(c)
+    c.add_argument("--cutoff", type=float, default=3.0,
+                   help="implausibility cut-off (default 3)")
+    c.add_argument("--discrepancy", type=float, default=0.1,
+                   help="model-discrepancy sd on the log scale (default 0.1, about 10%%)")
+    _overrides(c, _SET_ONE)
+    _flags(c, "write into a non-empty directory that is not a backtest (default: refuse)")
 
 
 def _small(sub) -> None:
@@ -310,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     # The order of the help's command list.
     _run(sub)
     _calibrate(sub)
+    _backtest(sub)
     _small(sub)
     _sweep(sub)
     _sensitivity(sub)

@@ -31,7 +31,7 @@ from capsim.experiments.pipelines.checks import DEFAULT_SEED
 from capsim.experiments.pipelines.history import load_observations
 from capsim.models import history
 from capsim.models.capacity import CapacityModel
-from capsim.models.inputs import Builder, uncertain_inputs
+from capsim.models.inputs import Builder, Dated, at_vintage, uncertain_inputs
 from capsim.models.observations import Observation
 from capsim.models.posterior import WEIGHT
 from capsim.models.scenario import (
@@ -49,7 +49,12 @@ from capsim.simcore.store import atomic_write_bytes, dumps
 from scipy.stats import ks_2samp
 
 DEFAULT_POINTS = 1000
-"""Design points of `capsim calibrate`: 263 s of CPU for the default scenario (README)."""
+"""Design points of `capsim calibrate`."""
+RETENTION = ("a design point (prior draw, one replication) is retained when every fitted "
+             "observation lies within {cutoff:g} sd of its simulated value on the log scale "
+             "(sd: the observation's 90% range / 3.29 and a model discrepancy of "
+             "{discrepancy:g}, combined in quadrature); at least 20 points are kept (the "
+             "cut-off is raised if fewer pass, see cutoff_used)")
 
 
 @functools.lru_cache(maxsize=2)
@@ -104,11 +109,10 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
     else:
         sc = load(None if scenario is None else str(scenario), list(overrides))[0]
     obs, fitted = _observations(sc, observations, holdout_after)
-    # Simulate the history window only: up to the day after the last observation.
-    last = max(o.date for o in obs) + dt.timedelta(days=1)
-    data = tomllib.loads(to_toml(sc))
-    data["scenario"]["end"] = min(last, sc.scenario.end)
-    hist = validate_dict(f"{sc.name} (history window)", data)
+    dated: dict[str, Dated] = {}
+    if holdout_after is not None:  # an out-of-sample test: priors of that vintage only
+        sc, dated = at_vintage(sc, holdout_after)
+    hist, data = history_window(sc, max(o.date for o in obs))
     text = to_toml(hist)
     inputs = uncertain_inputs(hist)
     unit = inference.design(points, len(inputs), seed)
@@ -131,9 +135,39 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
             executor.close()
     out = Path(out)
     prior_x, fit, params, weights = _write_tables(out, res, obs, fitted, inputs, unit)
+    summary = _summary(sc, res, fit, obs, fitted, params, weights, holdout_after,
+                       points=points, seed=seed, cutoff=cutoff, discrepancy=discrepancy,
+                       key=key, reuse=reuse, end=data["scenario"]["end"], workers=workers)
+    summary["priors_as_of"] = holdout_after.isoformat() if holdout_after else None
+    summary["vintages"] = {n: d.as_of.isoformat() for n, d in dated.items()}
+    summary["wall_seconds"] = round(time.time() - t0, 1)
+    atomic_write_bytes(out / "summary.json", dumps(summary).encode())
+    _plot_observations(out / "plots" / "observations.png", obs, res, fitted)
+    _plot_parameters(out / "plots" / "parameters.png", inputs, prior_x[res.done],
+                     prior_x[res.accepted], params)
+    return summary
+
+
+def history_window(sc: Scenario, last_observation: dt.date) -> tuple[Scenario, dict]:
+    """The scenario run up to the day after the last observation, from its priors.
+
+    A calibration starts from the priors: a posterior the scenario names is not used.
+    Returns the scenario and its resolved data.
+    """
+    data = tomllib.loads(to_toml(sc))
+    data["scenario"]["end"] = min(last_observation + dt.timedelta(days=1), sc.scenario.end)
+    data["scenario"].pop("posterior", None)
+    return validate_dict(f"{sc.name} (history window)", data), data
+
+
+def _summary(sc: Scenario, res: inference.Result, fit: pd.DataFrame, obs: list[Observation],
+             fitted: list[Observation], params: dict, weights: np.ndarray,
+             holdout_after: dt.date | None, *, points: int, seed: int, cutoff: float,
+             discrepancy: float, key: str, reuse: Path | None, end: dt.date,
+             workers: int) -> dict:
     done, acc = res.done, res.accepted
     held = fit[~fit["fitted"]]
-    summary = {
+    return {
         "scenario": sc.name, "method": "history matching (implausibility cut-off) on a "
         "Latin-hypercube design of the priors, scipy.stats.qmc", "seed": seed,
         "status": "complete" if done.all() else "partial (interrupted)",
@@ -142,7 +176,8 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
         "ess": inference.effective_sample_size(weights),
         "cutoff": cutoff, "cutoff_used": res.cutoff_used, "discrepancy": discrepancy,
         "design_key": key, "reused_design": str(reuse) if reuse is not None else None,
-        "history_end": data["scenario"]["end"].isoformat(),
+        "retention": RETENTION.format(cutoff=cutoff, discrepancy=discrepancy),
+        "history_end": end.isoformat(),
         "observations": [o.name for o in obs], "fitted": [o.name for o in fitted],
         "holdout_after": holdout_after.isoformat() if holdout_after else None,
         "holdout": {"inside": int(held["inside_posterior"].sum()), "total": int(len(held)),
@@ -152,21 +187,13 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
                                          ].to_dict("records")},
         "fit": fit.to_dict("records"),
         "parameters": params,
-        "wall_seconds": round(time.time() - t0, 1), "workers": workers,
+        "workers": workers,
     }
-    atomic_write_bytes(out / "summary.json", dumps(summary).encode())
-    _plot_observations(out / "plots" / "observations.png", obs, res, fitted)
-    _plot_parameters(out / "plots" / "parameters.png", inputs, prior_x[done], prior_x[acc],
-                     params)
-    return summary
 
 
 def _observations(sc: Scenario, path: str | Path | None, holdout_after: dt.date | None
                   ) -> tuple[list[Observation], list[Observation]]:
     """The scenario's observations and those fitted (up to `holdout_after`), else an error."""
-    if sc.scenario.posterior:
-        raise ScenarioError(sc.name, ["scenario.posterior is set: calibration starts from the "
-                                      "priors; use the scenario without a posterior"])
     obs = load_observations(sc, path)
     if not obs:
         raise ScenarioError(sc.name, ["no observations: give --observations FILE or set "

@@ -40,7 +40,9 @@ def run_naive(scenario: Any, seed: int, days: int) -> dict[str, Any]:
     """
     clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
     days = min(days, clock.days)
-    dm = DemandModel.draw(scenario.demand, clock, Streams(seed, 0).rng("demand"))
+    streams = Streams(seed, 0)
+    dm = DemandModel.draw(scenario.demand, clock, streams.rng("demand"),
+                          growth_rng=streams.rng("demand.growth"))
     pop = dm.pop
     # Per-customer daily demand = size * tps_per_weight * growth(day) * weekday factor.
     scale = [float(dm.tps_per_weight * dm.ent_growth[d] * dm.ent_day[d]) for d in range(days)]

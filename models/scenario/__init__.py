@@ -48,11 +48,13 @@ from capsim.models.scenario.params import (
     Count,
     Growth,
     Hour,
+    ListVintage,
     NonNeg,
     Param,
     Positive,
     Share,
     Sourced,
+    Vintage,
 )
 from capsim.models.scenario.schema import MAX_HORIZON_YEARS, Meta, Scenario
 from capsim.models.scenario.supply import Batching, Generation, Pool, Supply
@@ -93,7 +95,9 @@ __all__ = [
     "ScenarioError",
     "Service",
     "Share",
+    "ListVintage",
     "Sourced",
+    "Vintage",
     "Supply",
     "Surges",
     "Tenant",

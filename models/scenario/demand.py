@@ -66,8 +66,21 @@ class GrowthPeriod(Frozen):
     rate: Positive
 
 
+MAX_SHOCKS = 600
+"""Conditioned monthly growth shocks at most (fifty years)."""
+
+
 class Demand(Frozen):
-    """Claude demand on this cloud, from revenue, with a decaying growth rate."""
+    """Claude demand on this cloud, from revenue, with a growth rate that varies.
+
+    The yearly log-growth rate of token demand is a mean curve (decaying from
+    `growth_start` at the scenario's start to `growth_long_run` with a half-life) plus a
+    deviation that follows a stationary AR(1) process month by month: persistence
+    `growth_persistence` per month and standard deviation `growth_volatility` (in ln(x)
+    per year), its standard-normal shocks drawn from the stream "demand.growth".
+    `growth_shocks` fixes the first months' shocks (set by a posterior draw that was
+    conditioned on the record; empty: all drawn).
+    """
 
     growth_multiplier: Annotated[float, Field(
         gt=0, le=10, description="stress knob: scales log growth; (0, 10]")] = 1.0
@@ -83,6 +96,22 @@ class Demand(Frozen):
     growth_by_period: list[GrowthPeriod] = Field(
         default_factory=list, description="token-demand growth from the start, period by "
         "period; the decaying curve (growth_start ...) begins where the last period ends")
+
+    @model_validator(mode="after")
+    def _process(self):
+        if (self.growth_persistence is None) != (self.growth_volatility is None):
+            raise ValueError("give growth_persistence and growth_volatility together, or neither")
+        if self.growth_shocks and self.growth_volatility is None:
+            raise ValueError("growth_shocks need growth_persistence and growth_volatility")
+        return self
+    growth_persistence: Annotated[Param, bounded(0.0, 0.999)] | None = Field(
+        default=None, description="AR(1) coefficient of the log-growth deviation per month")
+    growth_volatility: NonNeg | None = Field(
+        default=None, description="standard deviation of the log-growth deviation, ln(x)/year")
+    growth_shocks: Annotated[list[Annotated[float, Field(ge=-10, le=10)]],
+                             Field(max_length=MAX_SHOCKS)] = Field(
+        default_factory=list, description="the first months' standard-normal growth shocks, "
+        "fixed (a posterior draw conditioned on the record sets them)")
     efficiency_gain_per_year: Positive
     enterprise: Enterprise
     consumer: Consumer

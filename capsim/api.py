@@ -39,8 +39,9 @@ from capsim.simcore.store import StoreError
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "DEFAULT_REPLICATIONS", "DEFAULT_SEED", "Comparison",
            "Run", "Scenario", "ScenarioError", "Started", "StoreError", "UsageError",
-           "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "plot",
-           "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
+           "calibrate", "compare", "global_sensitivity", "grouped_sensitivity", "load",
+           "open_run", "plan", "plot", "report", "resume", "run", "scenarios", "sensitivity",
+           "sweep"]
 
 
 def load(scenario: str | os.PathLike[str] | Scenario | None = None,
@@ -320,6 +321,29 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
         on_start()
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-plan-"))
     return _plan.plan(spec, path, force=force)
+
+
+def grouped_sensitivity(scenario: str | os.PathLike[str] | None = None, *,
+                        overrides: Sequence[str] = (), kpis: Sequence[str] | None = None,
+                        replications: int = 1, seed: int = DEFAULT_SEED, samples: int = 32,
+                        max_points: int = 6000, target: float = 0.05, trajectories: int = 8,
+                        workers: int | None = None, executor: str = "processes",
+                        out: str | os.PathLike[str] | None = None, force: bool = False,
+                        progress: bool | None = None) -> dict[str, Any]:
+    """Grouped, converging Sobol' indices after Morris screening (`capsim sensitivity --groups`).
+
+    N doubles from `samples` until every total order 95% half-width of `kpis` (default the
+    headline shortage KPI) is at most `target`, within `max_points` design points. The same
+    `out` again reuses the replications already run. Returns sensitivity_groups.json.
+    """
+    from capsim.experiments.pipelines import sensitivity_groups as _sg
+
+    spec = _sg.GroupSpec(None if scenario is None else str(scenario), list(overrides),
+                         list(kpis or []), replications, seed, samples, max_points, target,
+                         trajectories, workers=workers or checks.default_workers(),
+                         executor=executor, progress=progress)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
+    return _sg.grouped(spec, path, force=force)
 
 
 def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method: str = "sobol",

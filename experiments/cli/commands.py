@@ -262,6 +262,8 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     from capsim.experiments.pipelines import sensitivity as gsa
     from capsim.simcore.store import is_run_dir
 
+    if a.groups:
+        return _grouped(a)
     kind = None
     if a.target is not None and Path(a.target).is_dir() and is_run_dir(Path(a.target)):
         kind = _dir_kind(Path(a.target))
@@ -300,6 +302,24 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
             print(f"\ncapsim: interrupted; finish with: capsim sensitivity {out}", file=sys.stderr)
             return 130
     print(gsa.report(r))
+    if a.json is not None:
+        atomic_write_bytes(a.json, dumps(r).encode())
+    return 0
+
+
+def _grouped(a: argparse.Namespace) -> int:
+    """`capsim sensitivity --groups`: grouped, converging indices of a scenario."""
+    from capsim.experiments.pipelines import sensitivity_groups as sg
+
+    name = api.load(a.target, a.overrides).name
+    out = a.out or Path("runs") / f"sensitivity-{name}-groups"
+    r = api.grouped_sensitivity(a.target, overrides=a.overrides, kpis=a.kpis,
+                                replications=a.replications, seed=a.seed,
+                                samples=a.samples or 32, max_points=a.max_points,
+                                target=a.half_width, trajectories=a.trajectories,
+                                workers=a.workers, executor=a.executor, out=out,
+                                force=a.force, progress=_progress(a))
+    print(sg.report(r))
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(r).encode())
     return 0

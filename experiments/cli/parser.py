@@ -226,6 +226,17 @@ def _sensitivity(sub) -> None:
                     help="sensitivity directory (default: runs/sensitivity-<scenario>-<time>)")
     _overrides(se, _SET_EVERY_POINT)
     _flags(se, "replace a finished directory (default: refuse)")
+    gr = se.add_argument_group("grouped, converging (--groups)")
+    gr.add_argument("--groups", action="store_true",
+                    help="inputs in named groups: Morris screening, then Sobol' of the groups "
+                         "that matter with N doubling (from --samples, default 32) until every "
+                         "total order half-width <= --half-width or --max-points is reached")
+    gr.add_argument("--half-width", type=float, default=0.05,
+                    help="95%% half-width every total order index must reach (default 0.05)")
+    gr.add_argument("--max-points", type=int_at_least(1, "--max-points"), default=6000,
+                    help="budget of Sobol' design points (default 6000)")
+    gr.add_argument("--trajectories", type=int_at_least(2, "--trajectories"), default=8,
+                    help="Morris trajectories of the screening (default 8)")
 
 
 def _plan(sub) -> None:

@@ -184,7 +184,7 @@ def delta_indices(names: list[str], x: np.ndarray, y: np.ndarray, seed: int,
     if np.ptp(y) == 0:
         z = np.zeros(len(names))
         return {"delta": z, "delta_conf": z}
-    with contextlib.redirect_stdout(io.StringIO()):  # SALib prints notices on its bins
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         r = delta.analyze(problem(names), np.asarray(x, float), y, num_resamples=resamples,
                           seed=seed, print_to_console=False)
     return {"delta": np.asarray(r["delta_raw"], float),

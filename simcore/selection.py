@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats as st
@@ -87,7 +88,7 @@ def kn_select(sample: Sample, k: int, n0: int = 10, delta: float = 1.0, alpha: f
     return Selection(best, alive, n_of, eliminated, len(alive) == 1, h2, data)
 
 
-def paired_to_best(data: np.ndarray, best: int, level: float = 0.95) -> list[dict[str, float]]:
+def paired_to_best(data: np.ndarray, best: int, level: float = 0.95) -> list[dict[str, Any]]:
     """Per system: mean of (system - best) on the replications both ran, with a t interval."""
     out = []
     for j in range(data.shape[1]):
@@ -102,7 +103,7 @@ def paired_to_best(data: np.ndarray, best: int, level: float = 0.95) -> list[dic
     return out
 
 
-def pcs_bonferroni(paired: list[dict[str, float]], best: int) -> float:
+def pcs_bonferroni(paired: list[dict[str, Any]], best: int) -> float:
     """Estimated P(the chosen system has the smallest mean): 1 - sum_j P(diff_j < 0).
 
     diff_j (system j minus the chosen) is taken as normal with its paired standard error.

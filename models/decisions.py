@@ -190,6 +190,32 @@ def evaluate_yearly(key: Any, scenario: Scenario, seed: int, replication: int,
     return key, replication, {**kpis, **out, **{f"{head}__{y}": v for y, v in years.items()}}
 
 
+def observe(dates: np.ndarray, series: np.ndarray, date: dt.date, operator: str) -> float:
+    """A daily series on a date ("at") or its mean over the 90 days ending there."""
+    d = np.asarray(dates).astype("datetime64[D]")
+    day = np.datetime64(date, "D")
+    if operator == "mean_90d":
+        inside = (d > day - np.timedelta64(90, "D")) & (d <= day)
+        return float(np.mean(np.asarray(series, float)[inside])) if inside.any() else np.nan
+    i = int(np.searchsorted(d, day, side="right")) - 1
+    return float(np.asarray(series, float)[i]) if 0 <= i < len(d) else np.nan
+
+
+def evaluate_observed(key: Any, scenario: Scenario, seed: int, replication: int,
+                      window: Window, probes: tuple[tuple[str, str, str, str], ...]
+                      ) -> tuple[Any, int, dict[str, float]]:
+    """`evaluate`, plus observations `obs__<name>` of probes (name, series, date, operator)."""
+    r = run_replication(CapacityModel, scenario, seed, replication)
+    clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
+    kpis = {k: float(v) for k, v in r.kpis.items()}
+    dates = clock.dates()
+    out = outcomes(kpis, dates, r.timeseries["demand_tps"], r.timeseries["unserved_tps"],
+                   window)
+    obs = {f"obs__{name}": observe(dates, r.timeseries[series], dt.date.fromisoformat(day), op)
+           for name, series, day, op in probes}
+    return key, replication, {**kpis, **out, **obs}
+
+
 def run_outcomes(kpis: Any, series: Any, window: Window) -> Any:
     """Per replication of a run directory, the planning outcomes (a DataFrame).
 

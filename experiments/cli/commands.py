@@ -368,7 +368,8 @@ def cmd_plan(a: argparse.Namespace) -> int:
                      overrides=a.overrides, force=a.force, progress=_progress(a),
                      on_start=on_start, reps=a.reps, max_reps=a.max_reps,
                      check_reps=a.check_reps, executor=a.executor, threshold=a.threshold,
-                     window=a.window, robust=a.robust, states=a.states)
+                     window=a.window, robust=a.robust, states=a.states, risk=a.risk,
+                     max_risk=a.max_risk, certify_max=a.certify_max)
     except KeyboardInterrupt:
         if not begun:
             raise
@@ -378,8 +379,22 @@ def cmd_plan(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_value_of_information(a: argparse.Namespace) -> int:
+    """The ranked value of the scenario's candidate next observations, and its figure."""
+    from capsim.experiments.pipelines.voi_outputs import report as voi_report
+
+    name = api.load(a.scenario, a.overrides).name
+    r = api.value_of_information(a.scenario, overrides=a.overrides, states=a.states,
+                                 plans=a.plans, plan_dir=a.plan_dir, seed=a.seed,
+                                 workers=a.workers, executor=a.executor,
+                                 out=a.out or Path("runs") / f"voi-{name}", force=a.force)
+    print(voi_report(r))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
             "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
-            "plot": cmd_plot, "calibrate": cmd_calibrate}
+            "plot": cmd_plot, "calibrate": cmd_calibrate,
+            "value-of-information": cmd_value_of_information}
 """Sub-command name -> function of the parsed arguments returning the exit code."""

@@ -33,8 +33,9 @@ if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py"
 # The API (and pandas, pyarrow, matplotlib behind it) loads on first use, so that a
 # process that only runs the model (a pool worker) stays small.
 _API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "Sweep", "UsageError",
-        "backtest", "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan",
-        "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep")
+        "backtest", "calibrate", "compare", "global_sensitivity", "grouped_sensitivity", "load",
+        "open_run", "plan", "plot", "report", "resume", "run", "scenarios", "sensitivity",
+        "sweep", "value_of_information")
 
 
 def __getattr__(name: str):
@@ -55,6 +56,6 @@ except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
 __all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "Sweep", "UsageError",
-           "__version__", "backtest", "calibrate", "compare", "global_sensitivity", "load",
-           "open_run", "plan", "plot", "report", "resume", "run", "scenarios", "sensitivity",
-           "sweep"]
+           "__version__", "backtest", "calibrate", "compare", "global_sensitivity",
+           "grouped_sensitivity", "load", "open_run", "plan", "plot", "report", "resume", "run",
+           "scenarios", "sensitivity", "sweep", "value_of_information"]

@@ -42,8 +42,9 @@ from capsim.simcore.store import StoreError
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "DEFAULT_REPLICATIONS", "DEFAULT_SEED", "Comparison",
            "Run", "Scenario", "ScenarioError", "Started", "StoreError", "Sweep", "UsageError",
-           "backtest", "calibrate", "compare", "global_sensitivity", "load", "open_run",
-           "plan", "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
+           "backtest", "calibrate", "compare", "global_sensitivity", "grouped_sensitivity",
+           "load", "open_run", "plan", "plot", "report", "resume", "run", "scenarios",
+           "sensitivity", "sweep", "value_of_information"]
 
 
 def load(scenario: str | os.PathLike[str] | Scenario | None = None,
@@ -477,6 +478,51 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
         on_start()
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-plan-"))
     return _plan.plan(spec, path, force=force)
+
+
+def grouped_sensitivity(scenario: str | os.PathLike[str] | None = None, *,
+                        overrides: Sequence[str] = (), kpis: Sequence[str] | None = None,
+                        replications: int = 1, seed: int = DEFAULT_SEED, samples: int = 32,
+                        max_points: int = 6000, target: float = 0.05, trajectories: int = 8,
+                        workers: int | None = None, executor: str = "processes",
+                        out: str | os.PathLike[str] | None = None, force: bool = False,
+                        progress: bool | None = None) -> dict[str, Any]:
+    """Grouped, converging Sobol' indices after Morris screening (`capsim sensitivity --groups`).
+
+    N doubles from `samples` until every total order 95% half-width of `kpis` (default the
+    headline shortage KPI) is at most `target`, within `max_points` design points. The same
+    `out` again reuses the replications already run. Returns sensitivity_groups.json.
+    """
+    from capsim.experiments.pipelines import sensitivity_groups as _sg
+
+    spec = _sg.GroupSpec(None if scenario is None else str(scenario), list(overrides),
+                         list(kpis or []), replications, seed, samples, max_points, target,
+                         trajectories, workers=workers or checks.default_workers(),
+                         executor=executor, progress=progress)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
+    return _sg.grouped(spec, path, force=force)
+
+
+def value_of_information(scenario: str | os.PathLike[str] | None = None, *,
+                         overrides: Sequence[str] = (), states: int = 48, plans: int = 5,
+                         plan_dir: str | os.PathLike[str] | None = None,
+                         seed: int = DEFAULT_SEED, workers: int | None = None,
+                         executor: str = "processes",
+                         out: str | os.PathLike[str] | None = None, force: bool = False
+                         ) -> dict[str, Any]:
+    """EVPI and the EVSI of each candidate observation (`capsim value-of-information`).
+
+    Every plan (those of `plan_dir`, a finished `capsim plan` directory, or the own policy
+    and `plans - 1` lever settings) runs `states` replications on the same seeds. Returns
+    value_of_information.json; `out` holds it and plots/value_of_information.png.
+    """
+    from capsim.experiments.pipelines import voi as _voi
+
+    spec = _voi.VoiSpec(None if scenario is None else str(scenario), list(overrides), states,
+                        plans, None if plan_dir is None else str(plan_dir), seed,
+                        workers=workers or checks.default_workers(), executor=executor)
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-voi-"))
+    return _voi.value_of_information(spec, path, force=force)
 
 
 def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method: str = "sobol",

@@ -25,10 +25,39 @@ from typing import Any
 
 import numpy as np
 from capsim.models.capacity import CapacityModel
+from capsim.models.kpis import KPIS, SERIES
 from capsim.models.outcomes import window_days
 from capsim.models.scenario import Lever, Param, Scenario, ScenarioError
 from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import run_replication
+
+# ------------------------------------------------------------------------------ headline
+HEADLINE_CANDIDATES = (("unmet_demand_share", "unmet_tps"), ("unserved_fraction", "unserved_tps"))
+"""(headline shortage KPI, the daily series of its numerator), the first registered wins."""
+
+
+def headline_kpi() -> str:
+    """The headline shortage KPI: unmet demand when the registry has it, else unserved."""
+    return next(k for k, _ in HEADLINE_CANDIDATES if k in KPIS)
+
+
+def headline_series() -> str:
+    """The daily series whose share of demand the headline KPI is (per calendar year)."""
+    k = headline_kpi()
+    s = dict(HEADLINE_CANDIDATES)[k]
+    return s if s in SERIES else "unserved_tps"
+
+
+def yearly_shares(dates: np.ndarray, demand: np.ndarray, part: np.ndarray
+                  ) -> dict[int, float]:
+    """Per calendar year, the share of its demand that `part` is (days summed)."""
+    years = np.asarray(dates).astype("datetime64[Y]").astype(int) + 1970
+    out = {}
+    for y in np.unique(years):
+        m = years == y
+        dem = float(np.sum(np.asarray(demand, float)[m]))
+        out[int(y)] = float(np.sum(np.asarray(part, float)[m])) / dem if dem > 0 else 0.0
+    return out
 
 
 # -------------------------------------------------------------------------------- levers
@@ -153,6 +182,45 @@ def evaluate(key: Any, scenario: Scenario, seed: int, replication: int,
     out = outcomes(kpis, clock.dates(), r.timeseries["demand_potential_tps"],
                    r.timeseries["unmet_tps"], window)
     return key, replication, {**kpis, **out}
+
+
+def evaluate_yearly(key: Any, scenario: Scenario, seed: int, replication: int,
+                    window: Window) -> tuple[Any, int, dict[str, float]]:
+    """`evaluate`, plus the headline share per calendar year (`<headline>__<year>`)."""
+    r = run_replication(CapacityModel, scenario, seed, replication)
+    clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
+    kpis = {k: float(v) for k, v in r.kpis.items()}
+    dates, demand = clock.dates(), r.timeseries["demand_tps"]
+    out = outcomes(kpis, dates, demand, r.timeseries["unserved_tps"], window)
+    head = headline_kpi()
+    years = yearly_shares(dates, demand, r.timeseries[headline_series()])
+    return key, replication, {**kpis, **out, **{f"{head}__{y}": v for y, v in years.items()}}
+
+
+def observe(dates: np.ndarray, series: np.ndarray, date: dt.date, operator: str) -> float:
+    """A daily series on a date ("at") or its mean over the 90 days ending there."""
+    d = np.asarray(dates).astype("datetime64[D]")
+    day = np.datetime64(date, "D")
+    if operator == "mean_90d":
+        inside = (d > day - np.timedelta64(90, "D")) & (d <= day)
+        return float(np.mean(np.asarray(series, float)[inside])) if inside.any() else np.nan
+    i = int(np.searchsorted(d, day, side="right")) - 1
+    return float(np.asarray(series, float)[i]) if 0 <= i < len(d) else np.nan
+
+
+def evaluate_observed(key: Any, scenario: Scenario, seed: int, replication: int,
+                      window: Window, probes: tuple[tuple[str, str, str, str], ...]
+                      ) -> tuple[Any, int, dict[str, float]]:
+    """`evaluate`, plus observations `obs__<name>` of probes (name, series, date, operator)."""
+    r = run_replication(CapacityModel, scenario, seed, replication)
+    clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
+    kpis = {k: float(v) for k, v in r.kpis.items()}
+    dates = clock.dates()
+    out = outcomes(kpis, dates, r.timeseries["demand_tps"], r.timeseries["unserved_tps"],
+                   window)
+    obs = {f"obs__{name}": observe(dates, r.timeseries[series], dt.date.fromisoformat(day), op)
+           for name, series, day, op in probes}
+    return key, replication, {**kpis, **out, **obs}
 
 
 def run_outcomes(kpis: Any, series: Any, window: Window) -> Any:

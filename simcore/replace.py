@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -30,8 +31,11 @@ TOP = {"manifest.json", "scenario.toml", "timeseries.parquet", "kpis.parquet", "
        # sensitivity designs and plans (experiments/pipelines/sensitivity.py and plan.py)
        "design.parquet", "results.parquet", "sensitivity.json", "study.db",
        "candidates.parquet", "plan.toml", "plan.json", "schedule.csv", "robustness.parquet",
-       "robustness.json"}
+       "robustness.json", "sensitivity_groups.json", "selection.json",
+       "value_of_information.json"}
 """Top-level files capsim writes in a run directory."""
+ROW_LOG = re.compile(r"^(results|evals|rows)-\d{6}\.parquet$")
+"""Rows of designs and plans in parts/ (`simcore.resultlog.ResultLog`)."""
 DIRS = {"plots", "parts"}
 NESTED = {"check"}
 """Folders of whole run directories (a plan's fresh-seed checks), checked the same way."""
@@ -76,7 +80,7 @@ def foreign_entries(path: Path) -> list[str]:
                     bad.append(rel)
                 elif TEMP.match(f.name):
                     continue
-                elif name == "parts" and not PART.match(f.name):
+                elif name == "parts" and not (PART.match(f.name) or ROW_LOG.match(f.name)):
                     bad.append(rel)
                 elif name == "plots" and not (f.name in listed if listed is not None
                                               else f.suffix == ".png"):

@@ -333,6 +333,8 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
     from capsim.experiments.pipelines import sensitivity as gsa
     from capsim.simcore.store import is_run_dir
 
+    if a.groups:
+        return _grouped(a)
     kind = None
     if a.target is not None and Path(a.target).is_dir() and is_run_dir(Path(a.target)):
         kind = _dir_kind(Path(a.target))
@@ -371,6 +373,24 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
             print(f"\ncapsim: interrupted; finish with: capsim sensitivity {out}", file=sys.stderr)
             return 130
     print(gsa.report(r))
+    if a.json is not None:
+        atomic_write_bytes(a.json, dumps(r).encode())
+    return 0
+
+
+def _grouped(a: argparse.Namespace) -> int:
+    """`capsim sensitivity --groups`: grouped, converging indices of a scenario."""
+    from capsim.experiments.pipelines import sensitivity_groups as sg
+
+    name = api.load(a.target, a.overrides).name
+    out = a.out or Path("runs") / f"sensitivity-{name}-groups"
+    r = api.grouped_sensitivity(a.target, overrides=a.overrides, kpis=a.kpis,
+                                replications=a.replications, seed=a.seed,
+                                samples=a.samples or 32, max_points=a.max_points,
+                                target=a.half_width, trajectories=a.trajectories,
+                                workers=a.workers, executor=a.executor, out=out,
+                                force=a.force, progress=_progress(a))
+    print(sg.report(r))
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(r).encode())
     return 0
@@ -419,7 +439,8 @@ def cmd_plan(a: argparse.Namespace) -> int:
                      overrides=a.overrides, force=a.force, progress=_progress(a),
                      on_start=on_start, reps=a.reps, max_reps=a.max_reps,
                      check_reps=a.check_reps, executor=a.executor, threshold=a.threshold,
-                     window=a.window, robust=a.robust, states=a.states)
+                     window=a.window, robust=a.robust, states=a.states, risk=a.risk,
+                     max_risk=a.max_risk, certify_max=a.certify_max)
     except KeyboardInterrupt:
         if not begun:
             raise
@@ -429,9 +450,22 @@ def cmd_plan(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_value_of_information(a: argparse.Namespace) -> int:
+    """The ranked value of the scenario's candidate next observations, and its figure."""
+    from capsim.experiments.pipelines.voi_outputs import report as voi_report
+
+    name = api.load(a.scenario, a.overrides).name
+    r = api.value_of_information(a.scenario, overrides=a.overrides, states=a.states,
+                                 plans=a.plans, plan_dir=a.plan_dir, seed=a.seed,
+                                 workers=a.workers, executor=a.executor,
+                                 out=a.out or Path("runs") / f"voi-{name}", force=a.force)
+    print(voi_report(r))
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
             "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
             "plot": cmd_plot, "calibrate": cmd_calibrate, "keys": cmd_keys, "kpis": cmd_kpis,
-            "backtest": cmd_backtest}
+            "backtest": cmd_backtest, "value-of-information": cmd_value_of_information}
 """Sub-command name -> function of the parsed arguments returning the exit code."""

@@ -264,6 +264,38 @@ def _sensitivity(sub) -> None:
                     help="sensitivity directory (default: runs/sensitivity-<scenario>-<time>)")
     _overrides(se, _SET_EVERY_POINT)
     _flags(se, "replace a finished directory (default: refuse)")
+    gr = se.add_argument_group("grouped, converging (--groups)")
+    gr.add_argument("--groups", action="store_true",
+                    help="inputs in named groups: Morris screening, then Sobol' of the groups "
+                         "that matter with N doubling (from --samples, default 32) until every "
+                         "total order half-width <= --half-width or --max-points is reached")
+    gr.add_argument("--half-width", type=float, default=0.05,
+                    help="95%% half-width every total order index must reach (default 0.05)")
+    gr.add_argument("--max-points", type=int_at_least(1, "--max-points"), default=6000,
+                    help="budget of Sobol' design points (default 6000)")
+    gr.add_argument("--trajectories", type=int_at_least(2, "--trajectories"), default=8,
+                    help="Morris trajectories of the screening (default 8)")
+
+
+def _value_of_information(sub) -> None:
+    vp = sub.add_parser("value-of-information", help="what each candidate next observation "
+                        "(the scenario's [value_of_information]) is worth to the plan")
+    _scenario(vp, "TOML file or embedded scenario name (default: the default scenario)")
+    vp.add_argument("--states", type=int_at_least(8, "--states"), default=48,
+                    help="states of the world: replications every plan runs (default 48)")
+    vp.add_argument("--plans", type=int_at_least(2, "--plans"), default=5,
+                    help="plans without --plan: the own policy and a lever hypercube (default 5)")
+    vp.add_argument("--plan", dest="plan_dir", default=None, metavar="DIR",
+                    help="a finished `capsim plan` directory: its frontier and chosen plan")
+    _seed(vp, f"seed of the states, the plans and the measurement errors (default "
+              f"{DEFAULT_SEED})")
+    _workers(vp)
+    _executor(vp, "where replications run (default: processes)")
+    vp.add_argument("--out", "-o", type=Path, default=None,
+                    help="directory (default: runs/voi-<scenario>); the same command again "
+                         "reuses its replications")
+    _overrides(vp, _SET_ONE)
+    _flags(vp, "replace a finished directory")
 
 
 def _plan(sub) -> None:
@@ -288,6 +320,15 @@ def _plan(sub) -> None:
     pn.add_argument("--window", default=None, metavar="FROM:TO",
                     help="evaluation window, YYYY-MM-DD:YYYY-MM-DD (default: the scenario's "
                          "evaluation window)")
+    pn.add_argument("--risk", choices=("headline", "short_month"), default="headline",
+                    help="the constraint: the expected headline shortage KPI <= the scenario's "
+                         "[plan] max_unmet_share (default), or P(short month) <= "
+                         "--max-shortfall")
+    pn.add_argument("--max-risk", type=float, default=None,
+                    help="override the scenario's [plan] max_unmet_share")
+    pn.add_argument("--certify-max", type=int_at_least(2, "--certify-max"), default=60,
+                    help="fresh-seed replications per candidate at most in the ranking and "
+                         "selection of the best few (default 60)")
     pn.add_argument("--robust", type=int_at_least(0, "--robust"), default=3,
                     help="best plans to test across the uncertain inputs (0: skip)")
     pn.add_argument("--states", type=int_at_least(4, "--states"), default=48,
@@ -339,5 +380,6 @@ def build_parser() -> argparse.ArgumentParser:
     _sweep(sub)
     _sensitivity(sub)
     _plan(sub)
+    _value_of_information(sub)
     _outputs(sub)
     return p

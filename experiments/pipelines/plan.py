@@ -38,18 +38,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.experiments.pipelines.plan_checks import fresh_check, robustness
 from capsim.experiments.pipelines.plan_outputs import pareto_plot, schedule
+from capsim.experiments.pipelines.plan_select import certify, frontier
+from capsim.experiments.pipelines.plan_select import estimate as _estimate
 from capsim.experiments.pipelines.plan_spec import OBJECTIVES, PlanSpec
 from capsim.models.decisions import (
     Window,
     evaluate,
     lever_value,
     plan_overrides,
-    run_outcomes,
 )
-from capsim.models.inputs import Builder, uncertain_inputs
+from capsim.models.inputs import Builder
 from capsim.models.scenario import Scenario, ScenarioError, to_toml
-from capsim.simcore import sensitivity, stats
 from capsim.simcore.executors import make_executor
 from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes, atomic_write_table
@@ -122,16 +123,6 @@ class Evaluator:
             have = self.rows[keys[candidate]]
             out[candidate] = have.loc[have.index < n]
         return out
-
-
-def _estimate(rows: pd.DataFrame, cost_col: str) -> dict[str, float]:
-    p, lo, hi = stats.proportion_ci(int(rows["short"].sum()), len(rows))
-    c = rows[cost_col].to_numpy(float)
-    return {"n": len(rows), "p_short": p, "p_lo": lo, "p_hi": hi, "cost": float(c.mean()),
-            "cost_sd": float(c.std(ddof=1)) if len(c) > 1 else 0.0,
-            "unserved_fraction": float(rows["unserved_fraction"].mean()),
-            "unmet_demand_share": float(rows["unmet_demand_share"].mean()),
-            "spend_usd": float(rows["spend_usd"].mean())}
 
 
 # ------------------------------------------------------------------------------ search
@@ -221,14 +212,14 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
             study.tell(trial, state=TrialState.FAIL)
             continue
         n = spec.reps
-        est = _estimate(ev.run(cand, overrides, n), cost_col)
+        est = _estimate(ev.run(cand, overrides, n), cost_col, spec.risk_col)
         # Sequential: more replications while the constraint is undecided and the plan
         # could still be the cheapest feasible one.
-        while (n < spec.max_reps and est["p_lo"] <= spec.max_shortfall <= est["p_hi"]
+        while (n < spec.max_reps and est["risk_lo"] <= spec.limit <= est["risk_hi"]
                and est["cost"] <= best_feasible * 1.05):
             n = min(spec.max_reps, 2 * n)
-            est = _estimate(ev.run(cand, overrides, n), cost_col)
-        cons = est["p_short"] - spec.max_shortfall
+            est = _estimate(ev.run(cand, overrides, n), cost_col, spec.risk_col)
+        cons = est["risk"] - spec.limit
         for k, v in est.items():
             trial.set_user_attr(k, v)
         trial.set_user_attr("constraint", cons)
@@ -242,93 +233,11 @@ def search(spec: PlanSpec, store: RunStore, ev: Evaluator, base: Scenario) -> pd
         if t.state != TrialState.COMPLETE:
             continue
         rows.append({"candidate": t.user_attrs["label"], **t.params,
-                     **{k: t.user_attrs[k] for k in ("n", "p_short", "p_lo", "p_hi", "cost",
+                     **{k: t.user_attrs[k] for k in ("n", "p_short", "p_lo", "p_hi", "risk",
+                                                      "risk_lo", "risk_hi", "cost",
                                                       "cost_sd", "unserved_fraction",
                                                       "spend_usd", "constraint")}})
     return pd.DataFrame(rows)
-
-
-# ------------------------------------------------------------------------------ outputs
-def _check_run(scenario: Scenario, spec: PlanSpec, out: Path) -> Path:
-    """A fresh-seed run directory of `scenario` (kept when already complete)."""
-    from capsim.experiments.pipelines import launch
-    from capsim.experiments.pipelines.rundir import Run
-
-    if out.exists() and Run(out).status == "complete":
-        m = Run(out).manifest
-        if m["seed"] == spec.seed + 1 and m["replications_done"] == spec.check_reps:
-            return out
-    launch.run(scenario, replications=spec.check_reps, seed=spec.seed + 1,
-               workers=spec.workers, executor=spec.executor, out=out, force=True,
-               progress=spec.progress)
-    return out
-
-
-def _paired(a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
-    """B - a per replication (common random numbers): mean and 95% interval."""
-    d = stats.paired_difference(np.asarray(a, float), np.asarray(b, float))
-    return {"diff_mean": d["diff_mean"], "diff_ci95": d["diff_ci95"]}
-
-
-# ----------------------------------------------------------------------------- robustness
-def robustness(spec: PlanSpec, ev: Evaluator, base: Scenario, plans: dict[str, list[str]],
-               store: RunStore) -> dict[str, Any]:
-    """The best plans across a sample of the uncertain inputs: regret and where they fail.
-
-    `states` states of the world pin every uncertain input that no lever sets
-    (`capsim.models.inputs`, list entries included) at a quantile (a Latin hypercube over
-    the quantiles); every plan runs one replication per
-    state, the same seed for all (common random numbers). Regret: a plan's cost in a
-    state minus the cheapest cost among the plans in that state. Failure: some month of
-    the window short. PRIM finds the box of inputs where the best plan fails.
-    """
-    from scipy.stats import qmc
-
-    inputs = uncertain_inputs(base, exclude_levers=True)
-    u = qmc.LatinHypercube(d=len(inputs), rng=np.random.default_rng(spec.seed + 2)).random(
-        spec.states)
-    cost_col = OBJECTIVES[spec.objective][0]
-    jobs = [(f"robust:{name}:s{s:03d}", ovr, 1, spec.seed + 2,
-             {inp.name: inp.value(u[s, j]) for j, inp in enumerate(inputs)})
-            for name, ovr in plans.items() for s in range(spec.states)]
-    res = ev.run_many(jobs)
-    rows = []
-    for name in plans:
-        for s in range(spec.states):
-            r = res[f"robust:{name}:s{s:03d}"]
-            rows.append({"plan": name, "state": s, "cost": float(r[cost_col].iloc[0]),
-                         "short": float(r["short"].iloc[0]),
-                         "unserved_fraction": float(r["unserved_fraction"].iloc[0])})
-    df = pd.DataFrame(rows)
-    best_cost = df.groupby("state")["cost"].min()
-    df["regret"] = df["cost"] - df["state"].map(best_cost)
-    qs = pd.DataFrame(u[df["state"].to_numpy()], columns=[f"u__{i.name}" for i in inputs])
-    df = pd.concat([df, qs], axis=1)
-    atomic_write_table(store.path / "robustness.parquet",
-                       pa.Table.from_pandas(df, preserve_index=False))
-    table = []
-    for name, g in df.groupby("plan", sort=False):
-        table.append({"plan": name, "mean_cost": float(g["cost"].mean()),
-                      "mean_regret": float(g["regret"].mean()),
-                      "p90_regret": float(np.quantile(g["regret"], 0.9)),
-                      "max_regret": float(g["regret"].max()),
-                      "failure_rate": float(g["short"].mean())})
-    first = next(iter(plans))
-    g = df[df["plan"] == first].sort_values("state")
-    x = g[[f"u__{inp.name}" for inp in inputs]].to_numpy()
-    box, _ = sensitivity.prim(x, g["short"].to_numpy(bool), alpha=0.1, min_mass=0.1,
-                              max_dims=3)
-    found = None
-    if box is not None:
-        found = {"density": box.density, "coverage": box.coverage, "mass": box.mass,
-                 "base_rate": box.base_rate, "limits": [
-                     {"param": inputs[j].name, "quantile_low": lo, "quantile_high": hi,
-                      "value_low": inputs[j].value(lo), "value_high": inputs[j].value(hi)}
-                     for j, (lo, hi) in box.limits.items()]}
-    out = {"states": spec.states, "objective": spec.objective, "plans": table,
-           "failures_of": first, "prim_box": found}
-    store.write_json("robustness.json", out)
-    return out
 
 
 # ---------------------------------------------------------------------------------- plan
@@ -352,18 +261,20 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     ev = Evaluator(store, builder, spec, window)
     try:
         cands = search(spec, store, ev, base)
-        own = _estimate(ev.run("own", [], spec.max_reps), cost_col)
+        own = _estimate(ev.run("own", [], spec.max_reps), cost_col, spec.risk_col)
         cands, top = _best_few(spec, ev, cands, base, cost_col)
+        selection = certify(spec, ev, base, cands, top)
         atomic_write_table(store.path / "candidates.parquet",
                            pa.Table.from_pandas(cands, preserve_index=False))
         topc = cands[cands["candidate"].isin(top)]
-        feasible = topc[topc["p_short"] <= spec.max_shortfall].sort_values("cost")
-        chosen = (feasible if len(feasible) else topc.sort_values(["p_short", "cost"])).iloc[0]
+        feasible = topc[topc["risk"] <= spec.limit].sort_values("cost")
+        chosen = cands.set_index("candidate").loc[selection["chosen"]].copy()
+        chosen["candidate"] = selection["chosen"]
         best_params = {k: (chosen[k].item() if hasattr(chosen[k], "item") else chosen[k])
                        for k in base.levers}
         best_ovr = plan_overrides(base, best_params)
         best_sc = builder.build(best_ovr)
-        fresh = _fresh_check(spec, store, str(chosen["candidate"]), best_sc, base, window)
+        fresh = fresh_check(spec, store, str(chosen["candidate"]), best_sc, base, window)
         rob = None
         if spec.robust > 0:
             plans = {chosen["candidate"]: best_ovr}
@@ -376,7 +287,7 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     finally:
         ev.close()
     header = (f"# capsim plan: the best plan found for {base.name} ({spec.objective}, "
-              f"P(short month in {window.start}..{window.end}) <= {spec.max_shortfall:g}).\n"
+              f"{spec.risk_label} in {window.start}..{window.end} <= {spec.limit:g}).\n"
               "# Levers set: " + ", ".join(f"{k} = {v!r}" for k, v in best_params.items()) +
               f"\n# Fresh-seed check: capsim run plan.toml --seed {spec.seed + 1} "
               f"-n {spec.check_reps} reproduces check/plan.\n")
@@ -389,11 +300,14 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
     result = {
         "scenario": base.name, "objective": spec.objective, "objective_meaning": cost_label,
         "max_shortfall": spec.max_shortfall, "threshold": window.threshold,
+        "risk": spec.risk_col, "risk_label": spec.risk_label, "limit": spec.limit,
         "window": [str(window.start), str(window.end)], "candidates": int(len(cands)),
-        "feasible_on_search_seeds": int((cands["p_short"] <= spec.max_shortfall).sum()),
+        "feasible_on_search_seeds": int((cands["risk"] <= spec.limit).sum()),
         "chosen": str(chosen["candidate"]), "levers": best_params,
         "feasible_found": bool(len(feasible)),
-        "search": {k: float(chosen[k]) for k in ("n", "p_short", "p_lo", "p_hi", "cost")},
+        "search": {k: float(chosen[k]) for k in ("n", "p_short", "p_lo", "p_hi", "risk",
+                                                  "risk_lo", "risk_hi", "cost")},
+        "frontier": frontier(cands, spec), "selection": selection,
         **fresh, "robustness": rob,
     }
     store.write_json("plan.json", result)
@@ -423,6 +337,7 @@ def _levers_checked(spec: PlanSpec) -> tuple[Builder, Scenario, Window]:
     if not base.levers:
         raise ScenarioError(builder.label, ["levers: the scenario declares no [levers.<name>] "
                                             "tables, so there is nothing to plan"])
+    spec.resolve(base)
     window = Window.default(base, spec.threshold)
     if spec.window:
         window = Window.parse(spec.window, window.threshold)
@@ -441,49 +356,16 @@ def _best_few(spec: PlanSpec, ev: Evaluator, cands: pd.DataFrame, base: Scenario
               cost_col: str) -> tuple[pd.DataFrame, list]:
     """The best few candidates, every one on max_reps search seeds so they compare paired."""
     feas = cands[cands["constraint"] <= 0].sort_values("cost")
-    pool = feas if len(feas) else cands.sort_values(["p_short", "cost"])
+    pool = feas if len(feas) else cands.sort_values(["risk", "cost"])
     top = list(pool["candidate"].head(max(spec.robust, 3)))
     for c in top:
         row = cands.set_index("candidate").loc[c]
         params = {k: row[k] for k in base.levers}
-        est = _estimate(ev.run(c, plan_overrides(base, params), spec.max_reps), cost_col)
+        est = _estimate(ev.run(c, plan_overrides(base, params), spec.max_reps), cost_col,
+                        spec.risk_col)
         for k, v in est.items():
             cands.loc[cands["candidate"] == c, k] = v
-        cands.loc[cands["candidate"] == c, "constraint"] = est["p_short"] - spec.max_shortfall
+        cands.loc[cands["candidate"] == c, "constraint"] = est["risk"] - spec.limit
     return cands.sort_values("candidate").reset_index(drop=True), top
 
 
-def _fresh_check(spec: PlanSpec, store: RunStore, chosen: str, best_sc: Scenario,
-                 base: Scenario, window: Window) -> dict[str, Any]:
-    """The plan and the scenario's own policy as run directories on fresh seeds, compared.
-
-    Returns plan.json's "fresh", "paired_plan_minus_own", "verdict" and "keep_own_policy",
-    and "plan_dir" (the plan's check run).
-    """
-    from capsim.experiments.pipelines.rundir import Run
-
-    cost_col = OBJECTIVES[spec.objective][0]
-    check = store.path / "check"
-    check.mkdir(exist_ok=True)
-    print(f"capsim plan: checking {chosen} and the scenario's own policy on "
-          f"fresh seeds (seed {spec.seed + 1}, {spec.check_reps} replications)",
-          file=sys.stderr)
-    runs = {"plan": _check_run(best_sc, spec, check / "plan"),
-            "own": _check_run(base, spec, check / "own")}
-    fresh = {}
-    for k, d in runs.items():
-        r = Run(d)
-        fresh[k] = run_outcomes(r.kpis, r.series("demand_potential_tps", "unmet_tps"), window)
-    pf, of = (_estimate(fresh[k], cost_col) for k in ("plan", "own"))
-    paired = {col: _paired(fresh["own"][col].to_numpy(), fresh["plan"][col].to_numpy())
-              for col in ("short", cost_col, "spend_usd", "unmet_demand_share",
-                          "unserved_fraction")}
-    own_meets = of["p_short"] <= spec.max_shortfall
-    keep_own = own_meets and paired[cost_col]["diff_mean"] > 0
-    verdict = ("meets" if pf["p_hi"] <= spec.max_shortfall else
-               "meets in estimate (the interval reaches above the target)"
-               if pf["p_short"] <= spec.max_shortfall else "does not meet")
-    return {"fresh": {"seed": spec.seed + 1, "replications": spec.check_reps, "plan": pf,
-                      "own": of},
-            "paired_plan_minus_own": paired, "verdict": verdict,
-            "keep_own_policy": bool(keep_own), "plan_dir": runs["plan"]}

@@ -34,7 +34,7 @@ def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec
     label, scale = (("$B", 1e9) if OBJECTIVES[spec.objective][0].endswith("_usd")
                     else ("MW-months", 1.0))
     fig, ax = plt.subplots(figsize=(8.5, 5.5), dpi=110)
-    r, c = cands["p_short"].to_numpy(), cands["cost"].to_numpy() / scale
+    r, c = cands["risk"].to_numpy(), cands["cost"].to_numpy() / scale
     front = pareto_mask(r, c)
     n = cands["n"].to_numpy(float)
     many = n >= n.max()
@@ -45,15 +45,15 @@ def pareto_plot(cands: pd.DataFrame, own: dict, best: str | None, spec: PlanSpec
     order = np.argsort(r[front])
     ax.plot(r[front][order], c[front][order], "-o", color=plots.PALETTE[0], ms=5,
             label="Pareto front (no candidate is cheaper and safer)")
-    ax.axvline(spec.max_shortfall, color=plots.PALETTE[1], ls="--",
-               label=f"target P(short month) <= {spec.max_shortfall:g}")
-    ax.plot([own["p_short"]], [own["cost"] / scale], "s", color=plots.PALETTE[3], ms=9,
+    ax.axvline(spec.limit, color=plots.PALETTE[1], ls="--",
+               label=f"target {spec.risk_label} <= {spec.limit:g}")
+    ax.plot([own["risk"]], [own["cost"] / scale], "s", color=plots.PALETTE[3], ms=9,
             label="the scenario's own policy")
     if best is not None and best in set(cands["candidate"]):
         b = cands.set_index("candidate").loc[best]
-        ax.plot([b["p_short"]], [b["cost"] / scale], "*", color=plots.PALETTE[1], ms=16,
+        ax.plot([b["risk"]], [b["cost"] / scale], "*", color=plots.PALETTE[1], ms=16,
                 label="chosen plan")
-    ax.set_xlabel("P(some month of the window is short), search seeds (estimates from few "
+    ax.set_xlabel(f"{spec.risk_label} over the window, search seeds (estimates from few "
                   "replications scatter)")
     ax.set_ylabel(f"{OBJECTIVES[spec.objective][1].split(',')[0]} ({label})")
     ax.set_title(f"Plans: cost against shortfall risk ({spec.objective})", loc="left")
@@ -142,8 +142,7 @@ def report(r: dict[str, Any], out: Path) -> str:
 
     f, p, o = r["fresh"], r["fresh"]["plan"], r["fresh"]["own"]
     lines = [f"Plan for {r['scenario']}: minimise {r['objective_meaning']} subject to "
-             f"P(a month of {r['window'][0]}..{r['window'][1]} has > {r['threshold']:.0%} of "
-             f"its demand unserved) <= {r['max_shortfall']:g}.",
+             f"{r['risk_label']} over {r['window'][0]}..{r['window'][1]} <= {r['limit']:g}.",
              f"{r['candidates']} candidates searched, {r['feasible_on_search_seeds']} feasible "
              "on the search seeds."]
     if not r["feasible_found"]:
@@ -154,10 +153,9 @@ def report(r: dict[str, Any], out: Path) -> str:
                                                        for k, v in r["levers"].items()))
     lines.append(f"Fresh seeds (seed {f['seed']}, {f['replications']} replications, 95% CI):")
     for label, e in (("plan", p), ("own policy", o)):
-        lines.append(f"  {label:10s} P(short month) {e['p_short']:.3f} [{e['p_lo']:.3f}, "
-                     f"{e['p_hi']:.3f}]   cost {c(e['cost'])}   unmet share "
-                     f"{e.get('unmet_demand_share', float('nan')):.4f}   unserved share "
-                     f"{e['unserved_fraction']:.4f}")
+        lines.append(f"  {label:10s} risk {e['risk']:.4f} [{e['risk_lo']:.4f}, "
+                     f"{e['risk_hi']:.4f}]   P(short month) {e['p_short']:.3f}   cost "
+                     f"{c(e['cost'])}")
     d = r["paired_plan_minus_own"]
     cost_key = OBJECTIVES[r["objective"]][0]
     lo, hi = d[cost_key]["diff_ci95"]
@@ -165,6 +163,7 @@ def report(r: dict[str, Any], out: Path) -> str:
     lines.append(f"  plan - own (paired): cost {c(d[cost_key]['diff_mean'])} [{c(lo)}, {c(hi)}]; "
                  f"P(short) {d['short']['diff_mean']:+.3f} [{slo:+.3f}, {shi:+.3f}]")
     lines.append(f"Verdict: the plan {r['verdict']} the target on fresh seeds.")
+    lines += frontier_lines(r, c) + selection_lines(r, c)
     if r["keep_own_policy"]:
         lines.append("The scenario's own policy meets the target on fresh seeds and costs less: "
                      "keep it.")
@@ -186,3 +185,43 @@ def report(r: dict[str, Any], out: Path) -> str:
     lines.append(f"Files: {out}/plan.toml (capsim run accepts it), schedule.csv, "
                  "candidates.parquet, plots/pareto.png, plan.json, check/plan, check/own")
     return "\n".join(lines)
+
+
+def frontier_lines(r: dict[str, Any], c) -> list[str]:
+    """The cost-risk frontier and the lowest risk reached, in words."""
+    f = r.get("frontier")
+    if not f:
+        return []
+    low = f["lowest_risk"]
+    out = [f"Frontier (search seeds; no other candidate is both cheaper and less risky), risk = "
+           f"expected {f['risk']}:"]
+    out += [f"  {e['candidate']}  risk {e['risk']:.4f} [{e['risk_lo']:.4f}, {e['risk_hi']:.4f}]"
+            f"  cost {c(e['cost'])}" for e in f["pareto"][:8]]
+    out.append(f"Lowest risk reached: {low['risk']:.4f} [{low['risk_lo']:.4f}, "
+               f"{low['risk_hi']:.4f}] ({low['candidate']}); the target {f['limit']:g} is "
+               + ("reachable." if f["target_reachable"] else "NOT reached by any plan within "
+                  "the levers."))
+    return out
+
+
+def selection_lines(r: dict[str, Any], c) -> list[str]:
+    """The fresh-seed ranking and selection, in words."""
+    s = r.get("selection")
+    if not s:
+        return []
+    money = s["compared_on"] == "cost"
+    fmt = c if money else (lambda v: f"{v:+.4f}")
+    nominal = (f"PCS >= {s['pcs_nominal']:.2f} when the true difference exceeds "
+               f"{fmt(s['indifference'])}" if s["pcs_nominal"] is not None else
+               "undecided within the replication cap")
+    out = [f"Selection on fresh seeds (seed {s['seed']}, {s['procedure']}) by {s['compared_on']}"
+           f" among {len(s['candidates'])}: {s['chosen']}; {nominal}; estimated PCS "
+           f"{s['pcs_estimate']:.3f}."]
+    for cand, d in s["paired_minus_chosen"].items():
+        if cand == s["chosen"]:
+            continue
+        e = d[s["column"]]
+        lo, hi = e["diff_ci95"]
+        out.append(f"  {cand} - {s['chosen']} ({d['n']} paired replications): "
+                   f"{fmt(e['diff_mean'])} [{fmt(lo)}, {fmt(hi)}]")
+    return out

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from capsim.experiments.pipelines.checks import DEFAULT_SEED
-from capsim.models.scenario import ScenarioError
+from capsim.models.decisions import headline_kpi
+from capsim.models.scenario import Scenario, ScenarioError
 
 OBJECTIVES = {"spend": ("spend_usd",
                         "expected spend on the enabled clouds over the evaluation window, USD"),
@@ -37,6 +38,46 @@ class PlanSpec:
     robust: int = 3
     states: int = 48
     progress: bool | None = None
+    risk: str = "headline"
+    """The constraint: "headline" (expected headline shortage KPI <= max_risk, by default the
+    scenario's [plan] max_unmet_share) or "short_month" (P(short month) <= max_shortfall)."""
+    max_risk: float | None = None
+    indifference: float | None = None
+    """Ties in the fresh-seed selection: a share of the cost (None: the scenario's [plan])."""
+    certify_max: int = 60
+    """Fresh-seed replications per candidate at most in the ranking and selection."""
+    certify_batch: int = 10
+
+    @property
+    def risk_col(self) -> str:
+        """The outcome column whose mean is the plan's risk."""
+        return "short" if self.risk == "short_month" else headline_kpi()
+
+    @property
+    def limit(self) -> float:
+        """The largest risk a feasible plan may have."""
+        if self.risk == "short_month":
+            return self.max_shortfall
+        assert self.max_risk is not None, "PlanSpec.resolve first"
+        return self.max_risk
+
+    @property
+    def risk_label(self) -> str:
+        """The risk in words."""
+        return ("P(some month short)" if self.risk == "short_month"
+                else f"expected {self.risk_col}")
+
+    def resolve(self, scenario: Scenario) -> None:
+        """Take the target and the indifference zone from the scenario's [plan]."""
+        target = scenario.plan
+        if self.risk == "headline" and self.max_risk is None:
+            if target is None:
+                raise ScenarioError("plan", [
+                    "the scenario has no [plan] table: give [plan] max_unmet_share (with unit "
+                    "and source), or --max-risk, or --risk short_month"])
+            self.max_risk = target.max_unmet_share
+        if self.indifference is None:
+            self.indifference = target.indifference_share if target is not None else 0.01
 
     def check(self) -> None:
         """Refuse impossible settings (ScenarioError: exit 2)."""
@@ -48,6 +89,10 @@ class PlanSpec:
                             f"{', '.join(OBJECTIVES)}")
         if self.threshold is not None and not 0 <= self.threshold < 1:
             problems.append(f"--threshold (={self.threshold}) must lie in [0, 1)")
+        if self.risk not in ("headline", "short_month"):
+            problems.append(f"--risk (={self.risk!r}) must be headline or short_month")
+        if self.max_risk is not None and not 0 < self.max_risk < 1:
+            problems.append(f"--max-risk (={self.max_risk}) must lie in (0, 1)")
         if self.max_reps < self.reps:
             problems.append(f"--max-reps (={self.max_reps}) must be >= --reps (={self.reps})")
         if problems:

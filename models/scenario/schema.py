@@ -17,6 +17,7 @@ from capsim.models.scenario.demand import Demand, Surges
 from capsim.models.scenario.market import Customers, Market, Tenant
 from capsim.models.scenario.operations import Cloud, Finance, Lever, Procurement, Service
 from capsim.models.scenario.params import Frozen
+from capsim.models.scenario.planning import PlanTarget, ValueOfInformation
 from capsim.models.scenario.supply import Supply
 from capsim.simcore.units import DAYS_PER_YEAR
 from pydantic import Field, model_validator
@@ -89,6 +90,8 @@ class Scenario(Frozen):
     market: Market | None = None
     tenants: dict[str, Tenant] = Field(default_factory=dict)
     customers: Customers | None = None
+    plan: PlanTarget | None = None
+    value_of_information: ValueOfInformation | None = None
 
     def __repr__(self) -> str:
         m = self.scenario

@@ -32,9 +32,9 @@ if not (_here / "simcore").is_dir() and (_here.parent / "simcore" / "streams.py"
 
 # The API (and pandas, pyarrow, matplotlib behind it) loads on first use, so that a
 # process that only runs the model (a pool worker) stays small.
-_API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError", "calibrate",
-        "compare", "global_sensitivity", "load", "open_run", "plan", "plot", "report", "resume",
-        "run", "scenarios", "sensitivity", "sweep")
+_API = ("Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "Sweep", "UsageError",
+        "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "plot",
+        "report", "resume", "run", "scenarios", "sensitivity", "sweep")
 
 
 def __getattr__(name: str):
@@ -54,6 +54,6 @@ try:
 except _metadata.PackageNotFoundError:  # a source tree that was not installed
     __version__ = "0+unknown"
 
-__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "UsageError",
+__all__ = ["Comparison", "Run", "Scenario", "ScenarioError", "StoreError", "Sweep", "UsageError",
            "__version__", "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan",
            "plot", "report", "resume", "run", "scenarios", "sensitivity", "sweep"]

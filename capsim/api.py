@@ -15,8 +15,11 @@ layers over these functions, so a notebook and the shell do the same thing the s
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
+import html
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +41,7 @@ from capsim.models.scenario import Scenario, ScenarioError
 from capsim.simcore.store import StoreError
 
 __all__ = ["DEFAULT_MAX_REPLICATIONS", "DEFAULT_REPLICATIONS", "DEFAULT_SEED", "Comparison",
-           "Run", "Scenario", "ScenarioError", "Started", "StoreError", "UsageError",
+           "Run", "Scenario", "ScenarioError", "Started", "StoreError", "Sweep", "UsageError",
            "calibrate", "compare", "global_sensitivity", "load", "open_run", "plan", "plot",
            "report", "resume", "run", "scenarios", "sensitivity", "sweep"]
 
@@ -84,8 +87,12 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
         posterior: str | os.PathLike[str] | None = None,
-        on_start: Callable[[Started], None] | None = None) -> Run:
+        on_start: Callable[[Started], None] | None = None, keep: bool = False) -> Run:
     """Run a scenario's Monte Carlo replications into a run directory and open it.
+
+    Without `out` the run goes to a new temporary directory that is removed when a
+    `with capsim.run(...) as run:` block ends, or when the Python process exits, unless
+    `keep=True` (a run with `out` is always kept).
 
     Args:
         scenario: embedded name, TOML path, a loaded `Scenario`, or None for the default.
@@ -104,6 +111,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         posterior: draw the uncertain inputs from a calibration's posterior (its
             directory or posterior.parquet), as `--posterior`.
         on_start: called once the run directory is made, before the first replication.
+        keep: keep the temporary directory of a run without `out`.
 
     Returns:
         The finished run, opened.
@@ -121,7 +129,15 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         scheduler=scheduler, out=out, overrides=overrides, force=force, progress=progress,
         targets=targets, max_replications=max_replications, posterior=posterior,
         on_start=on_start)
-    return rundir.opened(path, summary)
+    opened = rundir.opened(path, summary)
+    if out is None and not keep:
+        _remove_at_exit(path)
+        opened.temporary = True
+    return opened
+
+
+def _remove_at_exit(path: Path) -> None:
+    atexit.register(shutil.rmtree, path, True)
 
 
 def resume(path: str | os.PathLike[str], *, replications: int | None = None,
@@ -156,6 +172,24 @@ class Comparison:
     a: Path
     b: Path
     data: dict[str, Any] = field(repr=False)
+
+    def __repr__(self) -> str:
+        return (f"Comparison(a={str(self.a)!r}, b={str(self.b)!r}, paired={self.paired}, "
+                f"kpis={len(self.data['kpis'])})")
+
+    def _repr_html_(self) -> str:
+        from capsim.experiments.pipelines.answer import short_value as v
+
+        rows = []
+        for k, r in list(self.data["kpis"].items())[:12]:
+            u = r.get("unit", "")
+            lo, hi = r.get("diff_ci95") or (None, None)
+            du = "years" if u == "decimal year" else u  # a difference of dates is a duration
+            rows.append(f"<tr><td>{html.escape(k)}</td><td>{v(r.get('a_mean'), u)}</td>"
+                        f"<td>{v(r.get('b_mean'), u)}</td><td>{v(r.get('diff_mean'), du)}</td>"
+                        f"<td>{v(lo, du)} to {v(hi, du)}</td></tr>")
+        return (f"<p>{html.escape(repr(self))}</p><table><tr><th>KPI</th><th>A</th><th>B</th>"
+                f"<th>B - A</th><th>95% CI</th></tr>{''.join(rows)}</table>")
 
     @property
     def paired(self) -> bool:
@@ -206,26 +240,82 @@ def compare(a: Run | str | os.PathLike[str], b: Run | str | os.PathLike[str]) ->
     return Comparison(pa_, pb_, _compare.compare_runs(pa_, pb_))
 
 
+def _counts(command: str, **given: tuple) -> None:
+    """Check whole-number arguments: name=(value, minimum[, None allowed]), stated limits.
+
+    Raises:
+        UsageError: naming the argument, its range and the value.
+    """
+    for name, (value, minimum, *none_ok) in given.items():
+        checks.whole(name, value, minimum, bool(none_ok and none_ok[0]), command)
+
+
+@dataclass
+class Sweep:
+    """A finished sweep: its directory and its table (one row per point and replication).
+
+    `capsim.sensitivity(sweep)` ranks its inputs. Like a run, a sweep without `out` lives in
+    a temporary directory removed at the end of a `with` block or of the process, unless
+    made with `keep=True`.
+    """
+
+    path: Path
+    table: pd.DataFrame = field(repr=False)
+    temporary: bool = field(default=False, repr=False)
+
+    def __repr__(self) -> str:
+        points = self.table["point"].nunique() if "point" in self.table else len(self.table)
+        return f"Sweep({str(self.path)!r}, points={points}, rows={len(self.table)})"
+
+    def _repr_html_(self) -> str:
+        return f"<p>{html.escape(repr(self))}</p>" + self.table.head(10).to_html()
+
+    def __enter__(self) -> Sweep:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+
+
 def sweep(params: dict[str, tuple[float, float]], scenario: str | os.PathLike[str] | None = None,
           *, samples: int = 32, method: str = "lhs", replications: int = 4,
           seed: int = DEFAULT_SEED, workers: int | None = None,
           out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
-          force: bool = False, progress: bool | None = None) -> pd.DataFrame:
+          force: bool = False, progress: bool | None = None, keep: bool = False) -> Sweep:
     """Sample scenario inputs over ranges ({key: (low, high)}) and run each point.
 
-    Every point runs the same replication seeds (common random numbers). Returns the
-    table written to OUT/sweep.parquet: one row per point and replication.
+    Every point runs the same replication seeds (common random numbers). Returns a `Sweep`:
+    its directory and the table written to OUT/sweep.parquet (one row per point and
+    replication), which `sensitivity()` takes.
+
+    Raises:
+        UsageError: bounds that are not finite numbers with low < high.
     """
     from capsim.experiments.pipelines import sweep as _sweep
 
+    checks.sweep_ranges(params)
+    _counts("capsim.sweep", samples=(samples, 2), replications=(replications, 1),
+            seed=(seed, 0), workers=(workers, 1, True))
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor="processes", overrides=overrides)
+    ranges = {key: (float(lo), float(hi)) for key, (lo, hi) in params.items()}
     name = None if scenario is None else str(scenario)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-sweep-"))
-    return _sweep.run_sweep(name, list(overrides), dict(params), samples, method, replications,
-                            seed, workers or checks.default_workers(), path, force=force,
-                            progress=progress)
+    table = _sweep.run_sweep(name, list(overrides), ranges, samples, method, replications,
+                             seed, workers or checks.default_workers(), path, force=force,
+                             progress=progress)
+    temporary = out is None and not keep
+    if temporary:
+        _remove_at_exit(path)
+    return Sweep(path, table, temporary)
 
 
-def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction",
+def sensitivity(sweep_dir: Sweep | str | os.PathLike[str], kpi: str = "unserved_fraction",
                 bootstrap: int = 200, *, write: bool = False) -> dict[str, Any]:
     """Rank a sweep's inputs by partial rank correlation with `kpi` (bootstrap intervals).
 
@@ -233,7 +323,18 @@ def sensitivity(sweep_dir: str | os.PathLike[str], kpi: str = "unserved_fraction
     to DIR/plots/ and the result to DIR/sensitivity_<kpi>.json; "files" names them.
     """
     from capsim.experiments.pipelines import sweep as _sweep
+    from capsim.models import kpis as registry
 
+    _counts("capsim.sensitivity", bootstrap=(bootstrap, 20))
+    if not isinstance(kpi, str):
+        raise UsageError(f"capsim.sensitivity: kpi must be a KPI's name, got {kpi!r}")
+    if kpi not in registry.KPIS:
+        import difflib
+
+        close = difflib.get_close_matches(kpi, list(registry.KPIS), n=3)
+        raise UsageError(f"sensitivity: no KPI {kpi!r}"
+                         + (f"; did you mean {', '.join(close)}?" if close else ""))
+    sweep_dir = sweep_dir.path if isinstance(sweep_dir, Sweep) else sweep_dir
     res = _sweep.analyse(Path(sweep_dir), kpi, bootstrap)
     files = _sweep.write_prcc(Path(sweep_dir), res) if write else None
     out = {k: v for k, v in res.items() if k not in ("x", "y", "bad")}
@@ -278,6 +379,8 @@ def calibrate(scenario: str | os.PathLike[str] | Scenario | None = None, *,
     """
     from capsim.experiments.pipelines import calibrate as _cal
 
+    _counts("capsim.calibrate", points=(points, 10, True), seed=(seed, 0),
+            workers=(workers, 1, True))
     checks.check_calibration(None if out is None else Path(out), force, cutoff, discrepancy)
     sc = load(scenario, overrides)
     if isinstance(holdout_after, str):
@@ -311,6 +414,10 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
     """
     from capsim.experiments.pipelines import plan as _plan
 
+    _counts("capsim.plan", budget=(budget, 1), seed=(seed, 0), workers=(workers, 1, True),
+            **{k: (settings[k], m) for k, m in (("reps", 2), ("max_reps", 2),
+                                                ("check_reps", 2), ("robust", 0),
+                                                ("states", 4)) if k in settings})
     spec = _plan.PlanSpec(None if scenario is None else str(scenario), list(overrides),
                           max_shortfall, objective, budget, seed,
                           workers=workers or checks.default_workers(), progress=progress,
@@ -341,6 +448,10 @@ def global_sensitivity(scenario: str | os.PathLike[str] | None = None, *, method
     """
     from capsim.experiments.pipelines import sensitivity as _gsa
 
+    _counts("capsim.global_sensitivity", samples=(samples, 2, True),
+            replications=(replications, 1))
+    checks.run_arguments(replications=replications, seed=seed, workers=workers,
+                         executor=executor, overrides=overrides)
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="capsim-gsa-"))
     if not resume or not (path / "design.parquet").exists() or force:
         name = None if scenario is None else str(scenario)

@@ -22,6 +22,7 @@ from capsim.models.fleet import STATES, Fleet, FleetDraw
 from capsim.models.forecast import ForecastGap
 from capsim.models.ledger import CustomerReviews, ServiceLedger, TrancheWatch
 from capsim.models.orders import Orders, OrdersDraw
+from capsim.models.outcomes import stress_start_h
 from capsim.models.posterior import posterior_draws
 from capsim.models.procurement import GateTerms, PowerGate
 from capsim.models.record import FleetRecord
@@ -128,7 +129,8 @@ class CapacityModel:
         self.integration_h = fd.integration_days * HOURS_PER_DAY
         self.lines = ProductionLines(sim.env, self.pools, list(spec.uses), self.fleet.ship,
                                      self.fleet.arrive, self.integration_h)
-        dl = chips.draw_deliveries(lay.generations, clock, sc.supply.delivery_delay_days, streams)
+        dl = chips.draw_deliveries(lay.generations, clock, sc.supply.delivery_delay_days, streams,
+                                   stress_start_h(sc, clock))
         for gi in range(len(lay.generations)):
             if dl.installed[gi]:
                 self.fleet.install_existing(gi, dl.installed[gi], dl.install_days[gi])
@@ -140,11 +142,13 @@ class CapacityModel:
     def _demand(self, sc: Scenario, sim: Simulation) -> None:
         """Demand and surges, the terms of service, the money and the market."""
         streams, clock = sim.streams, self.clock
+        stress_h = stress_start_h(sc, clock)
         self.demand = DemandModel.draw(sc.demand, clock, streams.rng("demand"),
-                                       customers.size_classes(sc))
+                                       customers.size_classes(sc),
+                                       int(stress_h // HOURS_PER_DAY))
         launch_h = [clock.hours(d) for d in sc.surges.launches]
-        self.surges = SurgeProcess(surges.draw(sc.surges, launch_h, clock.horizon,
-                                               streams).schedule)
+        self.surges = SurgeProcess(surges.draw(sc.surges, launch_h, clock.horizon, streams,
+                                               stress_h).schedule)
         self.svc = serving.ServiceDraw.draw(sc.service, self.curves, streams)
         self.serving_share, self.replicas = self.svc.serving_share, self.svc.replicas
         self.money = finance.FinanceDraw.draw(sc, self.clouds, streams)

@@ -64,11 +64,13 @@ def quarterly_output(gen: Generation, rng: np.random.Generator, n_quarters: int)
 
 
 def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
-              delay_days: float = 0.0) -> list[Shipment]:
+              delay_days: float = 0.0, delay_from_h: float = 0.0) -> list[Shipment]:
     """This customer's shipments of one generation over the horizon, in time order.
 
     Draws (in this order, from `rng`): share, slip, then the ramp parameters.
-    Shipments that would land before the start arrive at time 0.
+    Shipments that would land before the start arrive at time 0. The delay stress
+    (`delay_days`) shifts the shipments due from hour `delay_from_h` on (the evaluation
+    start): those before it are the unstressed history.
     """
     share = float(np.clip(gen.share.sample(rng), 0.0, 1.0))
     slip_q = max(0.0, float(gen.slip_quarters.sample(rng)))
@@ -81,7 +83,8 @@ def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
     if n_q == 0:
         return []
     output = quarterly_output(gen, rng, n_q) * share
-    origin_h = clock.hours(origin) + (slip_q * DAYS_PER_QUARTER + delay_days) * HOURS_PER_DAY
+    origin_h = clock.hours(origin) + slip_q * DAYS_PER_QUARTER * HOURS_PER_DAY
+    delay_h = delay_days * HOURS_PER_DAY
     b = gen.batches_per_quarter
     out: list[Shipment] = []
     carry = 0.0
@@ -94,6 +97,8 @@ def shipments(gen: Generation, clock: Clock, rng: np.random.Generator,
             if n <= 0:
                 continue
             t = origin_h + (q + (k + 0.5) / b) * DAYS_PER_QUARTER * HOURS_PER_DAY
+            if delay_h and t >= delay_from_h:
+                t += delay_h
             if t >= clock.horizon:
                 return out
             out.append(Shipment(max(0.0, t), n))
@@ -154,7 +159,7 @@ class Deliveries:
 
 
 def draw_deliveries(generations: dict[str, Generation], clock: Clock, delay_days: float,
-                    streams: Streams) -> Deliveries:
+                    streams: Streams, delay_from_h: float = 0.0) -> Deliveries:
     """The installed base and the shipments of each generation.
 
     From the stream ``chips.<generation>``: the installed base, then the shipments
@@ -172,5 +177,6 @@ def draw_deliveries(generations: dict[str, Generation], clock: Clock, delay_days
                     else np.zeros(n0))
         installed.append(n0)
         days.append(-ages)
-        batches.append(tuple((s.t, s.chips) for s in shipments(g, clock, rng, delay_days)))
+        batches.append(tuple((s.t, s.chips)
+                             for s in shipments(g, clock, rng, delay_days, delay_from_h)))
     return Deliveries(tuple(installed), tuple(days), tuple(batches))

@@ -54,7 +54,7 @@ class DailyLoop:
             if not day:
                 watch.check(day)  # computes the bounds
                 bound = watch.bounds()
-            elif bound[day] >= watch.milestone:
+            elif bound[day] >= watch.milestone or day == watch.deal_day:
                 watch.check(day)
             if reviews[day]:
                 self.reviews.review(day)

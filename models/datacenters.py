@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from capsim.models import tenants
 from capsim.models.fleet import Fleet
+from capsim.models.outcomes import stress_start_h
 from capsim.models.scenario import Campus, Scenario
 from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import Simulation
@@ -26,10 +27,13 @@ PowerOn = tuple[float, float, int, str]
 
 
 def power_on_times(campus: Campus, clock: Clock, rng: np.random.Generator,
-                   delay_days: float = 0.0) -> tuple[float, np.ndarray]:
+                   delay_days: float = 0.0, delay_from_h: float = 0.0
+                   ) -> tuple[float, np.ndarray]:
     """(MW per building, power-on hours of the new buildings) for one replication.
 
-    Draws, in order: building MW, interval, campus slip, power-path lead time.
+    Draws, in order: building MW, interval, campus slip, power-path lead time. The delay
+    stress (`delay_days`) shifts the power-ons due from hour `delay_from_h` on (the
+    evaluation start): those before it are the unstressed history.
     """
     mw = float(campus.building_mw.sample(rng))
     if mw <= 0:
@@ -43,7 +47,9 @@ def power_on_times(campus: Campus, clock: Clock, rng: np.random.Generator,
         ready = (clock.hours(campus.power_path.requested)
                  + lead_years * DAYS_PER_YEAR * HOURS_PER_DAY)
         times = np.maximum(times, ready)
-    times = np.maximum(times + delay_days * HOURS_PER_DAY, 0.0)
+    if delay_days:
+        times = np.where(times >= delay_from_h, times + delay_days * HOURS_PER_DAY, times)
+    times = np.maximum(times, 0.0)
     return mw, times
 
 
@@ -76,7 +82,8 @@ class DatacenterDraw:
                 continue
             c = cloud_ix[campus.cloud]
             mw, times = power_on_times(campus, clock, streams.rng(f"datacenters.{name}"),
-                                       sc.datacenters.power_on_delay_days)
+                                       sc.datacenters.power_on_delay_days,
+                                       stress_start_h(sc, clock))
             at_start.append((campus.energized_at_start * mw, c))
             power_ons += [(float(t), mw, c, name) for t in times]
         rivals = [tenants.draw(n, t, cloud_ix[t.cloud], clock.hours, streams.rng(f"tenants.{n}"))

@@ -38,7 +38,8 @@ class DemandDays:
 
     Rows of days not served yet are rebuilt when customers leave (`rebuild`), and their
     active customers are counted after the run (`count_customers`); ``potential`` keeps
-    the daily mean demand before any customer reacted.
+    the daily mean demand before any customer reacted, and ``potential_by_tier`` the same
+    by tier (committed, on-demand, consumer, batch).
     """
 
     committed: np.ndarray    # (days, 24)
@@ -58,6 +59,12 @@ class DemandDays:
         self.interactive = self.committed + self.on_demand + self.consumer
         self.total = self.interactive + self.batch[:, None]
         self.potential = self.total.mean(axis=1)
+        self.potential_by_tier = self.by_tier()
+
+    def by_tier(self) -> np.ndarray:
+        """(days, 4) daily mean demand by tier: committed, on-demand, consumer, batch."""
+        return np.stack([self.committed.mean(axis=1), self.on_demand.mean(axis=1),
+                         self.consumer.mean(axis=1), self.batch.copy()], axis=1)
 
     @classmethod
     def drawn(cls, sc, clock: Clock, dem: DemandModel, surges, streams) -> DemandDays:
@@ -189,3 +196,8 @@ def revenue_bound(demand: DemandDays, terms: ServiceTerms) -> np.ndarray:
             / max(terms.cloud_share, 1e-12))
 
 
+
+
+def tier_prices(terms: ServiceTerms, days: int) -> np.ndarray:
+    """(days, 4) $ per million tokens of each tier on each day (the day's price)."""
+    return terms.prices * terms.price_factor(0, days)[:, None]

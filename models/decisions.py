@@ -8,8 +8,9 @@
   numbers).
 - Outcomes of one replication for planning: spend on every enabled cloud, lost revenue,
   stranded power (over the scenario's evaluation window, as the run's KPIs), and whether
-  some month of an evaluation window was short (more than `threshold` of the month's
-  demand unserved). By default the window and threshold are the scenario's own
+  some month of an evaluation window was short (more than `threshold` of the demand the
+  market would bring that month unmet: unserved, or lost to throttling). By default the
+  window and threshold are the scenario's own
   (`[scenario] evaluation_start`/`evaluation_end`, `service.short_month_threshold`), so
   `short` and `short_month_share` equal the run's `p_shortfall_any` and
   `short_month_share`.
@@ -95,7 +96,11 @@ class Window:
 
 def short_months(dates: np.ndarray, demand: np.ndarray, unserved: np.ndarray,
                  window: Window) -> np.ndarray:
-    """Per calendar month of the window, whether more than `threshold` of demand went unserved.
+    """Per calendar month of the window, whether more than `threshold` of demand went unmet.
+
+    `demand` is the demand the market would bring (`demand_potential_tps`) and `unserved`
+    what of it is not met (`unmet_tps`), as the run's short months are defined.
+
 
     Only whole months inside the window count (the month of its start counts when the
     window starts on its first day).
@@ -124,13 +129,15 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
         "spend_plus_lost_usd": float(spend + kpis["lost_revenue_total_usd"]),
         "stranded_power_mw_months": float(kpis["stranded_power_mw_months"]),
         "unserved_fraction": float(kpis["unserved_fraction"]),
+        "unmet_demand_share": float(kpis["unmet_demand_share"]),
+        "forgone_revenue_total_usd": float(kpis["forgone_revenue_total_usd"]),
         "ordered_total_mw": float(kpis["ordered_total_mw"]),
     }
 
 
 OUTCOMES = ("short", "short_month_share", "spend_usd", "lost_revenue_total_usd",
             "spend_plus_lost_usd", "stranded_power_mw_months", "unserved_fraction",
-            "ordered_total_mw")
+            "unmet_demand_share", "forgone_revenue_total_usd", "ordered_total_mw")
 """The names `outcomes` returns (spend_usd: the spend_total_usd__<cloud> KPIs summed)."""
 
 
@@ -143,8 +150,8 @@ def evaluate(key: Any, scenario: Scenario, seed: int, replication: int,
     r = run_replication(CapacityModel, scenario, seed, replication)
     clock = Clock.between(scenario.scenario.start, scenario.scenario.end)
     kpis = {k: float(v) for k, v in r.kpis.items()}
-    out = outcomes(kpis, clock.dates(), r.timeseries["demand_tps"],
-                   r.timeseries["unserved_tps"], window)
+    out = outcomes(kpis, clock.dates(), r.timeseries["demand_potential_tps"],
+                   r.timeseries["unmet_tps"], window)
     return key, replication, {**kpis, **out}
 
 
@@ -152,7 +159,7 @@ def run_outcomes(kpis: Any, series: Any, window: Window) -> Any:
     """Per replication of a run directory, the planning outcomes (a DataFrame).
 
     `kpis` is the run's kpis table (indexed by replication) and `series` its daily
-    series with replication, date, demand_tps and unserved_tps.
+    series with replication, date, demand_potential_tps and unmet_tps.
     """
     import pandas as pd
 
@@ -160,6 +167,7 @@ def run_outcomes(kpis: Any, series: Any, window: Window) -> Any:
     for rep, g in series.groupby("replication"):
         g = g.sort_values("date")
         rows[int(rep)] = outcomes(kpis.loc[rep].to_dict(), g["date"].to_numpy(),
-                                  g["demand_tps"].to_numpy(), g["unserved_tps"].to_numpy(),
+                                  g["demand_potential_tps"].to_numpy(),
+                                  g["unmet_tps"].to_numpy(),
                                   window)
     return pd.DataFrame.from_dict(rows, orient="index").sort_index()

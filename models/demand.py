@@ -34,6 +34,22 @@ def log_growth(years: np.ndarray, g0: float, g_inf: float, halflife: float) -> n
     return b * years + (a - b) * (1 - np.exp(-k * years)) / k
 
 
+def stressed_growth(L: np.ndarray, multiplier: float, from_day: int = 0) -> np.ndarray:
+    """Log growth L with the stress multiplier applied to its growth after `from_day`.
+
+    Days before `from_day` keep L; from it on, L(from) + m (L - L(from)). With
+    `from_day` 0 this is m L (the curve starts at the run's start).
+    """
+    if multiplier == 1.0:
+        return L
+    if from_day <= 0:
+        return multiplier * L
+    d0 = min(from_day, L.size - 1)
+    out = L.copy()
+    out[d0:] = L[d0] + multiplier * (L[d0:] - L[d0])
+    return out
+
+
 def period_log_growth(years: np.ndarray, periods: list[tuple[float, float]], g0: float,
                       g_inf: float, halflife: float) -> np.ndarray:
     """L(t) with growth given period by period, then the decaying curve of `log_growth`.
@@ -311,7 +327,8 @@ class DemandDraw:
 class DemandModel:
     """Daily demand in tokens/s per UTC hour, by tier: committed, on-demand, consumer."""
 
-    def __init__(self, d: Demand, clock: Clock, drawn: DemandDraw) -> None:
+    def __init__(self, d: Demand, clock: Clock, drawn: DemandDraw,
+                 stress_from_day: int = 0) -> None:
         self.clock = clock
         days = clock.days
         x = drawn
@@ -332,9 +349,9 @@ class DemandModel:
                    for p, r in zip(d.growth_by_period, x.period_rates, strict=True)]
         L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, x.growth_start,
                               x.growth_long_run, x.growth_halflife_years)
-        m = d.growth_multiplier
-        self.ent_growth = np.exp(m * L)
-        self.con_growth = np.exp(m * x.consumer_growth * L)
+        L = stressed_growth(L, d.growth_multiplier, stress_from_day)
+        self.ent_growth = np.exp(L)
+        self.con_growth = np.exp(x.consumer_growth * L)
 
         # Tokens from money: reference tokens/s at the start on this cloud.
         self.price_usd_per_mtok, self.consumer_price_usd_per_mtok = price, c_price
@@ -358,9 +375,15 @@ class DemandModel:
 
     @classmethod
     def draw(cls, d: Demand, clock: Clock, rng: np.random.Generator,
-             size_classes: Sequence[float] = SIZE_CLASSES) -> DemandModel:
-        """Draw a replication's demand (`DemandDraw.draw`) and build its model."""
-        return cls(d, clock, DemandDraw.draw(d, clock.days, rng, size_classes))
+             size_classes: Sequence[float] = SIZE_CLASSES,
+             stress_from_day: int = 0) -> DemandModel:
+        """Draw a replication's demand (`DemandDraw.draw`) and build its model.
+
+        The growth multiplier scales growth from day `stress_from_day` on (the
+        evaluation start), so the history before it is the unstressed one.
+        """
+        return cls(d, clock, DemandDraw.draw(d, clock.days, rng, size_classes),
+                   stress_from_day)
 
     def scale_volume(self, factor: np.ndarray) -> None:
         """Scale every day's demand growth by `factor` (the market's volume response)."""

@@ -6,7 +6,9 @@
   tokens at a discount. Unserved tokens at the same prices are lost revenue.
 - Commitments: spend inside a cloud's commitment window against the committed amount,
   pro rata to the part of the window the run covers.
-- Tranches: each fires at most once, on the first day the run-rate reaches its milestone.
+- Tranches: each fires at most once and never before the deal date: one released on the
+  deal date fires on it, the others on the first day from it on that the run-rate reaches
+  their milestone.
 """
 
 from __future__ import annotations
@@ -55,20 +57,43 @@ class Tranche:
     amount_usd: float
     milestone_run_rate_usd: float
     capacity_share: float
+    at_deal: bool = False
     fired_day: int | None = None
 
 
 class Tranches:
-    """The replication's tranches; `check` fires those whose milestone is met, once each."""
+    """The replication's tranches; `check` fires those that are due, once each.
 
-    def __init__(self, tranches: list[Tranche]) -> None:
-        self.items = tranches
+    Args:
+        tranches: the tranches, none fired.
+        deal_day: the run's day of the deal date: no tranche fires before it.
+    """
 
-    def check(self, day: int, run_rate_usd: float) -> list[Tranche]:
-        """Tranches that fire today: not fired before and run-rate at or above milestone."""
+    def __init__(self, tranches: list[Tranche], deal_day: int = 0) -> None:
+        self.items, self.deal_day = tranches, deal_day
+
+    def milestones(self) -> list[float]:
+        """Milestones of the tranches not fired yet that a run-rate releases."""
+        return [t.milestone_run_rate_usd for t in self.items
+                if t.fired_day is None and not t.at_deal]
+
+    def at_deal(self, day: int) -> list[Tranche]:
+        """Tranches released on the deal date that fire today (on or after it)."""
         fired = []
         for t in self.items:
-            if t.fired_day is None and run_rate_usd >= t.milestone_run_rate_usd:
+            if t.fired_day is None and t.at_deal and day >= self.deal_day:
+                t.fired_day = day
+                fired.append(t)
+        return fired
+
+    def check(self, day: int, run_rate_usd: float) -> list[Tranche]:
+        """Tranches that fire today: not fired before, the deal exists, milestone met."""
+        fired = self.at_deal(day)
+        if day < self.deal_day:
+            return fired
+        for t in self.items:
+            if (t.fired_day is None and not t.at_deal
+                    and run_rate_usd >= t.milestone_run_rate_usd):
                 t.fired_day = day
                 fired.append(t)
         return fired
@@ -105,20 +130,23 @@ class FinanceDraw:
         cloud_price: $ per IT MW-year of each enabled cloud.
         commitments: (USD, start date, years) of each enabled cloud's commitment.
         capex_per_mw: $ per facility MW that a tranche's capacity share buys.
-        tranches: (name, USD, milestone run-rate USD, capacity share) of each tranche.
+        tranches: (name, USD, milestone run-rate USD, capacity share, at the deal) of each
+            tranche.
         spend_share: share of revenue that spend may take (None: not modelled).
+        deal_day: the run's day of ``[finance] deal_date``: no tranche before it.
     """
 
     price_decline: float
     cloud_price: np.ndarray
     commitments: tuple[tuple[float, dt.date, float], ...]
     capex_per_mw: float
-    tranches: tuple[tuple[str, float, float, float], ...]
+    tranches: tuple[tuple[str, float, float, float, bool], ...]
     spend_share: float | None
+    deal_day: int = 0
 
     def new_tranches(self) -> Tranches:
         """The replication's tranches, none fired yet."""
-        return Tranches([Tranche(*t) for t in self.tranches])
+        return Tranches([Tranche(*t) for t in self.tranches], self.deal_day)
 
     @classmethod
     def draw(cls, sc, clouds: list[str], streams) -> FinanceDraw:
@@ -137,9 +165,12 @@ class FinanceDraw:
         capex = float(sc.finance.capex_usd_per_mw.sample(rng))
         items = tuple((name, float(t.amount_usd.sample(rng)),
                        float(t.milestone_run_rate_usd.sample(rng)),
-                       float(np.clip(t.capacity_share.sample(rng), 0, 1)))
+                       float(np.clip(t.capacity_share.sample(rng), 0, 1)), t.at_deal)
                       for name, t in sc.finance.tranches.items())
         share = sc.finance.spend_share_of_revenue
         spend_share = (None if share is None
                        else float(share.sample(streams.rng("finance.means"))))
-        return cls(price_decline, cloud_price, tuple(commitments), capex, items, spend_share)
+        meta = sc.scenario
+        deal = sc.finance.deal_date or meta.evaluation_start or meta.start
+        return cls(price_decline, cloud_price, tuple(commitments), capex, items, spend_share,
+                   max(0, (deal - meta.start).days))

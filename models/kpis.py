@@ -63,9 +63,17 @@ def _m(*args, **kw) -> Metric:
 
 
 _KPIS = [
+    _m("unmet_demand_share", "share of tokens",
+       "unmet demand over the window (tokens not served plus demand lost to throttling: "
+       "customers who left or never came) / the demand the market would bring "
+       "(demand_potential_tps)", "window", (0.0, 1.0)),
+    _m("forgone_revenue_total_usd", "USD",
+       "revenue of the unmet demand at each day's price of its tier (unserved tokens plus "
+       "demand lost to throttling), over the window", "window_total"),
     _m("p_shortfall_any", "probability",
-       "at least one short month in the window (a month whose unserved share of demand "
-       "exceeds service.short_month_threshold)", "window", (0.0, 1.0), binary=True),
+       "at least one short month in the window (a month whose unmet demand exceeds "
+       "service.short_month_threshold of the demand the market would bring)", "window",
+       (0.0, 1.0), binary=True),
     _m("short_month_share", "share of months",
        "share of the window's months that are short", "window", (0.0, 1.0)),
     _m("first_short_month", "decimal year",
@@ -74,13 +82,24 @@ _KPIS = [
     _m("longest_short_spell_months", "months",
        "longest run of consecutive short months in the window", "window"),
     _m("unserved_fraction", "share of tokens",
-       "demand-weighted share of tokens not served in the window", "window", (0.0, 1.0)),
-    _m("slo_attainment", "share of hours",
-       "share of the window's hours that meet the latency SLO (overloaded hours miss)",
+       "demand-weighted share of tokens not served in the window (one part of unmet demand; "
+       "the other is demand_lost_share)", "window", (0.0, 1.0)),
+    _m("slo_attainment", "share of requests",
+       "share of the window's served requests whose time to first token is within "
+       "service.slo_ttft_s and whose batch decodes within service.slo_tpot_s a token",
        "window", (0.0, 1.0), higher_is_better=True),
+    _m("sustained_adequacy_date", "decimal year",
+       "start of the first month from which unmet demand stays below the short-month "
+       "threshold for at least service.sustained_adequacy_months (12) months in a row "
+       "(missing when the window has no such run)", "window", (-INF, INF)),
+    _m("p_never_sustained_adequate", "probability",
+       "the window has no run of service.sustained_adequacy_months months none of which is "
+       "short: capacity never becomes adequate for a sustained period", "window", (0.0, 1.0),
+       binary=True),
     _m("first_adequate_date", "decimal year",
        "first month from which no month of the window is short (missing when the last "
-       "month is short)", "window", (-INF, INF)),
+       "month is short; one late short month moves it: see sustained_adequacy_date)",
+       "window", (-INF, INF)),
     _m("stranded_chip_months", "chip-months",
        "chips delivered but waiting for powered space, summed over the window", "window_total"),
     _m("stranded_power_mw_months", "MW-months",
@@ -111,7 +130,8 @@ _KPIS = [
        "served tokens at the scenario's (falling) prices, over the window", "window_total",
        higher_is_better=True),
     _m("lost_revenue_total_usd", "USD",
-       "unserved tokens at the scenario's prices, over the window", "window_total"),
+       "unserved tokens at the scenario's prices, over the window (one part of "
+       "forgone_revenue_total_usd)", "window_total"),
     _m("revenue_per_mw_year_usd", "USD per MW-year",
        "served revenue over the window / occupied IT MW-years over the window (occupied "
        "facility MW / PUE)", "window", higher_is_better=None),
@@ -122,7 +142,8 @@ _KPIS = [
        "highest full calendar year's revenue per occupied IT MW-year after 2026 / the 2026 "
        "value", "window", higher_is_better=None),
     _m("investment_total_usd", "USD",
-       "investment tranches released in the window (milestones met)", "window_total",
+       "investment tranches released over the deal: from [finance] deal_date (none is "
+       "released before it) to the window's end", "window_total",
        higher_is_better=True),
     _m("ordered_total_mw", "MW facility",
        "facility MW of capacity ordered in the window (tranches, forecast policy)",
@@ -168,15 +189,17 @@ _KPIS = [
        "revenue over the window / the window's demand before customers reacted",
        "window", higher_is_better=True),
     _m("p99_latency_s", "seconds",
-       "mean over the window's hours of the p99 end-to-end latency, queue wait plus prefill "
-       "and decode (overloaded hours count at the cap service.latency_cap_s)", "window"),
+       "p99 end-to-end latency (queue wait, prefill and decode) of the requests served in "
+       "the window, each hour weighted by its served requests", "window"),
     _m("ttft_p99_s", "seconds",
-       "mean over the window's hours of the p99 time to first token, queue wait plus "
-       "prefill (overloaded hours count at the cap service.latency_cap_s)", "window"),
+       "p99 time to first token (queue wait and prefill) of the requests served in the "
+       "window, each hour weighted by its served requests", "window"),
+    _m("rejected_request_share", "share of requests",
+       "share of the window's requests turned away: they found a replica's waiting room "
+       "full (service.queue_limit_s of work) or no serving capacity", "window", (0.0, 1.0)),
     _m("overloaded_hour_share", "share of hours",
        "share of the window's hours whose serving demand reaches capacity (utilization >= "
-       "1): they miss the SLO and count at the latency cap in the latency KPIs", "window",
-       (0.0, 1.0)),
+       "1)", "window", (0.0, 1.0)),
     _m("trainium_gw_2026_12_31", "GW facility",
        "facility GW of the case's cloud ([scenario] case_cloud, AWS) energized and populated "
        "with chips on [scenario] milestone_date (2026-12-31)", "at_date",
@@ -216,18 +239,20 @@ _SERIES = [
     _m("unserved_batch_tps", "reference tokens/s", "unserved batch demand", "daily"),
     _m("peak_utilization", "ratio",
        "highest hourly demand / serving capacity of the day (capped at 1e6)", "daily"),
-    _m("slo_hours", "hours", "hours of the day that meet the latency SLO", "daily",
+    _m("slo_hours", "hours",
+       "hours of the day in which at least service.slo_request_share of the served "
+       "requests meet the TTFT and TPOT targets", "daily",
        (0.0, 24.0), dtype="int64"),
     _m("p50_latency_s", "seconds",
-       "median end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+       "median end-to-end latency of the day's served requests", "daily"),
     _m("p99_latency_s", "seconds",
-       "p99 end-to-end latency, mean over the day's hours (overload at the cap)", "daily"),
+       "p99 end-to-end latency of the day's served requests", "daily"),
     _m("ttft_p50_s", "seconds",
-       "median time to first token (queue wait plus prefill), mean over the day's hours "
-       "(overload at the cap)", "daily"),
+       "median time to first token (queue wait plus prefill) of the day's served requests",
+       "daily"),
     _m("ttft_p99_s", "seconds",
-       "p99 time to first token (queue wait plus prefill), mean over the day's hours "
-       "(overload at the cap)", "daily"),
+       "p99 time to first token (queue wait plus prefill) of the day's served requests",
+       "daily"),
     _m("surge_multiplier", "ratio", "highest demand multiplier from surges in the day",
        "daily", (1.0, INF)),
     _m("energized_mw", "MW facility", "facility MW powered on, all clouds", "daily"),
@@ -264,10 +289,23 @@ _SERIES = [
     _m("demand_potential_tps", "reference tokens/s",
        "demand before customers reacted (what demand_tps would be without the customers "
        "who left), daily mean", "daily"),
+    _m("demand_lost_tps", "reference tokens/s",
+       "demand lost to throttling (customers who left or never came): demand_potential_tps "
+       "- demand_tps, daily mean", "daily"),
+    _m("unmet_tps", "reference tokens/s",
+       "unmet demand: unserved_tps + demand_lost_tps, daily mean", "daily"),
+    *[_m(f"unmet_{tier}_tps", "reference tokens/s",
+         f"unmet demand of the {label} tier (unserved plus lost to throttling), daily mean",
+         "daily")
+      for tier, label in (("committed", "committed-throughput"), ("on_demand", "on-demand"),
+                          ("consumer", "consumer"), ("batch", "batch"))],
     _m("revenue_daily_usd", "USD", "revenue from served tokens on the day", "daily",
        higher_is_better=True),
     _m("lost_revenue_daily_usd", "USD", "revenue lost to unserved tokens on the day",
        "daily"),
+    _m("forgone_revenue_daily_usd", "USD",
+       "revenue of the day's unmet demand at the day's prices: lost_revenue_daily_usd plus "
+       "demand lost to throttling", "daily"),
     _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
        "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
@@ -327,16 +365,19 @@ GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
 
 REPORTED_BY: dict[str, tuple[str, ...]] = {
     "service": (
-        "p_shortfall_any", "short_month_share", "first_short_month",
-        "longest_short_spell_months", "first_adequate_date", "unserved_fraction",
+        "unmet_demand_share", "p_shortfall_any", "short_month_share", "first_short_month",
+        "longest_short_spell_months", "first_adequate_date", "sustained_adequacy_date",
+        "p_never_sustained_adequate", "unserved_fraction",
         "slo_attainment", "loan_share", "training_deficit_share", "p99_latency_s",
-        "ttft_p99_s", "overloaded_hour_share",
+        "ttft_p99_s", "rejected_request_share", "overloaded_hour_share",
         "series.demand_tps", "series.peak_demand_tps", "series.capacity_tps",
         "series.capacity_own_tps", "series.loan_tps", "series.served_tps",
         "series.unserved_tps", "series.unserved_committed_tps", "series.unserved_on_demand_tps",
         "series.unserved_consumer_tps", "series.unserved_batch_tps", "series.peak_utilization",
         "series.slo_hours", "series.p50_latency_s", "series.p99_latency_s", "series.ttft_p50_s",
-        "series.ttft_p99_s", "series.demand_potential_tps"),
+        "series.ttft_p99_s", "series.demand_potential_tps", "series.demand_lost_tps",
+        "series.unmet_tps", "series.unmet_committed_tps", "series.unmet_on_demand_tps",
+        "series.unmet_consumer_tps", "series.unmet_batch_tps"),
     "surges": ("series.surge_multiplier",),
     "fleet": (
         "stranded_chip_months", "compute_mean_tps", "trainium_gw_2026_12_31", "compute_tps_end",
@@ -354,10 +395,12 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
                "series.power_ordered_cum_mw"),
     "finance": (
         "aws_spend_total_usd", "commitment_gap_usd", "p_spend_breach", "spend_breach_usd",
-        "revenue_total_usd", "lost_revenue_total_usd", "investment_total_usd",
-        "spend_total_usd", "series.revenue_daily_usd", "series.lost_revenue_daily_usd",
+        "forgone_revenue_total_usd", "revenue_total_usd", "lost_revenue_total_usd",
+        "investment_total_usd", "spend_total_usd", "series.revenue_daily_usd",
+        "series.lost_revenue_daily_usd", "series.forgone_revenue_daily_usd",
         "series.run_rate_usd", "series.run_rate_reported_usd", "series.spend_daily_usd",
-        "series.spend_anthropic_daily_usd", "series.investment_cum_usd", "group.spend_daily_usd"),
+        "series.spend_anthropic_daily_usd", "series.investment_cum_usd",
+        "group.spend_daily_usd"),
     "customers": (
         "customers_throttled_peak", "customers_throttled_committed_peak",
         "customers_throttled_on_demand_peak", "customer_hours_throttled",

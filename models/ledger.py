@@ -117,7 +117,10 @@ class Funder(Protocol):
 
 
 class TrancheWatch:
-    """Fires investment tranches on the first day the run-rate reaches their milestone.
+    """Fires investment tranches: on the deal date, or at their milestone after it.
+
+    A milestone tranche fires on the first day from the deal date on that the run-rate
+    reaches its milestone.
 
     Args:
         ledger: the days' service (served up to a check when a check needs it).
@@ -150,14 +153,27 @@ class TrancheWatch:
         return self._milestone
 
     def _pending_milestone(self) -> float:
-        todo = [t.milestone_run_rate_usd for t in self.tranches.items if t.fired_day is None]
+        todo = self.tranches.milestones()
         return min(todo) if todo else np.inf
 
+    @property
+    def deal_day(self) -> int:
+        """The run's day of the deal date: tranches released on it fire that day."""
+        return self.tranches.deal_day
+
     def check(self, day: int) -> None:
-        """Fire the tranches whose milestone the run-rate reaches today."""
+        """Fire today's tranches: those of the deal date, and those whose milestone is met.
+
+        None fires before the deal date.
+        """
         if self._bound is None:
             self.bounds()
         assert self._bound is not None
+        for tr in self.tranches.at_deal(day):
+            self.funder.fund(tr)
+        self.received = self.tranches.received_usd
+        if day < self.tranches.deal_day:
+            return
         if self._bound[day] * (1 + 1e-9) < self._milestone:
             return  # even full service could not earn it today (or nothing is pending)
         lo = max(0, day - RUN_RATE_DAYS + 1)

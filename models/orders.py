@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from capsim.models.finance import Tranche
 from capsim.models.fleet import Fleet
+from capsim.models.outcomes import stress_start_h
 from capsim.models.scenario import Scenario
 from capsim.models.supply import ProductionLines
 from capsim.simcore.clock import Clock
@@ -150,12 +151,17 @@ class Orders:
         return mw_ordered
 
     def _review(self, sim: Simulation):
-        """The forecast policy's reviews, every `procurement.review_every_days`."""
+        """The forecast policy's reviews, every `procurement.review_every_days`.
+
+        The first comes after the first daily step of the evaluation window (the
+        announcement): the history before it orders nothing, so that it stays the same
+        under every stress (a review looks ahead at the demand trend).
+        """
         env, clock = sim.env, self.clock
         assert self.forecast_gap is not None
         every_h = self.sc.procurement.review_every_days * HOURS_PER_DAY
         lead_h = max(self.order_lead_h, self.build_lead_h)
-        yield env.timeout(HOURS_PER_DAY)  # after the first daily step
+        yield env.timeout(stress_start_h(self.sc, clock) + HOURS_PER_DAY)
         while True:
             day = int(env.now // HOURS_PER_DAY)
             ahead = min(clock.days - 1, day + max(1, int(np.ceil(lead_h / HOURS_PER_DAY))))

@@ -29,6 +29,15 @@ def window_days(scenario: Scenario, clock: Clock) -> tuple[int, int]:
     return first, last
 
 
+def stress_start_h(scenario: Scenario, clock: Clock) -> float:
+    """Hour from which the stress knobs act: ``[scenario] evaluation_start``, else the start.
+
+    The evaluation start is the announcement; the history before it is the unstressed one.
+    """
+    meta = scenario.scenario
+    return max(0.0, clock.hours(meta.evaluation_start or meta.start))
+
+
 def longest_run(flags: np.ndarray) -> int:
     """Length of the longest run of consecutive True values."""
     best = run = 0
@@ -38,20 +47,34 @@ def longest_run(flags: np.ndarray) -> int:
     return best
 
 
-def shortfall(dates: np.ndarray, demand: np.ndarray, unserved: np.ndarray,
-              threshold: float) -> dict[str, float]:
-    """Short-month KPIs of daily demand and unserved rates on `dates` (the window's days).
+def first_sustained(ok: np.ndarray, months: int) -> int | None:
+    """Index of the first month that starts `months` or more consecutive True values."""
+    run = 0
+    for i, f in enumerate(np.asarray(ok, bool)):
+        run = run + 1 if f else 0
+        if run >= months:
+            return i - months + 1
+    return None
 
-    A calendar month (or the part of it inside the window) is short when its unserved
-    tokens exceed `threshold` x its demand. Returns p_shortfall_any (0 or 1),
+
+def shortfall(dates: np.ndarray, demand: np.ndarray, unserved: np.ndarray,
+              threshold: float, sustained_months: int = 12) -> dict[str, float]:
+    """Short-month KPIs of daily demand and unmet rates on `dates` (the window's days).
+
+    A calendar month (or the part of it inside the window) is short when its unmet
+    tokens (`unserved`) exceed `threshold` x its demand. Returns p_shortfall_any (0 or 1),
     short_month_share, first_short_month (decimal year, NaN when none),
-    longest_short_spell_months and first_adequate_date (the start of the first month from
-    which no month is short: the window's first month when none is, NaN when the last is).
+    longest_short_spell_months, first_adequate_date (the start of the first month from
+    which no month is short: the window's first month when none is, NaN when the last is),
+    sustained_adequacy_date (the start of the first run of at least `sustained_months`
+    months none of which is short, NaN when the window has none) and
+    p_never_sustained_adequate (1 when it has none).
     """
     if len(dates) == 0:
         nan = float("nan")
         return {"p_shortfall_any": nan, "short_month_share": nan, "first_short_month": nan,
-                "longest_short_spell_months": nan, "first_adequate_date": nan}
+                "longest_short_spell_months": nan, "first_adequate_date": nan,
+                "sustained_adequacy_date": nan, "p_never_sustained_adequate": nan}
     month = np.asarray(dates).astype("datetime64[M]")
     months, idx = np.unique(month, return_inverse=True)
     m_dem = np.bincount(idx, weights=demand)
@@ -63,6 +86,7 @@ def shortfall(dates: np.ndarray, demand: np.ndarray, unserved: np.ndarray,
         first_ok = float("nan")
     else:
         first_ok = decimal_year(months[np.nonzero(short)[0][-1] + 1])
+    sustained = first_sustained(~short, sustained_months)
     return {
         "p_shortfall_any": float(short.any()),
         "short_month_share": float(short.mean()),
@@ -70,6 +94,9 @@ def shortfall(dates: np.ndarray, demand: np.ndarray, unserved: np.ndarray,
         else float("nan"),
         "longest_short_spell_months": float(longest_run(short)),
         "first_adequate_date": first_ok,
+        "sustained_adequacy_date": (decimal_year(months[sustained]) if sustained is not None
+                                    else float("nan")),
+        "p_never_sustained_adequate": float(sustained is None),
     }
 
 

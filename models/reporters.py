@@ -16,11 +16,14 @@ from typing import Any
 
 import numpy as np
 from capsim.models import customers, finance, market, outcomes, reported, serving
-from capsim.models.days import RUN_RATE_DAYS, ServedDays, trailing_mean
+from capsim.models.days import RUN_RATE_DAYS, ServedDays, tier_prices, trailing_mean
 from capsim.models.fleet import STATES
 from capsim.models.results import Report
 from capsim.simcore.simulation import RunResult, Simulation
-from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
+from capsim.simcore.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY, SECONDS_PER_DAY
+
+TIERS = ("committed", "on_demand", "consumer", "batch")
+"""The demand tiers, in the order of the model's (days, 4) arrays."""
 
 
 class Replication:
@@ -57,6 +60,16 @@ class Replication:
         return self.record.total_tps() * self.cm.serving_share
 
     @cached_property
+    def lost_by_tier(self) -> np.ndarray:
+        """(days, 4) demand lost to throttling by tier: the customers who left or never came.
+
+        The demand the market would bring (before customers reacted) minus the demand
+        after their reactions, daily means in tokens/s.
+        """
+        dd = self.cm.demand_days
+        return np.maximum(dd.potential_by_tier - dd.by_tier(), 0.0)
+
+    @cached_property
     def dates(self) -> np.ndarray:
         """The run's daily grid."""
         return self.clock.dates()
@@ -83,37 +96,60 @@ def service(r: Replication, s: Report) -> None:
     s.put("capacity_tps", h_cap.mean(axis=1))
     s.put("served_tps", hs.served.mean(axis=1))
     s.put("unserved_tps", uns.sum(axis=1))
-    for i, tier in enumerate(("committed", "on_demand", "consumer", "batch")):
+    for i, tier in enumerate(TIERS):
         s.put(f"unserved_{tier}_tps", uns[:, i])
     s.put("peak_utilization", np.minimum(h_util.max(axis=1), 1e6))
     s.put("demand_potential_tps", cm.demand_days.potential)
     s.put("capacity_own_tps", own_cap)
     s.put("loan_tps", np.maximum(s.series("capacity_tps") - own_cap, 0.0))
-    # Service quality for every hour at once (models/serving.py): replicas' batch
-    # curves, TTFT and end-to-end latency from the distribution of wait + prefill or
-    # service. Overloaded hours count at the cap, so congestion never lowers a figure.
-    lat = serving.latencies(h_cap, h_util, r.by_gen[:, len(STATES)], cm.replicas,
-                            cm.sc.service.latency_cap_s)
-    s.put("slo_hours", lat.slo_ok.sum(axis=1))
-    s.put("p99_latency_s", lat.e2e_p99.mean(axis=1))
-    s.put("p50_latency_s", lat.e2e_p50.mean(axis=1))
-    s.put("ttft_p99_s", lat.ttft_p99.mean(axis=1))
-    s.put("ttft_p50_s", lat.ttft_p50.mean(axis=1))
+    # Service quality for every hour at once (models/serving.py): replicas with a batch
+    # curve; latency quantiles over the requests served, the requests turned away apart.
+    load = hs.demand if hs.retried is None else hs.demand + hs.retried
+    lat = serving.latencies(load, h_cap, r.by_gen[:, len(STATES)], cm.replicas,
+                            cm.sc.service.slo_request_share.base)
+    s.put("slo_hours", lat.slo_hours)
+    s.put("p99_latency_s", lat.quantile("e2e", 0.99))
+    s.put("p50_latency_s", lat.quantile("e2e", 0.5))
+    s.put("ttft_p99_s", lat.quantile("ttft", 0.99))
+    s.put("ttft_p50_s", lat.quantile("ttft", 0.5))
+    unmet(r, s, uns)
     demand, unserved = s.series("demand_tps")[win], s.series("unserved_tps")[win]
-    for k, v in outcomes.shortfall(r.dates[win], demand, unserved,
-                                   cm.sc.service.short_month_threshold).items():
-        s.kpi(k, v)
     # Clipped against rounding: the ratio of two sums of the same hours.
     s.kpi("unserved_fraction", float(np.clip(unserved.sum() / demand.sum(), 0, 1))
           if demand.sum() > 0 else 0.0)
-    s.kpi("slo_attainment", float(s.series("slo_hours")[win].sum() / (24 * (r.w1 - r.w0))))
+    served = lat.served[win].sum()
+    s.kpi("slo_attainment", float(lat.slo_met[win].sum() / served) if served > 0 else 0.0)
     loan, deficit = outcomes.loan_shares(s.series("capacity_tps")[win], own_cap[win],
                                          reservation[win])
     s.kpi("loan_share", loan)
     s.kpi("training_deficit_share", deficit)
-    s.kpi("p99_latency_s", float(lat.e2e_p99[win].mean()))
-    s.kpi("ttft_p99_s", float(lat.ttft_p99[win].mean()))
+    s.kpi("p99_latency_s", lat.pooled("e2e", 0.99, win))
+    s.kpi("ttft_p99_s", lat.pooled("ttft", 0.99, win))
+    offered = lat.offered[win].sum()
+    s.kpi("rejected_request_share",
+          float(np.clip(lat.rejected[win].sum() / offered, 0, 1)) if offered > 0 else 0.0)
     s.kpi("overloaded_hour_share", float((h_util[win] >= 1.0).mean()))
+
+
+def unmet(r: Replication, s: Report, unserved_by_tier: np.ndarray) -> None:
+    """Unmet demand (unserved tokens plus demand lost to throttling) and the short months.
+
+    Shares are of the demand the market would bring (`demand_potential_tps`); a month is
+    short when its unmet demand exceeds `service.short_month_threshold` of it.
+    """
+    lost, win = r.lost_by_tier, r.win
+    by_tier = unserved_by_tier + lost
+    s.put("demand_lost_tps", lost.sum(axis=1))
+    s.put("unmet_tps", by_tier.sum(axis=1))
+    for i, tier in enumerate(TIERS):
+        s.put(f"unmet_{tier}_tps", by_tier[:, i])
+    potential, total = s.series("demand_potential_tps")[win], s.series("unmet_tps")[win]
+    svc = r.cm.sc.service
+    for k, v in outcomes.shortfall(r.dates[win], potential, total, svc.short_month_threshold,
+                                   svc.sustained_adequacy_months).items():
+        s.kpi(k, v)
+    s.kpi("unmet_demand_share", float(np.clip(total.sum() / potential.sum(), 0, 1))
+          if potential.sum() > 0 else 0.0)
 
 
 def surges(r: Replication, s: Report) -> None:
@@ -189,6 +225,9 @@ def money(r: Replication, s: Report) -> None:
     s.put("spend_daily_usd", by_cloud[:, 3].sum(axis=1))
     s.put("revenue_daily_usd", r.served.revenue)
     s.put("lost_revenue_daily_usd", r.served.lost_revenue)
+    # Demand lost to throttling, valued at each day's price of its tier.
+    gone = (r.lost_by_tier * tier_prices(cm.terms, r.clock.days)).sum(axis=1)
+    s.put("forgone_revenue_daily_usd", r.served.lost_revenue + gone * SECONDS_PER_DAY / 1e6)
     s.put("run_rate_usd", trailing_mean(r.served.revenue, RUN_RATE_DAYS) * DAYS_PER_YEAR
           / max(cm.terms.cloud_share, 1e-12))
     s.put("run_rate_reported_usd", reported.run_rate(
@@ -206,7 +245,9 @@ def money(r: Replication, s: Report) -> None:
     s.kpi("commitment_gap_usd", float(gap))
     s.kpi("revenue_total_usd", float(s.series("revenue_daily_usd")[win].sum()))
     s.kpi("lost_revenue_total_usd", float(s.series("lost_revenue_daily_usd")[win].sum()))
-    s.kpi("investment_total_usd", r.gained(s, "investment_cum_usd"))
+    s.kpi("forgone_revenue_total_usd", float(s.series("forgone_revenue_daily_usd")[win].sum()))
+    # Over the deal: no tranche comes before the deal date, so everything to the window's end.
+    s.kpi("investment_total_usd", float(s.series("investment_cum_usd")[r.w1 - 1]))
     # Spend against what revenue and investment can pay (models.finance).
     if cm.spend_share is not None:
         _, spend_y, means_y = finance.affordability(

@@ -1,32 +1,35 @@
-"""LLM serving latency: replicas with a batch curve, time to first token, end-to-end latency.
+"""LLM serving latency: replicas with a batch curve, TTFT, end-to-end latency, the SLO.
 
-A pool's servers are model replicas. Each decodes a batch of requests together with
-continuous batching (Orca, vLLM): a request takes a free place in a running batch and
-leaves it when done, so a pool is an M/G/c queue whose c servers are replicas x batch
-places. One decode step of a batch of b requests takes t0 + t1 b (weights read once per
-step, KV cache per request), so
+A pool's servers are model replicas of each chip generation, each decoding up to
+`batch` requests together with continuous batching (Orca, vLLM). One decode step of a
+batch of b requests takes t0 + t1 b (weights read once per step, KV cache per request),
+so a request's time per output token rises with the batch:
 
-    per-request decode speed  v(b) = v1 (b_half + 1) / (b_half + b)   (v1: batch 1)
-    replica throughput        T(b) = b v(b), rising to a ceiling, half of it at b_half
+    tpot(b) = tpot(1) (b_half + b) / (b_half + 1)     (tpot(1) = 1 / stream_tokens_per_s)
+    replica throughput T(b) = b / tpot(b), rising to a ceiling, half of it at b_half
 
-per chip generation (`[supply.generations.<name>.batching]`): a larger batch gives more
-throughput and slower tokens per request. A generation's `tokens_per_s` is its throughput
-at `rated_batch`; another `batch` scales it by T(batch) / T(rated_batch).
+per chip generation (`[supply.generations.<name>.batching]`). A generation's
+`tokens_per_s` is its throughput at `rated_batch`; another `batch` scales it by
+T(batch) / T(rated_batch).
 
 A request has `tokens_per_request` tokens, `output_share` of them decoded, the rest
-prefilled; input and output counts each have squared coefficient of variation
-`service_scv`. Its prefill takes P = input / prefill_tokens_per_s, its decode
-D = output / v(batch); a place is held for S = P + D. Requests go to generations in
-proportion to their serving capacity, so the day's P and S are mixtures over generations;
-each is taken as lognormal with the mixture's exact mean and variance.
+prefilled at `prefill_tokens_per_s`; input and output counts each have squared
+coefficient of variation `service_scv`. Requests go to generations in proportion to
+their serving capacity and, within one, evenly to its replicas, so every replica of the
+fleet sees the hour's utilization (load / capacity, capacity being replicas at the full
+batch). One replica at a load is `simcore.batching` (closed form, checked against a
+request-level simulation): the batch it decodes in grows with load, so the time per
+token and the end-to-end latency rise from the lowest loads, and near saturation requests
+wait for a batch place, so the time to first token rises too. A replica's waiting room
+holds `queue_limit_s` of work; requests that find it full are turned away (an
+"overloaded" answer), counted as a rate, never as a latency.
 
-The wait W is the M/G/c one of `simcore.latency` (Erlang C chance of waiting, exponential
-given a wait, Allen-Cunneen scaled by the scv of S). Time to first token is W + P and
-end-to-end latency W + S; their quantiles come from the distribution of the sum
-(`simcore.waitsum`, a quadrature and a root search), not from adding quantiles. An
-overloaded hour (utilization >= 1) and any quantile beyond `latency_cap_s` count at the
-cap (clients give up), so more congestion never lowers a latency figure; the hour misses
-the SLO (p99 wait within `slo_p99_wait_s`, as in `models.service`).
+Each generation's figures are tabulated once per replication on a grid of loads and
+read by interpolation for every hour (vectorised; no per-request work). The latency KPIs
+are quantiles of the distribution of all requests served in the window (or the day),
+each hour weighted by its served requests; the SLO attainment is the share of served
+requests whose TTFT is within `slo_ttft_s` and whose batch decodes within `slo_tpot_s`
+a token.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from capsim.models.scenario import Generation
-from capsim.simcore import queueing, waitsum
+from capsim.simcore import batching
 from capsim.simcore.streams import Streams
 
 
@@ -65,22 +68,29 @@ class BatchCurve:
 
 @dataclass(frozen=True)
 class ReplicaSpec:
-    """One replication's serving picture: curves per generation and the request shape."""
+    """One replication's serving picture: curves per generation, request shape, targets."""
 
     curves: tuple[BatchCurve, ...]   # in the model's generation order
-    pools: float
     tokens_per_request: float
     output_share: float
     scv: float                       # of input and of output token counts, each
-    slo_p99_wait_s: float
+    queue_limit_s: float             # seconds of work a replica's waiting room holds
+    slo_ttft_s: float                # time-to-first-token target
+    slo_tpot_s: float                # time-per-output-token target
 
-    def request_times(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean prefill and decode seconds of a request, per generation."""
+    def replicas(self) -> list[batching.Replica]:
+        """One `simcore.batching.Replica` per generation."""
         n_in = self.tokens_per_request * (1.0 - self.output_share)
         n_out = self.tokens_per_request * self.output_share
-        prefill = np.array([n_in / c.prefill_tps for c in self.curves])
-        decode = np.array([n_out / c.decode_speed(c.batch) for c in self.curves])
-        return prefill, decode
+        return [batching.Replica(max(1, int(round(c.batch))), 1.0 / c.stream_tps,
+                                 c.batch_half, n_in / c.prefill_tps, n_out, self.scv,
+                                 self.queue_limit_s) for c in self.curves]
+
+    def tables(self, used: np.ndarray | None = None) -> list[batching.Table | None]:
+        """Each generation's table by load (None for generations `used` marks unused)."""
+        return [r.table(self.slo_ttft_s, self.slo_tpot_s)
+                if used is None or used[i] else None
+                for i, r in enumerate(self.replicas())]
 
 
 def draw_curves(generations: dict[str, Generation], streams: Streams
@@ -100,77 +110,107 @@ def draw_curves(generations: dict[str, Generation], streams: Streams
 
 @dataclass
 class Latencies:
-    """Per hour (days, 24), seconds; quantiles capped at the scenario's latency cap."""
+    """Per day: served requests' latency distributions and counts (requests are per s).
 
-    wait_p99: np.ndarray     # uncapped (inf when overloaded), for the SLO test
-    ttft_p50: np.ndarray
-    ttft_p99: np.ndarray
-    e2e_p50: np.ndarray
-    e2e_p99: np.ndarray
-    slo_ok: np.ndarray       # bool: not overloaded and the p99 wait within target
-
-
-def mixture(weights: np.ndarray, prefill: np.ndarray, decode: np.ndarray, scv: float
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean and scv of P and of S = P + D per row of `weights` (rows: days; columns: gens).
-
-    Within a generation P and D are independent with scv `scv` each; across generations
-    the mixture's second moment adds the spread of the generations' means. Rows without
-    weight use equal weights.
+    The cdfs are unnormalised (requests/s summed over the day's hours, times the share at
+    or below each of `simcore.batching.SECONDS`), so days add up into a window.
     """
-    w = np.asarray(weights, float)
-    tot = w.sum(axis=1, keepdims=True)
-    w = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / w.shape[1])
-    s = prefill + decode
-    mean_p, mean_s = w @ prefill, w @ s
-    m2_p = w @ (prefill ** 2 * (1.0 + scv))
-    m2_s = w @ (s ** 2 + scv * (prefill ** 2 + decode ** 2))
-    scv_p = np.maximum(m2_p / mean_p ** 2 - 1.0, 0.0)
-    scv_s = np.maximum(m2_s / mean_s ** 2 - 1.0, 0.0)
-    return mean_p, scv_p, mean_s, scv_s
+
+    ttft_cdf: np.ndarray     # (days, seconds)
+    e2e_cdf: np.ndarray      # (days, seconds)
+    served: np.ndarray       # (days,) requests served, summed over the hours
+    offered: np.ndarray      # (days,) requests arriving
+    rejected: np.ndarray     # (days,) requests turned away (full waiting rooms, no capacity)
+    slo_met: np.ndarray      # (days,) served requests meeting both targets
+    slo_hours: np.ndarray    # (days,) hours whose served requests meet the SLO often enough
+
+    def quantile(self, which: str, q: float) -> np.ndarray:
+        """Each day's q-quantile of TTFT ("ttft") or end-to-end latency ("e2e").
+
+        Over the day's served requests; NaN on a day without any.
+        """
+        cdf = self.ttft_cdf if which == "ttft" else self.e2e_cdf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norm = cdf / self.served[:, None]
+        return batching.quantile(np.where(self.served[:, None] > 0, norm, np.nan), q)
+
+    def pooled(self, which: str, q: float, days: slice) -> float:
+        """The q-quantile over all requests served on `days` (NaN without any)."""
+        cdf = self.ttft_cdf if which == "ttft" else self.e2e_cdf
+        tot = self.served[days].sum()
+        if not tot > 0:
+            return float("nan")
+        return float(batching.quantile(cdf[days].sum(axis=0) / tot, q)[0])
 
 
-def latencies(capacity: np.ndarray, utilization: np.ndarray, gen_capacity: np.ndarray,
-              spec: ReplicaSpec, cap_s: float) -> Latencies:
-    """TTFT and end-to-end quantiles for every hour at once.
+def _load_weights(util: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each hour's place on the load grid: lower index and the weight of the next."""
+    grid = batching.LOADS
+    u = np.clip(np.nan_to_num(util, nan=0.0, posinf=grid[-1]), 0.0, grid[-1])
+    i = np.clip(np.searchsorted(grid, u, side="right") - 1, 0, len(grid) - 2)
+    return i, (u - grid[i]) / (grid[i + 1] - grid[i])
+
+
+def latencies(load: np.ndarray, capacity: np.ndarray, gen_capacity: np.ndarray,
+              spec: ReplicaSpec, slo_share: float) -> Latencies:
+    """Served requests' latency, the SLO and the requests turned away, day by day.
 
     Args:
+        load: (days, 24) serving load (demand and retries), tokens/s.
         capacity: (days, 24) serving capacity, tokens/s.
-        utilization: (days, 24) demand / serving capacity (inf: demand, no capacity).
         gen_capacity: (days, generations) capacity of each generation (any scale): the
             share of requests each serves that day.
-        spec: the replication's curves and request shape.
-        cap_s: seconds at which a request gives up.
+        spec: the replication's curves, request shape and targets.
+        slo_share: share of an hour's served requests meeting the targets for the hour
+            to count in `slo_hours`.
     """
-    prefill, decode = spec.request_times()
-    mean_p, scv_p, mean_s, scv_s = mixture(gen_capacity, prefill, decode, spec.scv)
     cap = np.asarray(capacity, float)
-    rho = np.asarray(utilization, float)
-    # Places per pool: capacity over what one place serves (a request every mean S).
-    place_tps = spec.tokens_per_request / mean_s[:, None]
-    c = np.maximum(cap / place_tps / spec.pools, 1.0)
-    stable = rho < 1.0
-    # An hour whose chance of waiting is below every tail used here ((1 - q)/2 of each
-    # quantile level, which waitsum.quantiles then leaves the wait out of, and 0.01 for the
-    # p99 wait) gets the same latencies whatever that chance: it need not be exact.
-    levels = (0.5, 0.99)
-    negligible = min(0.01, *((1.0 - q) / 2.0 for q in levels))
-    chance = np.where(stable, queueing.erlang_c_gamma(c, np.where(stable, rho, 0.0) * c,
-                                                      negligible), np.inf)
-    k = (1.0 + scv_s[:, None]) / 2.0
+    ld = np.maximum(np.asarray(load, float), 0.0)
+    days, hours = ld.shape
+    w = np.asarray(gen_capacity, float)
+    tot = w.sum(axis=1, keepdims=True)
+    share = np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 1.0 / w.shape[1])
+    used = share.max(axis=0) > 0
+    tables = spec.tables(used)
+    # Requests/s per hour; an hour with load and no capacity turns all of them away.
+    req = ld / spec.tokens_per_request
+    live = cap > 0
+    dead = ~live & (ld > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        theta = np.where(stable, c * (1.0 - rho) / (k * mean_s[:, None]), np.inf)
-        wait_p99 = np.where(stable, np.maximum(np.log(chance / 0.01), 0.0) / theta, np.inf)
-    # The request's shape is daily: (days, 1), spread over the hours by waitsum.
-    t50, t99 = waitsum.quantiles(chance, theta, mean_p[:, None], scv_p[:, None], levels)
-    e50, e99 = waitsum.quantiles(chance, theta, mean_s[:, None], scv_s[:, None], levels)
+        util = np.where(live, ld / np.where(live, cap, 1.0), 0.0)
+    req_live = np.where(live, req, 0.0)
+    i, f = _load_weights(util)
+    n_loads = len(batching.LOADS)
+    # A[d, k]: requests/s of day d's hours at load-grid point k (linear interpolation).
+    rows = np.repeat(np.arange(days), hours)
+    flat = (rows * n_loads + i.ravel())
+    a = (np.bincount(flat, (req_live * (1 - f)).ravel(), days * n_loads)
+         + np.bincount(flat + 1, (req_live * f).ravel(), days * n_loads)).reshape(days, n_loads)
+    gi = [g for g, t in enumerate(tables) if t is not None]
+    tab = [t for t in tables if t is not None]
+    admit = np.stack([1.0 - t.rejected for t in tab])                # (gens, loads)
+    slo = np.stack([t.slo for t in tab]) * admit
+    weight = (share[:, gi, None] * a[:, None, :])                    # (days, gens, loads)
+    served_w = (weight * admit[None]).reshape(days, -1)
+    ttft = served_w @ np.concatenate([t.ttft_cdf for t in tab])
+    e2e = served_w @ np.concatenate([t.e2e_cdf for t in tab])
+    served = served_w.sum(axis=1)
+    offered = req.sum(axis=1)
+    slo_met = (weight * slo[None]).sum(axis=(1, 2))
+    # Per hour: the share of its served requests meeting the targets, from each day's
+    # mix of the generations' tables read at the hour's load.
+    sh = share[:, gi]
+    day_rows = np.arange(days)[:, None]
 
-    def capped(x: np.ndarray) -> np.ndarray:
-        # At most cap_s; a NaN or infinite latency (an overloaded hour) is cap_s too.
-        return np.fmin(x, cap_s)
+    def at(t: np.ndarray) -> np.ndarray:
+        mixed = sh @ t                                               # (days, loads)
+        return mixed[day_rows, i] * (1 - f) + mixed[day_rows, i + 1] * f
 
-    ok = stable & (wait_p99 <= spec.slo_p99_wait_s)
-    return Latencies(wait_p99, capped(t50), capped(t99), capped(e50), capped(e99), ok)
+    hour_served, hour_ok = at(admit), at(slo)
+    met = (hour_ok >= slo_share * hour_served) & (hour_served > 0) & ~dead
+    rejected = offered - served
+    return Latencies(ttft, e2e, served, offered, np.maximum(rejected, 0.0), slo_met,
+                     met.sum(axis=1))
 
 
 @dataclass(frozen=True)
@@ -202,9 +242,10 @@ class ServiceDraw:
         flex_share = float(np.clip(svc.training_flex_share.sample(rng), 0, 1))
         flex_target = float(svc.flex_target_utilization.sample(rng))
         replicas = ReplicaSpec(
-            curves, pools=max(1.0, float(svc.pools.sample(rng))),
-            tokens_per_request=float(svc.tokens_per_request.sample(rng)),
+            curves, tokens_per_request=float(svc.tokens_per_request.sample(rng)),
             output_share=float(svc.output_share.sample(rng)),
             scv=max(0.0, float(svc.service_scv.sample(rng))),
-            slo_p99_wait_s=float(svc.slo_p99_wait_s.sample(rng)))
+            queue_limit_s=max(0.0, float(svc.queue_limit_s.sample(rng))),
+            slo_ttft_s=float(svc.slo_ttft_s.sample(rng)),
+            slo_tpot_s=float(svc.slo_tpot_s.sample(rng)))
         return cls(serving_share, flex_share, flex_target, replicas)

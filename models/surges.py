@@ -8,7 +8,7 @@ over `ramp_days`, then halves every `halflife_days`. `draw` draws a replication'
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
@@ -53,13 +53,15 @@ class SurgeDraw:
     schedule: tuple[Surge, ...]
 
 
-def draw(s: Surges, launch_hours: list[float], horizon_h: float, streams: Streams) -> SurgeDraw:
+def draw(s: Surges, launch_hours: list[float], horizon_h: float, streams: Streams,
+         stress_from_h: float = 0.0) -> SurgeDraw:
     """Draw every surge that starts before the horizon.
 
     Random surges come from the stream "surges.random" (their rate and consumer share
     first), launch surges from "surges.launch", each in the order a process drawing them
     one by one would. The intensity knob scales magnitudes after they are drawn, so runs
-    that differ only in intensity share every random draw.
+    that differ only in intensity share every random draw; it scales the surges that
+    start from hour `stress_from_h` on (the evaluation start), not those before it.
     """
     rng, rng_launch = streams.rng("surges.random"), streams.rng("surges.launch")
     rate_per_hour = max(0.0, float(s.rate_per_year.sample(rng))) / HOURS_PER_YEAR
@@ -67,6 +69,9 @@ def draw(s: Surges, launch_hours: list[float], horizon_h: float, streams: Stream
     surges = (_random(s, horizon_h, rate_per_hour, p_consumer, rng)
               + _launches(s, sorted(launch_hours), horizon_h, rng_launch))
     # Stable: surges starting at the same hour keep their kind order (random first).
+    if s.intensity_multiplier != 1.0:
+        surges = [replace(u, magnitude=s.intensity_multiplier * u.magnitude)
+                  if u.t0 >= stress_from_h else u for u in surges]
     return SurgeDraw(tuple(sorted(surges, key=lambda u: u.t0)))
 
 
@@ -74,7 +79,7 @@ def _new(s: Surges, t: float, magnitude: float, rng: np.random.Generator, kind: 
          target: str = "all") -> Surge:
     ramp = max(0.1, float(s.ramp_days.sample(rng))) * HOURS_PER_DAY
     half = max(0.1, float(s.halflife_days.sample(rng))) * HOURS_PER_DAY
-    return Surge(t, s.intensity_multiplier * max(0.0, magnitude), ramp, half, kind, target)
+    return Surge(t, max(0.0, magnitude), ramp, half, kind, target)
 
 
 def _random(s: Surges, horizon: float, rate_per_hour: float, p_consumer: float,

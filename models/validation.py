@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from capsim.simcore.units import DAYS_PER_YEAR
 
 MAX_FILE_BYTES = 1 << 20
@@ -199,13 +200,19 @@ def _hi(p: Any) -> float:
     return float(p.spec.ppf(0.999))
 
 
+def _mean(p: Any) -> float:
+    """A parameter's mean (over a grid of its quantiles, so any distribution will do)."""
+    return float(np.mean(p.spec.ppf(np.linspace(0.0025, 0.9975, 200))))
+
+
 def estimate(sc: Any) -> Estimate:
     """Peak memory and scheduled events of one replication of scenario `sc`.
 
     The terms are the model's large arrays: ~64 bytes per enterprise customer (sizes,
     regions, arrival and churn days and their temporaries), ~24 bytes per chip of the
     installed base (one install age each, and temporaries), hourly arrays of
-    days x 24 x (tiers + clouds + generations) doubles, and daily series; events are
+    days x 24 x (tiers + clouds + generations) doubles, the hours of every surge's window
+    (~96 bytes an hour), and daily series; events are
     random surges, launches, chip batches, building power-ons and procurement reviews.
     """
     days = (sc.scenario.end - sc.scenario.start).days + 1
@@ -220,13 +227,20 @@ def estimate(sc: Any) -> Estimate:
     # The installed base draws one install age per chip (8 bytes, plus temporaries).
     chips = {name: 24 * _hi(g.installed_at_start) for name, g in sc.supply.generations.items()}
     chip_key, chip_bytes = max(chips.items(), key=lambda kv: kv[1]) if chips else ("", 0.0)
-    memory = customer_bytes + sum(chips.values()) + hourly + daily + 150e6  # + libraries
-    terms = {"demand.enterprise.customers": customer_bytes, "scenario.end": hourly,
-             f"supply.generations.{chip_key}.installed_at_start": chip_bytes}
-    memory_key = max(terms, key=lambda k: terms[k])
     s = sc.surges
     surges = _hi(s.rate_per_year) * years
     launches = days / max(float(s.launch_every_days.spec.support[0]), 1e-9) + len(s.launches)
+    # Each surge's demand multipliers are computed for every hour of its window (the ramp
+    # and ten half-lives, whole days), ~12 doubles an hour with their temporaries.
+    window = min(days, _mean(s.ramp_days) + 10 * _mean(s.halflife_days) + 2)
+    surge_bytes = (surges + launches) * window * 24 * 96
+    memory = (customer_bytes + sum(chips.values()) + hourly + daily + surge_bytes
+              + 150e6)  # + libraries
+    terms = {"demand.enterprise.customers": customer_bytes, "scenario.end": hourly,
+             f"supply.generations.{chip_key}.installed_at_start": chip_bytes,
+             "surges.rate_per_year" if surges >= launches else "surges.launch_every_days":
+             surge_bytes}
+    memory_key = max(terms, key=lambda k: terms[k])
     batches = sum(g.batches_per_quarter for g in sc.supply.generations.values()) * years * 4
     buildings = sum(c.new_buildings for c in sc.datacenters.campuses.values())
     reviews = days / max(sc.procurement.review_every_days, 1e-9)
@@ -266,13 +280,13 @@ def check_resources(sc: Any, workers: int = 1, memory: float | None = None) -> E
     est = estimate(sc)
     limit = MEMORY_SHARE * (available_memory() if memory is None else memory)
     need = est.memory_bytes * max(1, workers)
+    if est.events > MAX_EVENTS:
+        raise ResourceLimit(est.events_key, (
+            f"{est.events_key}: a replication would schedule about {est.events:,.0f} events, "
+            f"more than the {MAX_EVENTS:,} allowed"))
     if need > limit:
         raise ResourceLimit(est.memory_key, (
             f"{est.memory_key}: a replication would need about {_gib(est.memory_bytes)} of "
             f"memory ({_gib(need)} for {max(1, workers)} worker(s) at once), more than the "
             f"{_gib(limit)} allowed ({MEMORY_SHARE:.0%} of the available memory)"))
-    if est.events > MAX_EVENTS:
-        raise ResourceLimit(est.events_key, (
-            f"{est.events_key}: a replication would schedule about {est.events:,.0f} events, "
-            f"more than the {MAX_EVENTS:,} allowed"))
     return est

@@ -6,17 +6,19 @@ they finish (any order); callers key results by replication, never by arrival or
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import popen_forkserver, spawn
 from multiprocessing.context import ForkServerContext, ForkServerProcess
 from typing import Any
 
 from capsim.simcore import tuning
+from capsim.simcore.pool import Pool, WorkerLost  # noqa: F401  (WorkerLost: see pool)
 
 
 def _alive(pid: int) -> bool:
@@ -83,8 +85,14 @@ class Executor:
     name = "base"
     workers = 1
 
-    def imap_unordered(self, fn: Callable, argtuples: Iterable[tuple]) -> Iterator[Any]:
-        """Yield results in completion order."""
+    def imap_unordered(self, fn: Callable, argtuples: Iterable[tuple],
+                       shared: tuple = ()) -> Iterator[Any]:
+        """Yield fn(*shared, *args) for each args in completion order.
+
+        `shared` holds the arguments every task has in common (a scenario): sent to each
+        worker once, not with every task. `argtuples` is read as tasks are handed out,
+        never all at once.
+        """
         raise NotImplementedError
 
     def close(self) -> None:
@@ -96,9 +104,9 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def imap_unordered(self, fn, argtuples):  # noqa: D102
+    def imap_unordered(self, fn, argtuples, shared=()):  # noqa: D102
         for args in argtuples:
-            yield fn(*args)
+            yield fn(*shared, *args)
 
 
 class _LeanPopen(popen_forkserver.Popen):
@@ -143,52 +151,53 @@ def _modules_of(fn: Callable, args: tuple) -> list[str]:
 
 
 class ProcessExecutor(Executor):
-    """A local process pool; keeps at most 2 x workers tasks in flight to bound memory.
+    """A local process pool (`simcore.pool`) that survives a dead worker.
 
     Workers are forked from a fork server: a fresh interpreter that imports only the
     modules the tasks need (the function's and those of the classes passed to it), not
     whatever this process has imported (tables, plotting). Forked from here, a worker
     would carry every page of those libraries in its resident memory. Workers import
     this process's main module only when a task is defined in it (a script run directly).
+    The workers live until `close`, and across calls of `imap_unordered` with the same
+    function and `shared` arguments (given to each worker once, when it starts).
     """
 
     name = "processes"
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = int(workers or os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: Pool | None = None
+        self._ctx: Any = None
 
-    def imap_unordered(self, fn, argtuples):  # noqa: D102
-        pending: set[Future] = set()
+    def imap_unordered(self, fn, argtuples, shared=()):  # noqa: D102
         it = iter(argtuples)
-        exhausted = False
-        while True:
-            while not exhausted and len(pending) < 2 * self.workers:
-                try:
-                    args = next(it)
-                except StopIteration:
-                    exhausted = True
-                    break
-                if self._pool is None:
-                    self._pool = self._start(_modules_of(fn, args))
-                pending.add(self._pool.submit(fn, *args))
-            if not pending:
-                return
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                yield f.result()
-
-    def _start(self, preload: list[str]) -> ProcessPoolExecutor:
-        # Tasks defined in the main module (a script run directly) need it in the workers.
-        ctx = (multiprocessing.get_context("forkserver") if "__main__" in preload
-               else _LeanForkServer())
-        ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                   initializer=_init_worker, initargs=(os.getpid(),))
+        try:
+            first = next(it)
+        except StopIteration:
+            return
+        shared = tuple(shared)
+        pool = self._pool
+        if pool is None or pool.fn is not fn or len(pool.shared) != len(shared) or \
+                any(a is not b for a, b in zip(pool.shared, shared, strict=True)):
+            self.close()
+            if self._ctx is None:
+                preload = _modules_of(fn, shared + tuple(first))
+                # Tasks defined in the main module (a script run directly) need it in
+                # the workers.
+                self._ctx = (multiprocessing.get_context("forkserver")
+                             if "__main__" in preload else _LeanForkServer())
+                self._ctx.set_forkserver_preload([m for m in preload if m != "__main__"])
+            pool = self._pool = Pool(self._ctx, self.workers, fn, shared,
+                                     init=functools.partial(_init_worker, os.getpid()))
+        try:
+            yield from pool.imap_unordered(itertools.chain([first], it))
+        except BaseException:
+            self.close()  # busy workers are killed: nothing waits on them
+            raise
 
     def close(self) -> None:  # noqa: D102
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
 
 
@@ -215,6 +224,30 @@ def _local_worker_config() -> dict[str, Any]:
             "distributed.worker.memory.monitor-interval": "1s"}
 
 
+CONNECT_SECONDS = 5
+"""How long a Dask scheduler given by address may take to answer."""
+
+
+class SchedulerError(RuntimeError):
+    """A Dask scheduler address that is malformed or does not answer."""
+
+
+def _connect(client_cls: Any, address: str) -> Any:
+    """A client of the scheduler at `address`, or a `SchedulerError` naming it."""
+    try:
+        return client_cls(address, timeout=CONNECT_SECONDS)
+    except Exception as exc:  # noqa: BLE001 (refused, timed out, malformed, not Dask)
+        what = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise SchedulerError(f"dask scheduler {address!r}: cannot connect within "
+                             f"{CONNECT_SECONDS} s: {what}") from None
+
+
+def _dask_retries() -> int:
+    import dask
+
+    return int(dask.config.get("distributed.scheduler.allowed-failures", default=3)) + 1
+
+
 class DaskExecutor(Executor):
     """dask.distributed: a given scheduler address, or a LocalCluster started here."""
 
@@ -231,7 +264,7 @@ class DaskExecutor(Executor):
         self.workers = int(workers or os.cpu_count() or 1)
         if scheduler:
             self._cluster = None
-            self._client = Client(scheduler)
+            self._client = _connect(Client, scheduler)
         else:
             with dask.config.set(_local_worker_config()):
                 self._cluster = LocalCluster(
@@ -243,24 +276,30 @@ class DaskExecutor(Executor):
 
         self._client.register_plugin(TuneWorker())
 
-    def imap_unordered(self, fn, argtuples):  # noqa: D102
+    def imap_unordered(self, fn, argtuples, shared=()):  # noqa: D102
         from dask.distributed import as_completed
 
-        # Objects shared by many tasks (the scenario) go to the workers once, not with
-        # every task; numbers, strings and classes travel with the task.
-        shared: dict[int, tuple[Any, Any]] = {}
-
-        def send(a: Any) -> Any:
-            if a is None or isinstance(a, int | float | str | bytes | type):
-                return a
-            if id(a) not in shared:
-                shared[id(a)] = (a, self._client.scatter(a, broadcast=True, hash=False))
-            return shared[id(a)][1]
-
-        futures = [self._client.submit(fn, *map(send, args), pure=False) for args in argtuples]
-        for f in as_completed(futures):
-            yield f.result()
+        # What every task shares (the scenario) goes to the workers once, not with every
+        # task; the tasks are submitted as results come back, at most 2 x workers ahead.
+        sent = [self._client.scatter(a, broadcast=True, hash=False)
+                if not isinstance(a, int | float | str | bytes | type) else a
+                for a in shared]
+        it = iter(argtuples)
+        queue = as_completed()
+        for args in itertools.islice(it, 2 * self.workers):
+            queue.add(self._client.submit(fn, *sent, *args, pure=False))
+        for f in queue:
+            try:
+                value = f.result()
+            except Exception as exc:
+                if type(exc).__name__ == "KilledWorker":  # died on every retry
+                    raise WorkerLost(f"dask: the workers running a task died "
+                                     f"{_dask_retries()} times ({exc})") from None
+                raise
             f.release()
+            for args in itertools.islice(it, 1):
+                queue.add(self._client.submit(fn, *sent, *args, pure=False))
+            yield value
 
     def close(self) -> None:  # noqa: D102
         self._client.close()

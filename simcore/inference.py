@@ -161,7 +161,7 @@ def _progress(total: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, unit="pt", desc="design points", file=sys.stderr,
                 dynamic_ncols=True)

@@ -101,7 +101,7 @@ def _progress(total: int, initial: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="rep", desc="replications", file=sys.stderr,
                 dynamic_ncols=True)
@@ -145,12 +145,15 @@ def replicate(
     if replications < 1:
         raise ValueError(f"replications(={replications}) must be >= 1.")
     executor = executor or SerialExecutor()
-    done = set(skip)
-    todo = [(model_cls, scenario, seed, i) for i in range(replications) if i not in done]
-    bar = _progress(replications, replications - len(todo), progress)
+    done = {i for i in skip if 0 <= i < replications}
+    # The tasks are streamed (a generator, never a list of every replication), and what
+    # every task shares goes to each worker once.
+    todo = ((i,) for i in range(replications) if i not in done)
+    bar = _progress(replications, len(done), progress)
     ran = 0
     try:
-        for result in executor.imap_unordered(run_replication, todo):
+        for result in executor.imap_unordered(run_replication, todo,
+                                              shared=(model_cls, scenario, seed)):
             if check is not None:
                 check(result)
             if store is not None:

@@ -172,7 +172,7 @@ def test_search_outcomes_equal_the_outcomes_of_a_run_directory(tmp_path):
     assert w.threshold == b.base.service.short_month_threshold
     run = capsim.run(b.base, replications=2, seed=11, workers=1, out=tmp_path / "r",
                      progress=False)
-    from_dir = decisions.run_outcomes(run.kpis, run.series("demand_tps", "unserved_tps"), w)
+    from_dir = decisions.run_outcomes(run.kpis, run.series("demand_potential_tps", "unmet_tps"), w)
     for rep in range(2):
         _, _, direct = decisions.evaluate("k", b.base, 11, rep, w)
         for k in decisions.OUTCOMES:

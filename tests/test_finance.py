@@ -83,18 +83,53 @@ def test_a_tranche_fires_once_and_only_when_its_milestone_is_met():
     assert ts.received_usd == 21.0
 
 
+def test_no_tranche_before_the_deal_and_the_deal_tranche_on_its_day():
+    ts = finance.Tranches([finance.Tranche("now", 5.0, 1e9, 0.5, at_deal=True),
+                           finance.Tranche("m", 7.0, 100.0, 0.0)], deal_day=3)
+    fired = {d: [t.name for t in ts.check(d, rr)]
+             for d, rr in enumerate([500, 500, 500, 50, 500, 500])}
+    # The milestone is met from day 0 but nothing fires before the deal (day 3); the deal
+    # tranche fires on it whatever the run-rate, the milestone one on the next day met.
+    assert fired == {0: [], 1: [], 2: [], 3: ["now"], 4: ["m"], 5: []}
+
+
+@pytest.mark.parametrize("seed", [int(x) for x in np.random.default_rng(28).integers(0, 2**31, 6)])
+def test_no_investment_event_precedes_the_announcement(seed):
+    # Fast early growth puts milestones in reach before the announcement: still, no
+    # tranche, and no order a tranche pays for, comes before the deal date.
+    model, r, _ = _run(["finance.tranches.milestone-1.milestone_run_rate_usd=20e9"],
+                       seed=seed, rep=0, end="2027-06-01")
+    deal_h = model.tranches.deal_day * HOURS_PER_DAY
+    tranches = [e for e in r.events if e.kind == "tranche"]
+    orders = [e for e in r.events if e.kind == "order" and "tranche" in e.detail]
+    assert any(e.subject == "initial" for e in tranches)
+    assert all(e.hour >= deal_h for e in tranches + orders), [
+        (e.kind, e.subject, e.hour / HOURS_PER_DAY) for e in tranches + orders]
+    initial = next(e for e in tranches if e.subject == "initial")
+    assert initial.hour == pytest.approx(deal_h + HOURS_PER_DAY / 2)  # on the deal date
+    cum = r.timeseries["investment_cum_usd"]
+    assert (cum[:model.tranches.deal_day] == 0).all()
+    # Investment is counted over the deal: all of it, from the deal date on.
+    assert r.kpis["investment_total_usd"] == pytest.approx(cum[-1])
+
+
 def test_tranches_in_the_model_fire_on_the_first_day_the_run_rate_reaches_them():
     model, r, sim = _run([], end="2030-04-01")
     rr = r.timeseries["run_rate_usd"]
     fired = {e.subject: e.hour for e in r.events if e.kind == "tranche"}
-    assert fired, "the initial tranche fires at the start"
+    assert fired, "the initial tranche fires on the deal date"
+    deal = model.tranches.deal_day
+    assert deal == (dt.date(2026, 4, 1) - model.sc.scenario.start).days
     for t in model.tranches.items:
-        above = np.nonzero(rr >= t.milestone_run_rate_usd)[0]
-        if t.fired_day is None:
+        above = np.nonzero(rr[deal:] >= t.milestone_run_rate_usd)[0] + deal
+        if t.at_deal:
+            assert t.fired_day == deal, t.name
+        elif t.fired_day is None:
             assert above.size == 0, t.name
             assert t.name not in fired
         else:
             assert t.fired_day == above[0], t.name
+        if t.fired_day is not None:
             assert fired[t.name] == pytest.approx((t.fired_day + 0.5) * HOURS_PER_DAY)
     assert r.kpis["investment_total_usd"] == pytest.approx(
         sum(t.amount_usd for t in model.tranches.items if t.fired_day is not None))

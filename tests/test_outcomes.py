@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from capsim.models import outcomes
 from capsim.models.scenario import ScenarioError, load
-from capsim.simcore.clock import Clock
+from capsim.simcore.clock import Clock, decimal_year
 
 
 def _days(start: str, n: int) -> np.ndarray:
@@ -91,3 +91,28 @@ def test_kpis_cover_the_window_only():
         s["unserved_tps"][half].sum() / s["demand_tps"][half].sum())
     assert late.kpis["revenue_total_usd"] == pytest.approx(s["revenue_daily_usd"][half].sum())
     assert late.kpis["stranded_chip_months"] <= full.kpis["stranded_chip_months"]
+
+
+def test_sustained_adequacy_needs_a_run_of_adequate_months():
+    # 36 months from 2027: short in months 0-2, fine 3-8, short 9, fine 10-35 but one
+    # short month at 30. first_adequate_date: after month 30; sustained: month 10.
+    months = np.arange(np.datetime64("2027-01"), np.datetime64("2030-01"))
+    dates = np.concatenate([np.arange(m.astype("datetime64[D]"),
+                                      (m + 1).astype("datetime64[D]")) for m in months])
+    month_of = dates.astype("datetime64[M]")
+    idx = (month_of - months[0]).astype(int)
+    short = np.isin(idx, [0, 1, 2, 9, 30])
+    demand = np.ones(dates.size)
+    unmet = np.where(short, 0.5, 0.0)
+    k = outcomes.shortfall(dates, demand, unmet, 0.01, sustained_months=12)
+    assert k["sustained_adequacy_date"] == pytest.approx(decimal_year(months[10]))
+    assert k["first_adequate_date"] == pytest.approx(decimal_year(months[31]))
+    assert k["p_never_sustained_adequate"] == 0.0
+    # A 25-month run is needed and none is long enough (10-29 is 20 months, 31-35 is 5).
+    never = outcomes.shortfall(dates, demand, unmet, 0.01, sustained_months=25)
+    assert np.isnan(never["sustained_adequacy_date"])
+    assert never["p_never_sustained_adequate"] == 1.0
+    # Adequate throughout: sustained from the first month.
+    fine = outcomes.shortfall(dates, demand, np.zeros(dates.size), 0.01)
+    assert fine["sustained_adequacy_date"] == pytest.approx(decimal_year(months[0]))
+    assert outcomes.first_sustained(np.array([True] * 11), 12) is None

@@ -64,11 +64,17 @@ def test_the_answer_comes_first_and_matches_the_run(run, html):
     k = int(kp["p_shortfall_any"].sum())
     p, lo, hi = stats.proportion_ci(k, len(kp))
     assert f"{p * 100:.0f}%" in sentence and f"{lo * 100:.0f}%-{hi * 100:.0f}%" in sentence
-    # The never-adequate share is the share of replications with no adequate date.
-    never = int(kp["first_adequate_date"].isna().sum())
+    # It leads with unmet demand and the revenue it forgoes.
+    unmet = summary["kpis"]["unmet_demand_share"]["mean"]
+    assert sentence.startswith(answer.pct(unmet) + " of the demand the market would bring")
+    assert "forgoing $" in sentence
+    # The never-adequate share is the share of replications with no sustained adequate run.
+    never = int(kp["sustained_adequacy_date"].isna().sum())
+    assert never == int(kp["p_never_sustained_adequate"].sum())
     s, lo, hi = stats.proportion_ci(never, len(kp))
-    assert f"never becomes adequate before 2027-04 in {s * 100:.0f}%" in sentence
-    assert summary["kpis"]["first_adequate_date"]["n_missing"] == never
+    assert f"never stays adequate for 12 months in a row before 2027-04 in {answer.pct(s)}" \
+        in sentence
+    assert summary["kpis"]["sustained_adequacy_date"]["n_missing"] == never
 
 
 def test_kpi_rows_have_units_and_definitions(html):
@@ -194,7 +200,8 @@ window.addEventListener('load', () => {
     assert 0 <= top < bottom <= height and 0 <= left < right <= width
     sentence = _text(re.search(r'id="answer-sentence">(.*?)</p>', dom, re.S).group(1))
     assert re.search(r"in \d+% of 6 replications \(95% CI \d+%-\d+%\)", sentence)
-    assert re.search(r"never becomes adequate before \d{4}-\d\d in \d+% \(95% CI", sentence)
+    assert re.search(r"never stays adequate for \d+ months in a row before \d{4}-\d\d in \d+% "
+                     r"\(95% CI", sentence)
     widths = [int(w) for w in re.search(r'data-imgs="([0-9,]*)"', dom).group(1).split(",")]
     assert len(widths) >= 8 and all(w > 100 for w in widths)
     shot = tmp_path / "shot.png"

@@ -16,7 +16,7 @@ import pytest
 from capsim.models import kpis as registry
 from capsim.models.scenario import load
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[1] / "docs" / "reference" / "kpis.md"
 TYPES = {"double": pa.float64(), "int64": pa.int64()}
 
 

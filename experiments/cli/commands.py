@@ -27,6 +27,7 @@ from capsim.experiments.cli.errors import (
 from capsim.experiments.pipelines import checks
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, UsageError
 from capsim.models.scenario import DEFAULT_SCENARIO, to_toml
+from capsim.simcore.executors import WorkerLost
 from capsim.simcore.store import atomic_write_bytes, dumps
 
 from capsim import api
@@ -84,19 +85,41 @@ def cmd_run(a: argparse.Namespace) -> int:
         print(f"capsim: {what}; {_kept(started[0].path)} kept in {started[0].path} (status "
               f"partial); finish with: capsim run --resume {started[0].path}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
-    except OSError as exc:
-        msg = environment_error(exc)
+    except (OSError, WorkerLost) as exc:
+        msg = str(exc) if isinstance(exc, WorkerLost) else environment_error(exc)
         if msg is None or not started or started[0].spec is None:
             raise
         print(f"capsim: {msg}; {_kept(started[0].path)} kept in {started[0].path} (status "
               f"partial); when fixed, finish with: capsim run --resume {started[0].path}",
               file=sys.stderr)
         return EXIT_ENVIRONMENT
-    print(tables.kpi_table(run.summary))
+    if a.all:
+        print(tables.kpi_table(run.summary) + "\n")
     spec = started[0].spec
-    if spec is None:  # a complete run whose lost outputs were redrawn
-        return EXIT_OK
-    return _after_run(run.summary, run.path, spec.max_replications)
+    code = EXIT_OK if spec is None else _after_run(run.summary, run.path, spec.max_replications)
+    if a.report:
+        html = api.report(run.path)
+        print(f"report: {html}")
+    else:
+        print(f"the answer in words, with plots: capsim report {run.path}")
+    print()
+    print(_answer_text(run))
+    print(tables.headline_table(run.summary))
+    return code
+
+
+def _answer_text(run: api.Run) -> str:
+    """The answer in one or two sentences, wrapped to the table's width."""
+    import textwrap
+
+    from capsim.experiments.pipelines.answer import short_answer
+    from capsim.experiments.pipelines.figures import short_threshold
+
+    try:
+        threshold: float | None = short_threshold(run.scenario)
+    except Exception:  # an old run whose scenario no longer loads: say it without the number
+        threshold = None
+    return textwrap.fill(short_answer(run.summary, threshold), tables.WIDTH)
 
 
 def _after_run(summary: dict, out: Path, cap: int | None) -> int:
@@ -104,14 +127,14 @@ def _after_run(summary: dict, out: Path, cap: int | None) -> int:
     if summary.get("history"):
         from capsim.models.history import headline
 
-        print("\n" + headline(summary["history"]))
+        print(headline(summary["history"]))
     unmet = False
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
         unmet = unmet or not t["met"]
         print(f"target {name}: half-width {t['half_width']:.4g} vs wanted "
               f"{t['half_width_wanted']:.4g}: {state} with {summary['replications']} replications")
-    print(f"\nrun directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
+    print(f"run directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
     if unmet:
         print(f"capsim: --target-ci not met within {cap} replications "
               f"(exit {EXIT_TARGET_NOT_MET}); raise --max-replications or widen the target",
@@ -198,6 +221,41 @@ def cmd_report(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys(a: argparse.Namespace) -> int:
+    """List a scenario's keys as `--set` takes them, with value, unit and source."""
+    from capsim.experiments.pipelines.listing import scenario_keys
+
+    scenario, pattern = a.scenario, a.pattern
+    if pattern is None and scenario is not None and scenario not in api.scenarios() \
+            and not Path(scenario).exists():  # `capsim keys PATTERN`: the default scenario
+        scenario, pattern = None, scenario
+    rows = scenario_keys(api.load(scenario, a.overrides), pattern)
+    if not rows:
+        raise UsageError(f"capsim keys: no key matches {pattern!r}")
+    for r in rows:
+        unit = f"  [{r.unit}]" if r.unit else ""
+        print(f"{r.key} = {r.value}{unit}")
+        if r.source:
+            print(f"    source: {r.source}")
+    return EXIT_OK
+
+
+def cmd_kpis(a: argparse.Namespace) -> int:
+    """List the registry's KPIs and series with unit, kind and definition."""
+    from capsim.experiments.pipelines.listing import metrics
+
+    rows = metrics(a.pattern)
+    if not rows:
+        raise UsageError(f"capsim kpis: no KPI or series matches {a.pattern!r}")
+    table = None
+    for r in rows:
+        if r.table != table:
+            table = r.table
+            print(f"\n{table}:" if table != rows[0].table else f"{table}:")
+        print(f"  {r.name}  [{r.unit}, {r.kind}]\n      {r.definition}")
+    return EXIT_OK
+
+
 def cmd_compare(a: argparse.Namespace) -> int:
     """Compare two runs: table, optional JSON and plot (the runs are only read)."""
     cmp = api.compare(a.run_a, a.run_b)
@@ -250,10 +308,10 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     out = a.out or Path("runs") / f"sweep-{scenario_name}-{_stamp()}"
     print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
           f"replications -> {out}", file=sys.stderr)
-    table = api.sweep(params, a.scenario, samples=a.samples, method=a.method,
-                      replications=a.replications, seed=a.seed, workers=a.workers, out=out,
-                      overrides=a.overrides, force=a.force, progress=_progress(a))
-    print(f"{len(table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
+    result = api.sweep(params, a.scenario, samples=a.samples, method=a.method,
+                       replications=a.replications, seed=a.seed, workers=a.workers, out=out,
+                       overrides=a.overrides, force=a.force, progress=_progress(a))
+    print(f"{len(result.table)} rows: {out / 'sweep.parquet'}; next: capsim sensitivity {out}")
     return 0
 
 
@@ -361,5 +419,5 @@ def cmd_plan(a: argparse.Namespace) -> int:
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "experiment": cmd_experiment,
             "report": cmd_report, "sweep": cmd_sweep, "plan": cmd_plan,
             "sensitivity": cmd_sensitivity, "scenarios": cmd_scenarios, "validate": cmd_validate,
-            "plot": cmd_plot, "calibrate": cmd_calibrate}
+            "plot": cmd_plot, "calibrate": cmd_calibrate, "keys": cmd_keys, "kpis": cmd_kpis}
 """Sub-command name -> function of the parsed arguments returning the exit code."""

@@ -16,6 +16,7 @@ import traceback
 
 from capsim.experiments.pipelines.checks import UsageError
 from capsim.models.scenario import ScenarioError
+from capsim.simcore.executors import SchedulerError, WorkerLost
 from capsim.simcore.store import StoreError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_TARGET_NOT_MET = 0, 1, 2, 3
@@ -63,6 +64,12 @@ def exit_code(exc: BaseException) -> int:
         for p in exc.problems:
             print(f"capsim: {exc.source}: {p}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(exc, SchedulerError):
+        print(f"capsim: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(exc, WorkerLost):  # the machine killed a worker twice (out of memory?)
+        print(f"capsim: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
     if isinstance(exc, StoreError):
         print(f"capsim: {exc}", file=sys.stderr)
         return EXIT_USAGE

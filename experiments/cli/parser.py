@@ -119,6 +119,10 @@ def _run(sub) -> None:
                    help=f"cap for --target-ci, >= --replications (default "
                         f"{DEFAULT_MAX_REPLICATIONS})")
     r.add_argument("--no-progress", action="store_true", help=_PROGRESS)
+    r.add_argument("--all", action="store_true",
+                   help="print every KPI with its percentiles (default: the headline KPIs)")
+    r.add_argument("--report", action="store_true",
+                   help="also write the HTML report, DIR/report.html (default: no)")
     r.add_argument("--posterior", type=Path, default=None, metavar="DIR",
                    help="draw each replication's uncertain inputs from a calibration's "
                         "posterior (DIR of capsim calibrate, or its posterior.parquet; "
@@ -162,6 +166,16 @@ def _small(sub) -> None:
     v = sub.add_parser("validate", help="check a scenario file")
     _scenario(v)
     _overrides(v, _SET_ONE)
+
+    k = sub.add_parser("keys", help="list a scenario's settable keys: value, unit, source")
+    _scenario(k)
+    k.add_argument("pattern", nargs="?", default=None, metavar="PATTERN",
+                   help="keep keys containing PATTERN, or matching it as a glob with * or ? "
+                        "(default: every key)")
+    _overrides(k, _SET_ONE)
+    m = sub.add_parser("kpis", help="list the KPI and series names: unit, kind, definition")
+    m.add_argument("pattern", nargs="?", default=None, metavar="PATTERN",
+                   help="keep names or definitions containing PATTERN (default: all)")
 
     c = sub.add_parser("compare", help="compare run B against run A (paired when seeds match)")
     c.add_argument("run_a", type=Path, help="run directory A (the reference)")

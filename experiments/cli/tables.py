@@ -3,7 +3,46 @@
 from __future__ import annotations
 
 import numpy as np
+from capsim.experiments.pipelines.answer import headline_names, short_value
 from capsim.experiments.pipelines.runs import format_value
+
+WIDTH = 100
+"""The widest line of the table `capsim run` prints by default."""
+
+
+def _unit_shown(unit: str) -> str:
+    if unit == "probability":
+        return "probability"
+    if unit.startswith("share of "):
+        return "% of " + unit[len("share of "):]
+    return "date" if unit == "decimal year" else unit
+
+
+def headline_table(summary: dict, names: list[str] | None = None, width: int = WIDTH) -> str:
+    """The headline KPIs: mean, 95% CI and the middle 90% of replications, at most `width` wide.
+
+    A 0/1 indicator is a probability: its mean and Wilson interval, no percentiles.
+    """
+    have = {**summary.get("kpis", {}), **summary.get("milestones", {})}
+    names = names if names is not None else headline_names(summary)
+    rows = [("KPI", "mean", "95% CI", "90% of reps", "unit")]
+    for name in names:
+        d = have[name]
+        u = d.get("unit", "")
+        lo, hi = d.get("ci95") or (None, None)
+        spread = "-" if u == "probability" else \
+            f"{short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}"
+        rows.append((name, short_value(d.get("mean"), u),
+                     f"{short_value(lo, u)} to {short_value(hi, u)}", spread, _unit_shown(u)))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    room = max(8, width - sum(widths) - 8)
+    lines = []
+    for r in rows:
+        unit = r[4] if len(r[4]) <= room else r[4][:room - 1] + "~"
+        lines.append("  ".join([r[0].ljust(widths[0]), *(c.rjust(w) for c, w in
+                                zip(r[1:4], widths[1:], strict=True)), unit]).rstrip())
+    lines.insert(1, "-" * min(width, max(len(x) for x in lines)))
+    return "\n".join(lines)
 
 
 def kpi_table(summary: dict) -> str:

@@ -22,6 +22,8 @@ def month_of(year: float | None) -> str:
     if year is None or not math.isfinite(year):
         return "-"
     y = int(math.floor(year))
+    if not 1 <= y <= 9998:
+        return f"{year:.2f}"
     day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
     d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
     return f"{d:%Y-%m}"
@@ -93,13 +95,30 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
     end = getattr(meta, "evaluation_end", None) or meta.end
     window = "" if (w0, end) == (meta.start, meta.end) else f" from {w0:%Y-%m} to {end:%Y-%m}"
     p = k.get("p_shortfall_any")
-    fa = k.get("first_adequate_date")
+    never = k.get("p_never_sustained_adequate")
+    fa = None if never else k.get("first_adequate_date")  # runs that predate it
     parts = []
+    u, f = k.get("unmet_demand_share"), k.get("forgone_revenue_total_usd")
+    if u and u.get("mean") is not None:
+        lead = (f"{pct(u['mean'])} of the demand the market would bring{window} goes unmet, "
+                f"unserved or lost to throttling (95% CI {interval(u, 'share')})")
+        if f and f.get("mean") is not None:
+            lead += (f", forgoing {format_value(f['mean'], 'USD')} of revenue (95% CI "
+                     f"{interval(f, 'USD')})")
+        parts.append(lead)
+        numbers["unmet_demand_share"] = [u["mean"], *(u.get("ci95") or (None, None))]
     if p:
         lo, hi = p["ci95"]
-        parts.append(f"Capacity falls short of demand in at least one month{window} in "
+        parts.append(f"{'capacity' if parts else 'Capacity'} falls short of demand in at least "
+                     f"one month{window} in "
                      f"{pct(p['mean'])} of {n} replications (95% CI {pct(lo)}-{pct(hi)})")
         numbers["p_shortfall"] = [p["mean"], lo, hi]
+    if never and never.get("mean") is not None:
+        lo, hi = never["ci95"]
+        months = scenario.service.sustained_adequacy_months
+        parts.append(f"capacity never stays adequate for {months} months in a row before "
+                     f"{end:%Y-%m} in {pct(never['mean'])} (95% CI {pct(lo)}-{pct(hi)})")
+        numbers["never_adequate"] = [never["mean"], lo, hi]
     if fa is not None:
         n_all = int(fa.get("n", 0)) + int(fa.get("n_missing", 0))
         never = int(fa.get("n_missing", 0))
@@ -107,14 +126,23 @@ def _headline(k: dict, n: int, scenario: Scenario, numbers: dict) -> str:
         parts.append(f"it never becomes adequate before {end:%Y-%m} in {pct(share)} "
                      f"(95% CI {pct(lo)}-{pct(hi)})")
         numbers["never_adequate"] = [share, lo, hi]
-    return (", and ".join(parts) + ".") if parts else "This run has no shortfall KPIs."
+    if not parts:
+        return "This run has no shortfall KPIs."
+    text = "; ".join(parts[:-1]) + (", and " if len(parts) > 1 else "") + parts[-1] + "."
+    return text[0].upper() + text[1:]
 
 
 def _when(k: dict, first: np.ndarray) -> str:
     """When the first short month comes, when capacity catches up, how many months short."""
-    fa = k.get("first_adequate_date")
+    sa = k.get("sustained_adequacy_date")
+    fa = None if sa else k.get("first_adequate_date")  # runs that predate it
     fin = first[np.isfinite(first)]
     adequate = ""
+    if sa is not None and sa.get("n"):
+        adequate = (f" Where capacity does catch up, unmet demand stays below the short-month "
+                    f"threshold from {month_of(sa['p50'])} on for a sustained run of months in "
+                    f"the median such replication ({int(sa['n'])} of "
+                    f"{int(sa['n']) + int(sa.get('n_missing', 0))} replications get there).")
     if fa is not None and fa.get("n"):
         adequate = (f" Where capacity does catch up, it covers demand from "
                     f"{month_of(fa['p50'])} on in the median such replication (adequate: every "
@@ -135,8 +163,12 @@ def _when(k: dict, first: np.ndarray) -> str:
 
 
 def _how_much(k: dict) -> str:
-    """Unserved tokens, throttled and lost customers, lost revenue."""
+    """Unmet demand and its parts (unserved tokens, lost customers), forgone revenue."""
     much = []
+    t = k.get("unmet_demand_share")
+    if t and t.get("mean") is not None:
+        much.append(f"{pct(t['mean'])} of the demand the market would bring goes unmet on "
+                    f"average (median replication {pct(t.get('p50'))}), in two parts")
     u = k.get("unserved_fraction")
     if u:
         much.append(f"{pct(u['mean'])} of tokens go unserved on average (95% CI "
@@ -157,10 +189,16 @@ def _how_much(k: dict) -> str:
                     f"competitors because of throttling on average (median "
                     f"{format_value(lost.get('p50'), 'customers')}); with the consumers who "
                     f"leave, {pct(gone.get('mean'))} of demand goes to competitors")
+    fr = k.get("forgone_revenue_total_usd")
+    if fr and fr.get("mean") is not None:
+        much.append(f"revenue forgone to unmet demand (unserved and lost) is "
+                    f"{format_value(fr['mean'], 'USD')} on average (95% CI "
+                    f"{interval(fr, 'USD')}; median {format_value(fr.get('p50'), 'USD')})")
     lr = k.get("lost_revenue_total_usd") or k.get("lost_revenue_usd")
     if lr:
-        much.append(f"revenue lost to unserved demand is {format_value(lr['mean'], 'USD')} on "
-                    f"average (95% CI {interval(lr, 'USD')}; median "
+        much.append(f"of it, revenue lost to unserved tokens is "
+                    f"{format_value(lr['mean'], 'USD')} on average (95% CI "
+                    f"{interval(lr, 'USD')}; median "
                     f"{format_value(lr['p50'], 'USD')})")
     return ("How much: " + "; ".join(much) + ".") if much else ""
 
@@ -197,3 +235,91 @@ def _drivers(sensitivity: dict | None) -> str | None:
         "warnings") else ""
     return (f"Strongest drivers of {sensitivity.get('kpi')} over "
             f"{sensitivity.get('points')} design points of a sweep: {items}.{warn}")
+
+
+HEADLINE_KPIS = (
+    "unmet_demand_share",  # the headline KPI, once the model reports it
+    "p_shortfall_any",
+    "first_short_month",
+    "short_month_share",
+    "unserved_fraction",
+    "demand_lost_share",
+    "customers_lost_to_competitors",
+    "enterprise_throttled_monthly_share",
+    "lost_revenue_total_usd",
+    "slo_attainment",
+    "aws_spend_total_usd",
+    "stranded_chip_months",
+    "trainium_gw_2026_12_31",
+)
+"""The KPIs `capsim run` prints by default, in order (names the run lacks are skipped, and
+at most `HEADLINE_MAX` are shown); `capsim run --all` prints every KPI."""
+HEADLINE_MAX = 12
+
+
+def headline_names(summary: dict) -> list[str]:
+    """The headline KPIs this run has, in `HEADLINE_KPIS` order, at most `HEADLINE_MAX`."""
+    have = {**summary.get("kpis", {}), **summary.get("milestones", {})}
+    return [n for n in HEADLINE_KPIS if n in have][:HEADLINE_MAX]
+
+
+def short_answer(summary: dict, threshold: float | None = None) -> str:
+    """The answer in one or two sentences: how likely a shortfall is, when, how much, for whom.
+
+    Made from the summary alone (so `capsim run` can print it before any plot is drawn);
+    `threshold` is the share of a month's demand unserved that makes the month short.
+    """
+    k = summary.get("kpis", {})
+    n = int(summary.get("replications") or 0)
+    p, first = k.get("p_shortfall_any"), k.get("first_short_month")
+    short = "a month short of capacity" if threshold is None else \
+        f"a month with more than {pct(threshold)} of its demand unserved"
+    parts = []
+    unmet = k.get("unmet_demand_share")
+    if unmet and unmet.get("mean") is not None:
+        parts.append(f"On average {pct(unmet['mean'])} of demand goes unmet (95% CI "
+                     f"{interval(unmet, 'share')})")
+    if p:
+        lo, hi = p["ci95"]
+        text = (f"{short[0].upper()}{short[1:]} comes in {pct(p['mean'])} of {n} replications "
+                f"(95% CI {pct(lo)}-{pct(hi)})")
+        if first and first.get("n"):
+            text += (f", first in {month_of(first.get('p50'))} in the median replication "
+                     f"with one")
+        parts.append(text)
+    much = []
+    u = k.get("unserved_fraction")
+    if u and u.get("mean") is not None:
+        much.append(f"{pct(u['mean'])} of tokens go unserved on average")
+    lost = k.get("customers_lost_to_competitors")
+    if lost and lost.get("mean") is not None:
+        much.append(f"{format_value(lost['mean'], 'customers')} enterprise customers leave "
+                    "for competitors")
+    gone = k.get("demand_lost_share")
+    if gone and gone.get("mean") is not None:
+        much.append(f"{pct(gone['mean'])} of the demand the market would bring goes elsewhere")
+    if not parts and not much:
+        return "This run has no shortfall KPIs."
+    first_sentence = "; ".join(parts) + "." if parts else ""
+    second = ""
+    if much:
+        text = ", ".join(much[:-1]) + (" and " if len(much) > 1 else "") + much[-1]
+        second = f"{text[0].upper()}{text[1:]}."
+    return " ".join(s for s in (first_sentence, second) if s)
+
+
+def short_value(v: float | None, unit: str) -> str:
+    """A value in a few characters: 42%, 2026-08, $255.3B, 6.32M, 0.0534."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    if unit == "probability" or unit.startswith("share"):
+        return pct(v)
+    if unit == "decimal year":
+        return month_of(v)
+    if unit == "USD":
+        return format_value(v, unit)
+    a = abs(v)
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= scale:
+            return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
+    return f"{v:.3g}" if a < 1000 else f"{v:,.0f}"

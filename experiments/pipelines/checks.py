@@ -7,8 +7,10 @@ notebook and the shell refuse the same inputs with the same messages.
 from __future__ import annotations
 
 import argparse
+import math
 import numbers
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,82 @@ DEFAULT_MAX_REPLICATIONS = 2000
 """Cap of a run with precision targets (`--target-ci`) when none is given."""
 
 
+LIMITS = {"replications": 100_000, "max_replications": 100_000, "workers": 1_024,
+          "samples": 10_000, "points": 100_000, "states": 10_000, "bootstrap": 20_000,
+          "dpi": 600, "budget": 10_000, "reps": 100_000, "max_reps": 100_000,
+          "check_reps": 100_000, "robust": 1_000}
+"""The largest value of each budget (an option of the command line, an argument of the API).
+
+Checked before anything is allocated or written: a run's replications (a run directory
+of about 1 MB each), a sweep's or a Sobol' design's samples (Sobol' runs N x (inputs + 2)
+points), a calibration's design points, a plan's states of the world and search budget,
+the bootstrap resamples of an analysis, and a plot's dots per inch (a figure at 600 dpi
+is about 100 MB of pixels).
+"""
+
+
 class UsageError(Exception):
     """A caller's mistake (a bad value, option or directory): `capsim` exits 2."""
+
+
+def limit_of(name: str) -> int | None:
+    """The stated limit of a budget named as an option (`--max-reps`) or an argument."""
+    return LIMITS.get(name.lstrip("-").replace("-", "_"))
+
+
+def whole(name: str, value: Any, minimum: int, none_ok: bool = False,
+          command: str = "capsim.run") -> None:
+    """Refuse a value that is not a whole number in [minimum, its stated limit].
+
+    NumPy's integers count (numbers.Integral); True, 1.5 and "3" do not.
+
+    Raises:
+        UsageError: naming `command`, the argument, the range and the value.
+    """
+    if value is None and none_ok:
+        return
+    top = limit_of(name)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or \
+            int(value) < minimum or (top is not None and int(value) > top):
+        upto = f" and <= {top:,}" if top is not None else ""
+        raise UsageError(f"{command}: {name} must be a whole number >= {minimum}{upto}"
+                         f"{' or None' if none_ok else ''}, got {value!r}")
+
+
+def positive(name: str, value: Any, command: str, zero_ok: bool = False) -> None:
+    """Refuse a value that is not a finite real number > 0 (>= 0 with `zero_ok`).
+
+    Raises:
+        UsageError: naming `command`, the argument and the value.
+    """
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and \
+        math.isfinite(value) and (float(value) >= 0 if zero_ok else float(value) > 0)
+    if not ok:
+        raise UsageError(f"{command}: {name} must be a finite number "
+                         f"{'>= 0' if zero_ok else '> 0'}, got {value!r}")
+
+
+def sweep_ranges(params: Any, command: str = "capsim.sweep") -> None:
+    """Refuse sweep ranges that are not a non-empty {key: (low, high)} with low < high.
+
+    Raises:
+        UsageError: naming the key and its range.
+    """
+    if not isinstance(params, dict) or not params:
+        raise UsageError(f"{command}: params must be a non-empty dict {{key: (low, high)}}, "
+                         f"got {params!r}")
+    for key, rng in params.items():
+        if not isinstance(key, str) or not key:
+            raise UsageError(f"{command}: params: a key must be a scenario key, got {key!r}")
+        try:
+            low, high = rng
+            finite = all(not isinstance(v, bool) and isinstance(v, numbers.Real)
+                         and math.isfinite(v) for v in (low, high))
+        except (TypeError, ValueError):
+            finite = False
+        if not finite or not low < high:
+            raise UsageError(f"{command}: params[{key!r}] must be (low, high), two finite "
+                             f"numbers with low < high, got {rng!r}")
 
 
 def default_workers() -> int:
@@ -32,15 +108,19 @@ def default_workers() -> int:
 
 def int_at_least(minimum: int, name: str = "value") -> Callable[[str], int]:
     """An argparse type: a whole number >= `minimum`; argparse turns errors into exit 2."""
+    top = limit_of(name)
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(text) if len(text) < 100 else int("x")
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{name} must be a whole number, got {text!r}") from None
+                f"{name} must be a whole number, got {text[:40]!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{name} must be >= {minimum}, got {value}")
+        if top is not None and value > top:
+            raise argparse.ArgumentTypeError(f"{name} must be <= {top:,} (capsim's limit), "
+                                             f"got {value:,}")
         return value
 
     return parse
@@ -113,11 +193,12 @@ def check_workers(scenario: Any, workers: int, source: str) -> None:
         raise ScenarioError(source, [f"{exc} (try fewer --workers)"]) from None
 
 
-def check_executor(executor: str, command: str = "capsim run") -> None:
-    """Refuse the dask executor when dask.distributed cannot be imported.
+def check_executor(executor: str, command: str = "capsim run",
+                   scheduler: str | None = None) -> None:
+    """Refuse the dask executor without dask.distributed, or with a bad scheduler address.
 
     Raises:
-        UsageError: naming the extra to install.
+        UsageError: naming the extra to install, or the address and its problem.
     """
     if executor != "dask":
         return
@@ -126,6 +207,35 @@ def check_executor(executor: str, command: str = "capsim run") -> None:
     except ImportError:
         raise UsageError(f"{command}: --executor dask needs the 'distributed' extra: "
                          "pip install 'capsim[distributed]'") from None
+    if scheduler:
+        check_scheduler(scheduler, command)
+
+
+SCHEDULER_SECONDS = 5.0
+"""How long a Dask scheduler's address may take to accept a connection."""
+_ADDRESS = re.compile(r"^(?:(?P<proto>[a-z]+)://)?(?P<host>\[[^\]]+\]|[^:/\s\[\]]+)"
+                      r":(?P<port>\d{1,5})$")
+
+
+def check_scheduler(address: Any, command: str = "capsim run") -> None:
+    """Refuse a Dask scheduler address that is malformed or does not accept a connection.
+
+    Raises:
+        UsageError: naming the address and the problem, within `SCHEDULER_SECONDS`.
+    """
+    import socket
+
+    where = f"{command}: --scheduler {address!r}"
+    m = _ADDRESS.match(address) if isinstance(address, str) else None
+    if m is None or not 0 < int(m["port"]) < 65536 or \
+            (m["proto"] or "tcp") not in ("tcp", "tls"):
+        raise UsageError(f"{where}: not a scheduler address (tcp://HOST:PORT)")
+    host = m["host"].strip("[]")
+    try:
+        socket.create_connection((host, int(m["port"])), timeout=SCHEDULER_SECONDS).close()
+    except OSError as exc:
+        raise UsageError(f"{where}: cannot connect within {SCHEDULER_SECONDS:g} s: "
+                         f"{exc.strerror or exc}") from None
 
 
 def run_dir(path: Path, command: str, finished: bool = True):
@@ -167,8 +277,8 @@ def check_calibration(out: Path | None, force: bool, cutoff: float, discrepancy:
     """Refuse a calibration into a non-empty directory (without `force`) or bad settings."""
     if out is not None and out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"capsim calibrate: {out} exists and is not empty (use --force)")
-    if not cutoff > 0 or not discrepancy >= 0:
-        raise UsageError("capsim calibrate: --cutoff must be > 0 and --discrepancy >= 0")
+    positive("cutoff", cutoff, "capsim calibrate")
+    positive("discrepancy", discrepancy, "capsim calibrate", zero_ok=True)
 
 
 def named_files(scenario: Any) -> str:
@@ -192,16 +302,6 @@ def named_files(scenario: Any) -> str:
     return "; ".join(parts)
 
 
-def _whole(name: str, value: Any, minimum: int, none_ok: bool = False) -> None:
-    """Refuse a value that is not a whole number >= `minimum` (bool, float, text)."""
-    if value is None and none_ok:
-        return
-    # NumPy's integers count (numbers.Integral); True and 1.0 do not.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise UsageError(f"capsim.run: {name} must be a whole number >= {minimum}"
-                         f"{' or None' if none_ok else ''}, got {value!r}")
-
-
 def run_arguments(*, replications: Any, seed: Any, workers: Any, executor: Any,
                   overrides: Any = (), targets: Any = None, max_replications: Any = None,
                   replications_none_ok: bool = False) -> None:
@@ -212,10 +312,10 @@ def run_arguments(*, replications: Any, seed: Any, workers: Any, executor: Any,
     """
     from capsim.simcore.executors import EXECUTORS
 
-    _whole("replications", replications, 1, replications_none_ok)
-    _whole("seed", seed, 0, replications_none_ok)
-    _whole("workers", workers, 1, none_ok=True)
-    _whole("max_replications", max_replications, 1, none_ok=True)
+    whole("replications", replications, 1, replications_none_ok)
+    whole("seed", seed, 0, replications_none_ok)
+    whole("workers", workers, 1, none_ok=True)
+    whole("max_replications", max_replications, 1, none_ok=True)
     if executor not in EXECUTORS:
         raise UsageError(f"capsim.run: executor must be one of {', '.join(EXECUTORS)}, "
                          f"got {executor!r}")

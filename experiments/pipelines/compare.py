@@ -171,15 +171,20 @@ def weekly_difference(a: np.ndarray, b: np.ndarray, paired: bool,
 
 
 def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
-    """Both runs' fan charts of demand and capacity, and the unserved difference B - A.
+    """Both runs' fan charts of demand and capacity, and the unmet difference B - A.
 
-    The lower panel is the mean difference in unserved demand per week with its 95%
-    interval (paired by replication when the runs share seeds and replications).
+    The lower panel is the mean difference in unmet demand (unserved plus lost to
+    throttling; unserved alone for runs that predate it) per week with its 95% interval
+    (paired by replication when the runs share seeds and replications).
     """
     a, b = Path(cmp["a"]), Path(cmp["b"])
     for d in (a, b):
         if not (d / "timeseries.parquet").exists():
             raise StoreError(f"{d}: no timeseries.parquet (run not finalised)")
+    unmet = all("unmet_tps" in pq.read_schema(d / "timeseries.parquet").names for d in (a, b))
+    col, what = ("unmet_tps", "unmet") if unmet else ("unserved_tps", "unserved")
+    kpi, kpi_label = (("unmet_demand_share", "unmet share of demand") if unmet
+                      else ("unserved_fraction", "unserved share of tokens"))
     series = {}
     with plots.style():
         fig, axes = plots.new_figure(2, 1, size=(11, 8.6), sharex=True)
@@ -188,7 +193,7 @@ def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
         for label, d in (("A", a), ("B", b)):
             reps, dates, cap = _weekly(d, "capacity_tps")
             _, _, dem = _weekly(d, "demand_tps")
-            _, _, uns = _weekly(d, "unserved_tps")
+            _, _, uns = _weekly(d, col)
             series[label] = (reps, dates, uns)
             demands[label] = (dates, dem)
             # A in filled bands, B as lines: two fans on one axis stay apart.
@@ -216,13 +221,13 @@ def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
         ax2.plot(common, m, color=plots.PALETTE[4], label=f"mean B - A ({how})")
         ax2.axhline(0, color="black", lw=0.8)
         ax2.set_xlim(common[0], common[-1])
-        plots.decorate(ax2, ylabel="unserved B - A (reference tokens/s)", yfmt="count",
-                        title="Difference in unserved demand, B - A")
+        plots.decorate(ax2, ylabel=f"{what} B - A (reference tokens/s)", yfmt="count",
+                        title=f"Difference in {what} demand, B - A")
         plots.legend_outside(ax2)
-        u = cmp["kpis"].get("unserved_fraction")
+        u = cmp["kpis"].get(kpi)
         if u and u.get("diff_mean") is not None and np.isfinite(u["diff_ci95"]).all():
             lo_, hi_ = u["diff_ci95"]
-            fig.suptitle(f"From A ({a.name}) to B ({b.name}): unserved share of tokens "
+            fig.suptitle(f"From A ({a.name}) to B ({b.name}): {kpi_label} "
                          f"{u['diff_mean']:+.3g} (95% CI {lo_:+.3g} to {hi_:+.3g})", x=0.01,
                          ha="left")
         else:

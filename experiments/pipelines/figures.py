@@ -344,14 +344,18 @@ def _customers(c: _Ctx) -> Path | None:
 
 
 def _service_plots(c: _Ctx, path: Path) -> list[Path]:
-    cols = ["replication", "date", "demand_tps", "unserved_tps", "slo_hours"]
+    # A month is short as the run's KPIs count it: unmet demand against the demand the
+    # market would bring (unserved against demand for runs that predate unmet demand).
+    dem, uns = (("demand_potential_tps", "unmet_tps") if "unmet_tps" in c.w.columns
+                else ("demand_tps", "unserved_tps"))
+    cols = ["replication", "date", dem, uns, "slo_hours"]
     ts = pq.read_table(path, columns=cols, filters=c.w.filters).to_pandas()
     ts["date"] = pd.to_datetime(ts["date"])
     # Monthly probability of a shortfall across replications.
     ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
-    g = ts.groupby(["replication", "month"])[["demand_tps", "unserved_tps"]].sum()
+    g = ts.groupby(["replication", "month"])[[dem, uns]].sum()
     thr = short_threshold(c.scenario)
-    short = (g["unserved_tps"] > thr * g["demand_tps"]).unstack("month")
+    short = (g[uns] > thr * g[dem]).unstack("month")
     n = short.shape[0]
     k = short.sum(axis=0).to_numpy()
     ci = np.array([stats.proportion_ci(int(x), n) for x in k])
@@ -362,7 +366,8 @@ def _service_plots(c: _Ctx, path: Path) -> list[Path]:
              if first else "How likely is a month with demand not fully served?")
     made = [plots.share_over_time(
         c.path("shortfall_probability"), months, ci[:, 0], ci[:, 1], ci[:, 2],
-        ylabel=(f"P(over {thr:.0%} of the month's demand unserved) (%)" if thr >= 1e-4
+        ylabel=(f"P(over {thr:.0%} of the month's demand {uns.split('_')[0]}) (%)"
+                if thr >= 1e-4
                 else "P(demand not fully served in the month) (%)"), title=title, page=c.page)]
     # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
     target = c.scenario.service.slo_target_share.base
@@ -408,6 +413,9 @@ def _kpi_ecdf(c: _Ctx, store: RunStore) -> Path:
     fa = entries.get("first_adequate_date")
     if fa and fa.get("share_never"):
         notes["first_adequate_date"] = "never adequate: no value"
+    sa = entries.get("sustained_adequacy_date")
+    if sa and sa.get("share_never"):
+        notes["sustained_adequacy_date"] = "never adequate for a sustained run: no value"
     return plots.ecdf_grid(c.path("kpi_ecdf"), {k: kp[k].to_numpy() for k in names},
                            title="How are the KPIs spread across replications? (ECDF)",
                            units=units, kinds=kinds, notes=notes, page=c.page)

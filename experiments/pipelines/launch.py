@@ -102,7 +102,7 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
     text = to_toml(scenario)
     spec = runs.RunSpec(scenario, text, replications, seed, workers, executor, scheduler,
                         tuple(overrides), progress, targets, cap)
-    checks.check_executor(executor)
+    checks.check_executor(executor, scheduler=scheduler)
     path = out if out is not None else Path(tempfile.mkdtemp(prefix=f"capsim-{scenario.name}-"))
     store = RunStore.create(path, runs.manifest_for(spec), force=force)
     try:
@@ -148,6 +148,7 @@ def resume(path: Path, *, replications: int | None, seed: int | None, workers: i
     """Finish a partial run, or redraw the lost outputs of a complete one; the summary."""
     checks.run_arguments(replications=replications, seed=seed, workers=workers,
                          executor=executor, replications_none_ok=True)
+    checks.check_executor(executor, scheduler=scheduler)
     spec, store = reopen(path, replications=replications, seed=seed, workers=workers,
                          executor=executor, scheduler=scheduler, progress=progress)
     if store.manifest().get("status") == "complete":

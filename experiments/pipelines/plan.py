@@ -68,7 +68,7 @@ class Evaluator:
         self.ex = make_executor(spec.executor, spec.workers)
         self.bar = None
         if spec.progress or (spec.progress is None and sys.stderr.isatty()):
-            from tqdm import tqdm
+            from tqdm.auto import tqdm
 
             self.bar = tqdm(unit="rep", desc="plan search", file=sys.stderr, dynamic_ncols=True)
 
@@ -130,6 +130,7 @@ def _estimate(rows: pd.DataFrame, cost_col: str) -> dict[str, float]:
     return {"n": len(rows), "p_short": p, "p_lo": lo, "p_hi": hi, "cost": float(c.mean()),
             "cost_sd": float(c.std(ddof=1)) if len(c) > 1 else 0.0,
             "unserved_fraction": float(rows["unserved_fraction"].mean()),
+            "unmet_demand_share": float(rows["unmet_demand_share"].mean()),
             "spend_usd": float(rows["spend_usd"].mean())}
 
 
@@ -472,10 +473,11 @@ def _fresh_check(spec: PlanSpec, store: RunStore, chosen: str, best_sc: Scenario
     fresh = {}
     for k, d in runs.items():
         r = Run(d)
-        fresh[k] = run_outcomes(r.kpis, r.series("demand_tps", "unserved_tps"), window)
+        fresh[k] = run_outcomes(r.kpis, r.series("demand_potential_tps", "unmet_tps"), window)
     pf, of = (_estimate(fresh[k], cost_col) for k in ("plan", "own"))
     paired = {col: _paired(fresh["own"][col].to_numpy(), fresh["plan"][col].to_numpy())
-              for col in ("short", cost_col, "spend_usd", "unserved_fraction")}
+              for col in ("short", cost_col, "spend_usd", "unmet_demand_share",
+                          "unserved_fraction")}
     own_meets = of["p_short"] <= spec.max_shortfall
     keep_own = own_meets and paired[cost_col]["diff_mean"] > 0
     verdict = ("meets" if pf["p_hi"] <= spec.max_shortfall else

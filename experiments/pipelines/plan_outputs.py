@@ -155,7 +155,8 @@ def report(r: dict[str, Any], out: Path) -> str:
     lines.append(f"Fresh seeds (seed {f['seed']}, {f['replications']} replications, 95% CI):")
     for label, e in (("plan", p), ("own policy", o)):
         lines.append(f"  {label:10s} P(short month) {e['p_short']:.3f} [{e['p_lo']:.3f}, "
-                     f"{e['p_hi']:.3f}]   cost {c(e['cost'])}   unserved share "
+                     f"{e['p_hi']:.3f}]   cost {c(e['cost'])}   unmet share "
+                     f"{e.get('unmet_demand_share', float('nan')):.4f}   unserved share "
                      f"{e['unserved_fraction']:.4f}")
     d = r["paired_plan_minus_own"]
     cost_key = OBJECTIVES[r["objective"]][0]

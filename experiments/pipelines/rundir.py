@@ -6,15 +6,19 @@ fresh-seed checks), so they need not import the API.
 
 from __future__ import annotations
 
+import difflib
+import html
 import json
 import os
-from dataclasses import dataclass
+import shutil
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from capsim.experiments.pipelines import checks
+from capsim.experiments.pipelines.checks import UsageError
 from capsim.models.scenario import Scenario
 from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
@@ -28,6 +32,9 @@ class Run:
     """
 
     path: Path
+    temporary: bool = field(default=False, repr=False, compare=False)
+    """A run in a directory capsim made for it: removed on leaving a `with` block (and at
+    exit of the process), unless the run was made with `keep=True`."""
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -38,6 +45,34 @@ class Run:
         m = self.manifest
         return (f"Run({str(self.path)!r}, scenario={m.get('scenario')!r}, seed={m.get('seed')}, "
                 f"replications={m.get('replications_done')}, status={m.get('status')!r})")
+
+    def _repr_html_(self) -> str:
+        from capsim.experiments.pipelines.answer import headline_names, short_value
+
+        m, e = self.manifest, html.escape
+        rows = [f"<tr><th>{k}</th><td>{e(str(v))}</td></tr>" for k, v in (
+            ("run", self.path), ("scenario", m.get("scenario")), ("seed", m.get("seed")),
+            ("replications", m.get("replications_done")), ("status", m.get("status")))]
+        if (self.path / "summary.json").exists():
+            s = self.summary
+            have = {**s.get("kpis", {}), **s.get("milestones", {})}
+            for name in headline_names(s)[:6]:
+                d, u = have[name], have[name].get("unit", "")
+                lo, hi = d.get("ci95") or (None, None)
+                rows.append(f"<tr><th>{e(name)}</th><td>{short_value(d.get('mean'), u)} "
+                            f"(95% CI {short_value(lo, u)} to {short_value(hi, u)})</td></tr>")
+        return "<table>" + "".join(rows) + "</table>"
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.temporary:
+            self.remove()
+
+    def remove(self) -> None:
+        """Delete the run directory (for a temporary run; a kept run stays unless asked)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     @property
     def manifest(self) -> dict[str, Any]:
@@ -66,18 +101,32 @@ class Run:
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
-        """One row per (replication, date): daily series."""
-        return RunStore(self.path).read_timeseries()
+        """One row per (replication, date): daily series (dates as datetime64)."""
+        return _dates(RunStore(self.path).read_timeseries())
 
     def series(self, *columns: str) -> pd.DataFrame:
-        """Only some columns of the daily series (with replication and date): cheaper."""
+        """Only some columns of the daily series (with replication and date): cheaper.
+
+        Raises:
+            UsageError: a column the run does not have (with the nearest names).
+        """
+        import pyarrow.parquet as pq
+
         cols = ["replication", "date", *[c for c in columns if c not in ("replication", "date")]]
-        return RunStore(self.path).read_timeseries(cols)
+        have = pq.read_schema(self.path / "timeseries.parquet").names
+        unknown = [c for c in cols if c not in have]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], have, n=3)
+            raise checks.UsageError(
+                f"{self.path}: no series {', '.join(map(repr, unknown))}"
+                + (f"; did you mean {', '.join(close)}?" if close else "")
+                + " (capsim kpis lists them)")
+        return _dates(RunStore(self.path).read_timeseries(cols))
 
     @cached_property
     def events(self) -> pd.DataFrame:
-        """The event log: power-ons, tranches, orders, surges."""
-        return RunStore(self.path).read_events()
+        """The event log: power-ons, tranches, orders, surges (dates as datetime64)."""
+        return _dates(RunStore(self.path).read_events())
 
     @cached_property
     def scenario(self) -> Scenario:
@@ -112,6 +161,13 @@ class Run:
         return plot(self.path, fmt=fmt, dpi=dpi, out=out)
 
 
+def _dates(df: pd.DataFrame) -> pd.DataFrame:
+    """The table with its `date` column as datetime64 (Parquet's date32 reads as objects)."""
+    if "date" in df:
+        df["date"] = pd.to_datetime(df["date"])
+    return df
+
+
 def opened(path: Path, summary: dict[str, Any]) -> Run:
     """The run at `path`, its summary the one just computed (not read back from JSON)."""
     r = Run(path)
@@ -128,6 +184,9 @@ def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
     """
     from capsim.experiments.pipelines import runs
 
+    checks.whole("dpi", dpi, 30, command="capsim plot")
+    if fmt not in ("png", "svg"):
+        raise UsageError(f"capsim plot: fmt must be 'png' or 'svg', got {fmt!r}")
     path = Path(run_dir)
     store = checks.run_dir(path, "plot")
     target = path / "plots" if out is None else Path(out)

@@ -188,12 +188,13 @@ def next_replications(spec: RunSpec, kpis: pd.DataFrame) -> int | None:
 def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) -> dict:
     """KPI estimates: {"kpis": {...}, "milestones": {...}} with 95% intervals.
 
-    `horizon` (decimal years of the start and end) bounds first_adequate_date's interval.
+    `horizon` (decimal years of the start and end) bounds the dates' intervals.
     """
     out: dict = {"replications": int(len(kpis)), "kpis": {}, "milestones": {}}
     bounds = dict(KPI_BOUNDS)
     if horizon is not None:
         bounds["first_adequate_date"] = bounds["first_short_month"] = horizon
+        bounds["sustained_adequacy_date"] = horizon
     for name in KPIS + MILESTONES:
         if name not in kpis:
             continue
@@ -210,7 +211,7 @@ def summarize(kpis: pd.DataFrame, horizon: tuple[float, float] | None = None) ->
         if name in bounds and all(np.isfinite(d["ci95"])):
             lo, hi = bounds[name]
             d["ci95"] = [float(np.clip(v, lo, hi)) for v in d["ci95"]]
-        if name in ("first_adequate_date", "first_short_month"):
+        if name in ("first_adequate_date", "first_short_month", "sustained_adequacy_date"):
             d["share_never"] = d["n_missing"] / max(1, x.size)
         d["unit"] = KPI_UNITS.get(name, "")
         out["milestones" if name in MILESTONES else "kpis"][name] = d

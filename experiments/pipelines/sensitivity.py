@@ -175,7 +175,7 @@ def _bar(total: int, initial: int, enabled: bool | None):
         enabled = sys.stderr.isatty()
     if not enabled:
         return None
-    from tqdm import tqdm
+    from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="rep", desc="design points x replications",
                 file=sys.stderr, dynamic_ncols=True)

@@ -90,6 +90,9 @@ def billions(usd: float) -> str:
 Row = tuple[str, str, str, str, float]
 """(KPI, label, format of a value, format of a difference, scale: 1e9 shows dollars in $B)."""
 
+UNMET: Row = ("unmet_demand_share", "unmet share of demand (unserved + lost)", "{:.3g}",
+             "{:+.3g}", 1.0)
+FORGONE: Row = ("forgone_revenue_total_usd", "forgone revenue, $B", "{:,.1f}", "{:+,.1f}", 1e9)
 UNSERVED: Row = ("unserved_fraction", "unserved share of tokens", "{:.3g}", "{:+.3g}", 1.0)
 LOST_REVENUE: Row = ("lost_revenue_total_usd", "lost revenue, $B", "{:,.1f}", "{:+,.1f}", 1e9)
 ORDERED: Row = ("ordered_total_mw", "capacity ordered, MW", "{:.4g}", "{:+.4g}", 1.0)

@@ -20,7 +20,7 @@ from capsim.experiments.questions.common import parser
 import capsim
 
 DESCRIPTION = "which uncertainties drive the shortfall? (Morris screening, then Sobol')"
-KPIS = ["short_month_share", "unserved_fraction"]
+KPIS = ["short_month_share", "unmet_demand_share"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     m = capsim.global_sensitivity(None, method="morris", samples=n, seed=args.seed,
                                   workers=args.workers, out=screen_dir,
                                   overrides=args.overrides,
-                                  kpis=["unserved_fraction", "short_month_share"], force=True)
+                                  kpis=["unmet_demand_share", "short_month_share"], force=True)
     t1 = time.monotonic()
     print(gsa.report(m, top=args.top))
     print(f"Morris stage: {m['points']} points in {t1 - t0:.0f} s wall")
-    ranked = m["kpis"]["unserved_fraction"]["inputs"]
+    ranked = m["kpis"]["unmet_demand_share"]["inputs"]
     top = [e["param"] for e in ranked[:args.top]]
     r = capsim.global_sensitivity(None, method="sobol", params=top, samples=4 * n,
                                   seed=args.seed, workers=args.workers, out=sobol_dir,
@@ -46,14 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     print(gsa.report(r, top=10))
     print(f"Sobol' stage: {r['points']} points over {len(top)} inputs in "
           f"{time.monotonic() - t1:.0f} s wall")
-    e = r["kpis"]["unserved_fraction"]
+    e = r["kpis"]["unmet_demand_share"]
     lead = e["inputs"][:3]
     lo, hi = e["sum_s1_ci95"]
     print(f"Conclusion: of {len(m['params'])} uncertain inputs, "
           + ", ".join(f"{x['param']} (total order {x['ST']:.2f} +- {x['ST_conf']:.2f})"
                       for x in lead)
-          + f" drive the unserved share of tokens most; the first-order indices of the top "
-            f"{len(top)} sum to {e['sum_s1']:.2f} [{lo:.2f}, {hi:.2f}], so "
+          + " drive unmet demand (unserved plus lost to throttling) most; the first-order "
+            f"indices of the top {len(top)} sum to {e['sum_s1']:.2f} [{lo:.2f}, {hi:.2f}], so "
           + ("interactions matter" if hi < 0.9 else
              "the estimates are too noisy at this size to tell (raise -n)" if lo > 0.9
              or hi - lo > 0.5 else "the inputs act mostly alone")

@@ -25,13 +25,15 @@ def main(argv: list[str] | None = None) -> int:
                           [f"datacenters.campuses.{n}.new_buildings=0" for n in new])
     with_ = run_variant(args, "with-expansion", [])
     a, b = summary(without)["kpis"], summary(with_)["kpis"]
-    _, d = difference(without, with_, "unserved_fraction")
+    _, d = difference(without, with_, "unmet_demand_share")
+    _, du = difference(without, with_, "unserved_fraction")
     print(f"Expansion campuses: {', '.join(new)}")
-    print(f"  unserved share without: {estimate(a['unserved_fraction'])}")
-    print(f"  unserved share with:    {estimate(b['unserved_fraction'])}")
-    print(f"  paired difference (with - without): {d}")
-    print(f"Conclusion: with the build-out the unserved share of tokens goes from "
-          f"{a['unserved_fraction']['mean']:.1%} to {b['unserved_fraction']['mean']:.1%} "
+    print(f"  unmet share of demand without: {estimate(a['unmet_demand_share'])}")
+    print(f"  unmet share of demand with:    {estimate(b['unmet_demand_share'])}")
+    print(f"  paired difference (with - without): {d}; of it unserved tokens {du}")
+    print(f"Conclusion: with the build-out unmet demand (unserved plus lost to throttling) "
+          f"goes from {a['unmet_demand_share']['mean']:.1%} to "
+          f"{b['unmet_demand_share']['mean']:.1%} of the demand the market would bring "
           f"(paired difference {d}).")
     return 0
 

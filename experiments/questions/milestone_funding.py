@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 
 from capsim.experiments.questions.common import (
+    FORGONE,
     LOST_REVENUE,
     ORDERED,
+    UNMET,
     UNSERVED,
     billions,
     parser,
@@ -35,16 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     a, b = summary(without)["kpis"], summary(with_)["kpis"]
     print(f"Tranches: {', '.join(tranches)}; {summary(with_)['replications']} replications "
           "(mean [95% CI]); difference with - without, paired:")
-    rows = (UNSERVED, LOST_REVENUE, ORDERED,
+    rows = (UNMET, FORGONE, UNSERVED, LOST_REVENUE, ORDERED,
             ("investment_total_usd", "investment received, $B", "{:,.1f}", "{:+,.1f}", 1e9))
     res = print_rows(without, with_, rows, "without", "with")
-    d_uns, d_lost, lost = res["unserved_fraction"][1], *res["lost_revenue_total_usd"]
+    d_unmet, d_lost, lost = res["unmet_demand_share"][1], *res["forgone_revenue_total_usd"]
     print(f"Conclusion: spending part of the tranches on capacity "
-          f"({b['ordered_total_mw']['mean']:.0f} MW ordered on average) changes the unserved "
-          "share of "
-          f"tokens from {a['unserved_fraction']['mean']:.2%} to "
-          f"{b['unserved_fraction']['mean']:.2%} (paired difference {d_uns}) and lost revenue "
-          f"by {billions(d_lost)} ({lost} $B).")
+          f"({b['ordered_total_mw']['mean']:.0f} MW ordered on average) changes unmet demand "
+          f"from {a['unmet_demand_share']['mean']:.2%} to "
+          f"{b['unmet_demand_share']['mean']:.2%} of the demand the market would bring "
+          f"(paired difference {d_unmet}) and forgone revenue by {billions(d_lost)} "
+          f"({lost} $B).")
     return 0
 
 

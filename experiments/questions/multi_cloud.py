@@ -12,7 +12,9 @@ from __future__ import annotations
 import sys
 
 from capsim.experiments.questions.common import (
+    FORGONE,
     LOST_REVENUE,
+    UNMET,
     UNSERVED,
     billions,
     param_toml,
@@ -26,9 +28,11 @@ from capsim.models.scenario import load
 DESCRIPTION = "all of Claude's demand on AWS alone vs on AWS, Google and Azure (paired)"
 SCENARIO = "anthropic-multicloud-2026"
 ROWS = (
+    UNMET,
+    FORGONE,
     UNSERVED,
     ("p_shortfall_any", "P(some month not fully served)", "{:.2f}", "{:+.2f}", 1.0),
-    ("slo_attainment", "share of hours meeting the SLO", "{:.3g}", "{:+.3g}", 1.0),
+    ("slo_attainment", "share of requests meeting the SLO", "{:.3g}", "{:+.3g}", 1.0),
     LOST_REVENUE,
 )
 
@@ -49,13 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     res = print_rows(aws, multi, ROWS, "AWS only", "multi-cloud")
     diffs = {k: v[0] for k, v in res.items()}
     texts = {k: v[1] for k, v in res.items()}
-    print(f"Conclusion: adding Google and Azure to AWS takes the unserved share of Claude's "
-          f"tokens from {a['unserved_fraction']['mean']:.1%} to "
-          f"{b['unserved_fraction']['mean']:.1%} (paired difference "
-          f"{texts['unserved_fraction']}) and changes lost revenue by "
-          f"{billions(diffs['lost_revenue_total_usd'])} ({texts['lost_revenue_total_usd']} $B) "
-          "over the "
-          f"horizon.")
+    print(f"Conclusion: adding Google and Azure to AWS takes unmet demand (unserved plus lost "
+          f"to throttling) from {a['unmet_demand_share']['mean']:.1%} to "
+          f"{b['unmet_demand_share']['mean']:.1%} of the demand the market would bring "
+          f"(paired difference {texts['unmet_demand_share']}) and changes forgone revenue by "
+          f"{billions(diffs['forgone_revenue_total_usd'])} "
+          f"({texts['forgone_revenue_total_usd']} $B) over the window.")
     return 0
 
 

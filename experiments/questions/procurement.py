@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 
 from capsim.experiments.questions.common import (
+    FORGONE,
     LOST_REVENUE,
     ORDERED,
+    UNMET,
     UNSERVED,
     billions,
     kpis,
@@ -25,6 +27,8 @@ from capsim.simcore.stats import paired_difference
 
 DESCRIPTION = "fixed supply plan vs ordering ahead of a forecast shortfall (paired)"
 ROWS = (
+    UNMET,
+    FORGONE,
     UNSERVED,
     LOST_REVENUE,
     ORDERED,
@@ -44,22 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Procurement policy, {summary(plan)['replications']} replications (mean [95% CI]); "
           "difference forecast - plan, paired:")
     diffs = {k: v[0] for k, v in print_rows(plan, forecast, ROWS, "plan", "forecast").items()}
-    # Does it pay? Per replication: lost revenue avoided minus the extra AWS bill, i.e.
-    # (lost + spend) under the plan minus (lost + spend) under the forecast policy.
-    cost = {d: (k["lost_revenue_total_usd"] + k["aws_spend_total_usd"]).to_numpy()
+    # Does it pay? Per replication: forgone revenue avoided minus the extra AWS bill, i.e.
+    # (forgone + spend) under the plan minus (forgone + spend) under the forecast policy.
+    cost = {d: (k["forgone_revenue_total_usd"] + k["aws_spend_total_usd"]).to_numpy()
             for d, k in ((plan, kpis(plan)), (forecast, kpis(forecast)))}
     net = paired_difference(cost[forecast], cost[plan])  # plan - forecast: the gain
     gain, (lo, hi) = net["diff_mean"], (v / 1e9 for v in net["diff_ci95"])
     verdict = ("pays" if lo > 0 else "does not pay" if hi < 0 else
                "neither clearly pays nor clearly costs")
-    avoided, extra = -diffs["lost_revenue_total_usd"], diffs["aws_spend_total_usd"]
+    avoided, extra = -diffs["forgone_revenue_total_usd"], diffs["aws_spend_total_usd"]
     print("Conclusion: ordering ahead of a forecast shortfall "
           f"({b['ordered_total_mw']['mean']:.0f} MW "
-          f"ordered on average) {verdict}: it avoids {billions(avoided)} of lost revenue for "
+          f"ordered on average) {verdict}: it avoids {billions(avoided)} of forgone revenue for "
           f"{billions(extra)} more AWS spend, a net "
           f"{billions(gain)} [{lo:+,.1f}, {hi:+,.1f}] $B per replication (paired), and changes the "
-          f"unserved share of tokens from {a['unserved_fraction']['mean']:.2%} to "
-          f"{b['unserved_fraction']['mean']:.2%}.")
+          f"unmet share of demand from {a['unmet_demand_share']['mean']:.2%} to "
+          f"{b['unmet_demand_share']['mean']:.2%}.")
     return 0
 
 

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 from capsim.experiments.questions.common import (
+    UNMET,
     UNSERVED,
     Row,
     kpis,
@@ -26,6 +27,7 @@ from capsim.simcore.stats import paired_difference
 
 DESCRIPTION = "Anthropic's shortfall with and without OpenAI as a rival AWS tenant (paired)"
 ROWS: tuple[Row, ...] = (
+    UNMET,
     UNSERVED,
     ("p_shortfall_any", "probability of a short month", "{:.3g}", "{:+.3g}", 1.0),
     ("short_month_share", "share of short months", "{:.3g}", "{:+.3g}", 1.0),
@@ -43,19 +45,20 @@ def main(argv: list[str] | None = None) -> int:
           "(mean [95% CI]); difference with - without, paired:")
     print_rows(alone, rival, ROWS, "without", "with")
     a, b = kpis(alone), kpis(rival)
-    for kpi in ("unserved_fraction", "p_shortfall_any"):
+    for kpi in ("unmet_demand_share", "unserved_fraction", "p_shortfall_any"):
         d = paired_difference(a[kpi].to_numpy(), b[kpi].to_numpy())
         lo, hi = d["diff_ci95"]
         lower = int(np.sum(b[kpi].to_numpy() < a[kpi].to_numpy() - 1e-12))
         print(f"{kpi}: with - without = {d['diff_mean']:+.4f} [{lo:+.4f}, {hi:+.4f}] "
               f"(paired t p = {d['p_value']:.3g}); replications where the rival lowers it: "
               f"{lower} of {len(a)}.")
-    d = paired_difference(a["unserved_fraction"].to_numpy(), b["unserved_fraction"].to_numpy())
+    d = paired_difference(a["unmet_demand_share"].to_numpy(),
+                          b["unmet_demand_share"].to_numpy())
     higher = d["diff_mean"] > 0 and d["diff_ci95"][0] > 0
     print(f"Conclusion: the rival takes {b['tenant_power_mw_end'].mean():,.0f} MW of AWS power "
           f"by the end on average and {'raises' if higher else 'does not clearly raise'} "
-          f"Anthropic's unserved share by {d['diff_mean']:+.2%} (paired 95% CI "
-          f"{d['diff_ci95'][0]:+.2%} to {d['diff_ci95'][1]:+.2%}).")
+          f"Anthropic's unmet share of demand (unserved plus lost) by {d['diff_mean']:+.2%} "
+          f"(paired 95% CI {d['diff_ci95'][0]:+.2%} to {d['diff_ci95'][1]:+.2%}).")
     return 0
 
 

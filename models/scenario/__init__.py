@@ -4,7 +4,9 @@ A scenario is a TOML file (the embedded ones are in `capsim.models.scenarios`).
 Calibrated numbers are *parameters*: inline tables holding a distribution spec, a `unit`
 and a `source` (see `params`). The four stress knobs are plain numbers meant for
 `--set`: demand.growth_multiplier, supply.delivery_delay_days,
-datacenters.power_on_delay_days, surges.intensity_multiplier.
+datacenters.power_on_delay_days, surges.intensity_multiplier. Each acts from
+``[scenario] evaluation_start`` (the announcement) on: the history before it is the
+unstressed one.
 
 The package is split by concern; every public name is re-exported here:
 

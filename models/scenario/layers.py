@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import tomllib
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
             continue
         node = data
         for i, part in enumerate(parts[:-1]):
+            part, index = _indexed(part)
             if not isinstance(node, dict) or part not in node:
                 here = ".".join(parts[: i + 1])
                 choices = list(node) if isinstance(node, dict) else []
@@ -59,6 +61,13 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
                                 + (f"; did you mean {close[0]!r}?" if close else ""))
                 break
             node = node[part]
+            if index is not None:
+                if not isinstance(node, list) or not -len(node) <= index < len(node):
+                    size = len(node) if isinstance(node, list) else 0
+                    problems.append(f"--set {key}: {'.'.join(parts[: i + 1])} has no entry "
+                                    f"{index} (it has {size})")
+                    break
+                node = node[index]
         else:
             last = parts[-1]
             if not isinstance(node, dict):
@@ -82,6 +91,12 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
     if problems:
         raise ScenarioError(label, problems)
     return data
+
+
+def _indexed(part: str) -> tuple[str, int | None]:
+    """`name[i]` as (name, i), the spelling of a list entry; a plain name as (name, None)."""
+    m = re.fullmatch(r"(.+)\[(-?\d+)\]", part)
+    return (m.group(1), int(m.group(2))) if m else (part, None)
 
 
 def _is_param(d: dict) -> bool:

@@ -18,23 +18,31 @@ from pydantic import Field, PositiveFloat, model_validator
 
 
 class Service(Frozen):
-    """Training reservation, the queueing picture of serving, and the SLO."""
+    """Training reservation, the requests replicas serve, their waiting room and the SLO."""
 
     serving_share: Share
     training_flex_share: Share
     flex_target_utilization: Annotated[Param, bounded(0.0, 1.0, strict_lo=True)]
-    pools: AtLeastOne
     tokens_per_request: Positive
     output_share: Annotated[Param, bounded(0.0, 1.0, strict_lo=True)]
     service_scv: NonNeg
-    slo_p99_wait_s: NonNeg
+    queue_limit_s: NonNeg = Field(
+        description="seconds of work a replica's waiting room holds; requests that find "
+        "it full are turned away (models.serving)")
+    slo_ttft_s: Positive = Field(description="time-to-first-token target of a request")
+    slo_tpot_s: Positive = Field(description="time-per-output-token target of a request")
+    slo_request_share: Share = Field(
+        description="share of an hour's served requests meeting both targets for the hour "
+        "to meet the SLO")
     slo_target_share: Share
     short_month_threshold: float = Field(
         0.01, ge=0.0, lt=1.0,
-        description="a month is short when more than this share of its demand goes unserved")
-    latency_cap_s: float = Field(
-        600.0, gt=0.0,
-        description="seconds at which a request gives up: latency of overloaded hours")
+        description="a month is short when more than this share of the demand the market "
+        "would bring goes unmet (unserved, or lost to throttling)")
+    sustained_adequacy_months: int = Field(
+        12, ge=1, le=600,
+        description="months in a row below the short-month threshold from which capacity "
+        "counts as adequate (sustained_adequacy_date)")
 
 
 class Cloud(Frozen):
@@ -49,11 +57,17 @@ class Cloud(Frozen):
 
 
 class Tranche(Frozen):
-    """Investment released once, when the revenue run-rate first reaches a milestone."""
+    """Investment released once: on the deal date, or at a milestone after it.
+
+    With `at_deal` the tranche is released on ``[finance] deal_date``; otherwise on the
+    first day from the deal date on that the revenue run-rate reaches its milestone.
+    """
 
     amount_usd: NonNeg
     milestone_run_rate_usd: NonNeg
     capacity_share: Share
+    at_deal: bool = Field(
+        False, description="released on [finance] deal_date, whatever the run-rate then")
 
 
 class Finance(Frozen):
@@ -61,6 +75,9 @@ class Finance(Frozen):
 
     capex_usd_per_mw: Positive
     tranches: dict[str, Tranche] = Field(default_factory=dict)
+    deal_date: dt.date | None = Field(
+        None, description="the day the investment deal exists (the announcement): no "
+        "tranche is released before it (default: [scenario] evaluation_start, else start)")
     spend_share_of_revenue: Annotated[Param, bounded(0.0, 10.0)] | None = Field(
         None, description="cloud spend a year that revenue can carry, per dollar of served "
         "revenue (with the year's investment): above it the year is a spend breach")

@@ -90,6 +90,27 @@ class Scenario(Frozen):
     tenants: dict[str, Tenant] = Field(default_factory=dict)
     customers: Customers | None = None
 
+    def __repr__(self) -> str:
+        m = self.scenario
+        on = [n for n, c in self.clouds.items() if c.enabled]
+        return (f"Scenario({m.name!r}, {m.start}..{m.end}, clouds on: {', '.join(on) or 'none'}, "
+                f"{len(self.supply.generations)} chip generations, "
+                f"{len(self.datacenters.campuses)} campuses)")
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        import html
+
+        m = self.scenario
+        rows = [("scenario", m.name), ("title", getattr(m, "title", "") or ""),
+                ("from", m.start), ("to", m.end),
+                ("clouds on", ", ".join(n for n, c in self.clouds.items() if c.enabled)),
+                ("chip generations", ", ".join(self.supply.generations)),
+                ("campuses", len(self.datacenters.campuses))]
+        return "<table>" + "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>"
+                                   for k, v in rows) + "</table>"
+
     @model_validator(mode="after")
     def _clouds(self):
         names = list(self.clouds)

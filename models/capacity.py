@@ -70,7 +70,9 @@ def series_names(scenario: Scenario) -> list[str]:
             + [f"compute_tps__{g}" for g in lay.generations]
             + [f"pool_stock__{p}" for p in scenario.supply.pools]
             + [f"{m}__{c}" for c in lay.clouds
-               for m in CLOUD_SERIES])
+               for m in CLOUD_SERIES]
+            + [f"energized_it_mw__{n}" for n, campus in scenario.datacenters.campuses.items()
+               if campus.cloud in lay.clouds])
 
 
 class CapacityModel:

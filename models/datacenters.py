@@ -62,12 +62,27 @@ class DatacenterDraw:
         at_start: (facility MW, cloud) energized at the start, campus by campus.
         power_ons: Anthropic's buildings that power on later (tenants' takes removed).
         tenant_takes: per rival tenant, its takes as (hour, MW).
+        campuses: the campuses' names, in the order of `at_start`.
     """
 
     pue: float
     at_start: tuple[tuple[float, int], ...]
     power_ons: tuple[PowerOn, ...]
     tenant_takes: dict[str, list[tuple[float, float]]]
+    campuses: tuple[str, ...] = ()
+
+    def energized_by_campus(self, days: int) -> dict[str, np.ndarray]:
+        """Per campus, the facility MW of Anthropic's buildings energized at each midday.
+
+        Buildings ordered during the run (capacity orders) are not any campus's.
+        """
+        out = {n: np.full(days, mw) for n, (mw, _) in zip(self.campuses, self.at_start,
+                                                            strict=True)}
+        for t, mw, _, name in self.power_ons:
+            first = int(np.ceil((t - HOURS_PER_DAY / 2) / HOURS_PER_DAY))
+            if first < days:
+                out[name][max(first, 0):] += mw
+        return out
 
     @classmethod
     def draw(cls, sc: Scenario, clouds: list[str], clock: Clock,
@@ -76,6 +91,7 @@ class DatacenterDraw:
         cloud_ix = {n: i for i, n in enumerate(clouds)}
         pue = float(sc.datacenters.pue.sample(streams.rng("datacenters.pue")))
         at_start: list[tuple[float, int]] = []
+        names: list[str] = []
         power_ons: list[PowerOn] = []
         for name, campus in sc.datacenters.campuses.items():
             if campus.cloud not in cloud_ix:
@@ -85,11 +101,12 @@ class DatacenterDraw:
                                        sc.datacenters.power_on_delay_days,
                                        stress_start_h(sc, clock))
             at_start.append((campus.energized_at_start * mw, c))
+            names.append(name)
             power_ons += [(float(t), mw, c, name) for t in times]
         rivals = [tenants.draw(n, t, cloud_ix[t.cloud], clock.hours, streams.rng(f"tenants.{n}"))
                   for n, t in sc.tenants.items() if t.enabled and t.cloud in cloud_ix]
         kept, takes = tenants.carve(power_ons, rivals)
-        return cls(pue, tuple(at_start), tuple(kept), takes)
+        return cls(pue, tuple(at_start), tuple(kept), takes, tuple(names))
 
 
 class Datacenters:

@@ -360,8 +360,10 @@ GROUP_SERIES: dict[str, Metric] = {m.name: m for m in [
        "FLOP/s / 1,979 TFLOP/s)", "daily", higher_is_better=True),
     _m("occupied_it_mw", "MW IT", "IT MW of the cloud taken by installed and failed chips "
        "(occupied facility MW / PUE)", "daily"),
+    _m("energized_it_mw", "MW IT", "IT MW of the campus's buildings for Anthropic powered on "
+       "(facility MW / PUE; buildings of capacity orders are no campus's)", "daily"),
 ]}
-"""Per generation, cloud or pool, as series <stem>__<name>."""
+"""Per generation, cloud, pool or campus, as series <stem>__<name>."""
 
 REPORTED_BY: dict[str, tuple[str, ...]] = {
     "service": (
@@ -388,7 +390,7 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "group.chips_waiting", "group.chips_installed", "group.chips_failed",
         "group.chips_retired", "group.compute_tps", "group.occupied_mw"),
     "datacenters": ("stranded_power_mw_months", "energized_mw_end", "series.energized_mw",
-                    "group.energized_mw"),
+                    "group.energized_mw", "group.energized_it_mw"),
     "supply": ("component_delay_chip_months", "held_chip_months",
                "series.chips_awaiting_components", "series.chips_held", "group.pool_stock"),
     "orders": ("ordered_total_mw", "power_ordered_total_mw", "series.ordered_cum_mw",

@@ -195,6 +195,8 @@ def datacenters(r: Replication, s: Report) -> None:
     for ci, c in enumerate(r.cm.clouds):
         s.put(f"energized_mw__{c}", by_cloud[:, 0, ci].copy())
         s.kpi(f"energized_mw_end__{c}", float(by_cloud[-1, 0, ci]))
+    for name, mw in r.cm.datacenters.drawn.energized_by_campus(r.clock.days).items():
+        s.put(f"energized_it_mw__{name}", mw / r.cm.pue)
     s.kpi("stranded_power_mw_months", r.months(np.maximum(
         s.series("energized_mw") - s.series("occupied_mw"), 0)))
 
@@ -320,7 +322,8 @@ REPORTERS: tuple[tuple[str, Callable[[Replication, Report], None]], ...] = (
 def collect(cm: Any, sim: Simulation) -> RunResult:
     """Daily series and KPIs of the finished replication of `cm`, component by component."""
     rep = Replication(cm)
-    out = Report(cm.clock.days, cm.gen_names, cm.clouds, list(cm.pools.containers))
+    out = Report(cm.clock.days, cm.gen_names, cm.clouds, list(cm.pools.containers),
+                 cm.datacenters.drawn.campuses)
     for component, report in REPORTERS:
         out.component = component
         report(rep, out)

@@ -36,10 +36,12 @@ class Report:
     Args:
         days: length of the run.
         gens: generation names; clouds: enabled cloud names; pools: pool names (the
-            per-group series, in the order they are stored).
+            per-group series, in the order they are stored); campuses: the campuses of
+            enabled clouds (energized_it_mw__<campus>).
     """
 
-    def __init__(self, days: int, gens: list[str], clouds: list[str], pools: list[str]) -> None:
+    def __init__(self, days: int, gens: list[str], clouds: list[str], pools: list[str],
+                 campuses: tuple[str, ...] = ()) -> None:
         self.days = days
         self._series: dict[str, np.ndarray | None] = dict.fromkeys(SERIES)
         for st in (*STATES, "compute_tps"):
@@ -51,6 +53,8 @@ class Report:
         for m in CLOUD_SERIES:
             for c in clouds:
                 self._series[f"{m}__{c}"] = None
+        for n in campuses:
+            self._series[f"energized_it_mw__{n}"] = None
         self._kpis: dict[str, float] = {}
         self._clouds = clouds
         self.component = ""

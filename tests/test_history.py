@@ -49,7 +49,8 @@ def test_shipped_observations_parse_and_cover_the_issue_points(default_scenario)
     assert {"trainium2_landed_2025", "run_rate_2024_12", "run_rate_2025_12", "run_rate_2026_02",
             "run_rate_2026_04", "run_rate_2026_05", "trainium_mw_2026_12",
             "trainium_it_mw_2025_12", "trainium_h100e_2025_12", "compute_spend_2024",
-            "compute_spend_2025"} <= names
+            "compute_spend_2025", "new_carlisle_it_mw_2025_12",
+            "mississippi_it_mw_2025_12"} <= names
     for o in obs:
         assert o.low <= o.value <= o.high and o.unit and o.source
         assert default_scenario.scenario.start <= o.date <= default_scenario.scenario.end
@@ -161,11 +162,11 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch
     printed = capsys.readouterr().out
     s = json.loads((out / "summary.json").read_text())
     h = s["history"]
-    assert h["total"] == 19 and 0 <= h["inside"] <= 19
+    assert h["total"] == 21 and 0 <= h["inside"] <= 21
     kinds = h["by_kind"]
     assert {k: c["total"] for k, c in kinds.items()} == {
-        "input-echo": 9, "independent": 9, "plan": 1}
-    assert (f"independent: {kinds['independent']['inside']} of 9 inside" in printed
+        "input-echo": 9, "independent": 11, "plan": 1}
+    assert (f"independent: {kinds['independent']['inside']} of 11 inside" in printed
             and "input-echo: " in printed and "(give back inputs)" in printed)
     ts = pd.read_parquet(out / "timeseries.parquet", columns=["date"])
     assert pd.to_datetime(ts["date"]).min() <= pd.Timestamp("2024-01-31")

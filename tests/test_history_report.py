@@ -58,3 +58,23 @@ def test_the_figure_draws_every_observation_with_a_finding_in_its_title(tmp_path
     assert seen["title"].replace("\n", " ").startswith(
         "Independent observations: 0 of 1 inside the run's 90% band")
     assert history_plots.history_figure(tmp_path / "none.png", {"observations": []}) is None
+
+
+def test_the_run_says_what_its_posterior_was_fitted_to(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from capsim.experiments.pipelines.history import fitted_names, predictive
+
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    (cal / "summary.json").write_text(json.dumps({"fitted": ["rr", "chips"]}))
+    with_post = SimpleNamespace(scenario=SimpleNamespace(posterior=str(cal)))
+    assert fitted_names(with_post) == {"rr", "chips"}
+    assert predictive(with_post).startswith("posterior predictive")
+    on_file = SimpleNamespace(scenario=SimpleNamespace(posterior=str(cal / "posterior.parquet")))
+    assert fitted_names(on_file) == {"rr", "chips"}
+    priors = SimpleNamespace(scenario=SimpleNamespace(posterior=None))
+    assert fitted_names(priors) is None and predictive(priors).startswith("prior predictive")
+    (cal / "summary.json").write_text("not json")
+    assert fitted_names(with_post) is None

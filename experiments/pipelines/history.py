@@ -14,6 +14,7 @@ import numpy as np
 from capsim.models import history, observations
 from capsim.models.capacity import series_names
 from capsim.models.observations import Observation
+from capsim.models.posterior import posterior_path
 from capsim.models.scenario import Scenario
 from capsim.simcore.store import RunStore
 
@@ -109,9 +110,8 @@ def fitted_names(scenario: Scenario) -> set[str] | None:
     post = scenario.scenario.posterior
     if not post:
         return None
-    p = Path(post)
     try:
-        data = json.loads(((p if p.is_dir() else p.parent) / "summary.json").read_text())
+        data = json.loads((posterior_path(post).parent / "summary.json").read_text())
     except (OSError, ValueError):
         return None
     names = data.get("fitted") if isinstance(data, dict) else None

@@ -158,9 +158,9 @@ class Latencies:
 def _load_weights(util: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each hour's place on the load grid: lower index and the weight of the next."""
     grid = batching.LOADS
-    u = np.clip(np.nan_to_num(util, nan=0.0, posinf=grid[-1]), 0.0, grid[-1])
-    i = np.clip(np.searchsorted(grid, u, side="right") - 1, 0, len(grid) - 2)
-    return i, (u - grid[i]) / (grid[i + 1] - grid[i])
+    pos = np.interp(util, grid, np.arange(len(grid), dtype=float))
+    i = np.minimum(pos.astype(np.intp), len(grid) - 2)
+    return i, pos - i
 
 
 def latencies(load: np.ndarray, capacity: np.ndarray, gen_capacity: np.ndarray,
@@ -202,16 +202,16 @@ def latencies(load: np.ndarray, capacity: np.ndarray, gen_capacity: np.ndarray,
     tab = [t for t in tables if t is not None]
     admit = np.stack([1.0 - t.rejected for t in tab])                # (gens, loads)
     slo = np.stack([t.slo for t in tab]) * admit
-    weight = (share[:, gi, None] * a[:, None, :])                    # (days, gens, loads)
-    served_w = (weight * admit[None]).reshape(days, -1)
+    sh = share[:, gi]
+    served_w = (sh[:, :, None] * (a[:, None, :] * admit[None])).reshape(days, -1)
     cdfs = np.concatenate([np.hstack([t.ttft_cdf, t.e2e_cdf]) for t in tab])
-    served = served_w.sum(axis=1)
+    mixed = np.stack([sh @ admit, sh @ slo])                         # (2, days, loads)
+    served, slo_met = (mixed * a[None]).sum(axis=2)
     offered = req.sum(axis=1)
-    slo_met = (weight * slo[None]).sum(axis=(1, 2))
     # Per hour: the share of its served requests meeting the targets, from each day's
     # mix of the generations' tables read at the hour's load.
-    mixed = np.stack([share[:, gi] @ admit, share[:, gi] @ slo]).reshape(2, -1)
     flat_i = (np.arange(days)[:, None] * n_loads + i)
+    mixed = mixed.reshape(2, -1)
     lo, hi = mixed[:, flat_i], mixed[:, flat_i + 1]                  # (2, days, 24)
     hour_served, hour_ok = lo + (hi - lo) * f
     met = (hour_ok >= slo_share * hour_served) & (hour_served > 0) & ~dead

@@ -188,14 +188,15 @@ def _with_wait(x: np.ndarray, waiting: np.ndarray, rate: np.ndarray, room_s: np.
 
     The wait's part is the mean over quantile nodes of X of the wait's closed-form cdf.
     """
-    direct = lognormal_cdf(x, mean[:, None], scv[:, None])
-    nodes = lognormal_nodes(mean, scv)                       # (loads, nodes)
-    gap = x[:, :, None] - nodes[:, None, :]                  # (loads, x, nodes)
-    part = np.where(gap >= 0, wait_cdf(gap, rate[:, None, None], room_s[:, None, None]),
-                    0.0) @ _UW
-    hot = waiting > 0
-    return np.where(hot[:, None], (1 - waiting[:, None]) * direct + waiting[:, None] * part,
-                    direct)
+    out = lognormal_cdf(x, mean[:, None], scv[:, None])
+    hot = waiting > 1e-9   # below it the wait moves no cdf value by more than that
+    if hot.any():
+        nodes = lognormal_nodes(mean[hot], scv[hot])             # (hot loads, nodes)
+        gap = x[:, :, None] - nodes[:, None, :]                  # (hot loads, x, nodes)
+        part = np.where(gap >= 0, wait_cdf(gap, rate[hot, None, None],
+                                           room_s[hot, None, None]), 0.0) @ _UW
+        out[hot] = (1 - waiting[hot, None]) * out[hot] + waiting[hot, None] * part
+    return out
 
 
 def quantile(cdf: np.ndarray, q: float, seconds: np.ndarray = SECONDS) -> np.ndarray:

@@ -52,6 +52,7 @@ class BatchCurve:
     stream_tps: float        # output tokens/s of one request decoded alone
     batch_half: float        # batch at half the throughput ceiling
     prefill_tps: float       # input tokens/s of one request's prefill
+    chips: float = 1.0       # chips per replica
 
     def decode_speed(self, b: float | np.ndarray) -> float | np.ndarray:
         """Output tokens/s of each request in a batch of b."""
@@ -94,6 +95,19 @@ class ReplicaSpec:
                 for i, r in enumerate(self.replicas())]
 
 
+def serving_replicas(installed: np.ndarray, serving_share: np.ndarray,
+                     curves: tuple[BatchCurve, ...]) -> np.ndarray:
+    """Replicas serving per day: installed chips x the share serving / chips per replica.
+
+    Args:
+        installed: (days, generations) installed chips.
+        serving_share: (days,) serving capacity / the fleet's capacity.
+        curves: the generations' curves (their chips per replica).
+    """
+    per = np.array([c.chips for c in curves])
+    return (np.asarray(installed, float) / per).sum(axis=1) * serving_share
+
+
 def draw_curves(generations: dict[str, Generation], streams: Streams
                 ) -> tuple[BatchCurve, ...]:
     """Each generation's curve, drawn from its own stream `chips.<generation>.batching`."""
@@ -105,7 +119,7 @@ def draw_curves(generations: dict[str, Generation], streams: Streams
         rng = streams.rng(f"chips.{name}.batching")
         curves.append(BatchCurve(*(float(getattr(b, k).sample(rng)) for k in (
             "batch", "rated_batch", "stream_tokens_per_s", "batch_half",
-            "prefill_tokens_per_s"))))
+            "prefill_tokens_per_s", "chips_per_replica"))))
     return tuple(curves)
 
 

@@ -41,8 +41,9 @@ SECONDS = np.geomspace(1e-2, 1e4, 64)
 
 LOADS = np.unique(np.concatenate([np.linspace(0.0, 0.7, 8), np.linspace(0.7, 0.9, 9),
                                   np.linspace(0.9, 1.0, 11), np.linspace(1.0, 1.5, 6),
-                                  np.linspace(1.5, 4.0, 3)]))
-"""The grid of loads (arrivals / full-batch capacity) of the tables."""
+                                  np.linspace(1.5, 4.0, 3), [8.0, 20.0]]))
+"""The grid of loads (arrivals / full-batch capacity) of the tables; higher loads read
+the top row (an hour that overloaded turns away nearly all its requests anyway)."""
 
 _NODES = 16
 _V = (np.arange(_NODES) + 0.5) / _NODES

@@ -253,6 +253,10 @@ _SERIES = [
     _m("ttft_p99_s", "seconds",
        "p99 time to first token (queue wait plus prefill) of the day's served requests",
        "daily"),
+    _m("serving_replicas", "replicas",
+       "model replicas serving, daily mean: installed chips of each generation times the "
+       "share of capacity serving, over its chips per replica (batching.chips_per_replica)",
+       "daily"),
     _m("surge_multiplier", "ratio", "highest demand multiplier from surges in the day",
        "daily", (1.0, INF)),
     _m("energized_mw", "MW facility", "facility MW powered on, all clouds", "daily"),
@@ -377,6 +381,7 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
         "series.unserved_tps", "series.unserved_committed_tps", "series.unserved_on_demand_tps",
         "series.unserved_consumer_tps", "series.unserved_batch_tps", "series.peak_utilization",
         "series.slo_hours", "series.p50_latency_s", "series.p99_latency_s", "series.ttft_p50_s",
+        "series.serving_replicas",
         "series.ttft_p99_s", "series.demand_potential_tps", "series.demand_lost_tps",
         "series.unmet_tps", "series.unmet_committed_tps", "series.unmet_on_demand_tps",
         "series.unmet_consumer_tps", "series.unmet_batch_tps"),

@@ -112,6 +112,10 @@ def service(r: Replication, s: Report) -> None:
     s.put("p50_latency_s", lat.quantile("e2e", 0.5))
     s.put("ttft_p99_s", lat.quantile("ttft", 0.99))
     s.put("ttft_p50_s", lat.quantile("ttft", 0.5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, h_cap.mean(axis=1) / np.where(total > 0, total, 1.0), 0.0)
+    s.put("serving_replicas", serving.serving_replicas(
+        r.by_gen[:, STATES.index("installed")], np.minimum(share, 1.0), cm.curves))
     unmet(r, s, uns)
     demand, unserved = s.series("demand_tps")[win], s.series("unserved_tps")[win]
     # Clipped against rounding: the ratio of two sums of the same hours.

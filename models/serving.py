@@ -35,6 +35,7 @@ a token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from capsim.models.scenario import Generation
@@ -51,6 +52,7 @@ class BatchCurve:
     stream_tps: float        # output tokens/s of one request decoded alone
     batch_half: float        # batch at half the throughput ceiling
     prefill_tps: float       # input tokens/s of one request's prefill
+    chips: float = 1.0       # chips per replica
 
     def decode_speed(self, b: float | np.ndarray) -> float | np.ndarray:
         """Output tokens/s of each request in a batch of b."""
@@ -93,6 +95,19 @@ class ReplicaSpec:
                 for i, r in enumerate(self.replicas())]
 
 
+def serving_replicas(installed: np.ndarray, serving_share: np.ndarray,
+                     curves: tuple[BatchCurve, ...]) -> np.ndarray:
+    """Replicas serving per day: installed chips x the share serving / chips per replica.
+
+    Args:
+        installed: (days, generations) installed chips.
+        serving_share: (days,) serving capacity / the fleet's capacity.
+        curves: the generations' curves (their chips per replica).
+    """
+    per = np.array([c.chips for c in curves])
+    return (np.asarray(installed, float) / per).sum(axis=1) * serving_share
+
+
 def draw_curves(generations: dict[str, Generation], streams: Streams
                 ) -> tuple[BatchCurve, ...]:
     """Each generation's curve, drawn from its own stream `chips.<generation>.batching`."""
@@ -104,7 +119,7 @@ def draw_curves(generations: dict[str, Generation], streams: Streams
         rng = streams.rng(f"chips.{name}.batching")
         curves.append(BatchCurve(*(float(getattr(b, k).sample(rng)) for k in (
             "batch", "rated_batch", "stream_tokens_per_s", "batch_half",
-            "prefill_tokens_per_s"))))
+            "prefill_tokens_per_s", "chips_per_replica"))))
     return tuple(curves)
 
 
@@ -112,43 +127,54 @@ def draw_curves(generations: dict[str, Generation], streams: Streams
 class Latencies:
     """Per day: served requests' latency distributions and counts (requests are per s).
 
-    The cdfs are unnormalised (requests/s summed over the day's hours, times the share at
-    or below each of `simcore.batching.SECONDS`), so days add up into a window.
+    `weights` (days, generations x loads) are the served requests/s of each day at each
+    generation's table row, `cdfs` those rows (TTFT then end-to-end cdf on
+    `simcore.batching.SECONDS`), so a day's or a window's distribution is a weighted sum.
     """
 
-    ttft_cdf: np.ndarray     # (days, seconds)
-    e2e_cdf: np.ndarray      # (days, seconds)
+    weights: np.ndarray      # (days, gens x loads)
+    cdfs: np.ndarray         # (gens x loads, 2 x seconds)
     served: np.ndarray       # (days,) requests served, summed over the hours
     offered: np.ndarray      # (days,) requests arriving
     rejected: np.ndarray     # (days,) requests turned away (full waiting rooms, no capacity)
     slo_met: np.ndarray      # (days,) served requests meeting both targets
     slo_hours: np.ndarray    # (days,) hours whose served requests meet the SLO often enough
 
-    def quantile(self, which: str, q: float) -> np.ndarray:
-        """Each day's q-quantile of TTFT ("ttft") or end-to-end latency ("e2e").
+    def _part(self, cdf: np.ndarray, which: str) -> np.ndarray:
+        nx = len(batching.SECONDS)
+        return cdf[..., :nx] if which == "ttft" else cdf[..., nx:]
 
-        Over the day's served requests; NaN on a day without any.
+    @cached_property
+    def daily_cdfs(self) -> np.ndarray:
+        """(days, 2 x seconds): each day's TTFT and end-to-end cdf of its served requests.
+
+        Summed in single precision (a part in 10^6 of a daily figure); NaN on a day
+        without served requests.
         """
-        cdf = self.ttft_cdf if which == "ttft" else self.e2e_cdf
+        cdf = (self.weights.astype(np.float32) @ self.cdfs.astype(np.float32)).astype(float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            norm = cdf / self.served[:, None]
-        return batching.quantile(np.where(self.served[:, None] > 0, norm, np.nan), q)
+            norm = np.minimum(cdf / self.served[:, None], 1.0)
+        return np.where(self.served[:, None] > 0, norm, np.nan)
+
+    def quantile(self, which: str, q: float) -> np.ndarray:
+        """Each day's q-quantile of TTFT ("ttft") or end-to-end latency ("e2e")."""
+        return batching.quantile(self._part(self.daily_cdfs, which), q)
 
     def pooled(self, which: str, q: float, days: slice) -> float:
         """The q-quantile over all requests served on `days` (NaN without any)."""
-        cdf = self.ttft_cdf if which == "ttft" else self.e2e_cdf
         tot = self.served[days].sum()
         if not tot > 0:
             return float("nan")
-        return float(batching.quantile(cdf[days].sum(axis=0) / tot, q)[0])
+        cdf = self.weights[days].sum(axis=0) @ self._part(self.cdfs, which)
+        return float(batching.quantile(cdf / tot, q)[0])
 
 
 def _load_weights(util: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each hour's place on the load grid: lower index and the weight of the next."""
     grid = batching.LOADS
-    u = np.clip(np.nan_to_num(util, nan=0.0, posinf=grid[-1]), 0.0, grid[-1])
-    i = np.clip(np.searchsorted(grid, u, side="right") - 1, 0, len(grid) - 2)
-    return i, (u - grid[i]) / (grid[i + 1] - grid[i])
+    pos = np.interp(util, grid, np.arange(len(grid), dtype=float))
+    i = np.minimum(pos.astype(np.intp), len(grid) - 2)
+    return i, pos - i
 
 
 def latencies(load: np.ndarray, capacity: np.ndarray, gen_capacity: np.ndarray,
@@ -190,26 +216,21 @@ def latencies(load: np.ndarray, capacity: np.ndarray, gen_capacity: np.ndarray,
     tab = [t for t in tables if t is not None]
     admit = np.stack([1.0 - t.rejected for t in tab])                # (gens, loads)
     slo = np.stack([t.slo for t in tab]) * admit
-    weight = (share[:, gi, None] * a[:, None, :])                    # (days, gens, loads)
-    served_w = (weight * admit[None]).reshape(days, -1)
-    ttft = served_w @ np.concatenate([t.ttft_cdf for t in tab])
-    e2e = served_w @ np.concatenate([t.e2e_cdf for t in tab])
-    served = served_w.sum(axis=1)
+    sh = share[:, gi]
+    served_w = (sh[:, :, None] * (a[:, None, :] * admit[None])).reshape(days, -1)
+    cdfs = np.concatenate([np.hstack([t.ttft_cdf, t.e2e_cdf]) for t in tab])
+    mixed = np.stack([sh @ admit, sh @ slo])                         # (2, days, loads)
+    served, slo_met = (mixed * a[None]).sum(axis=2)
     offered = req.sum(axis=1)
-    slo_met = (weight * slo[None]).sum(axis=(1, 2))
     # Per hour: the share of its served requests meeting the targets, from each day's
     # mix of the generations' tables read at the hour's load.
-    sh = share[:, gi]
-    day_rows = np.arange(days)[:, None]
-
-    def at(t: np.ndarray) -> np.ndarray:
-        mixed = sh @ t                                               # (days, loads)
-        return mixed[day_rows, i] * (1 - f) + mixed[day_rows, i + 1] * f
-
-    hour_served, hour_ok = at(admit), at(slo)
+    flat_i = (np.arange(days)[:, None] * n_loads + i)
+    mixed = mixed.reshape(2, -1)
+    lo, hi = mixed[:, flat_i], mixed[:, flat_i + 1]                  # (2, days, 24)
+    hour_served, hour_ok = lo + (hi - lo) * f
     met = (hour_ok >= slo_share * hour_served) & (hour_served > 0) & ~dead
     rejected = offered - served
-    return Latencies(ttft, e2e, served, offered, np.maximum(rejected, 0.0), slo_met,
+    return Latencies(served_w, cdfs, served, offered, np.maximum(rejected, 0.0), slo_met,
                      met.sum(axis=1))
 
 

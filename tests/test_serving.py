@@ -72,7 +72,7 @@ def test_more_load_never_lowers_a_latency_figure_nor_raises_the_slo(factor):
     b = serving.latencies(load * factor, cap, mix, SPEC, 0.9)
     for which in ("ttft", "e2e"):
         for q in (0.5, 0.99):
-            assert np.all(b.quantile(which, q) >= a.quantile(which, q) * (1 - 1e-9))
+            assert np.all(b.quantile(which, q) >= a.quantile(which, q) * (1 - 1e-5))
             assert b.pooled(which, q, slice(None)) >= a.pooled(which, q, slice(None))
     assert np.all(b.slo_met / b.served <= a.slo_met / a.served + 1e-9)
     assert np.all(b.rejected / b.offered >= a.rejected / a.offered - 1e-12)
@@ -155,18 +155,58 @@ def test_simulation_matches_the_closed_form_at_one_load_quickly():
     assert np.mean(sim.tpot) == pytest.approx(t.tpot_mean[i], rel=0.03)
 
 
-@pytest.mark.slow
-def test_more_demand_never_lowers_latency_nor_raises_slo_in_any_replication():
+def _paired(overrides: list[str], reps: int) -> None:
     from capsim.models.capacity import CapacityModel
     from capsim.models.scenario import load
     from capsim.simcore.simulation import run_replication
 
-    end = "scenario.end=2028-04-01"
-    base, _ = load(None, [end])
-    more, _ = load(None, [end, "demand.growth_multiplier=1.3"])
-    for rep in range(6):
+    base, _ = load(None, overrides)
+    more, _ = load(None, [*overrides, "demand.growth_multiplier=1.3"])
+    for rep in range(reps):
         a = run_replication(CapacityModel, base, 2026, rep).kpis
         b = run_replication(CapacityModel, more, 2026, rep).kpis
         for k in ("ttft_p99_s", "p99_latency_s", "rejected_request_share"):
             assert b[k] >= a[k], (rep, k, a[k], b[k])
         assert b["slo_attainment"] <= a["slo_attainment"], (rep, a, b)
+
+
+@pytest.mark.slow
+def test_more_demand_never_lowers_latency_nor_raises_slo_in_any_replication():
+    # Growth x1.3 on the same seeds, two years from the default start.
+    _paired(["scenario.end=2028-04-01"], 6)
+
+
+@pytest.mark.slow
+def test_more_demand_never_lowers_latency_over_the_whole_run_when_customers_stay():
+    # Over the whole run, customers who leave after heavy throttling can leave the
+    # growth case with less load in later years than the base (lower latency for those
+    # who stay: the demand is lost instead); with customers only retrying, more demand
+    # never lowers a latency KPI nor raises SLO attainment in 20 paired replications.
+    _paired(['customers.reactions=["retry"]'], 20)
+
+
+def test_scaling_a_replications_hours_never_lowers_its_latency_kpis(short_scenario,
+                                                                   monkeypatch):
+    # The serving model alone on a replication's real hours: the same capacity and
+    # generation mix, 1.3 times the load.
+    import capsim.models.reporters as reporters
+    from capsim.models.capacity import CapacityModel
+    from capsim.simcore.simulation import run_replication
+
+    captured = {}
+    real = serving.latencies
+
+    def grab(*args):
+        captured["args"] = args
+        return real(*args)
+
+    monkeypatch.setattr(reporters.serving, "latencies", grab)
+    run_replication(CapacityModel, short_scenario, 2026, 1)
+    load, cap, gens, spec, share = captured["args"]
+    a = serving.latencies(load, cap, gens, spec, share)
+    b = serving.latencies(load * 1.3, cap, gens, spec, share)
+    every = slice(None)
+    for which in ("ttft", "e2e"):
+        assert b.pooled(which, 0.99, every) > a.pooled(which, 0.99, every)
+    assert b.slo_met.sum() / b.served.sum() < a.slo_met.sum() / a.served.sum()
+    assert b.rejected.sum() / b.offered.sum() >= a.rejected.sum() / a.offered.sum()

@@ -12,7 +12,7 @@ inside Ciw's interval.
 Run: python -m capsim.experiments.validate_latency [--customers N] [--seeds K]
 
 With ``--replica DIR`` it checks instead the serving model's replica with continuous
-batching (`simcore.batching`, as the default scenario's Trainium2 replica at its modes)
+batching (`simcore.batching`, as the default scenario's Trainium2 replica at its medians)
 against the request-level simulation `simcore.batchsim` at several loads, and writes the
 table (load, model and simulated p99 TTFT and end-to-end latency, share turned away) as
 DIR/latency_crosscheck.csv and .md, with a digest of the model's source. With
@@ -128,7 +128,7 @@ MODEL_SOURCES = ("simcore/batching.py", "models/serving.py")
 
 
 def default_replica() -> batching.Replica:
-    """The default scenario's Trainium2 replica, every uncertain input at its mode."""
+    """The default scenario's Trainium2 replica, every uncertain input at its median."""
     from capsim.models import serving
     from capsim.models.scenario import load
 

@@ -36,6 +36,9 @@ class Batching(Frozen):
     stream_tokens_per_s: Positive = Field(description="output tokens/s of one request alone")
     batch_half: Positive = Field(description="batch at half the throughput ceiling")
     prefill_tokens_per_s: Positive = Field(description="input tokens/s of one request's prefill")
+    chips_per_replica: Positive = Field(
+        description="chips one model replica runs on (its tensor- and pipeline-parallel "
+        "group): counts the fleet's serving replicas, and so its batch places")
 
 
 class Generation(Frozen):

@@ -13,28 +13,49 @@ from capsim.models import kpis as registry
 import capsim
 
 
-def test_keys_list_every_parameter_with_unit_and_source(capsys):
+# The default scenario has no list of uncertain entries (its growth is a process, not a
+# list of periods), so a scenario that adds one shows how list entries are spelled.
+PERIODS = """[scenario]
+extends = "aws-anthropic-2026"
+name = "periods"
+[demand]
+growth_by_period = [
+    { until = 2024-06-30, rate = { dist = "triangular", low = 5, mode = 8, high = 12, unit = "x a year", source = "test" } },
+    { until = 2024-12-31, rate = { dist = "triangular", low = 5, mode = 8, high = 12, unit = "x a year", source = "test" } },
+]
+"""
+
+
+def _periods(tmp_path):
+    path = tmp_path / "periods.toml"
+    path.write_text(PERIODS)
+    return path
+
+
+def test_keys_list_every_parameter_with_unit_and_source(capsys, tmp_path):
     assert main(["keys", "supply.pools.*.share"]) == 0
     out = capsys.readouterr().out
     assert "supply.pools.cowos.share = triangular(" in out and "source:" in out
     rows = scenario_keys(capsim.load())
-    keys = {r.key for r in rows}
-    assert "demand.growth_by_period[2].rate" in keys
     assert all(r.unit and r.source for r in rows if r.value.startswith("triangular("))
+    keys = {r.key for r in scenario_keys(capsim.load(_periods(tmp_path)))}
+    assert "demand.growth_by_period[1].rate" in keys
 
 
-def test_a_listed_list_entry_is_settable_with_the_same_spelling():
-    key = "demand.growth_by_period[2].rate"
-    s = capsim.load(None, [f"{key}=5"])
+def test_a_listed_list_entry_is_settable_with_the_same_spelling(tmp_path):
+    key = "demand.growth_by_period[1].rate"
+    path = _periods(tmp_path)
+    s = capsim.load(path, [f"{key}=5"])
     row = next(r for r in scenario_keys(s) if r.key == key)
     assert row.value == "5"
     inputs = {i.name for i in __import__("capsim.models.inputs", fromlist=["x"])
-              .uncertain_inputs(capsim.load())}
+              .uncertain_inputs(capsim.load(path))}
     assert key in inputs  # sensitivity --param spells it the same
 
 
-def test_a_bad_list_entry_is_a_user_error(capsys):
-    assert main(["validate", "--set", "demand.growth_by_period[9].rate=5"]) == 2
+def test_a_bad_list_entry_is_a_user_error(capsys, tmp_path):
+    assert main(["validate", str(_periods(tmp_path)), "--set",
+                 "demand.growth_by_period[9].rate=5"]) == 2
     assert "has no entry 9" in capsys.readouterr().err
 
 

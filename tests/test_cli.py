@@ -287,7 +287,7 @@ def test_target_ci_adds_replications_until_met_and_stays_reproducible(tmp_path):
 def test_a_scenario_with_a_cloud_switched_off_reports_capacity_by_cloud(tmp_path, capsys):
     out = tmp_path / "mc"
     assert main(["run", "anthropic-multicloud-2026", "--set", "clouds.azure.enabled=false",
-                 *SHORT, "-n", "3", "--out", str(out)]) == 0
+                 *SHORT, "-n", "3", "--all", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "By cloud" in printed and "\naws " in printed and "\ngoogle " in printed
     assert "azure" not in printed

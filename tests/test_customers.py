@@ -212,8 +212,10 @@ def test_customers_react_to_a_stress_and_leave():
     assert on.kpis["demand_lost_share"] > 0
     assert (on.kpis["revenue_per_demand_usd_per_mtok"]
             < off.kpis["revenue_per_demand_usd_per_mtok"])
-    # Before customers react (reactions_from) both runs are the same.
-    start = int(np.argmax(on.timeseries["customers_lost"] > 0))
+    # Before customers react (reactions_from) both runs are the same: until the first
+    # day that demand is lost, to customers who leave or prospects who do not join.
+    lost = (on.timeseries["customers_lost"] > 0) | (on.timeseries["demand_lost_tps"] > 0)
+    start = int(np.argmax(lost))
     np.testing.assert_array_equal(on.timeseries["demand_tps"][:start - 30],
                                   off.timeseries["demand_tps"][:start - 30])
 

@@ -12,18 +12,17 @@ from capsim.models import kpis as registry
 
 import capsim
 
-
 # The default scenario has no list of uncertain entries (its growth is a process, not a
 # list of periods), so a scenario that adds one shows how list entries are spelled.
 PERIODS = """[scenario]
 extends = "aws-anthropic-2026"
 name = "periods"
 [demand]
-growth_by_period = [
-    { until = 2024-06-30, rate = { dist = "triangular", low = 5, mode = 8, high = 12, unit = "x a year", source = "test" } },
-    { until = 2024-12-31, rate = { dist = "triangular", low = 5, mode = 8, high = 12, unit = "x a year", source = "test" } },
-]
-"""
+growth_by_period = [{ until = 2024-06-30, rate = RATE }, { until = 2024-12-31, rate = RATE }]
+""".replace(
+    "RATE",
+    '{ dist = "triangular", low = 5, mode = 8, high = 12, unit = "x a year", source = "test" }',
+)
 
 
 def _periods(tmp_path):

@@ -87,7 +87,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
-        posterior: str | os.PathLike[str] | None = None,
+        posterior: str | os.PathLike[str] | None = None, prior: bool = False,
         on_start: Callable[[Started], None] | None = None, keep: bool = False) -> Run:
     """Run a scenario's Monte Carlo replications into a run directory and open it.
 
@@ -110,7 +110,10 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         max_replications: cap for `targets` (default DEFAULT_MAX_REPLICATIONS, or
             `replications` if that is larger).
         posterior: draw the uncertain inputs from a calibration's posterior (its
-            directory or posterior.parquet), as `--posterior`.
+            directory or posterior.parquet), as `--posterior`. Without it a scenario
+            that names a posterior (the default does: the one shipped with capsim)
+            draws from that.
+        prior: draw the uncertain inputs from the priors instead, as `--prior`.
         on_start: called once the run directory is made, before the first replication.
         keep: keep the temporary directory of a run without `out`.
 
@@ -129,7 +132,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         scenario, replications=replications, seed=seed, workers=workers, executor=executor,
         scheduler=scheduler, out=out, overrides=overrides, force=force, progress=progress,
         targets=targets, max_replications=max_replications, posterior=posterior,
-        on_start=on_start)
+        prior=prior, on_start=on_start)
     opened = rundir.opened(path, summary)
     if out is None and not keep:
         _remove_at_exit(path)

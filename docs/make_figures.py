@@ -47,12 +47,14 @@ def model_digest() -> str:
 
 
 def scenario_digest(scenario: str | None, overrides: list[str]) -> str:
-    """The digest of the resolved scenario text (as a run's manifest records it)."""
+    """The digest of the resolved scenario text and of the posterior file it names."""
+    from capsim.models.posterior import describe
     from capsim.models.scenario import sha256, to_toml
 
     import capsim
 
-    return sha256(to_toml(capsim.load(scenario, overrides)))[:16]
+    sc = capsim.load(scenario, overrides)
+    return sha256(to_toml(sc) + describe(sc).get("sha256", ""))[:16]
 
 
 def _values(run, compare=None) -> dict[str, str]:

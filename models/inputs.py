@@ -268,6 +268,8 @@ class Builder:
               label: str | None = None) -> Scenario:
         """The scenario with `overrides` applied, then the inputs in `pins` fixed.
 
+        With pins the result names no posterior: the inputs not pinned come from the priors.
+
         Raises:
             ScenarioError: a bad override, an unknown input, or a value the schema refuses
                 (named with `label`, default the scenario's).
@@ -280,6 +282,9 @@ class Builder:
                 else copy.deepcopy(self.data))
         if pins:
             data = self._pinned(data, pins, label)
+            # Pinned inputs are set by the caller (a design point, a posterior row, a
+            # sweep): a posterior the base names would draw them again, so it is off.
+            data.get("scenario", {}).pop("posterior", None)
         return validate_dict(label, data)
 
     def pin(self, values: Mapping[str, float], label: str = "pinned inputs") -> Scenario:

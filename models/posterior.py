@@ -6,13 +6,23 @@ one column per uncertain input named as `capsim.models.inputs` names them
 ``supply.generations.trainium2.quarterly_output[4]``). Each replication picks one row with
 its own named stream ("posterior") and runs the scenario with those inputs pinned
 (`capsim.models.inputs.Builder`), so common random numbers and worker independence hold.
+
+A scenario's ``[scenario] posterior`` is a path (a calibration directory or its
+posterior.parquet) or the name of a posterior shipped with capsim: NAME is the file
+``NAME.posterior.parquet`` in `capsim.models.scenarios`, with a description of what it
+was fitted to beside it (``NAME.posterior.json``, written by
+``python -m capsim.experiments.tools.ship_posterior``). An empty value means the priors.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from capsim.models import validation
@@ -39,10 +49,61 @@ class Posterior:
         return dict(zip(self.names, self.values[i].tolist(), strict=True))
 
 
+SHIPPED_PACKAGE = "capsim.models.scenarios"
+SHIPPED_SUFFIX = ".posterior.parquet"
+SHIPPED_INFO_SUFFIX = ".posterior.json"
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped posteriors (beside the embedded scenarios)."""
+    return Path(str(resources.files(SHIPPED_PACKAGE)))
+
+
+def is_shipped_name(where: str | Path) -> bool:
+    """True for a bare name (no folder, no suffix): a posterior shipped with capsim."""
+    text = str(where)
+    return bool(text) and os.sep not in text and "/" not in text and "." not in text
+
+
 def posterior_path(where: str | Path) -> Path:
-    """posterior.parquet itself, or inside a calibration directory."""
+    """posterior.parquet itself, inside a calibration directory, or shipped under a name."""
+    if is_shipped_name(where) and not Path(where).exists():
+        return shipped_dir() / f"{where}{SHIPPED_SUFFIX}"
     p = Path(where)
     return p / "posterior.parquet" if p.is_dir() else p
+
+
+def priors_digest(scenario: Scenario) -> str:
+    """SHA-256 of the scenario's uncertain inputs: names, distributions and units.
+
+    A posterior was drawn from these priors; when they change it no longer applies.
+    """
+    rows = []
+    for i in uncertain_inputs(scenario):
+        dump = i.prior.model_dump(mode="json") if hasattr(i.prior, "model_dump") else repr(i.prior)
+        rows.append([i.name, dump, i.unit])
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def describe(scenario: Scenario) -> dict[str, Any]:
+    """What a run's uncertain inputs are drawn from, for its manifest.
+
+    ``{"draws": "priors"}`` without a posterior; else the posterior's path, the SHA-256 of
+    its file and, for a shipped posterior, what it was fitted to (its .posterior.json).
+    """
+    where = scenario.scenario.posterior
+    if not where:
+        return {"draws": "priors"}
+    path = posterior_path(where)
+    out: dict[str, Any] = {"draws": "joint posterior", "posterior": str(where),
+                           "path": str(path),
+                           "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    info = path.with_name(path.name.removesuffix(SHIPPED_SUFFIX) + SHIPPED_INFO_SUFFIX)
+    if path.name.endswith(SHIPPED_SUFFIX) and info.is_file():
+        meta = json.loads(info.read_text())
+        out["fitted"] = {k: meta.get(k) for k in ("made", "data_as_of", "observations_fitted",
+                                                    "design_points", "accepted", "ess")}
+    return out
 
 
 def read_posterior(where: str | Path, scenario: Scenario) -> Posterior:

@@ -64,6 +64,24 @@ def test_scores_of_a_later_observation():
     assert r["skill_trend"] < 0  # the trend is right; the model is not
 
 
+def test_a_figure_published_after_the_origin_is_forecast_not_fitted_nor_a_baseline():
+    late = Observation("late", D(2024, 12, 31), 1.5, 1.35, 1.65, "USD", "test",
+                       ("run_rate_usd",), "value", data_date=D(2025, 9, 1))
+    obs = [_obs("a", D(2024, 6, 30), 1.0), late, _obs("c", D(2025, 3, 1), 2.0),
+           _obs("t", D(2025, 12, 31), 3.0)]
+    assert not late.known_by(D(2025, 6, 30)) and late.known_by(D(2025, 9, 1))
+    rng = np.random.default_rng(1)
+    design = pd.DataFrame({o.name: rng.normal(o.value, 0.1, 50) for o in obs})
+    design["retained"] = True
+    rows = bt.score_origin(D(2025, 6, 30), obs, design)
+    assert [r["observation"] for r in rows] == ["late", "t"]
+    # the trend through the two points public by the origin (a and c), not through `late`
+    days = lambda a, b: (b - a).days / bt.YEAR  # noqa: E731
+    want = 2.0 * np.exp(np.log(2.0) / days(D(2024, 6, 30), D(2025, 3, 1))
+                        * days(D(2025, 3, 1), D(2025, 12, 31)))
+    assert bt.baselines(obs, obs[3], D(2025, 6, 30))[0] == pytest.approx(want)
+
+
 def test_an_origin_older_than_the_priors_is_refused_naming_the_inputs(tmp_path, capsys):
     with pytest.raises(ScenarioError) as exc:
         bt.backtest(load(None)[0], out=tmp_path / "a", origins=[D(2023, 3, 31)], points=10)

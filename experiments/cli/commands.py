@@ -63,7 +63,9 @@ def cmd_run(a: argparse.Namespace) -> int:
             given = [name for name, v in (("a scenario", a.scenario), ("--set", a.overrides),
                                           ("--out", a.out), ("--force", a.force),
                                           ("--target-ci", a.targets),
-                                          ("--max-replications", a.max_replications)) if v]
+                                          ("--max-replications", a.max_replications),
+                                          ("--prior", a.prior), ("--posterior", a.posterior))
+                     if v]
             if given:
                 raise UsageError(f"capsim run: --resume DIR takes no {', '.join(given)} (the "
                                  "run directory records them)")
@@ -72,11 +74,12 @@ def cmd_run(a: argparse.Namespace) -> int:
             n = a.replications if a.replications is not None else DEFAULT_REPLICATIONS
             targets = checks.parse_targets(a.targets)
             checks.replication_cap(targets, a.max_replications, n)  # before any loading
-            overrides = checks.with_posterior(a.overrides, a.posterior)
+            overrides = checks.with_posterior(a.overrides, a.posterior, a.prior)
             out = a.out or Path("runs") / f"{api.load(a.scenario, overrides).name}-{_stamp()}"
             run = api.run(a.scenario, replications=n,
                           seed=a.seed if a.seed is not None else api.DEFAULT_SEED, out=out,
-                          overrides=a.overrides, posterior=a.posterior, force=a.force,
+                          overrides=a.overrides, posterior=a.posterior, prior=a.prior,
+                          force=a.force,
                           targets=targets, max_replications=a.max_replications, **common)
     except KeyboardInterrupt as exc:
         if not started or started[0].spec is None:

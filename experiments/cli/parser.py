@@ -128,6 +128,9 @@ def _run(sub) -> None:
                    help="draw each replication's uncertain inputs from a calibration's "
                         "posterior (DIR of capsim calibrate, or its posterior.parquet; "
                         "default: the scenario's own, if any)")
+    r.add_argument("--prior", action="store_true",
+                   help="draw each replication's uncertain inputs from the priors, not the "
+                        "posterior the scenario names (default: the scenario's posterior)")
 
 
 def _date(text: str) -> dt.date:

@@ -79,7 +79,7 @@ def baselines(obs: list[Observation], target: Observation, origin: dt.date
     From the observations of the target's series dated up to `origin`; NaN where there are
     fewer than two or a value is not positive.
     """
-    past = sorted((o for o in obs if series_key(o) == series_key(target) and o.date <= origin),
+    past = sorted((o for o in obs if series_key(o) == series_key(target) and o.known_by(origin)),
                   key=lambda o: o.date)
     if len(past) < 2 or any(o.value <= 0 for o in past):
         return float("nan"), float("nan")
@@ -96,11 +96,14 @@ def baselines(obs: list[Observation], target: Observation, origin: dt.date
 
 def score_origin(origin: dt.date, obs: list[Observation], design: pd.DataFrame
                  ) -> list[dict[str, Any]]:
-    """One row per observation after `origin`: the model's and the baselines' scores."""
+    """One row per observation not public by `origin`: the model's and the baselines' scores.
+
+    That is every later observation, and those about an earlier day but published after it.
+    """
     kept = design[design["retained"]]
     rows = []
     for o in obs:
-        if o.date <= origin:
+        if o.known_by(origin):
             continue
         x = kept[o.name].to_numpy(float)
         lo, hi = scoring.central_band(x, 1 - ALPHA)
@@ -212,8 +215,8 @@ def backtest(scenario: Scenario, *, out: Path, observations: str | Path | None =
     origins = sorted(origins or default_origins(obs))
     for d in origins:  # refuse at once, before anything is simulated
         at_vintage(scenario, d)
-    bad = [d for d in origins if not any(o.date > d for o in obs)
-           or not any(o.date <= d for o in obs)]
+    bad = [d for d in origins if all(o.known_by(d) for o in obs)
+           or not any(o.known_by(d) for o in obs)]
     if bad:
         raise ScenarioError(scenario.name, [f"origin {d}: needs observations on or before it "
                                             "and after it" for d in bad])

@@ -198,7 +198,8 @@ def _observations(sc: Scenario, path: str | Path | None, holdout_after: dt.date 
     if not obs:
         raise ScenarioError(sc.name, ["no observations: give --observations FILE or set "
                                       "scenario.observations"])
-    fitted = [o for o in obs if holdout_after is None or o.date <= holdout_after]
+    # Up to a holdout date: only what was public by then (published, not only dated).
+    fitted = [o for o in obs if holdout_after is None or o.known_by(holdout_after)]
     if not fitted:
         raise ScenarioError(sc.name, [f"--holdout-after {holdout_after}: no observation is "
                                       "left to fit"])

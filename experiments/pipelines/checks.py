@@ -170,9 +170,20 @@ def replication_cap(targets: dict[str, float] | None, max_replications: int | No
     return max_replications or max(DEFAULT_MAX_REPLICATIONS, replications)
 
 
-def with_posterior(overrides: Sequence[str], posterior: str | os.PathLike[str] | None
-                   ) -> list[str]:
-    """The overrides that draw a run's uncertain inputs from a calibration's posterior."""
+def with_posterior(overrides: Sequence[str], posterior: str | os.PathLike[str] | None,
+                   prior: bool = False) -> list[str]:
+    """The overrides that draw a run's uncertain inputs from a calibration's posterior.
+
+    With `prior` the inputs come from the priors, whatever posterior the scenario names.
+
+    Raises:
+        UsageError: both a posterior and `prior`.
+    """
+    if prior:
+        if posterior is not None:
+            raise UsageError("--prior and --posterior: give one (the priors, or a posterior "
+                             "to draw the uncertain inputs from)")
+        return [*overrides, "scenario.posterior=''"]
     if posterior is None:
         return list(overrides)
     return [*overrides, f"scenario.posterior={str(Path(posterior).resolve())!r}"]

@@ -61,14 +61,14 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         out: str | os.PathLike[str] | None = None, overrides: Sequence[str] = (),
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
-        posterior: str | os.PathLike[str] | None = None,
+        posterior: str | os.PathLike[str] | None = None, prior: bool = False,
         on_start: OnStart | None = None) -> tuple[Path, dict]:
     """Check, create and run a new run directory (see `capsim.api.run`); its path, summary."""
     checks.run_arguments(replications=replications, seed=seed, workers=workers,
                          executor=executor, overrides=overrides, targets=targets,
                          max_replications=max_replications)
     cap = checks.replication_cap(targets, max_replications, replications)
-    overrides = checks.with_posterior(overrides, posterior)
+    overrides = checks.with_posterior(overrides, posterior, prior)
     sc = scenario_of(scenario, overrides)
     if replications < 1:
         raise ValueError(f"replications(={replications}) must be >= 1")

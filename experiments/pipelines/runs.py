@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
+from capsim.models.posterior import describe as describe_posterior
 from capsim.models.posterior import posterior_draws
 from capsim.models.scenario import Scenario, load, sha256
 from capsim.simcore import stats
@@ -85,6 +86,7 @@ def manifest_for(spec: RunSpec) -> dict:
         "workers": spec.workers,
         "targets": dict(spec.targets or {}),
         "max_replications": spec.max_replications,
+        "inputs": describe_posterior(spec.scenario),
         "started": _now(),
         "finished": None,
         "python": platform.python_version(),

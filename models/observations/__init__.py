@@ -74,6 +74,14 @@ class Observation:
     kind: str = "independent"
     data_date: dt.date | None = None
 
+    def known_by(self, day: dt.date) -> bool:
+        """True when the figure was public on `day`.
+
+        It is about a day no later, and its data (``data_date``, else the day it is
+        about) was published by then.
+        """
+        return self.date <= day and (self.data_date or self.date) <= day
+
 
 def embedded(scenario_name: str) -> tuple[str, str] | None:
     """(label, text) of the observation file shipped for a scenario, or None."""

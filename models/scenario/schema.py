@@ -35,8 +35,9 @@ class Meta(Frozen):
         None, description="the public record the history is scored against: an observation "
         "file path or the name of one shipped with the package (default: this scenario's name)")
     posterior: str | None = Field(
-        None, description="a calibration's posterior.parquet (or its directory): each "
-        "replication draws its uncertain inputs from it (see capsim.models.posterior)")
+        None, description="a calibration's posterior.parquet (or its directory), or the "
+        "name of a posterior shipped with capsim: each replication draws its uncertain "
+        "inputs from it (see capsim.models.posterior); empty: the priors (capsim run --prior)")
     title: str = ""
     description: str = ""
     start: dt.date

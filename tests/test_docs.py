@@ -112,3 +112,17 @@ def test_mkdocs_builds_strict(tmp_path):
                         str(tmp_path / "site")], cwd=ROOT, capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+
+
+def test_backtest_results_are_made_by_the_current_priors_observations_and_history():
+    bt = _module("make_backtest")
+    page = bt.PAGE.read_text()
+    header = bt.made(page)
+    assert header, f"{bt.PAGE.name}: no header; run capsim backtest and docs/make_backtest.py"
+    now = bt.digests()
+    for key, value in now.items():
+        assert header.get(key) == value, (
+            f"{bt.PAGE.relative_to(ROOT)}: made with another {key.removesuffix('_sha256')}; "
+            "run capsim backtest --out BT, then python docs/make_backtest.py BT")
+    for ref in re.findall(r"\(\.\./figures/([\w.-]+)\)", page):
+        assert (ROOT / "docs" / "figures" / ref).is_file(), ref

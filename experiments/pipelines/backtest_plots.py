@@ -21,6 +21,17 @@ def _file_name(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{short}-{agg}")[:80] + ".png"
 
 
+def finding(t: pd.DataFrame) -> str:
+    """What the forecasts of one series did, in words: inside, above or below the band."""
+    above = int((t["observed"] > t["p95"]).sum())
+    below = int((t["observed"] < t["p05"]).sum())
+    inside = len(t) - above - below
+    parts = [f"{inside} of {len(t)} forecasts inside the 90% band"]
+    parts += [f"{n} {w} it" for n, w in ((above, "above"), (below, "below")) if n]
+    return "; the record ".join([parts[0], " and ".join(parts[1:])]) if len(parts) > 1 \
+        else parts[0]
+
+
 def plot_series(folder: Path, obs: list[Observation], table: pd.DataFrame) -> list[str]:
     """One PNG per series with forecasts in `table`; the file names written."""
     import matplotlib
@@ -60,8 +71,8 @@ def plot_series(folder: Path, obs: list[Observation], table: pd.DataFrame) -> li
         positive = np.r_[val, t["p05"].to_numpy(float)]
         if np.all(positive[np.isfinite(positive)] > 0) and val.max() / max(val.min(), 1e-300) > 20:
             ax.set_yscale("log")
-        ax.set_title(f"{key.split('|')[0][:70]} ({key.split('|')[1]}): {record[0].unit}",
-                     fontsize=9, loc="left")
+        ax.set_title(f"{key.split('|')[0][:70]} ({key.split('|')[1]}): {finding(t)}\n"
+                     f"{record[0].unit}", fontsize=9, loc="left")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left", ncol=2)
         fig.tight_layout()

@@ -284,7 +284,8 @@ class Builder:
             data = self._pinned(data, pins, label)
             # Pinned inputs are set by the caller (a design point, a posterior row, a
             # sweep): a posterior the base names would draw them again, so it is off.
-            data.get("scenario", {}).pop("posterior", None)
+            if data.get("scenario", {}).get("posterior"):
+                data["scenario"]["posterior"] = ""
         return validate_dict(label, data)
 
     def pin(self, values: Mapping[str, float], label: str = "pinned inputs") -> Scenario:

@@ -73,16 +73,63 @@ def posterior_path(where: str | Path) -> Path:
     return p / "posterior.parquet" if p.is_dir() else p
 
 
+def names_a_value(data: dict, name: str) -> bool:
+    """True when an input name (``a.b[2].c``, ``a.b[4]``) leads to a value of `data`.
+
+    A part switched off on the way (None, e.g. no market) counts: its inputs are fixed.
+    """
+    node: Any = data
+    for part in name.replace("]", "").split("."):
+        key, *index = part.split("[")
+        if node is None:
+            return True
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+        for i in index:
+            if isinstance(node, dict):  # an uncertain list ({values, low, high} or a value)
+                return True
+            if not isinstance(node, list) or int(i) >= len(node):
+                return False
+            node = node[int(i)]
+    return True
+
+
+def _prior_json(i: Any) -> str:
+    dump = i.prior.model_dump(mode="json") if hasattr(i.prior, "model_dump") else repr(i.prior)
+    return json.dumps([i.name, dump, i.unit], sort_keys=True)
+
+
+def input_priors(scenario: Scenario) -> dict[str, str]:
+    """Per uncertain input, a digest of its prior (distribution and unit)."""
+    return {i.name: hashlib.sha256(_prior_json(i).encode()).hexdigest()[:16]
+            for i in uncertain_inputs(scenario)}
+
+
+def drawn_from(path: Path) -> dict[str, str]:
+    """The per-input prior digests a posterior was drawn from, where its files record them.
+
+    A shipped posterior's .posterior.json and a calibration's summary.json do; {} else.
+    """
+    for info in (path.with_name(path.name.removesuffix(SHIPPED_SUFFIX) + SHIPPED_INFO_SUFFIX),
+                 path.with_name("summary.json")):
+        if info != path and info.is_file() and info.stat().st_size < (8 << 20):
+            try:
+                got = json.loads(info.read_text()).get("input_priors")
+            except (ValueError, OSError, AttributeError):
+                continue
+            if isinstance(got, dict):
+                return {str(k): str(v) for k, v in got.items()}
+    return {}
+
+
 def priors_digest(scenario: Scenario) -> str:
     """SHA-256 of the scenario's uncertain inputs: names, distributions and units.
 
     A posterior was drawn from these priors; when they change it no longer applies.
     """
-    rows = []
-    for i in uncertain_inputs(scenario):
-        dump = i.prior.model_dump(mode="json") if hasattr(i.prior, "model_dump") else repr(i.prior)
-        rows.append([i.name, dump, i.unit])
-    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    rows = [_prior_json(i) for i in uncertain_inputs(scenario)]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 
 
 def describe(scenario: Scenario) -> dict[str, Any]:
@@ -139,12 +186,22 @@ def read_posterior(where: str | Path, scenario: Scenario) -> Posterior:
     if WEIGHT not in df.columns:
         problems.append(f"no {WEIGHT!r} column")
     inputs = {i.name: i for i in uncertain_inputs(scenario)}
-    names = [c for c in df.columns if c != WEIGHT]
-    for n in names:
-        if n not in inputs:
-            problems.append(f"column {n!r} is not an uncertain input of scenario "
-                            f"{scenario.name!r}")
+    data = scenario.model_dump(by_alias=True)
+    # An input whose prior the scenario changed (an override) is not drawn from the
+    # posterior: the scenario's own distribution wins.
+    was, now = drawn_from(path), input_priors(scenario)
+    names = []
+    for n in (c for c in df.columns if c != WEIGHT):
+        if n in inputs and n in was and was[n] != now[n]:
             continue
+        if n not in inputs:
+            # An input the scenario now fixes (an override, a switched-off part): the
+            # scenario's value wins. A column naming nothing in it is a foreign table.
+            if not names_a_value(data, n):
+                problems.append(f"column {n!r} is not an uncertain input of scenario "
+                                f"{scenario.name!r} (nor a value it fixes)")
+            continue
+        names.append(n)
         lo, hi = inputs[n].bounds
         x = df[n].to_numpy(float)
         if not np.all(np.isfinite(x)) or x.min() < lo - 1e-9 * abs(lo) or \

@@ -14,6 +14,7 @@ from capsim.models.scenario import load
 from capsim.models.service import allocate
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
+from conftest import PRIORS
 
 
 def test_water_level_uses_the_capacity_and_serves_small_customers_in_full():
@@ -185,7 +186,7 @@ def test_results_do_not_depend_on_when_days_are_served(default_scenario, monkeyp
 
 
 def test_reactions_off_lose_nobody_and_keep_demand():
-    sc = load(None, ["scenario.end=2028-04-01", "customers.reactions=[]",
+    sc = load(None, ["scenario.end=2028-04-01", "customers.reactions=[]", PRIORS,
                      "demand.growth_multiplier=2"])[0]
     r = run_replication(CapacityModel, sc, 3, 0)
     s = r.timeseries
@@ -196,7 +197,7 @@ def test_reactions_off_lose_nobody_and_keep_demand():
 
 def test_customers_react_to_a_stress_and_leave():
     """Same seeds: the growth stress throttles, and reacting customers leave."""
-    sets = ["scenario.end=2028-04-01", "demand.growth_multiplier=2"]
+    sets = ["scenario.end=2028-04-01", "demand.growth_multiplier=2", PRIORS]
     model = CapacityModel(load(None, sets)[0])
     sim = model.build(Streams(3, 0))
     sim.run()

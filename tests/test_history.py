@@ -18,6 +18,7 @@ from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import inference
 from capsim.simcore.simulation import run_replication
 from capsim.simcore.streams import Streams
+from conftest import PRIORS
 
 START, END = dt.date(2024, 1, 1), dt.date(2036, 4, 1)
 
@@ -200,7 +201,7 @@ def test_uncertain_inputs_include_history_inputs_and_skip_switched_off_clouds(de
 
 
 def test_pinned_inputs_are_drawn_exactly_and_leave_other_draws_alone(default_scenario):
-    sc = load(None, ["scenario.end=2024-03-01"])[0]
+    sc = load(None, ["scenario.end=2024-03-01", PRIORS])[0]
     pinned = Builder(sc).pin({"datacenters.pue": 1.07,
                              "supply.generations.trainium2.quarterly_output[0]": 12345.0,
                              "demand.growth_start": 7.0})

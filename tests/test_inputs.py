@@ -13,6 +13,7 @@ from capsim.experiments.cli import main
 from capsim.experiments.pipelines import sensitivity as gsa
 from capsim.models.inputs import Builder, uncertain_inputs
 from capsim.models.scenario import ScenarioError, load, to_toml
+from conftest import PRIORS
 
 
 def _raw_default() -> dict:
@@ -115,7 +116,7 @@ def _changed(a, b) -> set[str]:
       ("values", "low", "high")}),
 ])
 def test_pinning_a_list_held_input_changes_exactly_that_value(name, value, changes):
-    b = Builder()
+    b = Builder(None, [PRIORS])
     before = tomllib.loads(to_toml(b.base))
     pinned = b.pin({name: value})
     after = tomllib.loads(to_toml(pinned))

@@ -297,8 +297,8 @@ def test_resume_of_a_partial_run_drops_its_stale_report(done_run, tmp_path, caps
 
 def test_an_unmet_target_exits_3_and_says_so(tmp_path, capsys):
     out = tmp_path / "t"
-    assert main(["run", "--out", str(out), "-n", "2", "--target-ci", "unserved_fraction=1e-12",
-                 "--max-replications", "3", *SHORT]) == 3
+    assert main(["run", "--out", str(out), "-n", "2", "--target-ci", "aws_spend_total_usd=1",
+                 "--max-replications", "3", "--prior", *SHORT]) == 3
     err = capsys.readouterr()
     assert "NOT met" in err.out and "not met within 3 replications" in err.err
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

@@ -17,6 +17,7 @@ from capsim.simcore.clock import Clock
 from capsim.simcore.simulation import Simulation, run_replication
 from capsim.simcore.streams import Streams
 from capsim.simcore.units import HOURS_PER_MONTH
+from conftest import PRIORS
 
 
 def _pool(per_month=100.0, growth=1.0, stock=3.0):
@@ -120,7 +121,7 @@ def test_power_path_holds_buildings_until_it_is_ready(default_scenario):
 
 
 def _run(overrides, seed=3, rep=0, end="2028-04-01", name=None):
-    sc = load(name, [f"scenario.end={end}", *overrides])[0]
+    sc = load(name, [f"scenario.end={end}", PRIORS, *overrides])[0]
     model = CapacityModel(sc)
     sim = model.build(Streams(seed, rep))
     sim.run()
@@ -326,7 +327,8 @@ def test_forecast_policy_orders_ahead_within_its_yearly_cap():
 
 def test_forecast_policy_orders_even_with_lead_times_under_a_day():
     names = list(load()[0].finance.tranches)
-    over = ["demand.growth_multiplier=1.5", "procurement.policy=forecast",
+    # Growth stressed from the announcement: the stress must outgrow the built power plan.
+    over = ["demand.growth_multiplier=3", "procurement.policy=forecast",
             "procurement.order_lead_time_days=0", "procurement.build_lead_time_days=0",
             *[f"finance.tranches.{n}.capacity_share=0" for n in names]]
     _, r = _run(over, end="2029-04-01")

@@ -33,7 +33,7 @@ from capsim.models import history
 from capsim.models.capacity import CapacityModel
 from capsim.models.inputs import Builder, Dated, at_vintage, uncertain_inputs
 from capsim.models.observations import Observation
-from capsim.models.posterior import WEIGHT
+from capsim.models.posterior import WEIGHT, input_priors
 from capsim.models.scenario import (
     Scenario,
     ScenarioError,
@@ -140,6 +140,9 @@ def calibrate(scenario: str | Path | Scenario | None = None, *, out: Path,
                        key=key, reuse=reuse, end=data["scenario"]["end"], workers=workers)
     summary["priors_as_of"] = holdout_after.isoformat() if holdout_after else None
     summary["vintages"] = {n: d.as_of.isoformat() for n, d in dated.items()}
+    # The priors the posterior is drawn from, per input: a run that changes one of them
+    # (an override) draws that input from its own prior, not from this posterior.
+    summary["input_priors"] = input_priors(hist)
     summary["wall_seconds"] = round(time.time() - t0, 1)
     atomic_write_bytes(out / "summary.json", dumps(summary).encode())
     _plot_observations(out / "plots" / "observations.png", obs, res, fitted)

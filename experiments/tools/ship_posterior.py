@@ -27,7 +27,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from capsim.models.posterior import SHIPPED_INFO_SUFFIX, SHIPPED_SUFFIX, priors_digest
+from capsim.models.posterior import (
+    SHIPPED_INFO_SUFFIX,
+    SHIPPED_SUFFIX,
+    input_priors,
+    priors_digest,
+)
 from capsim.models.scenario import Scenario
 from capsim.simcore.store import atomic_write_bytes
 
@@ -94,6 +99,7 @@ def info(scenario: Scenario, summary: dict[str, Any]) -> dict[str, Any]:
         "discrepancy": summary.get("discrepancy"),
         "seed": summary.get("seed"),
         "priors_sha256": priors_digest(scenario),
+        "input_priors": input_priors(scenario),
         "history_sha256": history_digest(scenario),
     }
 

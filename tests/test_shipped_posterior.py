@@ -20,7 +20,13 @@ import pytest
 from capsim.experiments.cli import main
 from capsim.experiments.tools import ship_posterior
 from capsim.models.inputs import Builder, uncertain_inputs
-from capsim.models.posterior import describe, posterior_path, priors_digest, read_posterior
+from capsim.models.posterior import (
+    PosteriorDraws,
+    describe,
+    posterior_path,
+    priors_digest,
+    read_posterior,
+)
 from golden_digest import GOLDEN, SEED
 
 import capsim
@@ -128,3 +134,19 @@ def test_pinned_inputs_switch_a_named_posterior_off():
     pinned = Builder(sc).pin({post.names[0]: float(post.values[0, 0])})
     assert not pinned.scenario.posterior
     assert describe(pinned) == {"draws": "priors"}
+
+
+def test_an_input_the_scenario_sets_is_not_drawn_from_the_posterior():
+    base = read_posterior(NAME, capsim.load())
+    name = "supply.pools.cowos.share"
+    assert name in base.names
+    fixed = capsim.load(None, [f"{name}=0.07"])
+    assert name not in read_posterior(NAME, fixed).names
+    changed = capsim.load(None, [f'{name}={{ dist = "triangular", low = 0.01, mode = 0.02, '
+                                 'high = 0.03, unit = "share", source = "test" }'])
+    post = read_posterior(NAME, changed)
+    assert name not in post.names and len(post.names) == len(base.names) - 1
+    draw = PosteriorDraws(changed, post).scenario(np.random.default_rng(0))
+    # Other inputs are pinned to the row; this one keeps the scenario's own prior.
+    assert draw.supply.pools["cowos"].share == changed.supply.pools["cowos"].share
+    assert draw.supply.pools["hbm"].share != changed.supply.pools["hbm"].share

@@ -158,6 +158,10 @@ _KPIS = [
     _m("held_chip_months", "chip-months",
        "chips due from the lines that the power-aware policy holds (not built) for lack of "
        "powered space, summed over the window", "window_total"),
+    _m("held_chip_cost_usd", "USD",
+       "what the chips held at the supplier cost over the window: held_chip_months x "
+       "finance.held_chip_usd_per_chip_month (carrying their value; apart from what the "
+       "clouds bill; missing when the scenario does not cost them)", "window_total"),
     _m("tenant_power_mw_end", "MW facility",
        "facility MW of the modelled clouds' new buildings that other tenants ([tenants]) "
        "hold at the end of the run, taken from Anthropic's share", "end",
@@ -401,7 +405,8 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
     "orders": ("ordered_total_mw", "power_ordered_total_mw", "series.ordered_cum_mw",
                "series.power_ordered_cum_mw"),
     "finance": (
-        "aws_spend_total_usd", "commitment_gap_usd", "p_spend_breach", "spend_breach_usd",
+        "aws_spend_total_usd", "held_chip_cost_usd", "commitment_gap_usd", "p_spend_breach",
+        "spend_breach_usd",
         "forgone_revenue_total_usd", "revenue_total_usd", "lost_revenue_total_usd",
         "investment_total_usd", "spend_total_usd", "series.revenue_daily_usd",
         "series.lost_revenue_daily_usd", "series.forgone_revenue_daily_usd",

@@ -317,18 +317,21 @@ _SERIES = [
     _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
        "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
-       "Anthropic-wide revenue run-rate as investment tranches read it (30-day mean / the "
-       "modelled clouds' share)", "daily", higher_is_better=True),
+       "Anthropic-wide revenue run-rate implied by the modelled clouds (AWS-implied in the "
+       "AWS-only default), as investment tranches read it: their revenue, 30-day mean, / "
+       "their share of Claude demand (demand.cloud_share)", "daily", higher_is_better=True),
     _m("run_rate_reported_usd", "USD per year",
-       "Anthropic-wide revenue run-rate as Anthropic reports it: the last 28 days of "
-       "consumption revenue (enterprise tiers) x 13 plus the month's subscription revenue "
-       "(consumer tier) x 12, over the modelled clouds' share of demand (models.reported)",
+       "Anthropic-wide revenue run-rate as Anthropic reports it, implied by the modelled "
+       "clouds (AWS-implied in the AWS-only default): the last 28 days of consumption "
+       "revenue (enterprise tiers) x 13 plus the month's subscription revenue (consumer "
+       "tier) x 12, over the modelled clouds' share of demand (models.reported)",
        "daily", higher_is_better=True),
     _m("spend_daily_usd", "USD", "what the clouds bill for the day", "daily",
        higher_is_better=None),
     _m("spend_anthropic_daily_usd", "USD",
-       "Anthropic-wide compute spend of the day: what the modelled clouds bill / their "
-       "share of Claude demand (demand.cloud_share; as run_rate_usd)", "daily",
+       "Anthropic-wide compute spend of the day implied by the modelled clouds (AWS-implied "
+       "in the AWS-only default): what they bill / their share of Claude demand "
+       "(demand.cloud_share; as run_rate_usd)", "daily",
        higher_is_better=None),
     _m("investment_cum_usd", "USD", "investment tranches released since the start",
        "running_total", higher_is_better=True),

@@ -67,7 +67,8 @@ FIGURES = (
            "Cumulative spend against each commitment over its window; crossing the dashed "
            "level means the commitment is met."),
     Figure("revenue", "money",
-           "Anthropic-wide run-rate, revenue earned on the modelled clouds, and revenue "
+           "Anthropic-wide run-rate as the modelled clouds imply it (AWS-implied when AWS "
+           "is the one modelled cloud), revenue earned on the modelled clouds, and revenue "
            "lost to unserved tokens, each on its own scale."),
     Figure("customers", "service",
            "Enterprise customers active and throttled in the worst hour of each day, "

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
-from capsim.experiments.pipelines import headroom
+from capsim.experiments.pipelines import headroom, kpi_text
 from capsim.experiments.pipelines.figure_index import (  # noqa: F401 (read here by callers)
     FIGURES,
     GROUPS,
@@ -318,7 +318,8 @@ def _revenue(c: _Ctx) -> Path | None:
              f"in the median replication, {plots.human(lost['mean'], 'usd')} on average"
              if lost and lost.get("p50") is not None else "How much revenue does a shortfall cost?")
     panels = {
-        "Revenue run-rate, Anthropic-wide (30-day mean)": {
+        f"Revenue run-rate, Anthropic-wide, {kpi_text.implied(c.scenario)} (revenue on the "
+        "modelled clouds / their share of Claude demand; 30-day mean)": {
             "run-rate": w.weekly("run_rate_usd")},
         "Revenue earned on the modelled clouds": {
             "earned, annualised": w.weekly(earned) * year},

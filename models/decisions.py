@@ -149,7 +149,11 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
              unserved: np.ndarray, window: Window) -> dict[str, float]:
     """The planning outcomes of one replication, from its KPIs and two daily series."""
     short = short_months(dates, demand, unserved, window)
-    spend = sum(v for k, v in kpis.items() if k.startswith("spend_total_usd__"))
+    # What capacity costs: the clouds' bills plus the chips held at the supplier (when the
+    # scenario costs them; NaN otherwise, counted as nothing).
+    held = kpis.get("held_chip_cost_usd", 0.0)
+    spend = sum(v for k, v in kpis.items() if k.startswith("spend_total_usd__")) + (
+        float(held) if np.isfinite(held) else 0.0)
     return {
         "short": float(short.any()),
         "short_month_share": float(short.mean()) if short.size else 0.0,
@@ -167,7 +171,8 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
 OUTCOMES = ("short", "short_month_share", "spend_usd", "lost_revenue_total_usd",
             "spend_plus_lost_usd", "stranded_power_mw_months", "unserved_fraction",
             "unmet_demand_share", "forgone_revenue_total_usd", "ordered_total_mw")
-"""The names `outcomes` returns (spend_usd: the spend_total_usd__<cloud> KPIs summed)."""
+"""The names `outcomes` returns (spend_usd: the spend_total_usd__<cloud> KPIs summed, plus
+held_chip_cost_usd)."""
 
 
 def evaluate(key: Any, scenario: Scenario, seed: int, replication: int,

@@ -4,6 +4,9 @@
   for repair) at its price per MW-year; chips waiting for power are not billed.
 - Revenue: served tokens at the scenario's prices, which fall by a yearly factor; batch
   tokens at a discount. Unserved tokens at the same prices are lost revenue.
+- Held chips: a chip the power-aware policy holds at the supplier for lack of powered
+  space costs ``finance.held_chip_usd_per_chip_month`` a month while it is held (carrying
+  its value), apart from what the clouds bill.
 - Commitments: spend inside a cloud's commitment window against the committed amount,
   pro rata to the part of the window the run covers.
 - Tranches: each fires at most once and never before the deal date: one released on the
@@ -134,6 +137,7 @@ class FinanceDraw:
             tranche.
         spend_share: share of revenue that spend may take (None: not modelled).
         deal_day: the run's day of ``[finance] deal_date``: no tranche before it.
+        held_chip_usd: $ a chip held at the supplier costs a month (None: not costed).
     """
 
     price_decline: float
@@ -143,6 +147,7 @@ class FinanceDraw:
     tranches: tuple[tuple[str, float, float, float, bool], ...]
     spend_share: float | None
     deal_day: int = 0
+    held_chip_usd: float | None = None
 
     def new_tranches(self) -> Tranches:
         """The replication's tranches, none fired yet."""
@@ -150,7 +155,11 @@ class FinanceDraw:
 
     @classmethod
     def draw(cls, sc, clouds: list[str], streams) -> FinanceDraw:
-        """From "finance.prices", "clouds.<cloud>", "finance.tranches", "finance.means"."""
+        """One replication's money, from its named streams.
+
+        The streams: "finance.prices", "clouds.<cloud>", "finance.tranches",
+        "finance.means" and "finance.held".
+        """
         price_decline = float(sc.demand.price_decline_per_year.sample(
             streams.rng("finance.prices")))
         cloud_price = np.zeros(len(clouds))
@@ -170,7 +179,9 @@ class FinanceDraw:
         share = sc.finance.spend_share_of_revenue
         spend_share = (None if share is None
                        else float(share.sample(streams.rng("finance.means"))))
+        held = sc.finance.held_chip_usd_per_chip_month
+        held_usd = None if held is None else float(held.sample(streams.rng("finance.held")))
         meta = sc.scenario
         deal = sc.finance.deal_date or meta.evaluation_start or meta.start
         return cls(price_decline, cloud_price, tuple(commitments), capex, items, spend_share,
-                   max(0, (deal - meta.start).days))
+                   max(0, (deal - meta.start).days), held_usd)

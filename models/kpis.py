@@ -158,6 +158,10 @@ _KPIS = [
     _m("held_chip_months", "chip-months",
        "chips due from the lines that the power-aware policy holds (not built) for lack of "
        "powered space, summed over the window", "window_total"),
+    _m("held_chip_cost_usd", "USD",
+       "what the chips held at the supplier cost over the window: held_chip_months x "
+       "finance.held_chip_usd_per_chip_month (carrying their value; apart from what the "
+       "clouds bill; missing when the scenario does not cost them)", "window_total"),
     _m("tenant_power_mw_end", "MW facility",
        "facility MW of the modelled clouds' new buildings that other tenants ([tenants]) "
        "hold at the end of the run, taken from Anthropic's share", "end",
@@ -313,18 +317,21 @@ _SERIES = [
     _m("occupied_it_mw", "MW IT", "IT MW taken by installed and failed chips (occupied "
        "facility MW / PUE)", "daily"),
     _m("run_rate_usd", "USD per year",
-       "Anthropic-wide revenue run-rate as investment tranches read it (30-day mean / the "
-       "modelled clouds' share)", "daily", higher_is_better=True),
+       "Anthropic-wide revenue run-rate implied by the modelled clouds (AWS-implied in the "
+       "AWS-only default), as investment tranches read it: their revenue, 30-day mean, / "
+       "their share of Claude demand (demand.cloud_share)", "daily", higher_is_better=True),
     _m("run_rate_reported_usd", "USD per year",
-       "Anthropic-wide revenue run-rate as Anthropic reports it: the last 28 days of "
-       "consumption revenue (enterprise tiers) x 13 plus the month's subscription revenue "
-       "(consumer tier) x 12, over the modelled clouds' share of demand (models.reported)",
+       "Anthropic-wide revenue run-rate as Anthropic reports it, implied by the modelled "
+       "clouds (AWS-implied in the AWS-only default): the last 28 days of consumption "
+       "revenue (enterprise tiers) x 13 plus the month's subscription revenue (consumer "
+       "tier) x 12, over the modelled clouds' share of demand (models.reported)",
        "daily", higher_is_better=True),
     _m("spend_daily_usd", "USD", "what the clouds bill for the day", "daily",
        higher_is_better=None),
     _m("spend_anthropic_daily_usd", "USD",
-       "Anthropic-wide compute spend of the day: what the modelled clouds bill / their "
-       "share of Claude demand (demand.cloud_share; as run_rate_usd)", "daily",
+       "Anthropic-wide compute spend of the day implied by the modelled clouds (AWS-implied "
+       "in the AWS-only default): what they bill / their share of Claude demand "
+       "(demand.cloud_share; as run_rate_usd)", "daily",
        higher_is_better=None),
     _m("investment_cum_usd", "USD", "investment tranches released since the start",
        "running_total", higher_is_better=True),
@@ -401,7 +408,8 @@ REPORTED_BY: dict[str, tuple[str, ...]] = {
     "orders": ("ordered_total_mw", "power_ordered_total_mw", "series.ordered_cum_mw",
                "series.power_ordered_cum_mw"),
     "finance": (
-        "aws_spend_total_usd", "commitment_gap_usd", "p_spend_breach", "spend_breach_usd",
+        "aws_spend_total_usd", "held_chip_cost_usd", "commitment_gap_usd", "p_spend_breach",
+        "spend_breach_usd",
         "forgone_revenue_total_usd", "revenue_total_usd", "lost_revenue_total_usd",
         "investment_total_usd", "spend_total_usd", "series.revenue_daily_usd",
         "series.lost_revenue_daily_usd", "series.forgone_revenue_daily_usd",

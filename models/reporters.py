@@ -246,6 +246,10 @@ def money(r: Replication, s: Report) -> None:
     case = cm.sc.scenario.case_cloud
     aws = cm.clouds.index(case) if case in cm.clouds else None
     s.kpi("aws_spend_total_usd", float(by_cloud[win, 3, aws].sum()) if aws is not None else 0.0)
+    # Chips held at the supplier (the supply reporter's held_chip_months) at a monthly cost.
+    held = cm.money.held_chip_usd
+    s.kpi("held_chip_cost_usd", float("nan") if held is None
+          else r.months(s.series("chips_held")) * held)
     gap = sum((finance.commitment_gap_usd(by_cloud[:, 3, ci], clock.start, *cm.commitments[ci])
                for ci in range(len(cm.clouds))), 0.0)
     s.kpi("commitment_gap_usd", float(gap))

@@ -220,7 +220,9 @@ def test_plan_writes_a_runnable_plan_and_is_reproducible(tmp_path, capsys,
     # The paired difference is plan - own, replication by replication.
     kp = {k: pd.read_parquet(d / f"check/{k}/kpis.parquet").set_index("replication")
           for k in ("plan", "own")}
-    spend = {k: v.filter(like="spend_total_usd__").sum(axis=1) for k, v in kp.items()}
+    # spend_usd: the clouds' bills plus the chips held at the supplier.
+    spend = {k: v.filter(like="spend_total_usd__").sum(axis=1)
+             + v["held_chip_cost_usd"].fillna(0.0) for k, v in kp.items()}
     assert r["paired_plan_minus_own"]["spend_usd"]["diff_mean"] == pytest.approx(
         (spend["plan"] - spend["own"]).mean(), rel=1e-9, abs=1.0)
     assert r["fresh"]["plan"]["spend_usd"] == pytest.approx(spend["plan"].mean(), rel=1e-9)

@@ -231,7 +231,9 @@ def test_fan_chart_shades_demand_above_capacity_without_the_loan(run_dir, tmp_pa
     span = xs.max() - xs.min()
     lo, hi = ax.get_xlim()
     assert span > 0.5 * (hi - lo)
-    assert "without training's loan" in drawn["fan_chart.png"]._suptitle.get_text()
+    # The finding on the loan titles the chart's own panel (the figure's title is the
+    # headroom panel's finding).
+    assert "without training's loan" in ax.get_title(loc="left")
 
 
 @pytest.mark.slow
@@ -293,3 +295,89 @@ def test_long_runs_draw_daily_series_from_a_bounded_subset(run_dir, tmp_path, mo
     assert made and all(p.exists() for p in made)
     assert weeks[0].replications == 1
     assert f"{len(reps)} replications" in footers[0] and "daily series of 1 of them" in footers[0]
+
+
+# --------------------------------------------------- headroom, held chips, implied figures
+def test_peak_headroom_scales_the_peak_by_the_demand_the_market_would_bring():
+    from capsim.experiments.pipelines import headroom
+
+    cap, peak, dem = np.array([120.0, 90.0, 5.0]), np.array([100.0, 100.0, 0.0]), \
+        np.array([80.0, 80.0, 0.0])
+    np.testing.assert_allclose(headroom.peak_headroom(cap, peak, dem)[:2], [0.2, -0.1])
+    # Demand after customers left is 80 of the 100 the market would bring: the peak hour of
+    # the demand the market would bring is 125, so 120 of capacity is 4% short of it.
+    h = headroom.peak_headroom(cap, peak, dem, np.array([100.0, 100.0, 0.0]))
+    np.testing.assert_allclose(h[:2], [120 / 125 - 1, 90 / 125 - 1])
+    assert np.isnan(h[2])  # no demand: no headroom
+
+
+def test_headroom_title_names_the_first_and_last_short_week():
+    from capsim.experiments.pipelines import headroom
+
+    dates = np.arange("2030-01-01", "2031-01-01", 7, dtype="datetime64[D]")
+    med = np.full(dates.size, 0.3)
+    assert "stays above" in headroom.title(dates, med)
+    med[10:20] = -0.1
+    med[15] = 0.05
+    t = headroom.title(dates, med)
+    assert f"from {np.datetime64(dates[10], 'M')} to {np.datetime64(dates[19], 'M')}" in t
+    assert "(90% of the weeks in between)" in t
+
+
+@pytest.mark.parametrize("run_dir", ["default"], indirect=True)
+def test_fan_chart_headroom_panel_shades_where_capacity_falls_short(run_dir, tmp_path,
+                                                                     monkeypatch):
+    import shutil
+
+    copy = tmp_path / "short"
+    shutil.copytree(run_dir, copy)
+    t = pq.read_table(copy / "timeseries.parquet")
+    # A thousandth of the capacity: below the peak hour in every week of the run.
+    cap = pa.array(t["capacity_tps"].to_numpy() * 0.001)
+    t = t.set_column(t.column_names.index("capacity_tps"), "capacity_tps", cap)
+    pq.write_table(t, copy / "timeseries.parquet")
+    drawn = {}
+    monkeypatch.setattr(plots.page, "before_save",
+                        [lambda fig, path: drawn.__setitem__(Path(path).name, fig)])
+    figures.write_plots(RunStore.open(copy))
+    fig = drawn["fan_chart.png"]
+    top, low = fig.axes[0], fig.axes[1]
+    assert top.get_yscale() == "log" and low.get_yscale() == "linear"
+    assert "Headroom" in low.get_title(loc="left")
+    shade = [c for c in low.collections if "capacity short" in c.get_label()]
+    assert len(shade) == 1
+    xs = np.concatenate([p.vertices[:, 0] for p in shade[0].get_paths()])
+    lo, hi = low.get_xlim()
+    assert xs.max() - xs.min() > 0.9 * (hi - lo)
+    assert "falls short of peak-hour demand in the median replication from" in \
+        fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize("run_dir", ["default"], indirect=True)
+def test_chips_plot_shows_held_chips_and_the_revenue_plot_says_aws_implied(run_dir,
+                                                                          monkeypatch):
+    drawn = {}
+    monkeypatch.setattr(plots.page, "before_save",
+                        [lambda fig, path: drawn.__setitem__(Path(path).name, fig)])
+    figures.write_plots(RunStore.open(run_dir))
+    chips = drawn["chips_by_state.png"]
+    held = figures._Weekly(run_dir / "timeseries.parquet", 7).mean("chips_held")
+    assert held.max() > 0  # the power-aware policy holds chips from mid-2026
+    labels = [c.get_label() for c in chips.axes[0].collections]
+    assert figures.HELD in labels
+    assert f"held at the supplier peak at {plots.human(held.max())}" in \
+        chips._suptitle.get_text() or "held at the supplier reach" in chips._suptitle.get_text()
+    assert any("AWS-implied" in ax.get_title(loc="left") for ax in drawn["revenue.png"].axes)
+
+
+def test_anthropic_wide_figures_are_named_for_the_clouds_that_imply_them():
+    from capsim.experiments.pipelines.kpi_text import implied
+    from capsim.models.kpis import SERIES
+    from capsim.models.scenario import load
+
+    assert implied(load(None)[0]) == "AWS-implied"
+    assert implied(load("anthropic-multicloud-2026")[0]) == "implied by AWS, Google and Azure"
+    wide = [m for m in SERIES.values() if "Anthropic-wide" in m.definition]
+    assert {m.name for m in wide} >= {"run_rate_usd", "run_rate_reported_usd",
+                                      "spend_anthropic_daily_usd"}
+    assert all("AWS-implied" in m.definition for m in wide)

@@ -165,3 +165,37 @@ def test_history_ships_as_it_happened_whatever_the_policy(pair):
         a, b = aware.timeseries["chips_shipped"], legacy.timeseries["chips_shipped"]
         np.testing.assert_array_equal(a[:day], b[:day])
         assert not np.array_equal(a, b)
+
+
+def test_held_chips_cost_their_chip_months_at_the_drawn_monthly_cost(pair):
+    # The cost per chip-month is drawn once per replication from its own stream; a pinned
+    # value gives cost = held_chip_months x that value exactly, and legacy shipping (no
+    # chip held) costs nothing.
+    for aware, legacy in zip(pair["power_aware"], pair["legacy"], strict=True):
+        assert aware.kpis["held_chip_months"] > 0
+        assert aware.kpis["held_chip_cost_usd"] > 0
+        assert legacy.kpis["held_chip_cost_usd"] == 0
+    pinned = ["scenario.end=2030-04-01", "finance.held_chip_usd_per_chip_month="
+              "{value = 500, unit = 'USD per chip-month', source = 'test'}"]
+    r = run_replication(CapacityModel, load(None, pinned)[0], 7, 0)
+    assert r.kpis["held_chip_cost_usd"] == pytest.approx(500 * r.kpis["held_chip_months"],
+                                                         rel=1e-12)
+    # Only the cost moved: the same seeds hold the same chips whatever they cost.
+    assert r.kpis["held_chip_months"] == pair["power_aware"][0].kpis["held_chip_months"]
+
+
+def test_plan_spend_counts_the_held_chips():
+    from capsim.models.decisions import Window, outcomes
+
+    sc = load(None)[0]
+    dates = np.arange("2026-04-01", "2026-06-01", dtype="datetime64[D]")
+    base = {"spend_total_usd__aws": 10.0, "lost_revenue_total_usd": 1.0,
+            "stranded_power_mw_months": 0.0, "unserved_fraction": 0.0,
+            "unmet_demand_share": 0.0, "forgone_revenue_total_usd": 0.0,
+            "ordered_total_mw": 0.0}
+    ones = np.ones(dates.size)
+    win = Window.default(sc)
+    held = outcomes({**base, "held_chip_cost_usd": 2.5}, dates, ones, 0 * ones, win)
+    none = outcomes({**base, "held_chip_cost_usd": float("nan")}, dates, ones, 0 * ones, win)
+    assert held["spend_usd"] == 12.5 and held["spend_plus_lost_usd"] == 13.5
+    assert none["spend_usd"] == 10.0

@@ -33,9 +33,11 @@ FIGURES = (
            "box is the observed range, the bar the run's 90% band and the dot its median, "
            "coloured by kind; only independent observations test the model."),
     Figure("fan_chart", "service",
-           "Red shading: weeks where median demand is above median serving capacity "
-           "without training's loan (or with it, when the run does not record the loan); "
-           "the gap between the two capacity lines is what training lends."),
+           "Top, log scale: red shading where median demand is above median serving "
+           "capacity without training's loan (or with it, when the run does not record the "
+           "loan); the gap between the two capacity lines is what training lends. Bottom, "
+           "linear: headroom at the peak hour of the demand the market would bring, shaded "
+           "where the median falls below zero: the weeks capacity falls short."),
     Figure("shortfall_probability", "service",
            "The share of replications in which a calendar month had demand that capacity "
            "did not fully serve; look for when it passes 50%."),
@@ -51,8 +53,10 @@ FIGURES = (
     Figure("capacity_by_cloud", "supply",
            "Installed compute per cloud (training and serving), median and bands."),
     Figure("chips_by_state", "supply",
-           "Mean chips in each state, stacked; the stack equals the mean of chips shipped. "
-           "A thick waiting band means chips wait for power."),
+           "Mean chips in each state, stacked; up to the dotted line the stack equals the "
+           "mean of chips shipped, and above it are the chips the power-aware policy holds "
+           "at the supplier (due, not built). A thick waiting band means chips wait for "
+           "power."),
     Figure("stranded_chips", "power",
            "Chips delivered and integrated but with no powered space yet; the peak is "
            "the power shortfall in chips."),
@@ -63,7 +67,8 @@ FIGURES = (
            "Cumulative spend against each commitment over its window; crossing the dashed "
            "level means the commitment is met."),
     Figure("revenue", "money",
-           "Anthropic-wide run-rate, revenue earned on the modelled clouds, and revenue "
+           "Anthropic-wide run-rate as the modelled clouds imply it (AWS-implied when AWS "
+           "is the one modelled cloud), revenue earned on the modelled clouds, and revenue "
            "lost to unserved tokens, each on its own scale."),
     Figure("customers", "service",
            "Enterprise customers active and throttled in the worst hour of each day, "

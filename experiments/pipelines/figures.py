@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from capsim.experiments.pipelines import headroom, kpi_text
 from capsim.experiments.pipelines.figure_index import (  # noqa: F401 (read here by callers)
     FIGURES,
     GROUPS,
@@ -159,9 +160,12 @@ def _fan_chart(c: _Ctx) -> Path:
              else f"Does serving capacity {what} keep up with demand?")
     gap = plots.Gap("Claude demand on the modelled clouds", lower,
                     f"demand above capacity {what} (medians)")
+    # Under it, headroom at the peak hour on a linear scale: where a shortfall happens.
+    low = headroom.panel(w)
+    panel, top, title = (None, None, title) if low is None else (low[0], title, low[1])
     return plots.fan_chart(c.path("fan_chart"), w.dates, series, ylabel=f"tokens/s ({TPS})",
                            title=title, log=True, colors=colors, bands=bands, styles=styles,
-                           gaps=[gap], page=c.page)
+                           gaps=[gap], panel=panel, top_title=top, page=c.page)
 
 
 def _stranded_chips(c: _Ctx) -> Path:
@@ -230,6 +234,7 @@ def _capacity_by_cloud(c: _Ctx) -> Path | None:
 
 CHIP_STATES = {"in_transit": "in transit", "waiting": "delivered, waiting for power",
                "installed": "installed", "failed": "failed (in repair)", "retired": "retired"}
+HELD = "held at the supplier for lack of power (not shipped)"
 
 
 def _chips_by_state(c: _Ctx) -> Path | None:
@@ -241,12 +246,24 @@ def _chips_by_state(c: _Ctx) -> Path | None:
     # the mean of chips shipped exactly (chip conservation holds in every replication).
     layers = {label: w.mean(f"chips_{st}") for st, label in CHIP_STATES.items()}
     p = plots.PALETTE
+    colors = [p[0], p[1], p[2], p[3], p[5]]
+    title = "Where are the chips? Mean chips by state"
+    # Chips due that the power-aware policy holds at the supplier (not built, not shipped):
+    # stacked on top, above the shipped line.
+    held = w.mean("chips_held") if "chips_held" in w.columns else None
+    if held is not None and np.nanmax(held, initial=0.0) > 0:
+        layers[HELD] = held
+        colors.append(p[4])
+        i = int(np.nanargmax(held))
+        verb = "reach" if i == held.size - 1 else "peak at"
+        title = (f"Where are the chips? Chips held at the supplier {verb} "
+                 f"{plots.human(held[i])} in {_month(w.dates[i])}, against "
+                 f"{plots.human(layers['installed'][i])} installed then (means)")
     return plots.stacked_area(
         c.path("chips_by_state"), w.dates, layers,
         {"shipped, cumulative (mean)": w.mean("chips_shipped")},
-        ylabel="chips (mean of replications)", title="Where are the chips? Mean chips by state",
-        colors=(p[0], p[1], p[2], p[3], p[5]), line_styles={"shipped, cumulative (mean)": ":"},
-        page=c.page)
+        ylabel="chips (mean of replications)", title=title,
+        colors=colors, line_styles={"shipped, cumulative (mean)": ":"}, page=c.page)
 
 
 def _spend_vs_commitment(c: _Ctx) -> Path | None:
@@ -301,7 +318,8 @@ def _revenue(c: _Ctx) -> Path | None:
              f"in the median replication, {plots.human(lost['mean'], 'usd')} on average"
              if lost and lost.get("p50") is not None else "How much revenue does a shortfall cost?")
     panels = {
-        "Revenue run-rate, Anthropic-wide (30-day mean)": {
+        f"Revenue run-rate, Anthropic-wide, {kpi_text.implied(c.scenario)} (revenue on the "
+        "modelled clouds / their share of Claude demand; 30-day mean)": {
             "run-rate": w.weekly("run_rate_usd")},
         "Revenue earned on the modelled clouds": {
             "earned, annualised": w.weekly(earned) * year},

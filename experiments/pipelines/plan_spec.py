@@ -9,7 +9,8 @@ from capsim.models.decisions import headline_kpi
 from capsim.models.scenario import Scenario, ScenarioError
 
 OBJECTIVES = {"spend": ("spend_usd",
-                        "expected spend on the enabled clouds over the evaluation window, USD"),
+                        "expected spend on the enabled clouds over the evaluation window, "
+                        "with the cost of chips held at the supplier, USD"),
               "spend_plus_lost": ("spend_plus_lost_usd", "expected spend plus lost revenue, USD"),
               "stranded": ("stranded_power_mw_months",
                            "expected powered but empty facility MW-months")}

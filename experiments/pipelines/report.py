@@ -165,7 +165,16 @@ def _musd(v: float) -> str:
     return f"${v / 1e6:,.1f}M" if math.isfinite(v) else "-"
 
 
-def revenue_per_mw(run_dir: Path, summary: dict) -> dict | None:
+def implied_caveat(sc: Scenario) -> str:
+    """The caveat on the run's Anthropic-wide figures: how they are implied."""
+    how = kpi_text.implied(sc)
+    return (f"Anthropic-wide figures (the revenue run-rates, Anthropic-wide spend, the "
+            f"investment milestones they release) are {how}: the modelled clouds' revenue "
+            "and spend over their share of Claude demand (demand.cloud_share), so they grow "
+            "no faster than those clouds' capacity.")
+
+
+def revenue_per_mw(run_dir: Path, summary: dict, implied: str = "implied") -> dict | None:
     """Revenue per MW-year of occupied IT capacity by calendar year, or None without it.
 
     Per replication and year: served revenue / occupied IT MW-years; the table gives the
@@ -214,7 +223,8 @@ def revenue_per_mw(run_dir: Path, summary: dict) -> dict | None:
             o = obs[-1]
             pub = med * o["observed"] / o["p50"]
             text += (f"; with the public run-rate of {format_value(o['observed'], 'USD')} a year "
-                     f"on {o['date']} (the model's median then: {format_value(o['p50'], 'USD')})"
+                     f"on {o['date']} (the model's {implied} median then: "
+                     f"{format_value(o['p50'], 'USD')})"
                      f" it would be {_musd(pub)}")
         later = df[(df.year > 2026) & (df.days >= 365)].groupby("year")["ratio"].median()
         if later.size:
@@ -315,14 +325,14 @@ def context(run_dir: Path, sensitivity: Path | None = None) -> dict:
         "answer": answer(summary, run_dir, kpis, sc, sens),
         "kpis": kpi_rows(summary),
         "history": history_rows(summary),
-        "revenue_per_mw": revenue_per_mw(run_dir, summary),
+        "revenue_per_mw": revenue_per_mw(run_dir, summary, kpi_text.implied(sc)),
         "cloud_heads": cloud_heads, "cloud_rows": c_rows,
         "gen_heads": gen_heads, "gen_rows": gen_rows, "gen_date": gen_date,
         "groups": figure_groups(run_dir),
         "assumptions": assumptions(sc),
         "knobs": [(k, _get(sc, k)) for k in KNOBS if _get(sc, k) is not None],
         "clouds": list(clouds.values()),
-        "caveats": CAVEATS, "facts": facts,
+        "caveats": (*CAVEATS, implied_caveat(sc)), "facts": facts,
         "generated": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
 

@@ -71,7 +71,7 @@ class Tranche(Frozen):
 
 
 class Finance(Frozen):
-    """Investment tranches and the capital cost of added capacity."""
+    """Investment tranches, the capital cost of added capacity and of chips held back."""
 
     capex_usd_per_mw: Positive
     tranches: dict[str, Tranche] = Field(default_factory=dict)
@@ -81,6 +81,10 @@ class Finance(Frozen):
     spend_share_of_revenue: Annotated[Param, bounded(0.0, 10.0)] | None = Field(
         None, description="cloud spend a year that revenue can carry, per dollar of served "
         "revenue (with the year's investment): above it the year is a spend breach")
+    held_chip_usd_per_chip_month: NonNeg | None = Field(
+        None, description="what a chip held at the supplier by the power-aware policy costs "
+        "a month (carrying its value while it waits for power): held_chip_cost_usd; "
+        "without it held chips are not costed")
 
 
 class Procurement(Frozen):

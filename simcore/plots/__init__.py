@@ -38,7 +38,15 @@ from capsim.simcore.plots.charts import (
     ranking_bars,
     stacked_area,
 )
-from capsim.simcore.plots.fans import Gap, Level, fan, fan_chart, fan_panels, share_over_time
+from capsim.simcore.plots.fans import (
+    Gap,
+    Level,
+    Panel,
+    fan,
+    fan_chart,
+    fan_panels,
+    share_over_time,
+)
 from capsim.simcore.plots.page import (
     FORMATS,
     GAP_COLOR,
@@ -65,6 +73,7 @@ __all__ = [
     "Gap",
     "Level",
     "Page",
+    "Panel",
     "before_save",
     "box_scatter",
     "colors_for",

@@ -57,6 +57,41 @@ class Gap:
     alpha: float = 0.35
 
 
+@dataclass(frozen=True)
+class Panel:
+    """A panel under a fan chart, on a linear scale with a zero line.
+
+    Where the median of the first series is below zero, the panel is shaded
+    (`shade` is the shading's legend label; None: no shading). `ylim` cuts the y axis
+    (None: the data's range).
+    """
+
+    title: str
+    series: Mapping[str, np.ndarray]
+    ylabel: str
+    yfmt: str | None = "share"
+    colors: Sequence[str] = PALETTE
+    shade: str | None = None
+    ylim: tuple[float, float] | None = None
+
+
+def _lower_panel(fig, ax, dates: np.ndarray, panel: Panel) -> None:
+    """Draw `panel` on `ax`: fans, the zero line, shading below zero, its legend."""
+    medians = [fan(ax, dates, np.asarray(samples, float), label, color)
+               for (label, samples), color in zip(panel.series.items(), panel.colors,
+                                                  strict=False)]
+    ax.axhline(0.0, color=LINE_COLORS[0], lw=0.9, ls="-")
+    if panel.shade and medians:
+        below = medians[0] < 0
+        ax.fill_between(dates, np.minimum(medians[0], 0.0), 0.0, where=below,
+                        interpolate=True, color=GAP_COLOR, alpha=0.35, lw=0, label=panel.shade)
+    ax.set_xlim(dates[0], dates[-1])
+    if panel.ylim is not None:
+        ax.set_ylim(*panel.ylim)
+    decorate(ax, ylabel=panel.ylabel, title=panel.title, yfmt=panel.yfmt)
+    legend_below(fig, ax)
+
+
 @_styled
 def fan_chart(
     path: Path,
@@ -71,6 +106,8 @@ def fan_chart(
     styles: Sequence[str] | None = None,
     gaps: Sequence[Gap] = (),
     yfmt: str | None = "count",
+    panel: Panel | None = None,
+    top_title: str | None = None,
     page: Page | None = None,
 ) -> Path:
     """Save a fan chart of one or more (replications x time) arrays over calendar dates.
@@ -88,9 +125,15 @@ def fan_chart(
         styles: line style of each series' median.
         gaps: shaded regions between two series' medians.
         yfmt: tick format of the y axis (see `formatter`).
+        panel: a second panel under the chart, over the same dates (linear scale).
+        top_title: the title of the chart's own panel (with `panel`).
         page: footer and dpi.
     """
-    fig, axes = new_figure(size=(11, 5.4))
+    if panel is None:
+        fig, axes = new_figure(size=(11, 5.4))
+    else:
+        fig, axes = new_figure(2, 1, size=(11, 9.6), sharex=True,
+                               gridspec_kw={"height_ratios": [3, 2]})
     ax = axes[0, 0]
     flags = [bands] * len(series) if isinstance(bands, bool) else list(bands)
     medians = {}
@@ -105,9 +148,11 @@ def fan_chart(
     if log:
         ax.set_yscale("log")
     ax.set_xlim(dates[0], dates[-1])
-    decorate(ax, ylabel=ylabel, yfmt=yfmt)
+    decorate(ax, ylabel=ylabel, yfmt=yfmt, title=top_title if panel is not None else None)
     _suptitle(fig, title)
     legend_below(fig, ax)
+    if panel is not None:
+        _lower_panel(fig, axes[1, 0], dates, panel)
     return save(fig, path, page)
 
 

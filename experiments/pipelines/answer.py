@@ -281,7 +281,8 @@ def short_answer(summary: dict, threshold: float | None = None) -> str:
                      f"{interval(unmet, 'share')})")
     if p:
         lo, hi = p["ci95"]
-        text = (f"{short[0].upper()}{short[1:]} comes in {pct(p['mean'])} of {n} replications "
+        lead = short if parts else f"{short[0].upper()}{short[1:]}"  # after a ";" or first
+        text = (f"{lead} comes in {pct(p['mean'])} of {n} replications "
                 f"(95% CI {pct(lo)}-{pct(hi)})")
         if first and first.get("n"):
             text += (f", first in {month_of(first.get('p50'))} in the median replication "
@@ -319,6 +320,8 @@ def short_value(v: float | None, unit: str) -> str:
     if unit == "USD":
         return format_value(v, unit)
     a = abs(v)
+    if unit.startswith("USD ") and a >= 1e4:  # "USD per MW-year": $18.3M
+        return ("-" if v < 0 else "") + "$" + short_value(a, "")
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
         if a >= scale:
             return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"

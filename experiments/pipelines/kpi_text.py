@@ -26,3 +26,10 @@ def unit(name: str, entry: dict | None = None) -> str:
         return str(entry["unit"])
     m = _entry(name)
     return m.unit if m is not None else ""
+
+
+def unit_shown(unit: str) -> str:
+    """A unit as the tables show it: "share of tokens" as "% of tokens", a decimal year as a date."""
+    if unit.startswith("share of "):
+        return "% of " + unit[len("share of "):]
+    return "date" if unit == "decimal year" else unit

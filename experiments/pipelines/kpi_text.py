@@ -29,7 +29,7 @@ def unit(name: str, entry: dict | None = None) -> str:
 
 
 def unit_shown(unit: str) -> str:
-    """A unit as the tables show it: "share of tokens" as "% of tokens", a decimal year as a date."""
+    """A unit as tables show it: "share of tokens" as "% of tokens", a decimal year as "date"."""
     if unit.startswith("share of "):
         return "% of " + unit[len("share of "):]
     return "date" if unit == "decimal year" else unit

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import platform
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +23,8 @@ from capsim.simcore.clock import Clock, decimal_year
 from capsim.simcore.executors import make_executor
 from capsim.simcore.montecarlo import replicate
 from capsim.simcore.store import RunStore
+
+log = logging.getLogger(__name__)
 
 KPI_BOUNDS = {n: m.bounds for n, m in {**registry.KPIS, **registry.CLOUD_KPIS}.items()}
 """Natural bounds (from the registry): a t-interval on few replications is clipped to them."""
@@ -111,6 +115,10 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     check = functools.partial(finite.check_result, label=label, overrides=spec.overrides)
     posterior_draws(spec.scenario)  # a bad posterior fails here (exit 2), before any worker
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
+    log.debug("capsim: %s: %s to %s, executor %s with %d worker(s), overrides: %s", label,
+              spec.scenario.scenario.start, spec.scenario.scenario.end, spec.executor,
+              spec.workers, " ".join(spec.overrides) or "none")
+    t0 = time.perf_counter()
     try:
         try:
             while True:
@@ -127,9 +135,14 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
             raise finite.overflow_error(label, exc, spec.overrides) from None
         finally:
             executor.close()
+        t1 = time.perf_counter()
         store.finalize("partial", keep_parts=True)
         summary = write_summary(store, status="complete")
+        t2 = time.perf_counter()
         plotted = write_plots(store)
+        log.debug("capsim: %d replications in %.1f s, tables and summary in %.1f s, %d plots "
+                  "in %.1f s", summary.get("replications", 0), t1 - t0, t2 - t1, len(plotted),
+                  time.perf_counter() - t2)
         store.complete(finished=_now(), plots=sorted(p.name for p in plotted))
     except BaseException:
         _keep_partial(store)

@@ -139,12 +139,21 @@ class Run:
         return sorted((self.path / "plots").glob("*.*"))
 
     def kpi(self, name: str) -> dict[str, Any]:
-        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit)."""
+        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit).
+
+        Raises:
+            UsageError: a KPI the run's summary does not have (with the nearest names).
+        """
         s = self.summary
+        have = []
         for section in ("kpis", "milestones"):
             if name in s.get(section, {}):
                 return dict(s[section][name])
-        raise KeyError(f"no KPI {name!r} in {self.path}/summary.json")
+            have += list(s.get(section, {}))
+        close = difflib.get_close_matches(str(name), have, n=3)
+        raise checks.UsageError(f"no KPI {name!r} in {self.path}/summary.json"
+                                + (f"; did you mean {', '.join(close)}?" if close else "")
+                                + " (capsim kpis lists them)")
 
     def report(self, out: str | os.PathLike[str] | None = None,
                sensitivity: str | os.PathLike[str] | None = None) -> Path:

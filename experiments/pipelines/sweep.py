@@ -68,16 +68,34 @@ def _run_point(point: int, scenario, seed: int, rep: int) -> tuple[int, int, dic
 
 
 def _bar(total: int, enabled: bool | None):
-    """A tqdm progress bar on stderr (default: when stderr is a terminal), or None."""
-    import sys
+    """A progress bar on stderr (default: in a terminal or a notebook), or None."""
+    from capsim.simcore.progress import bar
 
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm import tqdm
+    return bar(total, "sweep", enabled=enabled)
 
-    return tqdm(total=total, unit="rep", desc="sweep", file=sys.stderr, dynamic_ncols=True)
+
+def check_bounds(scenario_name, overrides: list[str],
+                 params: dict[str, tuple[float, float]]) -> None:
+    """Refuse a range whose low or high end the scenario itself would refuse.
+
+    A design samples inside the range, so a bad end might be missed by every point; each
+    end is set on the scenario alone, and the problems of all of them are raised at once.
+
+    Raises:
+        ScenarioError: naming the key, the end and the scenario's problem with it.
+    """
+    problems, seen, source = [], set(), ""
+    for key, (lo, hi) in params.items():
+        for end, v in (("low", lo), ("high", hi)):
+            try:
+                load(scenario_name, [*overrides, f"{key}={v!r}"])
+            except ScenarioError as exc:
+                source = exc.source
+                new = [p for p in exc.problems if (key, p.replace(repr(v), "")) not in seen]
+                seen |= {(key, p.replace(repr(v), "")) for p in new}  # an unknown key once
+                problems += [f"params[{key!r}] {end} end {v!r}: {p}" for p in new]
+    if problems:
+        raise ScenarioError(source, problems)
 
 
 def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float, float]],
@@ -89,6 +107,7 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
     The manifest records, per KPI, how many rows have no value (`missing_values`), so
     that points the sensitivity analysis will drop are visible from the start.
     """
+    check_bounds(scenario_name, overrides, params)
     pts = design(params, samples, method, seed)
     scenarios = []
     for i, row in pts.iterrows():  # validate every point before running any

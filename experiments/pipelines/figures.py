@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
+from capsim.experiments.pipelines import kpi_text
 from capsim.experiments.pipelines.figure_index import (  # noqa: F401 (read here by callers)
     FIGURES,
     GROUPS,
     Figure,
 )
+from capsim.experiments.pipelines.kpi_text import short_value
 from capsim.models.scenario import Scenario, load
 from capsim.simcore import plots, stats
 from capsim.simcore.store import RunStore
@@ -399,26 +401,28 @@ def _service_plots(c: _Ctx, path: Path) -> list[Path]:
     return made
 
 
-KIND_OF_UNIT = {"USD": "usd", "probability": "share", "decimal year": "year"}
+KIND_OF_UNIT = {"USD": "usd", "probability": "share", "decimal year": "month"}
 
 
 def _kpi_ecdf(c: _Ctx, store: RunStore) -> Path:
+    """The headline KPIs' spread across replications (0/1 indicators left out), labelled."""
     kp = store.read_kpis()
     entries = {**c.summary.get("kpis", {}), **c.summary.get("milestones", {})}
-    names = [k for k in entries if k in kp]
-    units = {k: entries[k].get("unit", "") for k in names}
-    kinds = {k: ("share" if units[k].startswith("share") else KIND_OF_UNIT.get(units[k], "count"))
-             for k in names}
-    notes = {}
-    fa = entries.get("first_adequate_date")
-    if fa and fa.get("share_never"):
-        notes["first_adequate_date"] = "never adequate: no value"
-    sa = entries.get("sustained_adequacy_date")
-    if sa and sa.get("share_never"):
-        notes["sustained_adequacy_date"] = "never adequate for a sustained run: no value"
-    return plots.ecdf_grid(c.path("kpi_ecdf"), {k: kp[k].to_numpy() for k in names},
-                           title="How are the KPIs spread across replications? (ECDF)",
-                           units=units, kinds=kinds, notes=notes, page=c.page)
+    names = [k for k in kpi_text.headline_names(c.summary)
+             if k in kp and entries[k].get("unit") != "probability"] or \
+        [k for k in entries if k in kp][:12]
+    units = {kpi_text.label(k): kpi_text.unit_shown(entries[k].get("unit", "")) for k in names}
+    kinds = {kpi_text.label(k): "share" if entries[k].get("unit", "").startswith("share")
+             else KIND_OF_UNIT.get(entries[k].get("unit", ""), "count") for k in names}
+    title = "How are the headline KPIs spread across replications? (ECDF)"
+    if names:
+        d, u = entries[names[0]], entries[names[0]].get("unit", "")
+        title = (f"Across {len(kp)} replications the middle 90% of {kpi_text.label(names[0])} "
+                 f"runs from {short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}"
+                 f" ({kpi_text.unit_shown(u)})")
+    return plots.ecdf_grid(c.path("kpi_ecdf"),
+                           {kpi_text.label(k): kp[k].to_numpy() for k in names},
+                           title=title, units=units, kinds=kinds, page=c.page)
 
 
 def footer(manifest: dict, replications: int, run_dir: Path) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines.kpi_text import format_value  # noqa: F401 (read here)
 from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
 from capsim.models.posterior import posterior_draws
@@ -31,20 +32,6 @@ KPI_BOUNDS = {n: m.bounds for n, m in {**registry.KPIS, **registry.CLOUD_KPIS}.i
 
 KPI_UNITS = {n: m.unit for n, m in registry.KPIS.items()}
 """Units of the KPIs (from the registry, `capsim.models.kpis`)."""
-
-
-def format_value(v: float | None, unit: str = "") -> str:
-    """A KPI value for people: dollars in billions, decimal years, thousands separators."""
-    if v is None or v != v:
-        return "-"
-    if unit == "USD":
-        # The sign before the dollar: a commitment gap can be negative (spend beyond it).
-        return f"{'-' if v < 0 else ''}${abs(v) / 1e9:,.1f}B"
-    if unit == "decimal year":
-        return f"{v:.2f}"
-    if abs(v) >= 1e4:
-        return f"{v:,.0f}"
-    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.2f}"
 
 
 def version() -> str:

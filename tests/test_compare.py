@@ -139,9 +139,10 @@ def test_compare_warns_on_a_partial_run_and_refuses_an_empty_one(runs, tmp_path,
 def test_compare_leads_with_the_largest_paired_effects_in_the_run_tables_format(runs, capsys):
     import re
 
-    import capsim
     from capsim.experiments.pipelines.compare import diff_value
     from capsim.experiments.pipelines.kpi_text import label
+
+    import capsim
 
     _, a, b, _ = runs
     cmp = capsim.compare(a, b)
@@ -171,8 +172,9 @@ def test_compare_leads_with_the_largest_paired_effects_in_the_run_tables_format(
 
 
 def test_the_plot_title_wraps_within_the_figure(runs, tmp_path):
-    import capsim
     from capsim.simcore import plots
+
+    import capsim
 
     _, a, b, _ = runs
     long = tmp_path / ("b-" + "with-a-very-long-run-directory-name" * 3)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,11 +76,12 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
             continue
         a, b = ka[name].to_numpy(float), kb[name].to_numpy(float)
         unpaired = stats.unpaired_difference(a, b)
-        row = {"unit": _unit(name, suma, sumb),
+        unit = _unit(name, suma, sumb)
+        row: dict[str, Any] = {"unit": unit,
                "a_mean": float(np.nanmean(a)) if np.isfinite(a).any() else None,
                "b_mean": float(np.nanmean(b)) if np.isfinite(b).any() else None}
         row["effect_size"] = effect_size(a, b, paired)
-        bounded = row["unit"] == "probability" or row["unit"].startswith("share")
+        bounded = unit == "probability" or unit.startswith("share")
         if paired:
             d = stats.paired_difference(a, b)
             row.update(diff_mean=d["diff_mean"], diff_ci95=d["diff_ci95"], p_value=d["p_value"],

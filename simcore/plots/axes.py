@@ -140,7 +140,8 @@ def colors_for(n: int, colors: Sequence[str] | None = None) -> list[str]:
     for i in range(n):
         base = np.array(matplotlib.colors.to_rgb(OKABE_ITO[i % len(OKABE_ITO)]))
         light = min(0.6, 0.3 * (i // len(OKABE_ITO)))
-        out.append(matplotlib.colors.to_hex(base + (1 - base) * light))
+        r, g, b = (float(x) for x in base + (1 - base) * light)
+        out.append(matplotlib.colors.to_hex((r, g, b)))
     return out
 
 

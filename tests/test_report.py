@@ -98,16 +98,46 @@ def test_by_cloud_and_by_generation_tables(html):
     assert "AWS" in html[html.index('<table id="clouds">'):]
 
 
-def test_plots_grouped_by_question_with_captions(html):
+def test_plots_grouped_by_question_with_captions(run, html):
+    made = json.loads((run / "plots" / figures.CAPTIONS).read_text())
+    assert set(made) >= {"fan_chart", "shortfall_probability", "slo_heatmap", "kpi_ecdf"}
     for f in figures.FIGURES:
         if f'id="fig-{f.name}"' in html:
             fig = html[html.index(f'id="fig-{f.name}"'):]
-            assert f.caption.split(";")[0][:40] in _text(fig[:fig.index("</figure>")])
+            caption = made.get(f.name, f.caption)
+            assert _text(caption) in _text(fig[:fig.index("</figure>")]), f.name
     found = [g for g in figures.GROUPS if f'<section class="plots" id="{g}">' in html]
     assert found == [g for g in figures.GROUPS if g in found] and len(found) >= 4
     toc = html[html.index('id="toc"'):html.index("</nav>")]
     for g in found:
         assert f'href="#{g}"' in toc
+
+
+def test_captions_are_computed_from_the_runs_data(run):
+    """The fan chart's caption says "shaded" only when some week's median demand is high.
+
+    Shading needs a week whose median demand is above the median capacity without the
+    loan; the index's own captions (for plots drawn before captions) name no colour.
+    """
+    ts = pd.read_parquet(run / "timeseries.parquet",
+                         columns=["replication", "date", "demand_tps", "capacity_own_tps"])
+    ts = ts.sort_values(["replication", "date"])
+    days = ts["date"].nunique() // 7 * 7
+
+    def weekly(col):
+        x = ts[col].to_numpy(float).reshape(ts["replication"].nunique(), -1)[:, :days]
+        return np.median(x.reshape(x.shape[0], -1, 7).mean(axis=2), axis=0)
+
+    weeks = int((weekly("demand_tps") > weekly("capacity_own_tps")).sum())
+    made = json.loads((run / "plots" / figures.CAPTIONS).read_text())
+    if weeks:
+        assert f"in {weeks} weeks (shaded)" in made["fan_chart"]
+    else:
+        assert "nothing is shaded" in made["fan_chart"]
+    reps = f"of {len(pd.read_parquet(run / 'kpis.parquet'))} replications"
+    assert reps in made["fan_chart"]
+    for f in figures.FIGURES:
+        assert not re.search(r"\b(red|green)\b|50% line", f.caption, re.I), f.name
 
 
 def test_sensitivity_drivers_and_history_section(run, tmp_path):

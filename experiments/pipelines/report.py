@@ -261,6 +261,10 @@ def _embed(path: Path) -> str:
 def figure_groups(run_dir: Path) -> list[dict]:
     """The run's plots grouped by question, each with its caption and embedded image."""
     plots_dir = run_dir / "plots"
+    try:  # each plot's caption from its data; the index's own for plots drawn before them
+        made = json.loads((plots_dir / figures.CAPTIONS).read_text())
+    except (OSError, ValueError):
+        made = {}
     groups: dict[str, list[dict]] = {g: [] for g in figures.GROUPS}
     known = set()
     for f in figures.FIGURES:
@@ -268,7 +272,8 @@ def figure_groups(run_dir: Path) -> list[dict]:
                      if p.exists()), None)
         known.add(f.name)
         if path is not None:
-            groups[f.group].append({"id": f.name, "src": _embed(path), "caption": f.caption})
+            groups[f.group].append({"id": f.name, "src": _embed(path),
+                                    "caption": made.get(f.name) or f.caption})
     other = [p for p in sorted(plots_dir.glob("*.png")) if p.stem not in known]
     out = [{"id": g, "title": figures.GROUPS[g], "figures": fs} for g, fs in groups.items() if fs]
     if other:

@@ -82,6 +82,15 @@ FIGURES = (
 )
 
 
+CAPTIONS = "captions.json"
+"""The file beside a run's plots with each plot's caption computed from its data."""
+
+
+def plot_files(made: list) -> list[str]:
+    """The names a run's manifest lists for its plots folder: the plots and the captions."""
+    return sorted({p.name for p in made} | {CAPTIONS})
+
+
 def short_threshold(scenario: Any) -> float:
     """Unserved share of a month's demand above which the month is short.
 

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import kpi_text
 from capsim.experiments.pipelines.figure_index import (  # noqa: F401 (read here by callers)
+    CAPTIONS,
     FIGURES,
     GROUPS,
     Figure,
@@ -480,7 +481,3 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
     captions = {k: v for k, v in c.captions.items() if k in drawn_names}
     atomic_write_bytes(out / CAPTIONS, json.dumps(captions, indent=1).encode())
     return made
-
-
-CAPTIONS = "captions.json"
-"""The file beside a run's plots with each plot's caption computed from its data."""

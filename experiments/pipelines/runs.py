@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines.figure_index import plot_files
 from capsim.experiments.pipelines.kpi_text import format_value  # noqa: F401 (read here)
 from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
@@ -130,7 +131,7 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
         log.debug("capsim: %d replications in %.1f s, tables and summary in %.1f s, %d plots "
                   "in %.1f s", summary.get("replications", 0), t1 - t0, t2 - t1, len(plotted),
                   time.perf_counter() - t2)
-        store.complete(finished=_now(), plots=sorted(p.name for p in plotted))
+        store.complete(finished=_now(), plots=plot_files(plotted))
     except BaseException:
         _keep_partial(store)
         raise

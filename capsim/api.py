@@ -182,18 +182,19 @@ class Comparison:
                 f"kpis={len(self.data['kpis'])})")
 
     def _repr_html_(self) -> str:
-        from capsim.experiments.pipelines.answer import short_value as v
+        from capsim.experiments.pipelines.compare import diff_value as d
+        from capsim.experiments.pipelines.kpi_text import short_value as v
 
         rows = []
-        for k, r in list(self.data["kpis"].items())[:12]:
+        for k, r in list(self.data["kpis"].items())[:12]:  # the largest effects first
             u = r.get("unit", "")
             lo, hi = r.get("diff_ci95") or (None, None)
-            du = "years" if u == "decimal year" else u  # a difference of dates is a duration
             rows.append(f"<tr><td>{html.escape(k)}</td><td>{v(r.get('a_mean'), u)}</td>"
-                        f"<td>{v(r.get('b_mean'), u)}</td><td>{v(r.get('diff_mean'), du)}</td>"
-                        f"<td>{v(lo, du)} to {v(hi, du)}</td></tr>")
-        return (f"<p>{html.escape(repr(self))}</p><table><tr><th>KPI</th><th>A</th><th>B</th>"
-                f"<th>B - A</th><th>95% CI</th></tr>{''.join(rows)}</table>")
+                        f"<td>{v(r.get('b_mean'), u)}</td><td>{d(r.get('diff_mean'), u)}</td>"
+                        f"<td>{d(lo, u)} to {d(hi, u)}</td></tr>")
+        head = html.escape(self.data.get("headline", ""))
+        return (f"<p>{html.escape(repr(self))}</p><p>{head}</p><table><tr><th>KPI</th><th>A</th>"
+                f"<th>B</th><th>B - A</th><th>95% CI</th></tr>{''.join(rows)}</table>")
 
     @property
     def paired(self) -> bool:
@@ -201,13 +202,14 @@ class Comparison:
         return bool(self.data["paired"])
 
     def frame(self) -> pd.DataFrame:
-        """One row per KPI: means, difference, its 95% interval, p-value."""
+        """One row per KPI, largest effect first: means, difference, 95% interval, p-value."""
         rows = []
         for name, r in self.data["kpis"].items():
             lo, hi = r["diff_ci95"]
             rows.append({"kpi": name, "a_mean": r["a_mean"], "b_mean": r["b_mean"],
                          "diff_mean": r["diff_mean"], "diff_lo": lo, "diff_hi": hi,
-                         "p_value": r["p_value"], "unit": r.get("unit", "")})
+                         "effect_size": r.get("effect_size"), "p_value": r["p_value"],
+                         "unit": r.get("unit", "")})
         return pd.DataFrame(rows).set_index("kpi")
 
     def table(self) -> str:

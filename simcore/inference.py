@@ -22,7 +22,6 @@ finished so far are returned).
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -157,14 +156,9 @@ def match(unit: np.ndarray, outputs: np.ndarray, done: np.ndarray, targets: Targ
 
 
 def _progress(total: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+    from capsim.simcore.progress import bar
 
-    return tqdm(total=total, unit="pt", desc="design points", file=sys.stderr,
-                dynamic_ncols=True)
+    return bar(total, "design points", unit="pt", enabled=enabled)
 
 
 def _indexed(simulate: Callable, u: np.ndarray, i: int, args: tuple) -> tuple[int, tuple]:

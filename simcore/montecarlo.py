@@ -6,7 +6,6 @@ they run serially, on a local pool or on a Dask cluster, and in whatever order t
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -15,6 +14,7 @@ import pyarrow as pa
 from capsim.simcore.columns import Column
 from capsim.simcore.executors import Executor, SerialExecutor
 from capsim.simcore.probes import Event
+from capsim.simcore.progress import bar as progress_bar
 from capsim.simcore.simulation import RunResult, run_replication
 from capsim.simcore.store import RunStore
 
@@ -97,14 +97,7 @@ def result_tables(result: RunResult, dates: np.ndarray, describe: Describe | Non
 
 
 def _progress(total: int, initial: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=initial, unit="rep", desc="replications", file=sys.stderr,
-                dynamic_ncols=True)
+    return progress_bar(total, "replications", initial=initial, enabled=enabled)
 
 
 def replicate(

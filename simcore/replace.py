@@ -14,11 +14,11 @@ either the old run whole at its path, or the new run there and the old one whole
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 from pathlib import Path
 
@@ -131,5 +131,5 @@ def discard(aside: Path) -> None:
     try:
         shutil.rmtree(aside)
     except OSError as exc:
-        print(f"capsim: could not delete the replaced run in {aside}: {exc.strerror or exc}",
-              file=sys.stderr)
+        logging.getLogger(__name__).warning("capsim: could not delete the replaced run in %s: "
+                                            "%s", aside, exc.strerror or exc)

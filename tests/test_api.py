@@ -63,8 +63,8 @@ def test_run_opens_its_directory_with_typed_tables(tmp_path):
     assert run.kpi("unserved_fraction")["unit"]
     assert any(p.name == "fan_chart.png" for p in run.plots)
     assert isinstance(run.events, pd.DataFrame)
-    with pytest.raises(KeyError):
-        run.kpi("no_such_kpi")
+    with pytest.raises(capsim.UsageError, match="did you mean unserved_fraction"):
+        run.kpi("unserved_fractoin")
     # Opening the same directory again gives the same numbers.
     again = capsim.open_run(tmp_path / "r")
     pd.testing.assert_frame_equal(again.kpis, run.kpis)

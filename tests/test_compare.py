@@ -78,12 +78,12 @@ def test_compare_prints_units_and_plots_the_paired_difference(runs, tmp_path, ca
     out = tmp_path / "cmp.svg"
     assert main(["compare", str(a), str(b), "--plot", str(out)]) == 0
     printed = capsys.readouterr().out
-    head = printed.splitlines()[1]
+    head = next(ln for ln in printed.splitlines() if ln.startswith("KPI "))
     assert head.split()[-1] == "unit"
     row = next(ln for ln in printed.splitlines() if ln.startswith("lost_revenue_total_usd"))
     assert row.rstrip().endswith("USD") and "$" in row
-    assert "share of tokens" in next(ln for ln in printed.splitlines()
-                                     if ln.startswith("unserved_fraction"))
+    assert "% of tokens" in next(ln for ln in printed.splitlines()
+                                 if ln.startswith("unserved_fraction"))
     assert "<svg" in out.read_text()
     # A bare --plot draws into the current directory, never into a run.
     monkeypatch.chdir(tmp_path)
@@ -134,3 +134,63 @@ def test_compare_warns_on_a_partial_run_and_refuses_an_empty_one(runs, tmp_path,
     store.unlock()
     assert main(["compare", str(a), str(empty)]) == 2
     assert "no finished replication" in capsys.readouterr().err
+
+
+def test_compare_leads_with_the_largest_paired_effects_in_the_run_tables_format(runs, capsys):
+    import re
+
+    from capsim.experiments.pipelines.compare import diff_value
+    from capsim.experiments.pipelines.kpi_text import label
+
+    import capsim
+
+    _, a, b, _ = runs
+    cmp = capsim.compare(a, b)
+    rows = cmp.data["kpis"]
+    sizes = [r["effect_size"] for r in rows.values()]
+    known = [e for e in sizes if e is not None]
+    assert known == sorted(known, reverse=True) and sizes[:len(known)] == known
+    # The headline names the largest effects whose 95% interval excludes 0, in order.
+    clear = [k for k, r in rows.items() if r["effect_size"]
+             and (r["diff_ci95"][0] > 0 or r["diff_ci95"][1] < 0)]
+    text = cmp.data["headline"]
+    if clear:
+        assert text.startswith("Largest paired effects of B against A: ")
+        at = [text.index(label(k)) for k in clear[:3]]
+        assert at == sorted(at) and f"({len(clear)} of {len(rows)} KPIs" in text
+    else:
+        assert text.startswith("No KPI changes clearly")
+    assert main(["compare", str(a), str(b)]) == 0
+    printed = capsys.readouterr().out
+    assert " ".join(text.split()) in " ".join(printed.split())
+    table = printed[printed.index("KPI "):]
+    assert not re.search(r"\d[eE][+-]?\d", table)  # no scientific notation
+    dates = next(ln for ln in table.splitlines() if ln.startswith("first_short_month"))
+    assert re.search(r"\b20\d\d-\d\d\b", dates) and " mo" in dates
+    assert diff_value(0.012, "share of tokens") == "+1.2 pp"
+    assert diff_value(-2.5e9, "USD") == "-$2.5B" and diff_value(0.25, "decimal year") == "+3.0 mo"
+
+
+def test_the_plot_title_wraps_within_the_figure(runs, tmp_path):
+    from capsim.simcore import plots
+
+    import capsim
+
+    _, a, b, _ = runs
+    long = tmp_path / ("b-" + "with-a-very-long-run-directory-name" * 3)
+    import shutil
+
+    shutil.copytree(b, long)
+    seen = {}
+
+    def grab(fig, path):
+        seen["title"] = fig._suptitle.get_text()
+        seen["width"] = fig.get_figwidth()
+
+    plots.before_save.append(grab)
+    try:
+        capsim.compare(a, long).plot(tmp_path / "c.png")
+    finally:
+        plots.before_save.remove(grab)
+    lines = seen["title"].split("\n")
+    assert len(lines) >= 2 and all(len(ln) <= seen["width"] * 9 for ln in lines)

@@ -38,9 +38,17 @@ def test_run_and_comparison_reprs_dates_and_errors(tmp_path):
     assert (tmp_path / "b").exists()  # a run with out= is kept
 
 
-def test_sweep_result_feeds_sensitivity_and_bad_bounds_are_refused():
+def test_sweep_result_feeds_sensitivity_and_bad_bounds_are_refused(tmp_path):
     with pytest.raises(capsim.UsageError, match="low < high"):
         capsim.sweep({"demand.growth_multiplier": (1.2, 0.8)})
+    # An end the scenario refuses (the multiplier is > 0), or an unknown key, is refused
+    # before any point runs, however the design would sample the range.
+    with pytest.raises(capsim.ScenarioError, match=r"low end -1.0: demand.growth_multiplier: "
+                       r"Input should be greater than 0"):
+        capsim.sweep({"demand.growth_multiplier": (-1.0, 2.0)}, out=tmp_path / "bad")
+    with pytest.raises(capsim.ScenarioError, match="unknown key 'nope'") as err:
+        capsim.sweep({"nope.key": (0.0, 1.0)}, out=tmp_path / "bad")
+    assert len(err.value.problems) == 1 and not (tmp_path / "bad").exists()
     with capsim.sweep({"demand.growth_multiplier": (0.8, 1.2)}, samples=6, replications=1,
                       workers=1, progress=False, overrides=SHORT) as sw:
         assert (sw.path / "sweep.parquet").exists() and len(sw.table) == 6
@@ -68,3 +76,37 @@ def test_no_temporary_run_is_left_at_exit_unless_kept(tmp_path):
 
     assert not Path(gone).exists() and Path(kept).exists()
     shutil.rmtree(kept)
+
+
+def test_progress_bars_are_tqdm_auto_and_shown_in_a_notebook(monkeypatch):
+    import types
+
+    from capsim.simcore import progress
+
+    class ZMQInteractiveShell:  # what a Jupyter kernel's get_ipython() returns
+        pass
+
+    fake = types.ModuleType("IPython")
+    fake.get_ipython = ZMQInteractiveShell  # type: ignore[attr-defined]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    monkeypatch.delitem(sys.modules, "IPython", raising=False)
+    assert not progress.shown(None) and progress.bar(5, "x") is None
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert progress.in_notebook() and progress.shown(None)
+    assert not progress.shown(False)
+    from tqdm.auto import tqdm
+
+    b = progress.bar(5, "replications", enabled=True)
+    try:
+        assert isinstance(b, tqdm) and b.total == 5
+    finally:
+        b.close()
+    # Every bar of the library comes from simcore.progress (tqdm.auto), none from plain tqdm.
+    import pathlib
+
+    from capsim import experiments, models, simcore
+
+    roots = [pathlib.Path(m.__file__).parent for m in (capsim, simcore, models, experiments)]
+    files = [p for r in roots for p in r.rglob("*.py")]
+    assert len(files) > 100
+    assert [p for p in files if "from tqdm import" in p.read_text()] == []

@@ -95,8 +95,18 @@ def test_stacked_area_on_synthetic_data(tmp_path):
     _assert_image(plots.stacked_area(tmp_path / "many.png", dates, many, ylabel="u", title="m"))
 
 
-def test_colours_are_distinct_and_grouped():
+def test_colours_are_distinct_grouped_and_colour_blind_safe():
     assert len(set(plots.colors_for(9))) == 9
+    assert len(set(plots.colors_for(20))) == 20
+    # Past the palette, Okabe-Ito's colours (then lighter shades of them); no tab20.
+    assert plots.colors_for(9)[:8] == list(plots.OKABE_ITO)
+    import inspect
+
+    from capsim.simcore.plots import charts
+
+    # The heat map's default colour map is ordered in lightness, not red against green.
+    assert inspect.signature(charts.heatmap).parameters["cmap"].default == "cividis"
+    assert not {"Reds", "Greens"} <= set(plots.GROUP_CMAPS[:4])
     assert plots.grouped_colors(["x", "x"]) == list(plots.PALETTE[:2])
     cols = plots.grouped_colors(["x", "x", "y", "z", "z"])
     assert len(set(cols)) == 5

@@ -38,13 +38,14 @@ def html(run):
 def _text(fragment: str) -> str:
     import html as h
 
+    fragment = fragment.replace("<wbr>", "")  # a break opportunity, not a space
     return h.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip())
 
 
 def test_report_is_self_contained_with_kpis_and_plots(html):
     assert '<table id="kpis">' in html
     for name in KPIS:
-        assert f"<code>{name}</code>" in html
+        assert f"<code>{name}</code>" in html.replace("<wbr>", "")
     assert html.count('src="data:image/png;base64,') >= 8
     # Opens with no network: no external resources of any kind.
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
@@ -79,7 +80,7 @@ def test_the_answer_comes_first_and_matches_the_run(run, html):
 
 def test_kpi_rows_have_units_and_definitions(html):
     table = html[html.index('<table id="kpis">'):]
-    table = table[:table.index("</table>")]
+    table = table[:table.index("</table>")].replace("<wbr>", "")
     rows = re.findall(r"<tr><td><code>(\w+)</code></td><td class=\"def\">(.*?)</td>.*?"
                       r"<td class=\"text\">(.*?)</td></tr>", table, re.S)
     assert len(rows) >= len(KPIS)
@@ -97,16 +98,46 @@ def test_by_cloud_and_by_generation_tables(html):
     assert "AWS" in html[html.index('<table id="clouds">'):]
 
 
-def test_plots_grouped_by_question_with_captions(html):
+def test_plots_grouped_by_question_with_captions(run, html):
+    made = json.loads((run / "plots" / figures.CAPTIONS).read_text())
+    assert set(made) >= {"fan_chart", "shortfall_probability", "slo_heatmap", "kpi_ecdf"}
     for f in figures.FIGURES:
         if f'id="fig-{f.name}"' in html:
             fig = html[html.index(f'id="fig-{f.name}"'):]
-            assert f.caption.split(";")[0][:40] in _text(fig[:fig.index("</figure>")])
+            caption = made.get(f.name, f.caption)
+            assert _text(caption) in _text(fig[:fig.index("</figure>")]), f.name
     found = [g for g in figures.GROUPS if f'<section class="plots" id="{g}">' in html]
     assert found == [g for g in figures.GROUPS if g in found] and len(found) >= 4
     toc = html[html.index('id="toc"'):html.index("</nav>")]
     for g in found:
         assert f'href="#{g}"' in toc
+
+
+def test_captions_are_computed_from_the_runs_data(run):
+    """The fan chart's caption says "shaded" only when some week's median demand is high.
+
+    Shading needs a week whose median demand is above the median capacity without the
+    loan; the index's own captions (for plots drawn before captions) name no colour.
+    """
+    ts = pd.read_parquet(run / "timeseries.parquet",
+                         columns=["replication", "date", "demand_tps", "capacity_own_tps"])
+    ts = ts.sort_values(["replication", "date"])
+    days = ts["date"].nunique() // 7 * 7
+
+    def weekly(col):
+        x = ts[col].to_numpy(float).reshape(ts["replication"].nunique(), -1)[:, :days]
+        return np.median(x.reshape(x.shape[0], -1, 7).mean(axis=2), axis=0)
+
+    weeks = int((weekly("demand_tps") > weekly("capacity_own_tps")).sum())
+    made = json.loads((run / "plots" / figures.CAPTIONS).read_text())
+    if weeks:
+        assert f"in {weeks} weeks (shaded)" in made["fan_chart"]
+    else:
+        assert "nothing is shaded" in made["fan_chart"]
+    reps = f"of {len(pd.read_parquet(run / 'kpis.parquet'))} replications"
+    assert reps in made["fan_chart"]
+    for f in figures.FIGURES:
+        assert not re.search(r"\b(red|green)\b|50% line", f.caption, re.I), f.name
 
 
 def test_sensitivity_drivers_and_history_section(run, tmp_path):
@@ -225,5 +256,37 @@ def test_service_kpis_of_newer_runs_are_named_when_present(run, tmp_path):
     (copy / "summary.json").write_text(json.dumps(summary))
     text = _text(report.render(copy))
     assert "training lends 12% of serving capacity on average (median 11%)" in text.lower()
-    row = re.search(r"loan_share (.*?) share of serving capacity", text).group(1)
-    assert "0.12" in row
+    row = re.search(r"loan_share (.*?) % of serving capacity", text).group(1)
+    # The terminal's format: a share as a percentage, the interval as "lo to hi".
+    assert "12% 10% to 14% 11% 0% to 30%" in row
+
+
+TABLES = """<script>
+window.addEventListener('load', () => {
+  const out = Array.from(document.querySelectorAll('table')).map((t, i) => {
+    const box = t.parentElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+    return [t.id || 'table' + i, t.scrollWidth, r.right, box.width, box.right].join(':');
+  });
+  document.body.setAttribute('data-tables', out.join(';'));
+  document.body.setAttribute('data-page', [document.documentElement.scrollWidth,
+                                           window.innerWidth].join(','));
+});
+</script></body>"""
+
+
+def test_no_table_overflows_the_text_column_at_1366_px(run, tmp_path):
+    """Every table's width (scrollWidth, its right edge) stays within its container's."""
+    browser = _browser()
+    probe = tmp_path / "tables.html"
+    probe.write_text((run / "report.html").read_text().replace("</body>", TABLES))
+    dom = subprocess.run([browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
+                          "--window-size=1366,768", "--hide-scrollbars",
+                          "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+                         capture_output=True, text=True, timeout=180).stdout
+    page, window = (int(v) for v in re.search(r'data-page="([^"]+)"', dom).group(1).split(","))
+    assert page <= window == 1366  # no horizontal scrolling of the page
+    tables = [t.split(":") for t in re.search(r'data-tables="([^"]+)"', dom).group(1).split(";")]
+    assert {"kpis", "history-table", "clouds", "generations"} <= {t[0] for t in tables}
+    for name, scroll, right, width, box_right in tables:
+        assert float(scroll) <= float(width) + 1, (name, scroll, width)
+        assert float(right) <= float(box_right) + 1, (name, right, box_right)

@@ -18,13 +18,31 @@ exit codes and the errors told apart).
 
 from __future__ import annotations
 
+import logging
 import signal
+import sys
 
 from capsim.experiments.cli.commands import COMMANDS, EXPERIMENTS
 from capsim.experiments.cli.errors import EXIT_OK, exit_code, on_sigterm
 from capsim.experiments.cli.parser import build_parser
 
 __all__ = ["EXPERIMENTS", "build_parser", "main"]
+
+
+LEVELS = {-1: logging.WARNING, 0: logging.INFO, 1: logging.DEBUG}
+"""The `capsim` logger's level by --quiet (-1), neither (0) and --verbose (1)."""
+
+
+class _Stderr(logging.StreamHandler):
+    """Messages as plain lines on the current sys.stderr (which tests and notebooks swap)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,9 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, on_sigterm)
+    handler = _Stderr()
+    logger = logging.getLogger("capsim")
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # the command's own lines, not again through the root logger
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
+        logger.setLevel(LEVELS[args.verbosity])
         if args.command is None:  # bare `capsim`: the help, and a clean exit
             parser.print_help()
             return EXIT_OK
@@ -44,5 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt) as exc:
         return exit_code(exc)
     finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

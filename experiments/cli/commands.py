@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
-import sys
 from pathlib import Path
 
 from capsim.experiments import questions
@@ -32,13 +32,24 @@ from capsim.simcore.store import atomic_write_bytes, dumps
 
 from capsim import api
 
+log = logging.getLogger("capsim")
+"""Messages of the command line: progress and notes (info), warnings; `--quiet` and
+`--verbose` set its level (errors are printed by `errors.exit_code`)."""
+
 
 def _stamp() -> str:
     return f"{dt.datetime.now():%Y%m%d-%H%M%S}"
 
 
 def _progress(a: argparse.Namespace) -> bool | None:
-    return False if a.no_progress else None
+    """False with --no-progress or --quiet; None (a bar when stderr is a terminal) else."""
+    return False if a.no_progress or not log.isEnabledFor(logging.INFO) else None
+
+
+def _note(text: str) -> None:
+    """A line of a command's output that --quiet leaves out (the answer and tables stay)."""
+    if log.isEnabledFor(logging.INFO):
+        print(text)
 
 
 # ------------------------------------------------------------------------------- run
@@ -49,12 +60,11 @@ def cmd_run(a: argparse.Namespace) -> int:
     def on_start(s: api.Started) -> None:
         started.append(s)
         if s.spec is None:
-            print(f"capsim: {s.path}: complete but missing {', '.join(s.missing[:3])}"
-                  f"{' ...' if len(s.missing) > 3 else ''}; writing them from its tables",
-                  file=sys.stderr)
+            log.info(f"capsim: {s.path}: complete but missing {', '.join(s.missing[:3])}"
+                     f"{' ...' if len(s.missing) > 3 else ''}; writing them from its tables")
         else:
-            print(f"capsim: {s.spec.scenario.name}: {s.spec.replications} replications, seed "
-                  f"{s.spec.seed}, {s.spec.workers} worker(s) -> {s.path}", file=sys.stderr)
+            log.info(f"capsim: {s.spec.scenario.name}: {s.spec.replications} replications, seed "
+                     f"{s.spec.seed}, {s.spec.workers} worker(s) -> {s.path}")
 
     common = dict(workers=a.workers, executor=a.executor, scheduler=a.scheduler,
                   progress=_progress(a), on_start=on_start)
@@ -85,16 +95,15 @@ def cmd_run(a: argparse.Namespace) -> int:
         if not started or started[0].spec is None:
             raise
         what = "stopped by SIGTERM" if isinstance(exc, Terminated) else "interrupted"
-        print(f"capsim: {what}; {_kept(started[0].path)} kept in {started[0].path} (status "
-              f"partial); finish with: capsim run --resume {started[0].path}", file=sys.stderr)
+        log.warning(f"capsim: {what}; {_kept(started[0].path)} kept in {started[0].path} (status "
+                    f"partial); finish with: capsim run --resume {started[0].path}")
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except (OSError, WorkerLost) as exc:
         msg = str(exc) if isinstance(exc, WorkerLost) else environment_error(exc)
         if msg is None or not started or started[0].spec is None:
             raise
-        print(f"capsim: {msg}; {_kept(started[0].path)} kept in {started[0].path} (status "
-              f"partial); when fixed, finish with: capsim run --resume {started[0].path}",
-              file=sys.stderr)
+        log.warning(f"capsim: {msg}; {_kept(started[0].path)} kept in {started[0].path} (status "
+                    f"partial); when fixed, finish with: capsim run --resume {started[0].path}")
         return EXIT_ENVIRONMENT
     if a.all:
         print(tables.kpi_table(run.summary) + "\n")
@@ -102,10 +111,10 @@ def cmd_run(a: argparse.Namespace) -> int:
     code = EXIT_OK if spec is None else _after_run(run.summary, run.path, spec.max_replications)
     if a.report:
         html = api.report(run.path)
-        print(f"report: {html}")
+        _note(f"report: {html}")
     else:
-        print(f"the answer in words, with plots: capsim report {run.path}")
-    print()
+        _note(f"the answer in words, with plots: capsim report {run.path}")
+    _note("")
     print(_answer_text(run))
     print(tables.headline_table(run.summary))
     return code
@@ -130,18 +139,17 @@ def _after_run(summary: dict, out: Path, cap: int | None) -> int:
     if summary.get("history"):
         from capsim.models.history import headline
 
-        print(headline(summary["history"]))
+        _note(headline(summary["history"]))
     unmet = False
     for name, t in summary.get("targets", {}).items():
         state = "met" if t["met"] else "NOT met (cap reached)"
         unmet = unmet or not t["met"]
-        print(f"target {name}: half-width {t['half_width']:.4g} vs wanted "
+        _note(f"target {name}: half-width {t['half_width']:.4g} vs wanted "
               f"{t['half_width_wanted']:.4g}: {state} with {summary['replications']} replications")
-    print(f"run directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
+    _note(f"run directory: {out}  (summary.json, kpis.parquet, timeseries.parquet, plots/)")
     if unmet:
-        print(f"capsim: --target-ci not met within {cap} replications "
-              f"(exit {EXIT_TARGET_NOT_MET}); raise --max-replications or widen the target",
-              file=sys.stderr)
+        log.warning(f"capsim: --target-ci not met within {cap} replications "
+                    f"(exit {EXIT_TARGET_NOT_MET}); raise --max-replications or widen the target")
         return EXIT_TARGET_NOT_MET
     return EXIT_OK
 
@@ -157,8 +165,8 @@ def _kept(path: Path) -> str:
 def cmd_calibrate(a: argparse.Namespace) -> int:
     """Condition the scenario's uncertain inputs on the public record."""
     checks.check_calibration(a.out, a.force, a.cutoff, a.discrepancy)
-    print(f"capsim calibrate: {a.points} design points, seed {a.seed}, {a.workers} worker(s) "
-          f"-> {a.out}", file=sys.stderr)
+    log.info(f"capsim calibrate: {a.points} design points, seed {a.seed}, {a.workers} worker(s) "
+             f"-> {a.out}")
     s = api.calibrate(a.scenario, out=a.out, observations=a.observations,
                       holdout_after=a.holdout_after, points=a.points, seed=a.seed,
                       workers=a.workers, cutoff=a.cutoff, overrides=a.overrides,
@@ -170,8 +178,8 @@ def cmd_calibrate(a: argparse.Namespace) -> int:
 
 def cmd_backtest(a: argparse.Namespace) -> int:
     """Backtest the scenario from several origins against the record and naive baselines."""
-    print(f"capsim backtest: {a.points} design points per set of priors, seed {a.seed}, "
-          f"{a.workers} worker(s) -> {a.out}", file=sys.stderr)
+    log.info(f"capsim backtest: {a.points} design points per set of priors, seed {a.seed}, "
+             f"{a.workers} worker(s) -> {a.out}")
     s = api.backtest(a.scenario, out=a.out, observations=a.observations,
                      origins=a.origins or None, points=a.points, seed=a.seed,
                      workers=a.workers, cutoff=a.cutoff, discrepancy=a.discrepancy,
@@ -220,7 +228,7 @@ def cmd_plot(a: argparse.Namespace) -> int:
         out = a.run_dir / "plots"
         if not _writable(a.run_dir) or (out.exists() and not _writable(out)):
             out = Path(f"{a.run_dir.resolve().name}-plots")
-            print(f"capsim plot: {a.run_dir} is read-only; drawing into {out}", file=sys.stderr)
+            log.info(f"capsim plot: {a.run_dir} is read-only; drawing into {out}")
     for p in api.plot(a.run_dir, fmt=a.format, dpi=a.dpi, out=out):
         print(p)
     return 0
@@ -232,7 +240,7 @@ def cmd_report(a: argparse.Namespace) -> int:
     out = a.out
     if out is None and not _writable(a.run_dir):
         out = Path(f"{a.run_dir.resolve().name}-report.html")
-        print(f"capsim report: {a.run_dir} is read-only; writing {out}", file=sys.stderr)
+        log.info(f"capsim report: {a.run_dir} is read-only; writing {out}")
     print(api.report(a.run_dir, out=out, sensitivity=a.sensitivity))
     return 0
 
@@ -276,7 +284,7 @@ def cmd_compare(a: argparse.Namespace) -> int:
     """Compare two runs: table, optional JSON and plot (the runs are only read)."""
     cmp = api.compare(a.run_a, a.run_b)
     for m in cmp.data["warnings"]:
-        print(f"capsim compare: warning: {m}", file=sys.stderr)
+        log.warning(f"capsim compare: warning: {m}")
     print(cmp.table())
     if a.json is not None:
         atomic_write_bytes(a.json, dumps(cmp.data).encode())
@@ -322,8 +330,8 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     params = parse_params(a.params)
     scenario_name = api.load(a.scenario, a.overrides).name
     out = a.out or Path("runs") / f"sweep-{scenario_name}-{_stamp()}"
-    print(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
-          f"replications -> {out}", file=sys.stderr)
+    log.info(f"capsim: sweep of {', '.join(params)}: {a.samples} points x {a.replications} "
+             f"replications -> {out}")
     result = api.sweep(params, a.scenario, samples=a.samples, method=a.method,
                        replications=a.replications, seed=a.seed, workers=a.workers, out=out,
                        overrides=a.overrides, force=a.force, progress=_progress(a))
@@ -360,9 +368,9 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
 
         def on_start(m: dict) -> None:
             begun.append(m)
-            print(f"capsim: {method} design over {len(m['params'])} uncertain inputs: "
-                  f"{m['points']} points x {a.replications} replication(s) -> {out} "
-                  f"(resume with: capsim sensitivity {out})", file=sys.stderr)
+            log.info(f"capsim: {method} design over {len(m['params'])} uncertain inputs: "
+                     f"{m['points']} points x {a.replications} replication(s) -> {out} "
+                     f"(resume with: capsim sensitivity {out})")
 
         try:
             r = api.global_sensitivity(a.target, method=method, params=a.params,
@@ -373,7 +381,7 @@ def cmd_sensitivity(a: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             if not begun:  # still making the design: as any interruption
                 raise
-            print(f"\ncapsim: interrupted; finish with: capsim sensitivity {out}", file=sys.stderr)
+            log.warning(f"capsim: interrupted; finish with: capsim sensitivity {out}")
             return 130
     print(gsa.report(r))
     if a.json is not None:
@@ -412,7 +420,7 @@ def _prcc(a: argparse.Namespace) -> int:
 
     r = api.sensitivity(a.target, (a.kpis or ["unserved_fraction"])[0], a.bootstrap, write=True)
     for m in r["warnings"]:
-        print(f"capsim sensitivity: warning: {m}", file=sys.stderr)
+        log.warning(f"capsim sensitivity: warning: {m}")
     print(tables.prcc_text(r))
     print(f"tornado: {r['files']['tornado']}")
     print(f"scenario discovery plot: {r['files']['discovery']}")
@@ -433,8 +441,8 @@ def cmd_plan(a: argparse.Namespace) -> int:
 
     def on_start() -> None:
         begun.append(True)
-        print(f"capsim plan: {name}: {a.budget} candidates -> {out} (an interrupted search "
-              f"resumes with the same command and --out {out})", file=sys.stderr)
+        log.info(f"capsim plan: {name}: {a.budget} candidates -> {out} (an interrupted search "
+                 f"resumes with the same command and --out {out})")
 
     try:
         r = api.plan(a.scenario, max_shortfall=a.max_shortfall, objective=a.objective,
@@ -447,7 +455,7 @@ def cmd_plan(a: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if not begun:
             raise
-        print(f"\ncapsim plan: interrupted; resume with --out {out}", file=sys.stderr)
+        log.warning(f"capsim plan: interrupted; resume with --out {out}")
         return 130
     print(report(r, out))
     return 0

@@ -1,8 +1,9 @@
 """The `capsim` command's argument parser: one function per sub-command, shared options.
 
 Options that several commands take (scenario, --set, --seed, --workers, --executor, --out,
---force, --no-progress) are added by the `_scenario`, `_overrides`, ... helpers, so that
-they read and check the same everywhere. Defaults come from
+--force, --no-progress; --quiet and --verbose, before or after the command) are added by
+the `_scenario`, `_overrides`, ... helpers, so that they read and check the same
+everywhere. Defaults come from
 `capsim.experiments.pipelines.checks`, the module the API takes them from.
 """
 
@@ -374,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
                 epilog="Exit codes: 0 done, 1 internal error, 2 user mistake, 3 --target-ci "
                 "not met, 74 disk or permission problem, 130 Ctrl-C, 143 SIGTERM.")
     p.add_argument("--version", action="version", version=f"capsim {__version__}")
+    _verbosity(p)
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
     # The order of the help's command list.
     _run(sub)
@@ -385,4 +387,16 @@ def build_parser() -> argparse.ArgumentParser:
     _plan(sub)
     _value_of_information(sub)
     _outputs(sub)
+    for command in sub.choices.values():  # also after the command: capsim run -q
+        _verbosity(command, argparse.SUPPRESS)
     return p
+
+
+def _verbosity(p: argparse.ArgumentParser, default: object = 0) -> None:
+    """--quiet and --verbose; a sub-command's copy keeps the top level's value unless given."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=-1,
+                   default=default, help="only warnings, errors and the answer: no progress "
+                   "bar, no notes")
+    g.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=1,
+                   default=default, help="also debug messages (settings, timings)")

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from capsim.experiments.pipelines.answer import headline_names, short_value
+from capsim.experiments.pipelines.kpi_text import unit_shown
 from capsim.experiments.pipelines.runs import format_value
 
 WIDTH = 100
 """The widest line of the table `capsim run` prints by default."""
-
-
-def _unit_shown(unit: str) -> str:
-    if unit == "probability":
-        return "probability"
-    if unit.startswith("share of "):
-        return "% of " + unit[len("share of "):]
-    return "date" if unit == "decimal year" else unit
 
 
 def headline_table(summary: dict, names: list[str] | None = None, width: int = WIDTH) -> str:
@@ -33,7 +26,7 @@ def headline_table(summary: dict, names: list[str] | None = None, width: int = W
         spread = "-" if u == "probability" else \
             f"{short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}"
         rows.append((name, short_value(d.get("mean"), u),
-                     f"{short_value(lo, u)} to {short_value(hi, u)}", spread, _unit_shown(u)))
+                     f"{short_value(lo, u)} to {short_value(hi, u)}", spread, unit_shown(u)))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     room = max(8, width - sum(widths) - 8)
     lines = []

@@ -5,35 +5,23 @@ Every sentence is made from the run's own numbers (its summary, KPIs and daily s
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import figures
+from capsim.experiments.pipelines.kpi_text import (  # noqa: F401 (read here by callers)
+    HEADLINE_KPIS,
+    HEADLINE_MAX,
+    headline_names,
+    month_of,
+    pct,
+    short_value,
+)
 from capsim.experiments.pipelines.runs import format_value
 from capsim.models.scenario import Scenario
 from capsim.simcore import stats
-
-
-def month_of(year: float | None) -> str:
-    """A decimal year as YYYY-MM ('-' when missing)."""
-    if year is None or not math.isfinite(year):
-        return "-"
-    y = int(math.floor(year))
-    if not 1 <= y <= 9998:
-        return f"{year:.2f}"
-    day = (year - y) * (366 if y % 4 == 0 else 365)  # as simcore.clock.decimal_year
-    d = dt.date(y, 1, 1) + dt.timedelta(days=min(int(round(day)), 364))
-    return f"{d:%Y-%m}"
-
-
-def pct(v: float | None) -> str:
-    """A share as a percentage: whole percent from 10%, one decimal below."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    return f"{v * 100:.0f}%" if abs(v) >= 0.1 or v == 0 else f"{v * 100:.1f}%"
 
 
 def interval(d: dict, unit: str) -> str:
@@ -237,33 +225,6 @@ def _drivers(sensitivity: dict | None) -> str | None:
             f"{sensitivity.get('points')} design points of a sweep: {items}.{warn}")
 
 
-HEADLINE_KPIS = (
-    "unmet_demand_share",  # the headline KPI, once the model reports it
-    "p_shortfall_any",
-    "first_short_month",
-    "short_month_share",
-    "unserved_fraction",
-    "demand_lost_share",
-    "customers_lost_to_competitors",
-    "enterprise_throttled_monthly_share",
-    "lost_revenue_total_usd",
-    "slo_attainment",
-    "aws_spend_total_usd",
-    "held_chip_cost_usd",
-    "stranded_chip_months",
-    "trainium_gw_2026_12_31",
-)
-"""The KPIs `capsim run` prints by default, in order (names the run lacks are skipped, and
-at most `HEADLINE_MAX` are shown); `capsim run --all` prints every KPI."""
-HEADLINE_MAX = 13
-
-
-def headline_names(summary: dict) -> list[str]:
-    """The headline KPIs this run has, in `HEADLINE_KPIS` order, at most `HEADLINE_MAX`."""
-    have = {**summary.get("kpis", {}), **summary.get("milestones", {})}
-    return [n for n in HEADLINE_KPIS if n in have][:HEADLINE_MAX]
-
-
 def short_answer(summary: dict, threshold: float | None = None) -> str:
     """The answer in one or two sentences: how likely a shortfall is, when, how much, for whom.
 
@@ -282,7 +243,8 @@ def short_answer(summary: dict, threshold: float | None = None) -> str:
                      f"{interval(unmet, 'share')})")
     if p:
         lo, hi = p["ci95"]
-        text = (f"{short[0].upper()}{short[1:]} comes in {pct(p['mean'])} of {n} replications "
+        lead = short if parts else f"{short[0].upper()}{short[1:]}"  # after a ";" or first
+        text = (f"{lead} comes in {pct(p['mean'])} of {n} replications "
                 f"(95% CI {pct(lo)}-{pct(hi)})")
         if first and first.get("n"):
             text += (f", first in {month_of(first.get('p50'))} in the median replication "
@@ -307,20 +269,3 @@ def short_answer(summary: dict, threshold: float | None = None) -> str:
         text = ", ".join(much[:-1]) + (" and " if len(much) > 1 else "") + much[-1]
         second = f"{text[0].upper()}{text[1:]}."
     return " ".join(s for s in (first_sentence, second) if s)
-
-
-def short_value(v: float | None, unit: str) -> str:
-    """A value in a few characters: 42%, 2026-08, $255.3B, 6.32M, 0.0534."""
-    if v is None or not math.isfinite(v):
-        return "-"
-    if unit == "probability" or unit.startswith("share"):
-        return pct(v)
-    if unit == "decimal year":
-        return month_of(v)
-    if unit == "USD":
-        return format_value(v, unit)
-    a = abs(v)
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if a >= scale:
-            return f"{v / (scale if suffix != 'k' else 1e3):.3g}{suffix}"
-    return f"{v:.3g}" if a < 1000 else f"{v:,.0f}"

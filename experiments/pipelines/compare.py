@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -75,9 +76,12 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
             continue
         a, b = ka[name].to_numpy(float), kb[name].to_numpy(float)
         unpaired = stats.unpaired_difference(a, b)
-        row = {"unit": _unit(name, suma, sumb),
+        unit = _unit(name, suma, sumb)
+        row: dict[str, Any] = {"unit": unit,
                "a_mean": float(np.nanmean(a)) if np.isfinite(a).any() else None,
                "b_mean": float(np.nanmean(b)) if np.isfinite(b).any() else None}
+        row["effect_size"] = effect_size(a, b, paired)
+        bounded = unit == "probability" or unit.startswith("share")
         if paired:
             d = stats.paired_difference(a, b)
             row.update(diff_mean=d["diff_mean"], diff_ci95=d["diff_ci95"], p_value=d["p_value"],
@@ -90,46 +94,118 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
         else:
             row.update(diff_mean=unpaired["diff_mean"], diff_ci95=unpaired["diff_ci95"],
                        p_value=unpaired["p_value"])
+        if bounded:  # a difference of shares lies in [-1, 1], whatever a t interval says
+            row["diff_ci95"] = [float(np.clip(v, -1.0, 1.0)) for v in row["diff_ci95"]]
         out["kpis"][name] = row
+    # Largest effect first: what changed most, in units of its own spread.
+    order = sorted(out["kpis"], key=lambda k: -(out["kpis"][k]["effect_size"] or 0.0))
+    out["kpis"] = {k: out["kpis"][k] for k in order}
+    out["headline"] = headline(out)
     return out
 
 
-def _show(v, unit: str) -> str:
-    from capsim.experiments.pipelines.runs import format_value
+def effect_size(a: np.ndarray, b: np.ndarray, paired: bool) -> float | None:
+    """|mean difference| in standard deviations (None without two values to compare).
+
+    Of the paired differences (Cohen's d_z) when paired, else of the pooled samples
+    (Cohen's d); infinite when every replication moved by the same amount. With common
+    random numbers the paired differences vary far less than either run, so a paired
+    effect of a change is large even where the two means are close.
+    """
+    if paired:
+        d = (b - a)[np.isfinite(a) & np.isfinite(b)]
+        if d.size < 2:
+            return None
+        m, sd = float(d.mean()), float(d.std(ddof=1))
+    else:
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if a.size < 2 or b.size < 2:
+            return None
+        m = float(b.mean() - a.mean())
+        sd = float(np.sqrt(((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1))
+                           / (a.size + b.size - 2)))
+    if sd > 0:
+        return abs(m) / sd
+    return None if m == 0 else float("inf")  # every replication moved by the same amount
+
+
+def headline(cmp: dict, most: int = 3) -> str:
+    """The comparison in a sentence: the largest effects whose 95% interval excludes 0."""
+    from capsim.experiments.pipelines import kpi_text
+
+    kind = "paired" if cmp["paired"] else "unpaired"
+    clear = [(k, r) for k, r in cmp["kpis"].items()
+             if r.get("effect_size") and np.isfinite(r["diff_ci95"]).all()
+             and (r["diff_ci95"][0] > 0 or r["diff_ci95"][1] < 0)]
+    if not clear:
+        return (f"No KPI changes clearly from A to B: every {kind} 95% interval of B - A "
+                f"includes 0 ({cmp['replications_b']} replications).")
+    def said(r: dict) -> str:
+        u = r.get("unit", "")
+        lo, hi = r["diff_ci95"]
+        shown = "" if u in ("probability", "decimal year") or u.startswith(("share", "USD")) \
+            else f" {u}"
+        return (f"{diff_value(r['diff_mean'], u)}{shown} ({diff_value(lo, u)} to "
+                f"{diff_value(hi, u)})")
+
+    parts = [f"{kpi_text.label(k)} {said(r)}" for k, r in clear[:most]]
+    return (f"Largest {kind} effects of B against A: " + "; ".join(parts)
+            + f" ({len(clear)} of {len(cmp['kpis'])} KPIs change clearly).")
+
+
+def diff_value(v: float | None, unit: str) -> str:
+    """A difference in the run table's format, signed: +1.2 pp, +$3.4B, +2.1 mo, +12k."""
+    from capsim.experiments.pipelines.kpi_text import short_value
 
     if v is None or not np.isfinite(v):
-        return "-" if v is None or np.isnan(v) else ("inf" if v > 0 else "-inf")
-    if unit == "USD":
-        return format_value(v, unit)
-    return f"{v:.4g}"
+        return "-" if v is None or np.isnan(v) else ("+inf" if v > 0 else "-inf")
+    sign = "-" if v < 0 else "+"
+    if unit == "probability" or unit.startswith("share"):
+        x = abs(v) * 100
+        return f"{sign}{x:.0f} pp" if x >= 10 or x == 0 else f"{sign}{x:.2g} pp"
+    if unit == "decimal year":  # a difference of dates is a duration
+        return f"{sign}{abs(v) * 12:.1f} mo"
+    return sign + short_value(abs(v), unit)
 
 
-def _signed(v, unit: str) -> str:
-    text = _show(v, unit)
-    return text if text.startswith("-") or text in ("inf",) or v is None or v != v \
-        else "+" + text
+def table(cmp: dict, width: int = 100) -> str:
+    """Plain-text table of a comparison: the headline, then KPIs by effect size.
 
+    The headline and the notes are wrapped to `width`; the table keeps one row per KPI.
 
-def table(cmp: dict) -> str:
-    """Plain-text table of a comparison, with each KPI's unit and any warnings first."""
-    head = ("KPI", "A mean", "B mean", "B - A", "95% CI", "p", "pairing narrows", "unit")
+    Values in the run table's format (42%, 2026-08, $1.2B); differences signed, shares
+    in percentage points and dates in months; any warnings first.
+    """
+    import textwrap
+
+    from capsim.experiments.pipelines.kpi_text import short_value, unit_shown
+
+    head = ("KPI", "A mean", "B mean", "B - A", "95% CI", "effect", "p", "unit")
     rows = [head]
     for name, r in cmp["kpis"].items():
         u = r.get("unit", "")
         lo, hi = r["diff_ci95"]
-        p = r["p_value"]
-        rows.append((name, _show(r["a_mean"], u), _show(r["b_mean"], u),
-                     _signed(r["diff_mean"], u), f"[{_show(lo, u)}, {_show(hi, u)}]",
-                     "-" if p is None or p != p else f"{p:.3g}",
-                     f"{r['narrowing']:.3g}x" if r.get("narrowing") is not None else "-", u))
+        p, e = r["p_value"], r.get("effect_size")
+        rows.append((name, short_value(r["a_mean"], u), short_value(r["b_mean"], u),
+                     diff_value(r["diff_mean"], u), f"{diff_value(lo, u)} to {diff_value(hi, u)}",
+                     "-" if e is None else ("inf" if e == float("inf") else f"{e:.2g}"),
+                     "-" if p is None or p != p else f"{p:.2g}", unit_shown(u)))
     w = [max(len(x[i]) for x in rows) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w[i]) if i in (0, len(head) - 1) else c.rjust(w[i])
                        for i, c in enumerate(x)).rstrip() for x in rows]
     lines.insert(1, "-" * max(len(x) for x in lines))
+    narrow = [r["narrowing"] for r in cmp["kpis"].values() if r.get("narrowing") is not None]
     kind = ("paired (same seed and replications: common random numbers)" if cmp["paired"]
             else "unpaired (different seeds or replications: Welch intervals)")
     warn = "".join(f"WARNING: {m}\n" for m in cmp.get("warnings", []))
-    return f"{warn}B = {cmp['b']}  vs  A = {cmp['a']}: {kind}\n" + "\n".join(lines)
+    sentence = textwrap.fill(cmp.get("headline") or headline(cmp), width)
+    note = ("effect: |B - A| in standard deviations of the paired differences (unpaired: of "
+            "the runs); rows by effect.")
+    if narrow:
+        note += f" Pairing narrows the intervals {float(np.median(narrow)):.3g}x (median)."
+    note = textwrap.fill(note, width)
+    return (f"{warn}B = {cmp['b']}  vs  A = {cmp['a']}: {kind}\n{sentence}\n\n"
+            + "\n".join(lines) + f"\n{note}")
 
 
 def _weekly(path: Path, col: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,11 +303,14 @@ def plot(cmp: dict, path: Path, page: plots.Page | None = None) -> Path:
         u = cmp["kpis"].get(kpi)
         if u and u.get("diff_mean") is not None and np.isfinite(u["diff_ci95"]).all():
             lo_, hi_ = u["diff_ci95"]
-            fig.suptitle(f"From A ({a.name}) to B ({b.name}): {kpi_label} "
-                         f"{u['diff_mean']:+.3g} (95% CI {lo_:+.3g} to {hi_:+.3g})", x=0.01,
-                         ha="left")
+            unit = u.get("unit", "")
+            title = (f"From A ({a.name}) to B ({b.name}): {kpi_label} "
+                     f"{diff_value(u['diff_mean'], unit)} (95% CI {diff_value(lo_, unit)} to "
+                     f"{diff_value(hi_, unit)})")
         else:
-            fig.suptitle(f"What changes from A ({a.name}) to B ({b.name})?", x=0.01, ha="left")
+            title = f"What changes from A ({a.name}) to B ({b.name})?"
+        # Wrapped to the figure's width, so that a long title (long run names) is never cut.
+        fig.suptitle(plots._wrap(fig, title), x=0.01, ha="left")
         if page is None:
             page = plots.Page(f"A: {a.name}, scenario {cmp.get('a_scenario')}, seed "
                               f"{cmp.get('seed_a')}, {cmp.get('replications_a')} replications | "

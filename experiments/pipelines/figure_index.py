@@ -1,11 +1,17 @@
 """The index of a run's plots: each figure's file stem, question group and caption.
 
-`figures` draws them and the report shows them in this order, grouped by question.
+`figures` draws them and the report shows them in this order, grouped by question. The
+captions here say what each plot shows, true of any run; when a run's plots are drawn,
+each also gets a caption computed from its data (DIR/plots/captions.json), which the
+report shows instead. The date helpers the drawing modules share live here too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -33,20 +39,20 @@ FIGURES = (
            "box is the observed range, the bar the run's 90% band and the dot its median, "
            "coloured by kind; only independent observations test the model."),
     Figure("fan_chart", "service",
-           "Top, log scale: red shading where median demand is above median serving "
-           "capacity without training's loan (or with it, when the run does not record the "
-           "loan); the gap between the two capacity lines is what training lends. Bottom, "
-           "linear: headroom at the peak hour of the demand the market would bring, shaded "
-           "where the median falls below zero: the weeks capacity falls short."),
+           "Top, log scale: demand and serving capacity with and without training's loan, "
+           "medians with bands, weekly; weeks where median demand is above median capacity "
+           "are shaded, and the gap between the two capacity lines is what training lends. "
+           "Bottom, linear: headroom at the peak hour of the demand the market would bring, "
+           "with bands; below zero, capacity falls short."),
     Figure("shortfall_probability", "service",
            "The share of replications in which a calendar month had demand that capacity "
-           "did not fully serve; look for when it passes 50%."),
+           "did not fully serve, with its 95% interval."),
     Figure("slo_breach_probability", "service",
            "The share of replications in which fewer hours than the SLO target met it, "
            "by month; breaches cluster at surges and launches."),
     Figure("slo_heatmap", "service",
-           "Mean share of hours meeting the SLO by year and calendar month; red cells are "
-           "the months to watch."),
+           "Mean share of hours meeting the SLO by year and calendar month; darker cells "
+           "are the months to watch."),
     Figure("capacity_by_generation", "supply",
            "Top: installed compute against demand on a log axis; bottom: each generation's "
            "share, so the early years are as readable as the late ones."),
@@ -75,6 +81,37 @@ FIGURES = (
            "customers lost to competitors so far, and the share of demand that left with "
            "lost customers and consumers; flat zero lines mean nobody reacted."),
     Figure("kpi_ecdf", "spread",
-           "Each KPI's distribution across replications: read a percentile off the "
-           "vertical axis; steep means certain, flat means uncertain."),
+           "The headline KPIs' distributions across replications (probabilities are in the "
+           "table): read a percentile off the vertical axis; steep means certain, flat means "
+           "uncertain."),
 )
+
+
+CAPTIONS = "captions.json"
+"""The file beside a run's plots with each plot's caption computed from its data."""
+
+
+def plot_files(made: list) -> list[str]:
+    """The names a run's manifest lists for its plots folder: the plots and the captions."""
+    return sorted({p.name for p in made} | {CAPTIONS})
+
+
+def short_threshold(scenario: Any) -> float:
+    """Unserved share of a month's demand above which the month is short.
+
+    `service.short_month_threshold` where the scenario has it; else any unserved demand
+    (above a relative 1e-9, below which the difference is rounding).
+    """
+    thr = getattr(scenario.service, "short_month_threshold", None)
+    return max(float(thr or 0.0), 1e-9)
+
+
+def month(d) -> str:
+    """A date (or datetime64) as YYYY-MM."""
+    return str(np.datetime64(d, "M"))
+
+
+def first_majority(dates: np.ndarray, share: np.ndarray, level: float = 0.5) -> str | None:
+    """The first date at which `share` reaches `level`, as YYYY-MM, or None."""
+    hit = np.nonzero(np.asarray(share) >= level)[0]
+    return month(dates[hit[0]]) if hit.size else None

@@ -12,21 +12,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import headroom, kpi_text
 from capsim.experiments.pipelines.figure_index import (  # noqa: F401 (read here by callers)
+    CAPTIONS,
     FIGURES,
     GROUPS,
     Figure,
+    first_majority,
+    month,
+    short_threshold,
 )
+from capsim.experiments.pipelines.kpi_text import short_value
+from capsim.experiments.pipelines.service_figures import service_plots
 from capsim.models.scenario import Scenario, load
-from capsim.simcore import plots, stats
-from capsim.simcore.store import RunStore
+from capsim.simcore import plots
+from capsim.simcore.store import RunStore, atomic_write_bytes
 
 MAX_DRAWN = 1000
 """Most replications whose daily series a run's plots read (memory: replications x days)."""
@@ -79,26 +84,6 @@ def _col(w: _Weekly, *names: str) -> str | None:
     return next((n for n in names if n in w.columns), None)
 
 
-def short_threshold(scenario: Scenario) -> float:
-    """Unserved share of a month's demand above which the month is short.
-
-    `service.short_month_threshold` where the scenario has it; else any unserved demand
-    (above a relative 1e-9, below which the difference is rounding).
-    """
-    thr = getattr(scenario.service, "short_month_threshold", None)
-    return max(float(thr or 0.0), 1e-9)
-
-
-def _month(d) -> str:
-    return str(np.datetime64(d, "M"))
-
-
-def _first_majority(dates: np.ndarray, share: np.ndarray, level: float = 0.5) -> str | None:
-    """The first date at which `share` reaches `level`, as YYYY-MM, or None."""
-    hit = np.nonzero(np.asarray(share) >= level)[0]
-    return _month(dates[hit[0]]) if hit.size else None
-
-
 @dataclass
 class _Ctx:
     """What every plot of a run needs: data, scenario, output folder, format, page."""
@@ -109,6 +94,8 @@ class _Ctx:
     fmt: str
     page: plots.Page
     summary: dict
+    captions: dict[str, str] = field(default_factory=dict)
+    """Each drawn plot's caption, computed from its data (written to captions.json)."""
 
     def path(self, name: str) -> Path:
         return self.out / f"{name}.{self.fmt}"
@@ -154,10 +141,27 @@ def _fan_chart(c: _Ctx) -> Path:
             styles.append(":")
         lower, what = "serving capacity with training's loan", "with training's loan"
         short = (w.weekly("unserved_tps") > 1e-9 * demand).mean(axis=0)
-    first = _first_majority(w.dates, short)
-    title = (f"Does capacity keep up? Serving capacity {what} falls below demand in most "
-             f"replications by {first}" if first
-             else f"Does serving capacity {what} keep up with demand?")
+    first = first_majority(w.dates, short)
+    dm, lm = np.nanmedian(demand, axis=0), np.nanmedian(series[lower], axis=0)
+    above = np.flatnonzero(dm > lm)
+    if first:
+        title = (f"Does capacity keep up? Serving capacity {what} falls below demand in most "
+                 f"replications by {first}")
+    elif above.size:
+        title = (f"Median demand is above median serving capacity {what} in {above.size} of "
+                 f"{dm.size} weeks, first in {month(w.dates[above[0]])}")
+    else:
+        title = (f"Serving capacity {what} stays above demand in most replications through "
+                 f"{month(w.dates[-1])}")
+    c.captions["fan_chart"] = (
+        f"Demand and serving capacity, medians with 50% and 90% bands of {w.replications} "
+        "replications, weekly, on a log axis; "
+        + (f"median demand is above median capacity {what} in {above.size} weeks (shaded), "
+           f"first in {month(w.dates[above[0]])}." if above.size else
+           f"median demand stays below median capacity {what} in every week, so nothing is "
+           "shaded.")
+        + (" The gap between the two capacity lines is what training lends."
+           if "capacity_own_tps" in w.columns else ""))
     gap = plots.Gap("Claude demand on the modelled clouds", lower,
                     f"demand above capacity {what} (medians)")
     # Under it, headroom at the peak hour on a linear scale: where a shortfall happens.
@@ -173,9 +177,14 @@ def _stranded_chips(c: _Ctx) -> Path:
     x = w.weekly("chips_waiting")
     med = np.nanmedian(x, axis=0)
     i = int(np.nanargmax(med)) if np.isfinite(med).any() else 0
+    waits = bool(med.size and med[i] > 0)
     title = (f"Chips waiting for powered space peak at {plots.human(med[i])} in "
-             f"{_month(w.dates[i])} (median)" if med.size and med[i] > 0
-             else "Do delivered chips wait for powered space?")
+             f"{month(w.dates[i])} (median)" if waits
+             else "No chip waits for powered space in the median replication")
+    c.captions["stranded_chips"] = (
+        "Chips delivered and integrated but with no powered space yet, median with bands; "
+        + (f"the median peaks at {plots.human(med[i])} chips in {month(w.dates[i])}."
+           if waits else "the median stays at zero."))
     return plots.fan_chart(c.path("stranded_chips"), w.dates,
                            {"chips delivered, waiting for powered space": x},
                            ylabel="chips waiting (chips, weekly mean)", title=title,
@@ -195,6 +204,11 @@ def _power(c: _Ctx) -> Path:
     else:
         title = (f"Chips fill {filled:.0%} of energized power (median of replications, "
                  "averaged over the run); the rest waits for chips")
+    c.captions["power"] = (
+        "Energized facility MW against MW occupied by chips (medians, weekly)"
+        + (f"; chips fill {filled:.0%} of energized power on average: "
+           + ("power binds." if filled >= 0.97 else "the rest is powered space waiting for "
+              "chips.") if np.isfinite(filled) else "."))
     return plots.fan_chart(
         c.path("power"), w.dates, {"energized": en, "occupied by chips": occ},
         ylabel="facility power (MW, weekly mean)", title=title,
@@ -212,11 +226,23 @@ def _capacity_by_generation(c: _Ctx) -> Path | None:
               for g, k in gens.items()}
     lines = {"Claude demand (median)": w.median("demand_tps"),
              "serving capacity with training's loan (median)": w.median("capacity_tps")}
+    end = {name: float(v[-1]) for name, v in layers.items() if len(v)}
+    total = sum(end.values())
+    title = "Which chip generations carry the load?"
+    if total > 0:
+        lead = max(end, key=end.__getitem__)
+        title = (f"{lead} carries {end[lead] / total:.0%} of installed compute at the end of "
+                 f"the run ({month(w.dates[-1])}, means)")
+    c.captions["capacity_by_generation"] = (
+        "Top: installed compute by generation (means) against demand and serving capacity "
+        "(medians) on a log axis; bottom: each generation's share"
+        + (f". On the last week {', '.join(f'{k} {v / total:.0%}' for k, v in end.items())}."
+           if total > 0 else "."))
     return plots.composition(
         c.path("capacity_by_generation"), w.dates, layers, lines,
         ylabel=f"compute ({TPS})", total_label="installed compute, all generations (mean)",
         share_title="Share of each generation in installed compute (means)",
-        title="Which chip generations carry the load?",
+        title=title,
         colors=plots.grouped_colors(list(gens.values())),
         line_styles={"serving capacity with training's loan (median)": "--"}, page=c.page)
 
@@ -225,11 +251,16 @@ def _capacity_by_cloud(c: _Ctx) -> Path | None:
     clouds, _ = _enabled(c.scenario, c.w)
     if not clouds:
         return None
+    series = {label: c.w.weekly(f"compute_tps__{k}") for k, label in clouds.items()}
+    end = {label: float(np.nanmedian(x[:, -1])) for label, x in series.items()}
+    said = ", ".join(f"{k} {plots.human(v)} tokens/s" for k, v in end.items())
+    c.captions["capacity_by_cloud"] = (
+        f"Installed compute per cloud (training and serving), median and bands; on the last "
+        f"week (median) {said}.")
     return plots.fan_chart(
-        c.path("capacity_by_cloud"), c.w.dates,
-        {label: c.w.weekly(f"compute_tps__{k}") for k, label in clouds.items()},
+        c.path("capacity_by_cloud"), c.w.dates, series,
         ylabel=f"installed compute ({TPS}, log scale)", log=True,
-        title="How much compute does each cloud install (training and serving)?", page=c.page)
+        title=f"Installed compute on {month(c.w.dates[-1])} (median): {said}", page=c.page)
 
 
 CHIP_STATES = {"in_transit": "in transit", "waiting": "delivered, waiting for power",
@@ -245,20 +276,34 @@ def _chips_by_state(c: _Ctx) -> Path | None:
     # Means, not medians: the mean of a sum is the sum of the means, so the stack equals
     # the mean of chips shipped exactly (chip conservation holds in every replication).
     layers = {label: w.mean(f"chips_{st}") for st, label in CHIP_STATES.items()}
+    shipped = w.mean("chips_shipped")
+    waiting = layers[CHIP_STATES["waiting"]]
+    i = int(np.nanargmax(waiting)) if np.isfinite(waiting).any() else 0
+    share = layers["installed"][-1] / shipped[-1] if shipped.size and shipped[-1] > 0 else None
+    title = ("Where are the chips? Mean chips by state" if share is None else
+             f"{share:.0%} of the chips shipped are installed at the end of the run; waiting "
+             f"for power peaks at {plots.human(waiting[i])} ({month(w.dates[i])}, means)")
+    c.captions["chips_by_state"] = (
+        "Mean chips in each state, stacked; the stack equals the mean of chips shipped "
+        f"(dotted). The waiting band peaks at {plots.human(waiting[i])} chips in "
+        f"{month(w.dates[i])}.")
     p = plots.PALETTE
     colors = [p[0], p[1], p[2], p[3], p[5]]
-    title = "Where are the chips? Mean chips by state"
     # Chips due that the power-aware policy holds at the supplier (not built, not shipped):
     # stacked on top, above the shipped line.
     held = w.mean("chips_held") if "chips_held" in w.columns else None
     if held is not None and np.nanmax(held, initial=0.0) > 0:
         layers[HELD] = held
         colors.append(p[4])
-        i = int(np.nanargmax(held))
-        verb = "reach" if i == held.size - 1 else "peak at"
-        title = (f"Where are the chips? Chips held at the supplier {verb} "
-                 f"{plots.human(held[i])} in {_month(w.dates[i])}, against "
-                 f"{plots.human(layers['installed'][i])} installed then (means)")
+        j = int(np.nanargmax(held))
+        verb = "reach" if j == held.size - 1 else "peak at"
+        title = (f"Chips held at the supplier {verb} {plots.human(held[j])} in "
+                 f"{month(w.dates[j])}, against {plots.human(layers['installed'][j])} "
+                 f"installed then; waiting for power peaks at {plots.human(waiting[i])} "
+                 "(means)")
+        c.captions["chips_by_state"] += (
+            f" Chips held at the supplier (not yet shipped) are stacked on top; they peak "
+            f"at {plots.human(held[j])} in {month(w.dates[j])}.")
     return plots.stacked_area(
         c.path("chips_by_state"), w.dates, layers,
         {"shipped, cumulative (mean)": w.mean("chips_shipped")},
@@ -296,10 +341,13 @@ def _spend_vs_commitment(c: _Ctx) -> Path | None:
             with warnings.catch_warnings():  # weeks before the commitment have no value
                 warnings.simplefilter("ignore", RuntimeWarning)
                 med = np.nanmedian(w.weekly(cum), axis=0)
-            when = _first_majority(w.dates, np.nan_to_num(med / commit), 1.0)
+            when = first_majority(w.dates, np.nan_to_num(med / commit), 1.0)
             passed.append(f"{label} in {when}" if when else f"{label} not within the run")
     title = ("Median spend reaches the commitment: " + "; ".join(passed) if passed
              else "Does spend on each cloud meet its commitment?")
+    c.captions["spend_vs_commitment"] = (
+        "Cumulative spend against each commitment over its window (dashed level), median "
+        "with bands" + (f"; the median reaches it: {'; '.join(passed)}." if passed else "."))
     return plots.fan_panels(
         c.path("spend_vs_commitment"), w.dates, panels, ylabel="cumulative spend (USD)",
         levels=levels, title=title, yfmt="usd", page=c.page)
@@ -317,6 +365,12 @@ def _revenue(c: _Ctx) -> Path | None:
     title = (f"Revenue lost to unserved demand: {plots.human(lost['p50'], 'usd')} over the run "
              f"in the median replication, {plots.human(lost['mean'], 'usd')} on average"
              if lost and lost.get("p50") is not None else "How much revenue does a shortfall cost?")
+    c.captions["revenue"] = (
+        "Anthropic-wide run-rate, revenue earned on the modelled clouds, and revenue lost to "
+        "unserved tokens, each on its own scale"
+        + (f"; lost over the run: {plots.human(lost['p50'], 'usd')} in the median "
+           f"replication, {plots.human(lost['mean'], 'usd')} on average."
+           if lost and lost.get("p50") is not None else "."))
     panels = {
         f"Revenue run-rate, Anthropic-wide, {kpi_text.implied(c.scenario)} (revenue on the "
         "modelled clouds / their share of Claude demand; 30-day mean)": {
@@ -346,6 +400,13 @@ def _customers(c: _Ctx) -> Path | None:
         title = "Who is throttled, and who leaves?"
     with np.errstate(invalid="ignore", divide="ignore"):
         left = 1.0 - w.weekly("demand_tps") / w.weekly("demand_potential_tps")
+    nobody = not np.nanmax(w.weekly("customers_lost"), initial=0.0) > 0
+    c.captions["customers"] = (
+        "Enterprise customers active and throttled in the worst hour of each day, customers "
+        "lost to competitors so far, and the share of demand that left with lost customers "
+        "and consumers; " + ("no customer leaves in any replication." if nobody else
+                             f"{plots.human(lost.get('p50') or 0)} customers lost in the "
+                             "median replication."))
     panels = {
         "Enterprise customers (worst hour of the day)": {
             "active": w.weekly("customers_active"),
@@ -361,82 +422,32 @@ def _customers(c: _Ctx) -> Path | None:
                             colors=[plots.PALETTE[0], plots.PALETTE[3]], page=c.page)
 
 
-def _service_plots(c: _Ctx, path: Path) -> list[Path]:
-    # A month is short as the run's KPIs count it: unmet demand against the demand the
-    # market would bring (unserved against demand for runs that predate unmet demand).
-    dem, uns = (("demand_potential_tps", "unmet_tps") if "unmet_tps" in c.w.columns
-                else ("demand_tps", "unserved_tps"))
-    cols = ["replication", "date", dem, uns, "slo_hours"]
-    ts = pq.read_table(path, columns=cols, filters=c.w.filters).to_pandas()
-    ts["date"] = pd.to_datetime(ts["date"])
-    # Monthly probability of a shortfall across replications.
-    ts["month"] = ts["date"].dt.to_period("M").dt.to_timestamp()
-    g = ts.groupby(["replication", "month"])[[dem, uns]].sum()
-    thr = short_threshold(c.scenario)
-    short = (g[uns] > thr * g[dem]).unstack("month")
-    n = short.shape[0]
-    k = short.sum(axis=0).to_numpy()
-    ci = np.array([stats.proportion_ci(int(x), n) for x in k])
-    months = short.columns.to_numpy()
-    first = _first_majority(months, ci[:, 0])
-    share = float((ci[:, 0] >= 0.5).mean())
-    title = (f"More than half of replications fall short in {share:.0%} of months, from {first}"
-             if first else "How likely is a month with demand not fully served?")
-    made = [plots.share_over_time(
-        c.path("shortfall_probability"), months, ci[:, 0], ci[:, 1], ci[:, 2],
-        ylabel=(f"P(over {thr:.0%} of the month's demand {uns.split('_')[0]}) (%)"
-                if thr >= 1e-4
-                else "P(demand not fully served in the month) (%)"), title=title, page=c.page)]
-    # Monthly SLO: a month is breached when fewer hours than the target meet the SLO.
-    target = c.scenario.service.slo_target_share.base
-    gs = ts.groupby(["replication", "month"])["slo_hours"].agg(["sum", "count"])
-    breach = (gs["sum"] < target * 24 * gs["count"]).unstack("month")
-    kb = breach.sum(axis=0).to_numpy()
-    cb = np.array([stats.proportion_ci(int(x), n) for x in kb])
-    made.append(plots.share_over_time(
-        c.path("slo_breach_probability"), breach.columns.to_numpy(), cb[:, 0], cb[:, 1],
-        cb[:, 2], ylabel=f"P(< {target:.0%} of hours meet the SLO) (%)",
-        title=f"How likely is a month in which fewer than {target:.0%} of hours meet the SLO?",
-        color=plots.PALETTE[4], page=c.page))
-    # SLO heatmap: mean share of hours meeting the SLO, by year and calendar month.
-    ts["year"] = ts["date"].dt.year
-    ts["mon"] = ts["date"].dt.month
-    grid = (ts.groupby(["year", "mon"])["slo_hours"].mean() / 24).unstack("mon")
-    grid = grid.reindex(columns=range(1, 13))
-    worst = grid.stack()
-    title = "Which months meet the SLO?"
-    if worst.size:
-        (yr, mo), v = worst.idxmin(), worst.min()
-        title = (f"Hours meeting the SLO by month: worst {dt.date(int(yr), int(mo), 1):%b %Y} "
-                 f"at {v:.0%} (mean of {n} replications)")
-    made.append(plots.heatmap(
-        c.path("slo_heatmap"), grid.to_numpy(), list(grid.index),
-        [dt.date(2000, m, 1).strftime("%b") for m in grid.columns], title=title,
-        label="share of hours meeting the SLO (%)", xlabel="calendar month",
-        ylabel="year", page=c.page))
-    return made
-
-
-KIND_OF_UNIT = {"USD": "usd", "probability": "share", "decimal year": "year"}
+KIND_OF_UNIT = {"USD": "usd", "probability": "share", "decimal year": "month"}
 
 
 def _kpi_ecdf(c: _Ctx, store: RunStore) -> Path:
+    """The headline KPIs' spread across replications (0/1 indicators left out), labelled."""
     kp = store.read_kpis()
     entries = {**c.summary.get("kpis", {}), **c.summary.get("milestones", {})}
-    names = [k for k in entries if k in kp]
-    units = {k: entries[k].get("unit", "") for k in names}
-    kinds = {k: ("share" if units[k].startswith("share") else KIND_OF_UNIT.get(units[k], "count"))
-             for k in names}
-    notes = {}
-    fa = entries.get("first_adequate_date")
-    if fa and fa.get("share_never"):
-        notes["first_adequate_date"] = "never adequate: no value"
-    sa = entries.get("sustained_adequacy_date")
-    if sa and sa.get("share_never"):
-        notes["sustained_adequacy_date"] = "never adequate for a sustained run: no value"
-    return plots.ecdf_grid(c.path("kpi_ecdf"), {k: kp[k].to_numpy() for k in names},
-                           title="How are the KPIs spread across replications? (ECDF)",
-                           units=units, kinds=kinds, notes=notes, page=c.page)
+    names = [k for k in kpi_text.headline_names(c.summary)
+             if k in kp and entries[k].get("unit") != "probability"] or \
+        [k for k in entries if k in kp][:12]
+    units = {kpi_text.label(k): kpi_text.unit_shown(entries[k].get("unit", "")) for k in names}
+    kinds = {kpi_text.label(k): "share" if entries[k].get("unit", "").startswith("share")
+             else KIND_OF_UNIT.get(entries[k].get("unit", ""), "count") for k in names}
+    title = "How are the headline KPIs spread across replications? (ECDF)"
+    if names:
+        d, u = entries[names[0]], entries[names[0]].get("unit", "")
+        title = (f"Across {len(kp)} replications the middle 90% of {kpi_text.label(names[0])} "
+                 f"runs from {short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}"
+                 f" ({kpi_text.unit_shown(u)})")
+    c.captions["kpi_ecdf"] = (
+        f"The distributions of {len(names)} headline KPIs across {len(kp)} replications "
+        "(probabilities are in the table): read a percentile off the vertical axis; steep "
+        "means certain, flat means uncertain.")
+    return plots.ecdf_grid(c.path("kpi_ecdf"),
+                           {kpi_text.label(k): kp[k].to_numpy() for k in names},
+                           title=title, units=units, kinds=kinds, page=c.page)
 
 
 def footer(manifest: dict, replications: int, run_dir: Path) -> str:
@@ -479,11 +490,14 @@ def write_plots(store: RunStore, fmt: str = "png", dpi: int = 150,
     extra = (_capacity_by_generation(c), _capacity_by_cloud(c), _chips_by_state(c),
              _spend_vs_commitment(c), _revenue(c), _customers(c))
     made += [p for p in extra if p is not None]
-    made += _service_plots(c, path)
+    made += service_plots(c, path)
     made.append(_kpi_ecdf(c, store))
     if summary.get("history"):
         from capsim.experiments.pipelines.history_plots import history_figure
 
         drawn = history_figure(c.path("history"), summary["history"], page)
         made += [drawn] if drawn is not None else []
+    drawn_names = {p.stem for p in made}
+    captions = {k: v for k, v in c.captions.items() if k in drawn_names}
+    atomic_write_bytes(out / CAPTIONS, json.dumps(captions, indent=1).encode())
     return made

@@ -52,6 +52,7 @@ from capsim.models.decisions import (
 from capsim.models.inputs import Builder
 from capsim.models.scenario import Scenario, ScenarioError, to_toml
 from capsim.simcore.executors import make_executor
+from capsim.simcore.progress import shown
 from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes, atomic_write_table
 
@@ -68,7 +69,7 @@ class Evaluator:
             str(k): g.set_index("replication").sort_index() for k, g in rows.groupby("candidate")}
         self.ex = make_executor(spec.executor, spec.workers)
         self.bar = None
-        if spec.progress or (spec.progress is None and sys.stderr.isatty()):
+        if shown(spec.progress):
             from tqdm.auto import tqdm
 
             self.bar = tqdm(unit="rep", desc="plan search", file=sys.stderr, dynamic_ncols=True)

@@ -7,7 +7,7 @@ directories on fresh seeds (root seed + 1) and compares them per replication;
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -119,9 +119,9 @@ def fresh_check(spec: PlanSpec, store: RunStore, chosen: str, best_sc: Scenario,
     cost_col = OBJECTIVES[spec.objective][0]
     check = store.path / "check"
     check.mkdir(exist_ok=True)
-    print(f"capsim plan: checking {chosen} and the scenario's own policy on "
-          f"fresh seeds (seed {spec.seed + 1}, {spec.check_reps} replications)",
-          file=sys.stderr)
+    logging.getLogger(__name__).info(
+        "capsim plan: checking %s and the scenario's own policy on fresh seeds (seed %d, %d "
+        "replications)", chosen, spec.seed + 1, spec.check_reps)
     runs = {"plan": _check_run(best_sc, spec, check / "plan"),
             "own": _check_run(base, spec, check / "own")}
     fresh = {}

@@ -7,6 +7,7 @@ summary and plots are rebuilt from them; no replication runs again.
 
 from __future__ import annotations
 
+from capsim.experiments.pipelines.figure_index import plot_files
 from capsim.simcore.store import RunStore
 
 
@@ -38,5 +39,5 @@ def complete_outputs(store: RunStore) -> dict:
                                     "were dropped when it completed; run it again")
     summary = runs.write_summary(store, status="complete")
     made = runs.write_plots(store)
-    store.complete(plots=sorted(p.name for p in made))
+    store.complete(plots=plot_files(made))
     return summary

@@ -20,13 +20,14 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from capsim.experiments.pipelines import figures, kpi_text
-from capsim.experiments.pipelines.answer import answer, pct
+from capsim.experiments.pipelines.answer import answer, pct, short_value
 from capsim.experiments.pipelines.history_report import history_rows
 from capsim.experiments.pipelines.runs import format_value
 from capsim.models.scenario import Scenario, load
 from capsim.simcore import plots, stats
 from capsim.simcore.store import RunStore, StoreError, atomic_write_bytes
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 TEMPLATES = Path(__file__).with_name("templates")
 
@@ -75,7 +76,11 @@ def _get(obj: Any, dotted: str) -> Any:
 
 
 def kpi_rows(summary: dict) -> list[dict]:
-    """One row per KPI and milestone: name, unit, definition, mean, interval, percentiles."""
+    """One row per KPI and milestone, in the terminal's number format (42%, 2026-08, $1.2B).
+
+    Name, unit, definition, mean, 95% interval, median and the middle 90% of replications;
+    a probability (the mean of a 0/1 indicator) has no percentiles.
+    """
     rows = []
     for section in ("kpis", "milestones"):
         for name, d in summary.get(section, {}).items():
@@ -86,13 +91,15 @@ def kpi_rows(summary: dict) -> list[dict]:
                 note = f"never within the horizon in {pct(d['share_never'])} of replications"
             elif d.get("n_missing"):
                 note = f"{d['n_missing']} replications without a value"
-            rows.append({"name": name, "unit": u, "definition": kpi_text.definition(name),
-                         "mean": format_value(d.get("mean"), u),
-                         "ci": f"[{format_value(lo, u)}, {format_value(hi, u)}]",
-                         "p05": format_value(d.get("p05"), u),
-                         "p50": format_value(d.get("p50"), u),
-                         "p95": format_value(d.get("p95"), u), "note": note,
-                         "interval": d.get("interval", "Student t")})
+            indicator = u == "probability"
+            rows.append({"name": name, "unit": kpi_text.unit_shown(u),
+                         "definition": kpi_text.definition(name),
+                         "mean": short_value(d.get("mean"), u),
+                         "ci": f"{short_value(lo, u)} to {short_value(hi, u)}",
+                         "p50": "-" if indicator else short_value(d.get("p50"), u),
+                         "spread": "-" if indicator else
+                         f"{short_value(d.get('p05'), u)} to {short_value(d.get('p95'), u)}",
+                         "note": note, "interval": d.get("interval", "Student t")})
     return rows
 
 
@@ -264,6 +271,10 @@ def _embed(path: Path) -> str:
 def figure_groups(run_dir: Path) -> list[dict]:
     """The run's plots grouped by question, each with its caption and embedded image."""
     plots_dir = run_dir / "plots"
+    try:  # each plot's caption from its data; the index's own for plots drawn before them
+        made = json.loads((plots_dir / figures.CAPTIONS).read_text())
+    except (OSError, ValueError):
+        made = {}
     groups: dict[str, list[dict]] = {g: [] for g in figures.GROUPS}
     known = set()
     for f in figures.FIGURES:
@@ -271,7 +282,8 @@ def figure_groups(run_dir: Path) -> list[dict]:
                      if p.exists()), None)
         known.add(f.name)
         if path is not None:
-            groups[f.group].append({"id": f.name, "src": _embed(path), "caption": f.caption})
+            groups[f.group].append({"id": f.name, "src": _embed(path),
+                                    "caption": made.get(f.name) or f.caption})
     other = [p for p in sorted(plots_dir.glob("*.png")) if p.stem not in known]
     out = [{"id": g, "title": figures.GROUPS[g], "figures": fs} for g, fs in groups.items() if fs]
     if other:
@@ -337,11 +349,17 @@ def context(run_dir: Path, sensitivity: Path | None = None) -> dict:
     }
 
 
+def breakable(name: str) -> Markup:
+    """A snake_case name that may wrap after its underscores (a <wbr> after each)."""
+    return Markup("_<wbr>").join(escape(name).split("_"))
+
+
 def render(run_dir: Path, sensitivity: Path | None = None) -> str:
     """The report's HTML text."""
     env = Environment(loader=FileSystemLoader(TEMPLATES),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
                       lstrip_blocks=True)
+    env.filters["breakable"] = breakable
     return env.get_template("report.html.j2").render(**context(Path(run_dir), sensitivity))
 
 

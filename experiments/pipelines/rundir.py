@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from capsim.experiments.pipelines import checks
 from capsim.experiments.pipelines.checks import UsageError
+from capsim.experiments.pipelines.figure_index import plot_files
 from capsim.models.scenario import Scenario
 from capsim.models.scenario import load as _load
 from capsim.simcore.store import RunStore, StoreError, is_run_dir
@@ -136,15 +137,24 @@ class Run:
     @property
     def plots(self) -> list[Path]:
         """The plot files of the run, sorted by name."""
-        return sorted((self.path / "plots").glob("*.*"))
+        return sorted(p for p in (self.path / "plots").glob("*.*") if p.suffix in (".png", ".svg"))
 
     def kpi(self, name: str) -> dict[str, Any]:
-        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit)."""
+        """One KPI's estimate from the summary (mean, ci95, p05, p50, p95, unit).
+
+        Raises:
+            UsageError: a KPI the run's summary does not have (with the nearest names).
+        """
         s = self.summary
+        have = []
         for section in ("kpis", "milestones"):
             if name in s.get(section, {}):
                 return dict(s[section][name])
-        raise KeyError(f"no KPI {name!r} in {self.path}/summary.json")
+            have += list(s.get(section, {}))
+        close = difflib.get_close_matches(str(name), have, n=3)
+        raise checks.UsageError(f"no KPI {name!r} in {self.path}/summary.json"
+                                + (f"; did you mean {', '.join(close)}?" if close else "")
+                                + " (capsim kpis lists them)")
 
     def report(self, out: str | os.PathLike[str] | None = None,
                sensitivity: str | os.PathLike[str] | None = None) -> Path:
@@ -194,7 +204,7 @@ def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
     made = runs.write_plots(store, target, fmt, dpi)
     if target.resolve() == (path / "plots").resolve():
         listed = set(store.manifest().get("plots") or [])
-        store.update_manifest(plots=sorted(listed | {p.name for p in made}))
+        store.update_manifest(plots=sorted(listed | set(plot_files(made))))
     return made
 
 

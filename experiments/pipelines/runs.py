@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import platform
 import sys
+import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines.figure_index import plot_files
+from capsim.experiments.pipelines.kpi_text import format_value  # noqa: F401 (read here)
 from capsim.models import kpis as registry
 from capsim.models.capacity import BINARY_KPIS, CLOUD_KPIS, KPIS, MILESTONES, CapacityModel
 from capsim.models.posterior import describe as describe_posterior
@@ -23,25 +27,13 @@ from capsim.simcore.executors import make_executor
 from capsim.simcore.montecarlo import replicate
 from capsim.simcore.store import RunStore
 
+log = logging.getLogger(__name__)
+
 KPI_BOUNDS = {n: m.bounds for n, m in {**registry.KPIS, **registry.CLOUD_KPIS}.items()}
 """Natural bounds (from the registry): a t-interval on few replications is clipped to them."""
 
 KPI_UNITS = {n: m.unit for n, m in registry.KPIS.items()}
 """Units of the KPIs (from the registry, `capsim.models.kpis`)."""
-
-
-def format_value(v: float | None, unit: str = "") -> str:
-    """A KPI value for people: dollars in billions, decimal years, thousands separators."""
-    if v is None or v != v:
-        return "-"
-    if unit == "USD":
-        # The sign before the dollar: a commitment gap can be negative (spend beyond it).
-        return f"{'-' if v < 0 else ''}${abs(v) / 1e9:,.1f}B"
-    if unit == "decimal year":
-        return f"{v:.2f}"
-    if abs(v) >= 1e4:
-        return f"{v:,.0f}"
-    return f"{v:.3g}" if abs(v) < 1 else f"{v:,.2f}"
 
 
 def version() -> str:
@@ -113,6 +105,10 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     check = functools.partial(finite.check_result, label=label, overrides=spec.overrides)
     posterior_draws(spec.scenario)  # a bad posterior fails here (exit 2), before any worker
     executor = make_executor(spec.executor, spec.workers, spec.scheduler)
+    log.debug("capsim: %s: %s to %s, executor %s with %d worker(s), overrides: %s", label,
+              spec.scenario.scenario.start, spec.scenario.scenario.end, spec.executor,
+              spec.workers, " ".join(spec.overrides) or "none")
+    t0 = time.perf_counter()
     try:
         try:
             while True:
@@ -129,10 +125,15 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
             raise finite.overflow_error(label, exc, spec.overrides) from None
         finally:
             executor.close()
+        t1 = time.perf_counter()
         store.finalize("partial", keep_parts=True)
         summary = write_summary(store, status="complete")
+        t2 = time.perf_counter()
         plotted = write_plots(store)
-        store.complete(finished=_now(), plots=sorted(p.name for p in plotted))
+        log.debug("capsim: %d replications in %.1f s, tables and summary in %.1f s, %d plots "
+                  "in %.1f s", summary.get("replications", 0), t1 - t0, t2 - t1, len(plotted),
+                  time.perf_counter() - t2)
+        store.complete(finished=_now(), plots=plot_files(plotted))
     except BaseException:
         _keep_partial(store)
         raise

@@ -15,7 +15,6 @@ replication: KPIs and planning outcomes), sensitivity.json and plots/<method>_<k
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +170,9 @@ def resume(path: Path, workers: int = 1, executor: str = "processes",
 
 
 def _bar(total: int, initial: int, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+    from capsim.simcore.progress import bar
 
-    return tqdm(total=total, initial=initial, unit="rep", desc="design points x replications",
-                file=sys.stderr, dynamic_ncols=True)
+    return bar(total, "design points x replications", initial=initial, enabled=enabled)
 
 
 def analyse(path: Path, boot: int = 200) -> dict[str, Any]:

@@ -18,7 +18,6 @@ plots/groups_convergence.png, plots/groups_by_year.png.
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,13 +125,9 @@ class PointRunner:
 
 
 def _bar(total: int, desc: str, enabled: bool | None):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled or total == 0:
-        return None
-    from tqdm import tqdm
+    from capsim.simcore.progress import bar
 
-    return tqdm(total=total, unit="rep", desc=desc, file=sys.stderr, dynamic_ncols=True)
+    return bar(total, desc, enabled=enabled)
 
 
 def _years(window: Window) -> list[int]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.experiments.pipelines import kpi_text
 from capsim.models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
 from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import plots, sensitivity
@@ -68,16 +69,34 @@ def _run_point(point: int, scenario, seed: int, rep: int) -> tuple[int, int, dic
 
 
 def _bar(total: int, enabled: bool | None):
-    """A tqdm progress bar on stderr (default: when stderr is a terminal), or None."""
-    import sys
+    """A progress bar on stderr (default: in a terminal or a notebook), or None."""
+    from capsim.simcore.progress import bar
 
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
-        return None
-    from tqdm import tqdm
+    return bar(total, "sweep", enabled=enabled)
 
-    return tqdm(total=total, unit="rep", desc="sweep", file=sys.stderr, dynamic_ncols=True)
+
+def check_bounds(scenario_name, overrides: list[str],
+                 params: dict[str, tuple[float, float]]) -> None:
+    """Refuse a range whose low or high end the scenario itself would refuse.
+
+    A design samples inside the range, so a bad end might be missed by every point; each
+    end is set on the scenario alone, and the problems of all of them are raised at once.
+
+    Raises:
+        ScenarioError: naming the key, the end and the scenario's problem with it.
+    """
+    problems, seen, source = [], set(), ""
+    for key, (lo, hi) in params.items():
+        for end, v in (("low", lo), ("high", hi)):
+            try:
+                load(scenario_name, [*overrides, f"{key}={v!r}"])
+            except ScenarioError as exc:
+                source = exc.source
+                new = [p for p in exc.problems if (key, p.replace(repr(v), "")) not in seen]
+                seen |= {(key, p.replace(repr(v), "")) for p in new}  # an unknown key once
+                problems += [f"params[{key!r}] {end} end {v!r}: {p}" for p in new]
+    if problems:
+        raise ScenarioError(source, problems)
 
 
 def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float, float]],
@@ -89,6 +108,7 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
     The manifest records, per KPI, how many rows have no value (`missing_values`), so
     that points the sensitivity analysis will drop are visible from the start.
     """
+    check_bounds(scenario_name, overrides, params)
     pts = design(params, samples, method, seed)
     scenarios = []
     for i, row in pts.iterrows():  # validate every point before running any
@@ -208,23 +228,41 @@ def discovery_plot(result: dict, path: Path, page: plots.Page | None = None) -> 
     span = None
     if b:
         span = (b["threshold"], x.max()) if b["side"] == "above" else (x.min(), b["threshold"])
-    worse = "below" if result["kpi"] in HIGHER_IS_BETTER else "above"
-    return plots.box_scatter(path, x, y, result["bad"], xlabel=f"{names[jx]} (input value)",
-                             ylabel=f"{names[jy]} (input value)",
-                             title=f"Where is {result['kpi']} {worse} its median?", box_x=span,
-                             outcome_label=f"{result['kpi']} {worse} its median", page=page)
+    kpi = result["kpi"]
+    worse = "below" if kpi in HIGHER_IS_BETTER else "above"
+    what = f"{kpi_text.label(kpi)} {worse} its median"
+    if b:
+        title = (f"{what[0].upper()}{what[1:]} in {b['density']:.0%} of points with "
+                 f"{kpi_text.key_label(b['param'])} {b['side']} {b['threshold']:.3g} (vs "
+                 f"{b['base_rate']:.0%} overall)")
+    else:
+        title = f"No single input range concentrates {what}"
+    return plots.box_scatter(path, x, y, result["bad"],
+                             xlabel=f"{kpi_text.key_label(names[jx])} (input value)",
+                             ylabel=f"{kpi_text.key_label(names[jy])} (input value)",
+                             title=title, box_x=span, outcome_label=what,
+                             absent_label=f"{kpi_text.label(kpi)} at its median or "
+                                          f"{'above' if worse == 'below' else 'below'}",
+                             page=page)
 
 
 def tornado(result: dict, path: Path, page: plots.Page | None = None) -> Path:
     """Horizontal bars of PRCC with bootstrap intervals, largest first."""
     r = result["ranking"]
     top = r[0] if r else None
-    title = (f"{top['param']} drives {result['kpi']} most (PRCC {top['prcc']:+.2f}, "
-             f"{result['points']} points)" if top else f"Sensitivity of {result['kpi']}")
+    kpi = kpi_text.label(result["kpi"])
+    if top is None:
+        title = f"Sensitivity of {kpi}"
+    elif top["ci95"][0] <= 0 <= top["ci95"][1]:  # the strongest is not clearly away from 0
+        title = (f"No input's PRCC with {kpi} is clearly away from 0 over {result['points']} "
+                 f"points (largest: {kpi_text.key_label(top['param'])}, {top['prcc']:+.2f})")
+    else:
+        title = (f"{kpi_text.key_label(top['param']).capitalize()} drives {kpi} most (PRCC "
+                 f"{top['prcc']:+.2f}, {result['points']} points)")
     return plots.ranking_bars(
-        path, [e["param"] for e in r], np.array([e["prcc"] for e in r]),
+        path, [kpi_text.key_label(e["param"]) for e in r], np.array([e["prcc"] for e in r]),
         np.array([e["ci95"][0] for e in r]), np.array([e["ci95"][1] for e in r]),
-        xlabel=f"partial rank correlation with {result['kpi']} (PRCC, -1 to 1)",
+        xlabel=f"partial rank correlation with {kpi} (PRCC, -1 to 1)",
         ylabel="input (swept range)", title=title, page=page)
 
 

@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")
 from capsim.simcore.plots.axes import (
     GROUP_CMAPS,
+    OKABE_ITO,
     colors_for,
     date_axis,
     decorate,
@@ -67,6 +68,7 @@ __all__ = [
     "FORMATS",
     "GAP_COLOR",
     "GROUP_CMAPS",
+    "OKABE_ITO",
     "LINE_COLORS",
     "PALETTE",
     "STYLE",

@@ -28,6 +28,9 @@ def human(v: float, kind: str = "count", digits: int = 3) -> str:
         return f"{pct:.1f}%" if abs(pct) >= 1 else f"{pct:.2g}%"
     if kind == "year":
         return f"{v:.0f}" if abs(v - round(v)) < 1e-9 else f"{v:.1f}"
+    if kind == "month":  # a decimal year as YYYY-MM
+        year = int(np.floor(v))
+        return f"{year}-{min(12, int((v - year) * 12) + 1):02d}"
     sign = "-" if v < 0 else ""
     a = abs(v)
     pre = "$" if kind == "usd" else ""
@@ -42,13 +45,15 @@ def human(v: float, kind: str = "count", digits: int = 3) -> str:
 def formatter(kind: str) -> ticker.Formatter:
     """A tick formatter of a kind: count, usd, share, year or plain.
 
-    "count" gives 1,000 / 2.5M / 3B, "usd" $2.5B, "share" 45%, "year" 2031, "plain"
+    "count" gives 1,000 / 2.5M / 3B, "usd" $2.5B, "share" 45%, "year" 2031, "month"
+    2031-07 (of a decimal year), "plain"
     matplotlib's own.
     """
     if kind == "plain":
         return ticker.ScalarFormatter()
-    if kind not in ("count", "usd", "share", "year"):
-        raise ValueError(f"formatter kind must be count, usd, share, year or plain, not {kind!r}")
+    if kind not in ("count", "usd", "share", "year", "month"):
+        raise ValueError("formatter kind must be count, usd, share, year, month or plain, not "
+                         f"{kind!r}")
     return ticker.FuncFormatter(lambda v, _pos: human(v, kind))
 
 
@@ -96,7 +101,8 @@ def legend_below(fig, ax, ncols: int = 2) -> None:
         # A fixed drop below the axes (in inches): clear of the tick labels whatever the
         # panel's height; less where a shared x axis hides them.
         ticks = any(t.get_visible() for t in ax.get_xticklabels()) and ax.xaxis.get_visible()
-        drop = ScaledTranslation(0, -(0.34 if ticks else 0.08), fig.dpi_scale_trans)
+        below = (0.34 if ticks else 0.08) + (0.25 if ax.get_xlabel() else 0.0)
+        drop = ScaledTranslation(0, -below, fig.dpi_scale_trans)
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0),
                   bbox_transform=ax.transAxes + drop, ncols=min(ncols, len(handles)),
                   borderaxespad=0.0)
@@ -116,16 +122,32 @@ def decorate(ax, *, ylabel: str, title: str | None = None, yfmt: str | None = No
 
 
 # ------------------------------------------------------------------------- colours
+OKABE_ITO = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442",
+             "#000000")
+"""Okabe and Ito's eight colours, told apart with any common colour-vision deficiency."""
+
+
 def colors_for(n: int, colors: Sequence[str] | None = None) -> list[str]:
-    """`n` distinct colours: `colors` (default PALETTE) when long enough, else tab20."""
+    """`n` distinct colours: `colors` (default PALETTE) when long enough, else Okabe-Ito.
+
+    Past eight, Okabe-Ito's colours repeat in a lighter shade (each a different line style
+    or label still tells them apart).
+    """
     colors = PALETTE if colors is None else colors
     if n <= len(colors):
         return list(colors[:n])
-    cmap = plt.get_cmap("tab20")
-    return [matplotlib.colors.to_hex(cmap(i % cmap.N)) for i in range(n)]
+    out = []
+    for i in range(n):
+        base = np.array(matplotlib.colors.to_rgb(OKABE_ITO[i % len(OKABE_ITO)]))
+        light = min(0.6, 0.3 * (i // len(OKABE_ITO)))
+        r, g, b = (float(x) for x in base + (1 - base) * light)
+        out.append(matplotlib.colors.to_hex((r, g, b)))
+    return out
 
 
-GROUP_CMAPS = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys")
+# Sequential maps whose hues stay apart for colour-blind readers: blue and orange first
+# (most figures have one to three groups); no red beside green.
+GROUP_CMAPS = ("Blues", "Oranges", "Purples", "Greys", "Greens", "YlOrBr")
 
 
 def grouped_colors(groups: Sequence) -> list[str]:

@@ -136,7 +136,7 @@ def composition(
 @_styled
 def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, title: str,
             label: str, xlabel: str, ylabel: str, vmin: float = 0.0, vmax: float = 1.0,
-            cmap: str = "RdYlGn", cfmt: str | None = "share", annotate: bool = True,
+            cmap: str = "cividis", cfmt: str | None = "share", annotate: bool = True,
             page: Page | None = None) -> Path:
     """Save a heatmap of `values` (rows x cols) with labelled axes and a colour bar.
 
@@ -151,7 +151,8 @@ def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, t
         ylabel: the y-axis label.
         vmin: the colour scale's low end.
         vmax: the colour scale's high end.
-        cmap: the colour map.
+        cmap: the colour map (default cividis: ordered in lightness, readable with any
+            common colour-vision deficiency and in grey).
         cfmt: the colour bar's tick format, also used for cell annotations.
         annotate: write each cell's value in it.
         page: footer and dpi.
@@ -166,12 +167,13 @@ def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, t
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if annotate:
-        mid = (vmin + vmax) / 2
         for (i, j), v in np.ndenumerate(values):
             if np.isfinite(v):
+                # White on dark cells, dark on light ones (the cell colour's luminance).
+                r, g, b, _ = im.cmap(im.norm(v))
+                dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5
                 ax.text(j, i, human(v, cfmt or "count", 2), ha="center", va="center",
-                        fontsize=7, color="white" if abs(v - mid) > 0.35 * (vmax - vmin)
-                        else "#222222")
+                        fontsize=7, color="white" if dark else "#222222")
     cb = fig.colorbar(im, ax=ax, label=label)
     format_axis(cb.ax.yaxis, cfmt)
     _suptitle(fig, title)
@@ -181,14 +183,15 @@ def heatmap(path: Path, values: np.ndarray, rows: Sequence, cols: Sequence, *, t
 @_styled
 def box_scatter(path: Path, x: np.ndarray, y: np.ndarray, outcome: np.ndarray, *, xlabel: str,
                 ylabel: str, title: str, box_x: tuple[float, float] | None = None,
-                outcome_label: str = "outcome present", page: Page | None = None) -> Path:
+                outcome_label: str = "outcome present", absent_label: str = "outcome absent",
+                page: Page | None = None) -> Path:
     """Save a scatter of two inputs coloured by an outcome, with a box on the x range."""
     fig, axes = new_figure(size=(9, 5.4))
     ax = axes[0, 0]
     if box_x is not None:
         ax.axvspan(*box_x, color=PALETTE[1], alpha=0.12, lw=0, label="box")
     outcome = np.asarray(outcome, bool)
-    ax.scatter(x[~outcome], y[~outcome], s=22, color=PALETTE[0], label="outcome absent")
+    ax.scatter(x[~outcome], y[~outcome], s=22, color=PALETTE[0], label=absent_label)
     ax.scatter(x[outcome], y[outcome], s=22, color=PALETTE[1], marker="x", label=outcome_label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -143,6 +143,8 @@ def fan_chart(
     for g in gaps:
         up, lo = medians[g.upper], medians[g.lower]
         where = up > lo
+        if not where.any():  # nothing to shade: no patch, and no legend entry for one
+            continue
         ax.fill_between(dates, lo, up, where=where, interpolate=True, color=g.color,
                         alpha=g.alpha, lw=0, label=g.label)
     if log:

@@ -261,6 +261,13 @@ def run_dir(path: Path, command: str, finished: bool = True):
                      or not (path / "timeseries.parquet").exists()):
         raise UsageError(f"{where}: run is not complete (status {m.get('status')!r}); finish "
                          f"it with: capsim run --resume {path}")
+    if finished:
+        n = m.get("replications")
+        damage = store.tables_problem(n) if isinstance(n, int) and not isinstance(n, bool) \
+            and n > 0 else f"its manifest's replications is {n!r}"
+        if damage is not None:
+            raise UsageError(f"{where}: run is marked complete, but {damage}; finish it "
+                             f"with: capsim run --resume {path}")
     if not finished and not store.done() and not (path / "kpis.parquet").exists():
         raise UsageError(f"{where}: run has no finished replication yet")
     return store

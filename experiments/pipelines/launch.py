@@ -8,6 +8,7 @@ and the run directory's creation.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,12 +105,10 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
                         tuple(overrides), progress, targets, cap)
     checks.check_executor(executor, scheduler=scheduler)
     path = out if out is not None else Path(tempfile.mkdtemp(prefix=f"capsim-{scenario.name}-"))
-    store = RunStore.create(path, runs.manifest_for(spec), force=force)
-    try:
-        store.write_text("scenario.toml", text)
-    except BaseException:
-        store.unlock()
-        raise
+    # The scenario goes in with the manifest: a run directory is resumable from the
+    # moment it exists.
+    store = RunStore.create(path, runs.manifest_for(spec), force=force,
+                            files={"scenario.toml": text})
     return spec, store
 
 
@@ -151,8 +150,20 @@ def resume(path: Path, *, replications: int | None, seed: int | None, workers: i
     checks.check_executor(executor, scheduler=scheduler)
     spec, store = reopen(path, replications=replications, seed=seed, workers=workers,
                          executor=executor, scheduler=scheduler, progress=progress)
-    if store.manifest().get("status") == "complete":
-        return _complete_outputs(store, on_start)
+    try:
+        store.tidy()  # temporary files a kill left; damaged parts (they run again)
+        if store.manifest().get("status") == "complete":
+            damage = store.tables_problem(spec.replications)
+            if damage is None:
+                return _complete_outputs(store, on_start)
+            # "complete" is believed only with every replication in the tables: the
+            # run is finished again, its missing replications run from their streams.
+            print(f"capsim: {path}: marked complete, but {damage}; the missing "
+                  "replications run again", file=sys.stderr)
+            store.update_manifest(status="partial")
+    except BaseException:
+        store.unlock()
+        raise
     store.update_manifest(executor=executor, workers=workers)
     # A report of the partial run would describe fewer replications than the tables:
     # it goes, and `capsim report` writes the finished run's.

@@ -96,8 +96,20 @@ class Run:
 
     @cached_property
     def kpis(self) -> pd.DataFrame:
-        """One row per replication, indexed by replication."""
-        return pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+        """One row per replication, indexed by replication.
+
+        Raises:
+            StoreError: a complete run whose table lacks replications its manifest promises.
+        """
+        kp = pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+        m = self.manifest
+        n = m.get("replications")
+        if m.get("status") == "complete" and isinstance(n, int) and list(kp.index) != list(
+                range(n)):
+            raise StoreError(f"{self.path}: run is marked complete, but kpis.parquet holds "
+                             f"{len(kp)} of the {n} replications its manifest promises; "
+                             f"finish it with: capsim run --resume {self.path}")
+        return kp
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:

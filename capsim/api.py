@@ -220,9 +220,11 @@ class Comparison:
             UsageError: `path` ends neither in .png nor in .svg.
         """
         from capsim.experiments.pipelines import compare as _compare
+        from capsim.experiments.pipelines.outputs import output_file
 
         target = Path(path)
         checks.plot_file(target)
+        output_file(target, "compare --plot", parents=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         return _compare.plot(self.data, target)
 

@@ -136,7 +136,7 @@ class _DirLock:
         self.fd = None
 
 
-def _make_room(path: Path, force: bool) -> Path | None:
+def _make_room(path: Path, force: bool, own_plot=None) -> Path | None:
     """Check that a run may be created at `path`; move a run it replaces aside.
 
     Returns:
@@ -168,7 +168,7 @@ def _make_room(path: Path, force: bool) -> Path | None:
     old = _DirLock(path)
     old.take()  # never replace a run that another process is writing
     try:
-        aside = replace.move_aside(path)
+        aside = replace.move_aside(path, own_plot)
     except BaseException:
         old.release()
         raise
@@ -239,7 +239,7 @@ class RunStore:
     # -- creation -----------------------------------------------------------------
     @classmethod
     def create(cls, path: Path, manifest: Mapping[str, Any], force: bool = False,
-               files: Mapping[str, str] | None = None) -> RunStore:
+               files: Mapping[str, str] | None = None, own_plot=None) -> RunStore:
         """Create a new run directory holding `files` (name -> text) and its manifest.
 
         The directory is made as a hidden sibling and renamed into place once it holds
@@ -247,12 +247,13 @@ class RunStore:
         at any moment leaves either nothing at `path` or a run `--resume` can finish.
         An existing directory is refused unless `force` is set; with `force`, only a
         previous capsim run holding nothing but files capsim writes is replaced (see
-        `simcore.replace`): never a symlink, never a directory with files of the user's.
+        `simcore.replace`): never a symlink, never a directory with files of the user's;
+        `own_plot(name)` says which plots capsim writes when the manifest lists none.
         """
         from capsim.simcore import replace
 
         path = Path(path)
-        aside = _make_room(path, force)
+        aside = _make_room(path, force, own_plot)
         created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
         stage: Path | None = None
         staged: RunStore | None = None

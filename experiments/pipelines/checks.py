@@ -282,6 +282,10 @@ def plot_file(path: Path, option: str = "capsim compare: --plot") -> None:
 def check_calibration(out: Path | None, force: bool, cutoff: float, discrepancy: float
                       ) -> None:
     """Refuse a calibration into a non-empty directory (without `force`) or bad settings."""
+    from capsim.experiments.pipelines.outputs import output_dir
+
+    if out is not None:
+        output_dir(out, "calibrate --out")
     if out is not None and out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"capsim calibrate: {out} exists and is not empty (use --force)")
     positive("cutoff", cutoff, "capsim calibrate")

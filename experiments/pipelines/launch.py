@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from capsim.experiments.pipelines import checks, repair, runs
+from capsim.experiments.pipelines import checks, figure_index, outputs, repair, runs
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, DEFAULT_SEED, UsageError
 from capsim.models.scenario import DEFAULT_SCENARIO, Scenario, to_toml
 from capsim.models.scenario import load as _load
@@ -69,6 +69,8 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
                          executor=executor, overrides=overrides, targets=targets,
                          max_replications=max_replications)
     cap = checks.replication_cap(targets, max_replications, replications)
+    if out is not None:
+        outputs.output_dir(out, "run --out")
     overrides = checks.with_posterior(overrides, posterior)
     sc = scenario_of(scenario, overrides)
     if replications < 1:
@@ -108,6 +110,7 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
     # The scenario goes in with the manifest: a run directory is resumable from the
     # moment it exists.
     store = RunStore.create(path, runs.manifest_for(spec), force=force,
+                            own_plot=figure_index.own_plot,
                             files={"scenario.toml": text})
     return spec, store
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from capsim.experiments.pipelines import checks
+from capsim.experiments.pipelines import checks, outputs
 from capsim.experiments.pipelines.checks import UsageError
 from capsim.models.scenario import Scenario
 from capsim.models.scenario import load as _load
@@ -201,7 +201,7 @@ def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
         raise UsageError(f"capsim plot: fmt must be 'png' or 'svg', got {fmt!r}")
     path = Path(run_dir)
     store = checks.run_dir(path, "plot")
-    target = path / "plots" if out is None else Path(out)
+    target = path / "plots" if out is None else outputs.output_dir(out, "plot --out")
     target.mkdir(parents=True, exist_ok=True)
     made = runs.write_plots(store, target, fmt, dpi)
     if target.resolve() == (path / "plots").resolve():
@@ -223,5 +223,7 @@ def report(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
     from capsim.experiments.pipelines import report as _report
 
     checks.run_dir(Path(run_dir), "report")
+    if out is not None:
+        outputs.output_file(out, "report --out")
     return _report.write(Path(run_dir), None if out is None else Path(out),
                          None if sensitivity is None else Path(sensitivity))

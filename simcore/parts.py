@@ -221,12 +221,13 @@ def read_part(path: Path, rep: int) -> pa.Table:
 
 
 def join_timeseries(parts: list[tuple[int, Path]], target: Path, batch: int,
-                    prepare=None, **options) -> None:
+                    prepare=None, options=None) -> None:
     """Write the tables in `parts` ((replication, file), in order) as one file `target`.
 
     Reads `batch` parts at a time, so memory does not grow with the number of parts;
-    `prepare(table)` may recast a batch before it is written (compact types); `options`
-    go to the Parquet writer. Every page of every part is read and checked.
+    `prepare(table)` may change a batch before it is written (keep fewer columns);
+    `options(first batch)` gives the Parquet writer's options. Every page of every part is
+    read and checked.
 
     Raises:
         DamagedPart: a part is unreadable, holds another replication, or has another
@@ -256,7 +257,7 @@ def join_timeseries(parts: list[tuple[int, Path]], target: Path, batch: int,
             if prepare is not None:
                 t = prepare(t)
             if writer is None:
-                writer = pq.ParquetWriter(tmp, t.schema, **options)
+                writer = pq.ParquetWriter(tmp, t.schema, **(options(t) if options else {}))
             writer.write_table(t.cast(writer.schema))
             del t
             pa.default_memory_pool().release_unused()

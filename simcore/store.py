@@ -47,6 +47,7 @@ from capsim.simcore.runfiles import (  # noqa: F401  (the store's names, importe
     StoreError,
     atomic_write_bytes,
     atomic_write_table,
+    compact_options,
     umask_mode,
 )
 
@@ -194,8 +195,6 @@ class RunStore:
 
     FINALIZE_BATCH = 32
     """Replications per row group of timeseries.parquet."""
-    TABLE_OPTIONS: Mapping[str, Any] = {"write_page_checksum": True}
-    """How the joined tables are written (page checksums: damage is found when read)."""
     FLUSH_SECONDS = 5.0
     """How often kpis.parquet is refreshed while a run is going (it survives a SIGKILL)."""
 
@@ -352,15 +351,15 @@ class RunStore:
                 else self._parts.kpi_rows()
             join_timeseries([(r, self._parts.file("ts", r)) for r in reps],
                             self.path / "timeseries.parquet", self.FINALIZE_BATCH,
-                            self.prepare_timeseries, **self.TABLE_OPTIONS)
+                            self.prepare_timeseries, compact_options)
             events = [(r, self._parts.file("ev", r)) for r in reps]
             events = [(r, p) for r, p in events if p.exists()]
             if events:  # small: a few hundred rows a replication
-                atomic_write_table(self.path / "events.parquet",
-                                   pa.concat_tables([read_part(p, r) for r, p in events]),
-                                   **self.TABLE_OPTIONS)
-            atomic_write_table(self.path / "kpis.parquet", self._parts.kpi_table(rows),
-                               **self.TABLE_OPTIONS)
+                ev = pa.concat_tables([read_part(p, r) for r, p in events])
+                atomic_write_table(self.path / "events.parquet", ev,
+                                   **compact_options(ev))
+            kp = self._parts.kpi_table(rows)
+            atomic_write_table(self.path / "kpis.parquet", kp, **compact_options(kp))
         self.update_manifest(status=status, replications_done=len(reps))
         if keep_parts is None:
             keep_parts = status != "complete"

@@ -88,7 +88,8 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
         posterior: str | os.PathLike[str] | None = None,
-        on_start: Callable[[Started], None] | None = None, keep: bool = False) -> Run:
+        on_start: Callable[[Started], None] | None = None, keep: bool = False,
+        series: str | Sequence[str] | None = None) -> Run:
     """Run a scenario's Monte Carlo replications into a run directory and open it.
 
     Without `out` the run goes to a new temporary directory that is removed when a
@@ -113,6 +114,9 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
             directory or posterior.parquet), as `--posterior`.
         on_start: called once the run directory is made, before the first replication.
         keep: keep the temporary directory of a run without `out`.
+        series: the daily series timeseries.parquet keeps: None or "all" (every one),
+            "essential" (those the run's plots, report and history read), or a list of
+            names kept with the essential ones (a name keeps its per-group columns).
 
     Returns:
         The finished run, opened.
@@ -129,7 +133,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         scenario, replications=replications, seed=seed, workers=workers, executor=executor,
         scheduler=scheduler, out=out, overrides=overrides, force=force, progress=progress,
         targets=targets, max_replications=max_replications, posterior=posterior,
-        on_start=on_start)
+        on_start=on_start, series=series)
     opened = rundir.opened(path, summary)
     if out is None and not keep:
         _remove_at_exit(path)

@@ -92,3 +92,42 @@ def test_a_series_beyond_float32_is_an_overflow_not_an_infinity():
     assert arr.type == pa.float32()
     with pytest.raises(FloatingPointError, match="series x reaches 1e\\+39"):
         _column("x", np.array([1.0, 1e39]), spec)
+
+
+def test_fewer_series_keep_what_the_outputs_read_and_survive_a_resume(tmp_path, capsys):
+    import json
+
+    from capsim.experiments.cli import main
+    from capsim.simcore import plots
+
+    short = ["-n", "2", "--seed", "3", "--set", "scenario.end=2026-12-01", "--no-progress",
+             "--executor", "serial"]
+    full, few = tmp_path / "full", tmp_path / "few"
+    assert main(["run", "--out", str(full), *short]) == 0
+    real = plots.fan_chart
+
+    def stop(*a, **k):
+        raise KeyboardInterrupt
+
+    plots.fan_chart = stop  # stopped while plotting: the resume joins the tables again
+    try:
+        assert main(["run", "--out", str(few), "--series", "demand_lost_tps", *short]) == 130
+    finally:
+        plots.fan_chart = real
+    assert main(["run", "--resume", str(few), "--no-progress"]) == 0
+    kept = pq.read_schema(few / "timeseries.parquet").names
+    every = pq.read_schema(full / "timeseries.parquet").names
+    assert "demand_lost_tps" in kept and "demand_tps" in kept and "h100e" not in kept
+    assert set(kept) < set(every) and "chips_installed__trainium2" in kept
+    assert json.loads((few / "manifest.json").read_text())["series"][-1] == "demand_lost_tps"
+    a, b = pq.read_table(full / "timeseries.parquet"), pq.read_table(few / "timeseries.parquet")
+    assert a.select(kept).equals(b)  # the same values, fewer columns
+    assert (few / "timeseries.parquet").stat().st_size < \
+        0.8 * (full / "timeseries.parquet").stat().st_size
+    assert sorted(p.name for p in (few / "plots").iterdir()) == \
+        sorted(p.name for p in (full / "plots").iterdir())
+    assert main(["report", str(few)]) == 0 and main(["compare", str(full), str(few)]) == 0
+    assert main(["run", "-n", "1", "--series", "no_such_series", "--out",
+                 str(tmp_path / "x")]) == 2
+    assert "no series 'no_such_series'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from capsim.experiments.pipelines import checks, figure_index, outputs, repair, runs
+from capsim.experiments.pipelines import series as series_kept
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, DEFAULT_SEED, UsageError
 from capsim.models.scenario import DEFAULT_SCENARIO, Scenario, to_toml
 from capsim.models.scenario import load as _load
@@ -63,7 +64,8 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
         posterior: str | os.PathLike[str] | None = None,
-        on_start: OnStart | None = None) -> tuple[Path, dict]:
+        on_start: OnStart | None = None,
+        series: str | Sequence[str] | None = None) -> tuple[Path, dict]:
     """Check, create and run a new run directory (see `capsim.api.run`); its path, summary."""
     checks.run_arguments(replications=replications, seed=seed, workers=workers,
                          executor=executor, overrides=overrides, targets=targets,
@@ -80,14 +82,16 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         sc, source=source, replications=replications, seed=seed,
         workers=workers_for(executor, workers), executor=executor, scheduler=scheduler,
         out=None if out is None else Path(out), overrides=overrides, force=force,
-        progress=progress, targets=targets or None, cap=cap)
+        progress=progress, targets=targets or None, cap=cap,
+        series=series_kept.kept(sc, series))
     return store.path, execute(spec, store, on_start)
 
 
 def start(scenario: Scenario, *, source: str | None, replications: int, seed: int,
           workers: int, executor: str, scheduler: str | None, out: Path | None,
           overrides: Sequence[str], force: bool, progress: bool | None,
-          targets: dict[str, float] | None, cap: int | None) -> tuple[runs.RunSpec, RunStore]:
+          targets: dict[str, float] | None, cap: int | None,
+          series: list[str] | None = None) -> tuple[runs.RunSpec, RunStore]:
     """Check a new run, create its directory (locked) and write its scenario.toml.
 
     `source` names the scenario in a memory error (None: the default scenario's name).
@@ -104,7 +108,7 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
     checks.named_files(scenario)
     text = to_toml(scenario)
     spec = runs.RunSpec(scenario, text, replications, seed, workers, executor, scheduler,
-                        tuple(overrides), progress, targets, cap)
+                        tuple(overrides), progress, targets, cap, series)
     checks.check_executor(executor, scheduler=scheduler)
     path = out if out is not None else Path(tempfile.mkdtemp(prefix=f"capsim-{scenario.name}-"))
     # The scenario goes in with the manifest: a run directory is resumable from the

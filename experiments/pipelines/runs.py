@@ -70,6 +70,7 @@ class RunSpec:
     progress: bool | None = None
     targets: dict[str, float] | None = None  # KPI -> wanted 95% CI half-width
     max_replications: int | None = None
+    series: list[str] | None = None  # the series kept (see pipelines.series); None: all
 
 
 def manifest_for(spec: RunSpec) -> dict:
@@ -85,6 +86,7 @@ def manifest_for(spec: RunSpec) -> dict:
         "workers": spec.workers,
         "targets": dict(spec.targets or {}),
         "max_replications": spec.max_replications,
+        "series": spec.series,
         "started": _now(),
         "finished": None,
         "python": platform.python_version(),

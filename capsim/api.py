@@ -88,7 +88,8 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
         posterior: str | os.PathLike[str] | None = None, prior: bool = False,
-        on_start: Callable[[Started], None] | None = None, keep: bool = False) -> Run:
+        on_start: Callable[[Started], None] | None = None, keep: bool = False,
+        series: str | Sequence[str] | None = None) -> Run:
     """Run a scenario's Monte Carlo replications into a run directory and open it.
 
     Without `out` the run goes to a new temporary directory that is removed when a
@@ -116,6 +117,9 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         prior: draw the uncertain inputs from the priors instead, as `--prior`.
         on_start: called once the run directory is made, before the first replication.
         keep: keep the temporary directory of a run without `out`.
+        series: the daily series timeseries.parquet keeps: None or "all" (every one),
+            "essential" (those the run's plots, report and history read), or a list of
+            names kept with the essential ones (a name keeps its per-group columns).
 
     Returns:
         The finished run, opened.
@@ -132,7 +136,7 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         scenario, replications=replications, seed=seed, workers=workers, executor=executor,
         scheduler=scheduler, out=out, overrides=overrides, force=force, progress=progress,
         targets=targets, max_replications=max_replications, posterior=posterior,
-        prior=prior, on_start=on_start)
+        prior=prior, on_start=on_start, series=series)
     opened = rundir.opened(path, summary)
     if out is None and not keep:
         _remove_at_exit(path)
@@ -225,9 +229,11 @@ class Comparison:
             UsageError: `path` ends neither in .png nor in .svg.
         """
         from capsim.experiments.pipelines import compare as _compare
+        from capsim.experiments.pipelines.outputs import output_file
 
         target = Path(path)
         checks.plot_file(target)
+        output_file(target, "compare --plot", parents=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         return _compare.plot(self.data, target)
 

@@ -503,7 +503,25 @@ def describe(table: str, name: str) -> Column | None:
     m = lookup(name, table)
     if m is None:
         return None
-    return Column(m.dtype, {"unit": m.unit, "description": m.definition, "kind": m.kind})
+    return Column(stored_dtype(m, table),
+                  {"unit": m.unit, "description": m.definition, "kind": m.kind})
+
+
+def stored_dtype(m: Metric, table: str) -> str:
+    """How a column is stored in its Parquet file.
+
+    A daily series value is stored as float32 (7 significant digits: a relative error
+    below 6e-8, far inside any input's uncertainty), which halves timeseries.parquet. Kept
+    at float64: dollars (a day's dollars add up to the KPI totals to the cent; a run-rate
+    in USD per year is a rate, stored as float32), running
+    totals (cumulative MW and counts since the start, whose last digits a reader may
+    difference), counts (int64), and every KPI (one row per replication: small). The
+    simulation itself computes in float64 throughout.
+    """
+    if (table in ("series", "group") and m.dtype == "float64" and m.kind != "running_total"
+            and m.unit != "USD"):
+        return "float32"
+    return m.dtype
 
 
 def markdown(table: str) -> str:
@@ -516,6 +534,6 @@ def markdown(table: str) -> str:
     suffix = {"group": "__<g, c or pool>", "cloud": "__<cloud>"}.get(table, "")
     rows = ["| column | type | unit | kind | meaning |", "|---|---|---|---|---|"]
     for m in entries.values():
-        dtype = "double" if m.dtype == "float64" else "int64"
+        dtype = {"float64": "double", "float32": "float"}.get(stored_dtype(m, table), "int64")
         rows.append(f"| `{m.name}{suffix}` | {dtype} | {m.unit} | {m.kind} | {m.definition} |")
     return "\n".join(rows)

@@ -10,5 +10,5 @@ from dataclasses import dataclass
 class Column:
     """How a result column is stored: its Arrow type and the metadata of its field."""
 
-    dtype: str                      # "float64" or "int64"
+    dtype: str                      # "float64", "float32" or "int64"
     metadata: Mapping[str, str]     # e.g. unit, description, kind

@@ -39,9 +39,19 @@ Describe = Callable[[str, str], "Column | None"]
 """describe(table, name) -> Column (table is "series" or "kpis"); None: float64, no metadata."""
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _column(name: str, values: np.ndarray, spec: Column | None) -> tuple[pa.Field, pa.Array]:
     if spec is not None and spec.dtype == "int64":
         arr = pa.array(np.rint(values).astype(np.int64))
+    elif spec is not None and spec.dtype == "float32":
+        v = np.asarray(values, np.float64)
+        big = np.abs(v[np.isfinite(v)])
+        if big.size and big.max() > FLOAT32_MAX:  # would be stored as infinity
+            raise FloatingPointError(f"series {name} reaches {big.max():.3g}, beyond what "
+                                     "its float32 column holds (overflow)")
+        arr = pa.array(v.astype(np.float32))
     else:
         arr = pa.array(np.asarray(values, np.float64))
     meta = dict(spec.metadata) if spec is not None else None

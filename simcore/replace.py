@@ -2,7 +2,8 @@
 
 The old run is checked first, entry by entry, and nothing is touched unless every entry is
 one capsim writes: the top-level files of the run-directory contract, parts named like
-parts, plots the manifest lists (or, for runs from before the list, PNG files), and
+parts, plots the manifest lists (or, when it lists none, plots of the names capsim's
+figures have: the caller says which), and
 capsim's own temporary files. A symbolic link anywhere, a file of the user's, or a
 directory where a file belongs refuses the replacement, naming the entry.
 
@@ -20,6 +21,7 @@ import re
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from capsim.simcore.runfiles import PART_NAME as PART
@@ -59,8 +61,17 @@ def _plots_written(path: Path) -> set[str] | None:
     return {str(p) for p in plots} if isinstance(plots, list) else None
 
 
-def foreign_entries(path: Path) -> list[str]:
-    """Entries of run directory `path` that capsim did not write (relative paths)."""
+OwnPlot = Callable[[str], bool]
+"""own_plot(file name) -> True when capsim writes plots of that name (see `foreign_entries`)."""
+
+
+def foreign_entries(path: Path, own_plot: OwnPlot | None = None) -> list[str]:
+    """Entries of run directory `path` that capsim did not write (relative paths).
+
+    A plot counts as capsim's when the manifest lists it or, for a run whose manifest
+    lists none (a partial run), when `own_plot` says capsim writes that name; without
+    `own_plot` such a plot is the user's.
+    """
     path = Path(path)
     bad: list[str] = []
     listed = _plots_written(path)
@@ -83,7 +94,7 @@ def foreign_entries(path: Path) -> list[str]:
                 elif name == "parts" and not (PART.match(f.name) or ROW_LOG.match(f.name)):
                     bad.append(rel)
                 elif name == "plots" and not (f.name in listed if listed is not None
-                                              else f.suffix == ".png"):
+                                              else own_plot is not None and own_plot(f.name)):
                     bad.append(rel)
         elif name in NESTED and stat.S_ISDIR(e.lstat().st_mode):
             for run in sorted(e.iterdir()):
@@ -91,7 +102,7 @@ def foreign_entries(path: Path) -> list[str]:
                 if run.is_symlink() or not stat.S_ISDIR(run.lstat().st_mode):
                     bad.append(f"{rel} (not a run directory)")
                 else:
-                    bad += [f"{rel}/{b}" for b in foreign_entries(run)]
+                    bad += [f"{rel}/{b}" for b in foreign_entries(run, own_plot)]
         elif name in TOP or TEMP.match(name):
             if not _is_file(e):
                 bad.append(f"{name} (not a regular file)")
@@ -100,7 +111,7 @@ def foreign_entries(path: Path) -> list[str]:
     return bad
 
 
-def move_aside(path: Path) -> Path:
+def move_aside(path: Path, own_plot: OwnPlot | None = None) -> Path:
     """Check that run directory `path` holds only capsim's files, then rename it aside.
 
     Returns:
@@ -110,7 +121,7 @@ def move_aside(path: Path) -> Path:
         NotOurs: naming up to three entries capsim did not write; nothing was changed.
     """
     path = Path(path)
-    bad = foreign_entries(path)
+    bad = foreign_entries(path, own_plot)
     if bad:
         more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
         raise NotOurs(f"{path}: holds entries capsim did not write ({', '.join(bad[:3])}"

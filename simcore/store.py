@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping
@@ -29,51 +30,26 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from capsim.simcore.parts import (  # noqa: F401  (DamagedPart: the store's error too)
+    DamagedPart,
+    Parts,
+    join_timeseries,
+    read_part,
+    remove_temporaries,
+)
 from capsim.simcore.runfiles import (  # noqa: F401  (the store's names, imported from here)
     LOCK,
     MANIFEST,
     PART_NAME,
     PARTS,
+    STAGE_PREFIX,
     TEMP_NAME,
     StoreError,
+    atomic_write_bytes,
+    atomic_write_table,
+    compact_options,
+    umask_mode,
 )
-
-
-def _umask_mode() -> int:
-    # mkstemp creates 0600 files; give finished files the mode a plain open() would.
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    """Write a Parquet table atomically."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _json_default(o: Any) -> Any:
@@ -161,89 +137,7 @@ class _DirLock:
         self.fd = None
 
 
-class _Parts:
-    """DIR/parts/: one Parquet file per table (ts, kpis, ev) of each finished replication."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def file(self, kind: str, rep: int) -> Path:
-        """The part holding table `kind` of replication `rep`."""
-        return self.path / f"{kind}-{rep:06d}.parquet"
-
-    def write(self, rep: int, timeseries: pa.Table, kpis: pa.Table,
-              events: pa.Table | None) -> None:
-        """Write one replication's parts, the kpis part last: it marks the replication done."""
-        self.path.mkdir(exist_ok=True)
-        atomic_write_table(self.file("ts", rep), timeseries)
-        if events is not None:
-            atomic_write_table(self.file("ev", rep), events)
-        atomic_write_table(self.file("kpis", rep), kpis)
-
-    def done(self) -> list[int]:
-        """Replications whose parts are complete, sorted."""
-        reps = []
-        for p in self.path.glob("kpis-*.parquet"):
-            rep = int(p.stem.split("-")[1])
-            if self.file("ts", rep).exists():
-                reps.append(rep)
-        return sorted(reps)
-
-    def kpi_rows(self) -> dict[int, dict]:
-        """The KPI row of every done replication, by replication."""
-        return {r: pq.read_table(self.file("kpis", r)).to_pylist()[0] for r in self.done()}
-
-    def kpi_table(self, rows: dict[int, dict]) -> pa.Table:
-        """KPI rows as one table in replication order."""
-        # The parts' schema (types and field metadata) is kept in the joined table.
-        first = self.file("kpis", min(rows))
-        schema = pq.read_schema(first) if first.exists() else None
-        if schema is not None and set(schema.names) == set(rows[min(rows)]):
-            return pa.Table.from_pylist([rows[r] for r in sorted(rows)], schema=schema)
-        table = pa.Table.from_pylist([rows[r] for r in sorted(rows)])
-        return table.set_column(0, "replication", table.column("replication").cast(pa.int32()))
-
-    def drop(self) -> None:
-        """Delete the part files (only files named like parts) and the then empty folder."""
-        if self.path.is_symlink() or not self.path.is_dir():
-            return
-        for f in self.path.iterdir():
-            if (PART_NAME.match(f.name) or TEMP_NAME.match(f.name)) and not f.is_symlink():
-                f.unlink(missing_ok=True)
-        try:
-            self.path.rmdir()
-        except OSError:  # something else is in it: leave it
-            pass
-
-
-def _join_timeseries(parts: list[Path], target: Path, batch: int) -> None:
-    """Write the tables in `parts`, in order, as one Parquet file `target` (atomically).
-
-    Reads `batch` parts at a time, so memory does not grow with the number of parts.
-    """
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer = None
-        # Batches of parts make row groups of a useful size while memory stays
-        # bounded; Arrow's pool is asked to hand freed memory back after each.
-        for i in range(0, len(parts), batch):
-            t = pa.concat_tables([pq.read_table(p) for p in parts[i:i + batch]])
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, t.schema)
-            writer.write_table(t.cast(writer.schema))
-            del t
-            pa.default_memory_pool().release_unused()
-        assert writer is not None  # parts is not empty
-        writer.close()
-        os.chmod(tmp, _umask_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _make_room(path: Path, force: bool) -> Path | None:
+def _make_room(path: Path, force: bool, own_plot=None) -> Path | None:
     """Check that a run may be created at `path`; move a run it replaces aside.
 
     Returns:
@@ -275,7 +169,7 @@ def _make_room(path: Path, force: bool) -> Path | None:
     old = _DirLock(path)
     old.take()  # never replace a run that another process is writing
     try:
-        aside = replace.move_aside(path)
+        aside = replace.move_aside(path, own_plot)
     except BaseException:
         old.release()
         raise
@@ -287,7 +181,7 @@ def _undo_create(path: Path, created: list[Path], aside: Path | None) -> None:
     """Leave things as they were before a failed create: folders made, a run moved aside."""
     from capsim.simcore import replace
 
-    for p in created:
+    for p in reversed(sorted(created, key=lambda q: len(q.parts))):
         try:
             p.rmdir()
         except OSError:
@@ -308,11 +202,12 @@ class RunStore:
         self.path = Path(path)
         self.parts = self.path / PARTS
         self._lock = _DirLock(self.path)
-        self._parts = _Parts(self.parts)
+        self._parts = Parts(self.parts)
         # KPI rows as plain dicts: a few hundred bytes each, where an Arrow table per
         # replication costs ~12 kB (measured: +14 MB over 1,200 replications).
         self._kpis: dict[int, dict] | None = None
         self._flushed = 0.0
+        self._series: list[str] | None = None
 
     def lock(self) -> RunStore:
         """Take the directory for this process, until it exits.
@@ -337,32 +232,64 @@ class RunStore:
     def __del__(self) -> None:
         self.unlock()
 
+    def prepare_timeseries(self, table: pa.Table) -> pa.Table:
+        """A batch of the daily series as it is joined: the columns the run keeps.
+
+        The manifest's `series` (None: every column) lists names to keep; a name keeps
+        its per-group columns too (`name__<group>`), and `replication` and `date` stay.
+        """
+        keep = self._series
+        if keep is None:
+            return table
+        want = set(keep) | {"replication", "date"}
+        return table.select([c for c in table.column_names
+                             if c in want or c.partition("__")[0] in want])
+
     # -- creation -----------------------------------------------------------------
     @classmethod
-    def create(cls, path: Path, manifest: Mapping[str, Any], force: bool = False) -> RunStore:
-        """Create a new run directory.
+    def create(cls, path: Path, manifest: Mapping[str, Any], force: bool = False,
+               files: Mapping[str, str] | None = None, own_plot=None) -> RunStore:
+        """Create a new run directory holding `files` (name -> text) and its manifest.
 
+        The directory is made as a hidden sibling and renamed into place once it holds
+        `files` and the manifest, so a run directory exists whole or not at all: a kill
+        at any moment leaves either nothing at `path` or a run `--resume` can finish.
         An existing directory is refused unless `force` is set; with `force`, only a
         previous capsim run holding nothing but files capsim writes is replaced (see
-        `simcore.replace`): never a symlink, never a directory with files of the user's.
+        `simcore.replace`): never a symlink, never a directory with files of the user's;
+        `own_plot(name)` says which plots capsim writes when the manifest lists none.
         """
         from capsim.simcore import replace
 
         path = Path(path)
-        aside = _make_room(path, force)
-        created = [p for p in (path, *path.parents) if not p.exists()]  # the leaf first
-        store = cls(path)
+        aside = _make_room(path, force, own_plot)
+        created = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        stage: Path | None = None
+        staged: RunStore | None = None
         try:
-            path.mkdir(parents=True, exist_ok=True)
-            store.lock()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{path.name}-",
+                                          dir=path.parent))
+            os.chmod(stage, umask_mode(0o777))
+            staged = cls(stage).lock()
+            for name, text in (files or {}).items():
+                staged.write_text(name, text)
             # "partial" from the first moment: a run killed with SIGKILL runs no handler,
             # and its manifest must still tell readers that it is incomplete.
-            store.write_manifest({**manifest, "status": "partial", "replications_done": 0})
-        except OSError as exc:  # not creatable or not writable: leave things as they were
-            store.unlock()
+            staged.write_manifest({**manifest, "status": "partial", "replications_done": 0})
+            os.rename(stage, path)  # path is absent or an empty directory
+        except BaseException as exc:  # not creatable or not writable: leave things as they were
+            if staged is not None:
+                staged.unlock()
+            if stage is not None:
+                shutil.rmtree(stage, ignore_errors=True)
             _undo_create(path, created, aside)
+            if not isinstance(exc, OSError):
+                raise
             raise StoreError(f"{path}: cannot create the run directory there: "
                              f"{exc.strerror or exc}") from None
+        store = cls(path)
+        store._lock.fd, staged._lock.fd = staged._lock.fd, None  # the lock moved with it
         if aside is not None:
             replace.discard(aside)
         return store
@@ -429,17 +356,22 @@ class RunStore:
         Parts are kept while the run is not complete, so that it can be resumed.
         """
         reps = self.done()
+        series = self.manifest().get("series")
+        self._series = [str(s) for s in series] if isinstance(series, list) else None
         if reps:
-            rows = self._kpis if self._kpis is not None and len(self._kpis) == len(reps) \
+            rows = self._kpis if self._kpis is not None and set(self._kpis) == set(reps) \
                 else self._parts.kpi_rows()
-            atomic_write_table(self.path / "kpis.parquet", self._parts.kpi_table(rows))
-            _join_timeseries([self._parts.file("ts", r) for r in reps],
-                             self.path / "timeseries.parquet", self.FINALIZE_BATCH)
-            events = [self._parts.file("ev", r) for r in reps]
-            events = [p for p in events if p.exists()]
+            join_timeseries([(r, self._parts.file("ts", r)) for r in reps],
+                            self.path / "timeseries.parquet", self.FINALIZE_BATCH,
+                            self.prepare_timeseries, compact_options)
+            events = [(r, self._parts.file("ev", r)) for r in reps]
+            events = [(r, p) for r, p in events if p.exists()]
             if events:  # small: a few hundred rows a replication
-                atomic_write_table(self.path / "events.parquet",
-                                   pa.concat_tables([pq.read_table(p) for p in events]))
+                ev = pa.concat_tables([read_part(p, r) for r, p in events])
+                atomic_write_table(self.path / "events.parquet", ev,
+                                   **compact_options(ev))
+            kp = self._parts.kpi_table(rows)
+            atomic_write_table(self.path / "kpis.parquet", kp, **compact_options(kp))
         self.update_manifest(status=status, replications_done=len(reps))
         if keep_parts is None:
             keep_parts = status != "complete"
@@ -459,6 +391,52 @@ class RunStore:
     def drop_parts(self) -> None:
         """Delete the part files (only files named like parts) and the then empty parts/."""
         self._parts.drop()
+
+    def discard(self, replication: int) -> None:
+        """Delete one replication's parts (a damaged one), so that it runs again."""
+        self._parts.discard(replication)
+        if self._kpis is not None:
+            self._kpis.pop(replication, None)
+
+    def tidy(self) -> list[str]:
+        """Before a resume: delete temporary files a kill left, and damaged parts.
+
+        Returns the lines printed on stderr (one per damaged replication, naming its file).
+        """
+        remove_temporaries(self.path)
+        remove_temporaries(self.parts)
+        lines = self._parts.discard_damaged()
+        self._kpis = None
+        return lines
+
+    def tables_problem(self, replications: int) -> str | None:
+        """What keeps the tables from holding replications 0..replications-1, or None.
+
+        kpis.parquet must hold each once, and timeseries.parquet each with the same
+        number of rows (read by row group: memory stays flat).
+        """
+        want = list(range(replications))
+        for name in ("kpis.parquet", "timeseries.parquet"):
+            p = self.path / name
+            try:
+                counts = _replication_counts(p)
+            except FileNotFoundError:
+                return f"{p} is missing"
+            except Exception as exc:  # noqa: BLE001  (Arrow raises many kinds on garbage)
+                return f"{p} is unreadable ({str(exc).strip()[:200]})"
+            have = sorted(counts)
+            if have != want:
+                lost = sorted(set(want) - set(have))
+                extra = sorted(set(have) - set(want))
+                what = (f"lacks {len(lost)} (first {lost[0]})" if lost else
+                        f"has {len(extra)} more (first {extra[0]})")
+                return (f"{p} holds {len(have)} of the {replications} replications the "
+                        f"manifest promises: it {what}")
+            if name == "kpis.parquet" and set(counts.values()) != {1}:
+                return f"{p} holds a replication twice"
+            if len(set(counts.values())) > 1:
+                return f"{p} holds replications of different lengths (some are cut short)"
+        return None
 
     # -- reading ------------------------------------------------------------------
     def read_kpis(self):
@@ -485,3 +463,16 @@ class RunStore:
         import pandas as pd
 
         return pd.read_parquet(self.path / "timeseries.parquet", columns=columns)
+
+
+def _replication_counts(path: Path) -> dict[int, int]:
+    """Rows per replication of a table, read one row group at a time."""
+    import pyarrow.compute as pc
+
+    counts: dict[int, int] = {}
+    f = pq.ParquetFile(path)
+    for i in range(f.num_row_groups):
+        col = f.read_row_group(i, columns=["replication"]).column(0)
+        for item in pc.value_counts(col).to_pylist():
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return counts

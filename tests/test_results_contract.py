@@ -17,14 +17,18 @@ from capsim.models import kpis as registry
 from capsim.models.scenario import load
 
 README = Path(__file__).resolve().parents[1] / "docs" / "reference" / "kpis.md"
-TYPES = {"double": pa.float64(), "int64": pa.int64()}
+TYPES = {"double": pa.float64(), "float": pa.float32(), "int64": pa.int64()}
 
 
-def _readme_rows() -> dict[str, tuple[str, str]]:
-    """{column (stem for per-group rows): (type, unit)} from README's column tables."""
+def _readme_rows(table: str) -> dict[str, tuple[str, str]]:
+    """{column (stem for per-group rows): (type, unit)} from README's tables of `table`.
+
+    The KPI tables come before the line introducing timeseries.parquet, the series' after.
+    """
+    kpis, _, series = README.read_text().partition("`timeseries.parquet`, one row per")
     rows = {}
-    for m in re.finditer(r"^\| `([a-z0-9_]+)(__<[^>]+>)?` \| (double|int64) \| ([^|]*) \|",
-                         README.read_text(), re.M):
+    for m in re.finditer(r"^\| `([a-z0-9_]+)(__<[^>]+>)?` \| (double|float|int64) \| ([^|]*) \|",
+                         series if table == "series" else kpis, re.M):
         rows[m.group(1)] = (m.group(3), m.group(4).strip())
     return rows
 
@@ -48,7 +52,7 @@ def test_readme_tables_are_the_registry():
 @pytest.mark.parametrize("name,table", [("timeseries", "series"), ("kpis", "kpis")])
 def test_parquet_types_and_units_match_readme(run_dir, name, table):
     schema = pq.read_schema(run_dir / f"{name}.parquet")
-    rows = _readme_rows()
+    rows = _readme_rows(table)
     assert schema.field("replication").type == pa.int32()
     if table == "series":
         assert schema.field("date").type == pa.date32()

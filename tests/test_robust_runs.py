@@ -190,24 +190,27 @@ def test_opening_a_run_writes_nothing(done_run):
                                   pytest.param(errno.EACCES, marks=pytest.mark.slow)])
 def test_disk_and_permission_errors_exit_74_in_one_line_and_stay_resumable(
         done_run, tmp_path, monkeypatch, capsys, code):
+    from capsim.simcore import parts as P
     from capsim.simcore import store as S
 
     real = S.atomic_write_table
     calls = {"n": 0}
 
-    def fails_on_the_fourth(path, table):
+    def fails_on_the_fourth(path, table, **options):
         calls["n"] += 1
         if calls["n"] == 4:
             raise OSError(code, os.strerror(code), str(path))
-        return real(path, table)
+        return real(path, table, **options)
 
     monkeypatch.setattr(S, "atomic_write_table", fails_on_the_fourth)
+    monkeypatch.setattr(P, "atomic_write_table", fails_on_the_fourth)
     out = tmp_path / "r"
     assert main(["run", "--out", str(out), "-n", "2", "--seed", "5", *SHORT]) == 74
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and os.strerror(code) in err[1] and "--resume" in err[1], err
     assert json.loads((out / "manifest.json").read_text())["status"] == "partial"
     monkeypatch.setattr(S, "atomic_write_table", real)
+    monkeypatch.setattr(P, "atomic_write_table", real)
     assert main(["run", "--resume", str(out), "--no-progress"]) == 0
     for name in ("kpis.parquet", "timeseries.parquet"):
         assert (out / name).read_bytes() == (done_run / name).read_bytes()

@@ -64,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:  # bare `capsim`: the help, and a clean exit
             parser.print_help()
             return EXIT_OK
+        if getattr(args, "json", None) is not None:  # checked before any work
+            from capsim.experiments.pipelines.outputs import output_file
+
+            output_file(args.json, f"{args.command} --json")
         return COMMANDS[args.command](args)
     except (Exception, KeyboardInterrupt) as exc:
         return exit_code(exc)

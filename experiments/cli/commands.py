@@ -74,8 +74,8 @@ def cmd_run(a: argparse.Namespace) -> int:
                                           ("--out", a.out), ("--force", a.force),
                                           ("--target-ci", a.targets),
                                           ("--max-replications", a.max_replications),
-                                          ("--prior", a.prior), ("--posterior", a.posterior))
-                     if v]
+                                          ("--prior", a.prior), ("--posterior", a.posterior),
+                                          ("--series", a.series)) if v]
             if given:
                 raise UsageError(f"capsim run: --resume DIR takes no {', '.join(given)} (the "
                                  "run directory records them)")
@@ -89,8 +89,8 @@ def cmd_run(a: argparse.Namespace) -> int:
             run = api.run(a.scenario, replications=n,
                           seed=a.seed if a.seed is not None else api.DEFAULT_SEED, out=out,
                           overrides=a.overrides, posterior=a.posterior, prior=a.prior,
-                          force=a.force,
-                          targets=targets, max_replications=a.max_replications, **common)
+                          force=a.force, targets=targets, max_replications=a.max_replications,
+                          series=a.series, **common)
     except KeyboardInterrupt as exc:
         if not started or started[0].spec is None:
             raise

@@ -120,6 +120,10 @@ def _run(sub) -> None:
                    default=None, metavar="N",
                    help=f"cap for --target-ci, >= --replications (default "
                         f"{DEFAULT_MAX_REPLICATIONS})")
+    r.add_argument("--series", default=None, metavar="all|essential|NAME,...",
+                   help="daily series timeseries.parquet keeps: all, essential (those the "
+                        "plots, report and history read), or names kept with the essential "
+                        "ones, comma-separated (default: all)")
     r.add_argument("--no-progress", action="store_true", help=_PROGRESS)
     r.add_argument("--all", action="store_true",
                    help="print every KPI with its percentiles (default: the headline KPIs)")

@@ -272,6 +272,13 @@ def run_dir(path: Path, command: str, finished: bool = True):
                      or not (path / "timeseries.parquet").exists()):
         raise UsageError(f"{where}: run is not complete (status {m.get('status')!r}); finish "
                          f"it with: capsim run --resume {path}")
+    if finished:
+        n = m.get("replications")
+        damage = store.tables_problem(n) if isinstance(n, int) and not isinstance(n, bool) \
+            and n > 0 else f"its manifest's replications is {n!r}"
+        if damage is not None:
+            raise UsageError(f"{where}: run is marked complete, but {damage}; finish it "
+                             f"with: capsim run --resume {path}")
     if not finished and not store.done() and not (path / "kpis.parquet").exists():
         raise UsageError(f"{where}: run has no finished replication yet")
     return store
@@ -286,6 +293,10 @@ def plot_file(path: Path, option: str = "capsim compare: --plot") -> None:
 def check_calibration(out: Path | None, force: bool, cutoff: float, discrepancy: float
                       ) -> None:
     """Refuse a calibration into a non-empty directory (without `force`) or bad settings."""
+    from capsim.experiments.pipelines.outputs import output_dir
+
+    if out is not None:
+        output_dir(out, "calibrate --out")
     if out is not None and out.exists() and any(out.iterdir()) and not force:
         raise UsageError(f"capsim calibrate: {out} exists and is not empty (use --force)")
     positive("cutoff", cutoff, "capsim calibrate")

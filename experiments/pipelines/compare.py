@@ -39,6 +39,27 @@ def _summary(store: RunStore) -> dict:
         return {}
 
 
+def _window(path: Path) -> dict[str, str] | None:
+    """The dates a run's KPIs cover: start, evaluation_start, end (None: unreadable)."""
+    import tomllib
+
+    try:
+        meta = tomllib.loads((path / "scenario.toml").read_text()).get("scenario", {})
+    except (OSError, ValueError):
+        return None
+    return {k: str(meta.get(k)) for k in ("start", "evaluation_start", "end")}
+
+
+def _windows(dir_a: Path, dir_b: Path) -> str | None:
+    """A warning when the two runs' KPIs cover different windows, else None."""
+    wa, wb = _window(dir_a), _window(dir_b)
+    if wa is None or wb is None or wa == wb:
+        return None
+    differ = ", ".join(f"{k} {wa[k]} (A) vs {wb[k]} (B)" for k in wa if wa[k] != wb[k])
+    return (f"the runs cover different windows ({differ}): KPIs over a window (totals, "
+            "shares, dates) are not like for like")
+
+
 def compare_runs(dir_a: Path, dir_b: Path) -> dict:
     """Per-KPI comparison of run B against run A (B - A).
 
@@ -56,6 +77,15 @@ def compare_runs(dir_a: Path, dir_b: Path) -> dict:
             warnings.append(f"run {label} ({st_.path}) is {m.get('status', 'unfinished')}: "
                             f"{done} of {m.get('replications')} replications; finish it with "
                             f"capsim run --resume {st_.path}")
+        n = m.get("replications")
+        if m.get("status") == "complete" and isinstance(n, int):
+            damage = st_.tables_problem(n)
+            if damage is not None:
+                raise StoreError(f"{st_.path}: run {label} is marked complete, but {damage}; "
+                                 f"finish it with: capsim run --resume {st_.path}")
+    window = _windows(dir_a, dir_b)
+    if window is not None:
+        warnings.append(window)
     ka = sa.read_kpis().set_index("replication").sort_index()
     kb = sb.read_kpis().set_index("replication").sort_index()
     paired = ma.get("seed") == mb.get("seed") and list(ka.index) == list(kb.index)

@@ -115,3 +115,26 @@ def first_majority(dates: np.ndarray, share: np.ndarray, level: float = 0.5) -> 
     """The first date at which `share` reaches `level`, as YYYY-MM, or None."""
     hit = np.nonzero(np.asarray(share) >= level)[0]
     return month(dates[hit[0]]) if hit.size else None
+
+
+OTHER_PLOTS = ("observations", "parameters", "pareto", "groups_convergence", "groups_by_year")
+"""Plots of a calibration, a plan and grouped sensitivity (fixed names)."""
+PER_KPI = ("tornado", "discovery", "sobol", "morris", "prcc", "lhs")
+"""Plots of sweeps and sensitivity designs, one per KPI: `<prefix>_<kpi>.png`."""
+
+
+def own_plot(name: str) -> bool:
+    """True for a file name in plots/ that capsim writes (its figures' names, png or svg).
+
+    What `--force` may replace in a run directory whose manifest lists no plots: any
+    other file there is the user's.
+    """
+    from capsim.models import kpis as registry
+
+    stem, dot, ext = name.rpartition(".")
+    if not dot or ext not in ("png", "svg"):
+        return False
+    if stem in {f.name for f in FIGURES} or stem in OTHER_PLOTS:
+        return True
+    prefix, _, kpi = stem.partition("_")
+    return prefix in PER_KPI and kpi in {**registry.KPIS, **registry.CLOUD_KPIS}

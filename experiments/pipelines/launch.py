@@ -8,12 +8,14 @@ and the run directory's creation.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from capsim.experiments.pipelines import checks, repair, runs
+from capsim.experiments.pipelines import checks, figure_index, outputs, repair, runs
+from capsim.experiments.pipelines import series as series_kept
 from capsim.experiments.pipelines.checks import DEFAULT_REPLICATIONS, DEFAULT_SEED, UsageError
 from capsim.models.scenario import DEFAULT_SCENARIO, Scenario, to_toml
 from capsim.models.scenario import load as _load
@@ -62,12 +64,15 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         force: bool = False, progress: bool | None = None,
         targets: dict[str, float] | None = None, max_replications: int | None = None,
         posterior: str | os.PathLike[str] | None = None, prior: bool = False,
-        on_start: OnStart | None = None) -> tuple[Path, dict]:
+        on_start: OnStart | None = None,
+        series: str | Sequence[str] | None = None) -> tuple[Path, dict]:
     """Check, create and run a new run directory (see `capsim.api.run`); its path, summary."""
     checks.run_arguments(replications=replications, seed=seed, workers=workers,
                          executor=executor, overrides=overrides, targets=targets,
                          max_replications=max_replications)
     cap = checks.replication_cap(targets, max_replications, replications)
+    if out is not None:
+        outputs.output_dir(out, "run --out")
     overrides = checks.with_posterior(overrides, posterior, prior)
     sc = scenario_of(scenario, overrides)
     if replications < 1:
@@ -77,14 +82,16 @@ def run(scenario: str | os.PathLike[str] | Scenario | None = None, *,
         sc, source=source, replications=replications, seed=seed,
         workers=workers_for(executor, workers), executor=executor, scheduler=scheduler,
         out=None if out is None else Path(out), overrides=overrides, force=force,
-        progress=progress, targets=targets or None, cap=cap)
+        progress=progress, targets=targets or None, cap=cap,
+        series=series_kept.kept(sc, series))
     return store.path, execute(spec, store, on_start)
 
 
 def start(scenario: Scenario, *, source: str | None, replications: int, seed: int,
           workers: int, executor: str, scheduler: str | None, out: Path | None,
           overrides: Sequence[str], force: bool, progress: bool | None,
-          targets: dict[str, float] | None, cap: int | None) -> tuple[runs.RunSpec, RunStore]:
+          targets: dict[str, float] | None, cap: int | None,
+          series: list[str] | None = None) -> tuple[runs.RunSpec, RunStore]:
     """Check a new run, create its directory (locked) and write its scenario.toml.
 
     `source` names the scenario in a memory error (None: the default scenario's name).
@@ -101,15 +108,14 @@ def start(scenario: Scenario, *, source: str | None, replications: int, seed: in
     checks.named_files(scenario)
     text = to_toml(scenario)
     spec = runs.RunSpec(scenario, text, replications, seed, workers, executor, scheduler,
-                        tuple(overrides), progress, targets, cap)
+                        tuple(overrides), progress, targets, cap, series)
     checks.check_executor(executor, scheduler=scheduler)
     path = out if out is not None else Path(tempfile.mkdtemp(prefix=f"capsim-{scenario.name}-"))
-    store = RunStore.create(path, runs.manifest_for(spec), force=force)
-    try:
-        store.write_text("scenario.toml", text)
-    except BaseException:
-        store.unlock()
-        raise
+    # The scenario goes in with the manifest: a run directory is resumable from the
+    # moment it exists.
+    store = RunStore.create(path, runs.manifest_for(spec), force=force,
+                            own_plot=figure_index.own_plot,
+                            files={"scenario.toml": text})
     return spec, store
 
 
@@ -151,8 +157,20 @@ def resume(path: Path, *, replications: int | None, seed: int | None, workers: i
     checks.check_executor(executor, scheduler=scheduler)
     spec, store = reopen(path, replications=replications, seed=seed, workers=workers,
                          executor=executor, scheduler=scheduler, progress=progress)
-    if store.manifest().get("status") == "complete":
-        return _complete_outputs(store, on_start)
+    try:
+        store.tidy()  # temporary files a kill left; damaged parts (they run again)
+        if store.manifest().get("status") == "complete":
+            damage = store.tables_problem(spec.replications)
+            if damage is None:
+                return _complete_outputs(store, on_start)
+            # "complete" is believed only with every replication in the tables: the
+            # run is finished again, its missing replications run from their streams.
+            print(f"capsim: {path}: marked complete, but {damage}; the missing "
+                  "replications run again", file=sys.stderr)
+            store.update_manifest(status="partial")
+    except BaseException:
+        store.unlock()
+        raise
     store.update_manifest(executor=executor, workers=workers)
     # A report of the partial run would describe fewer replications than the tables:
     # it goes, and `capsim report` writes the finished run's.

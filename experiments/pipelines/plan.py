@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.experiments.pipelines import figure_index
 from capsim.experiments.pipelines.plan_checks import fresh_check, robustness
 from capsim.experiments.pipelines.plan_outputs import pareto_plot, schedule
 from capsim.experiments.pipelines.plan_select import certify, frontier
@@ -256,7 +257,8 @@ def plan(spec: PlanSpec, out: Path, force: bool = False) -> dict[str, Any]:
         store = RunStore.create(out, {"capsim_version": version(), "kind": "plan",
                                       "scenario": base.name, "spec": asdict(spec),
                                       "window": [str(window.start), str(window.end)]},
-                                force=force)
+                                force=force,
+                                own_plot=figure_index.own_plot)
         store.write_text("scenario.toml", to_toml(base))
     cost_col, cost_label = OBJECTIVES[spec.objective]
     ev = Evaluator(store, builder, spec, window)

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import json
 import math
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -268,9 +269,30 @@ def _embed(path: Path) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
+MAX_PLOT_BYTES = 64 * 2**20
+"""The largest plot file the report embeds."""
+
+
+def _own_file(path: Path, run_dir: Path) -> bool:
+    """True for a regular file inside the run directory (no link leads elsewhere)."""
+    try:
+        st = path.lstat()
+        inside = path.resolve().is_relative_to(run_dir.resolve())
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and inside and st.st_size <= MAX_PLOT_BYTES
+
+
 def figure_groups(run_dir: Path) -> list[dict]:
-    """The run's plots grouped by question, each with its caption and embedded image."""
+    """The run's plots grouped by question, each with its caption and embedded image.
+
+    Only regular files inside the run directory are embedded: a plot that is a link
+    (or a plots/ that is one) is left out, so the report never carries a file from
+    elsewhere on the machine.
+    """
     plots_dir = run_dir / "plots"
+    if plots_dir.is_symlink():
+        return []
     try:  # each plot's caption from its data; the index's own for plots drawn before them
         made = json.loads((plots_dir / figures.CAPTIONS).read_text())
     except (OSError, ValueError):
@@ -279,12 +301,13 @@ def figure_groups(run_dir: Path) -> list[dict]:
     known = set()
     for f in figures.FIGURES:
         path = next((p for p in (plots_dir / f"{f.name}.png", plots_dir / f"{f.name}.svg")
-                     if p.exists()), None)
+                     if _own_file(p, run_dir)), None)
         known.add(f.name)
         if path is not None:
             groups[f.group].append({"id": f.name, "src": _embed(path),
                                     "caption": made.get(f.name) or f.caption})
-    other = [p for p in sorted(plots_dir.glob("*.png")) if p.stem not in known]
+    other = [p for p in sorted(plots_dir.glob("*.png"))
+             if p.stem not in known and _own_file(p, run_dir)]
     out = [{"id": g, "title": figures.GROUPS[g], "figures": fs} for g, fs in groups.items() if fs]
     if other:
         out.append({"id": "other", "title": "Other plots in this run directory",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from capsim.experiments.pipelines import checks
+from capsim.experiments.pipelines import checks, outputs
 from capsim.experiments.pipelines.checks import UsageError
 from capsim.experiments.pipelines.figure_index import plot_files
 from capsim.models.scenario import Scenario
@@ -97,8 +97,20 @@ class Run:
 
     @cached_property
     def kpis(self) -> pd.DataFrame:
-        """One row per replication, indexed by replication."""
-        return pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+        """One row per replication, indexed by replication.
+
+        Raises:
+            StoreError: a complete run whose table lacks replications its manifest promises.
+        """
+        kp = pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+        m = self.manifest
+        n = m.get("replications")
+        if m.get("status") == "complete" and isinstance(n, int) and list(kp.index) != list(
+                range(n)):
+            raise StoreError(f"{self.path}: run is marked complete, but kpis.parquet holds "
+                             f"{len(kp)} of the {n} replications its manifest promises; "
+                             f"finish it with: capsim run --resume {self.path}")
+        return kp
 
     @cached_property
     def timeseries(self) -> pd.DataFrame:
@@ -199,7 +211,7 @@ def plot(run_dir: str | os.PathLike[str], *, fmt: str = "png", dpi: int = 150,
         raise UsageError(f"capsim plot: fmt must be 'png' or 'svg', got {fmt!r}")
     path = Path(run_dir)
     store = checks.run_dir(path, "plot")
-    target = path / "plots" if out is None else Path(out)
+    target = path / "plots" if out is None else outputs.output_dir(out, "plot --out")
     target.mkdir(parents=True, exist_ok=True)
     made = runs.write_plots(store, target, fmt, dpi)
     if target.resolve() == (path / "plots").resolve():
@@ -221,5 +233,7 @@ def report(run_dir: str | os.PathLike[str], *, out: str | os.PathLike[str] | Non
     from capsim.experiments.pipelines import report as _report
 
     checks.run_dir(Path(run_dir), "report")
+    if out is not None:
+        outputs.output_file(out, "report --out")
     return _report.write(Path(run_dir), None if out is None else Path(out),
                          None if sensitivity is None else Path(sensitivity))

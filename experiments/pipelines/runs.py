@@ -25,7 +25,7 @@ from capsim.simcore import stats
 from capsim.simcore.clock import Clock, decimal_year
 from capsim.simcore.executors import make_executor
 from capsim.simcore.montecarlo import replicate
-from capsim.simcore.store import RunStore
+from capsim.simcore.store import DamagedPart, RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class RunSpec:
     progress: bool | None = None
     targets: dict[str, float] | None = None  # KPI -> wanted 95% CI half-width
     max_replications: int | None = None
+    series: list[str] | None = None  # the series kept (see pipelines.series); None: all
 
 
 def manifest_for(spec: RunSpec) -> dict:
@@ -79,6 +80,7 @@ def manifest_for(spec: RunSpec) -> dict:
         "targets": dict(spec.targets or {}),
         "max_replications": spec.max_replications,
         "inputs": describe_posterior(spec.scenario),
+        "series": spec.series,
         "started": _now(),
         "finished": None,
         "python": platform.python_version(),
@@ -110,6 +112,7 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
               spec.workers, " ".join(spec.overrides) or "none")
     t0 = time.perf_counter()
     try:
+        rerun: set[int] = set()
         try:
             while True:
                 replicate(CapacityModel, spec.scenario, replications=spec.replications,
@@ -117,16 +120,16 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
                           skip=store.done(), progress=spec.progress, check=check,
                           describe=registry.describe)
                 more = next_replications(spec, store.read_kpis())
-                if more is None:
+                if more is not None:
+                    spec.replications = more
+                    store.update_manifest(replications=more)
+                elif _joined(store, rerun):
                     break
-                spec.replications = more
-                store.update_manifest(replications=more)
         except FloatingPointError as exc:
             raise finite.overflow_error(label, exc, spec.overrides) from None
         finally:
             executor.close()
         t1 = time.perf_counter()
-        store.finalize("partial", keep_parts=True)
         summary = write_summary(store, status="complete")
         t2 = time.perf_counter()
         plotted = write_plots(store)
@@ -140,6 +143,25 @@ def execute(spec: RunSpec, store: RunStore) -> dict:
     return summary
 
 
+def _joined(store: RunStore, rerun: set[int]) -> bool:
+    """Join the parts into the tables; False when a damaged part must run again first.
+
+    A part found damaged by the join (bytes changed on disk) is deleted and its
+    replication runs again, once; damaged a second time, the run stops (exit 2).
+    """
+    try:
+        store.finalize("partial", keep_parts=True)
+    except DamagedPart as exc:
+        if exc.replication in rerun:
+            raise StoreError(f"{exc}; damaged again after running it again (is the disk "
+                             "failing?)") from None
+        rerun.add(exc.replication)
+        print(f"capsim: {exc}; replication {exc.replication} runs again", file=sys.stderr)
+        store.discard(exc.replication)
+        return False
+    return True
+
+
 def _keep_partial(store: RunStore) -> None:
     """After an interruption or error: tables and summary of what is done, status partial.
 
@@ -151,7 +173,7 @@ def _keep_partial(store: RunStore) -> None:
         store.update_manifest(finished=_now())
         if store.done():
             write_summary(store)
-    except (OSError, ValueError):
+    except (OSError, ValueError, StoreError):
         pass
 
 
@@ -283,14 +305,48 @@ def write_plots(store: RunStore, out: Path | None = None, fmt: str = "png",
 def load_spec_from_run(path: Path, workers: int, executor: str, scheduler: str | None,
                        progress: bool | None) -> RunSpec:
     """The RunSpec recorded in an existing run directory (for --resume)."""
+    from capsim.models.scenario import ScenarioError
+
     store = RunStore.open(path)
     m = store.manifest()
+    fields = _manifest_fields(path, m)
+    if not (path / "scenario.toml").is_file():
+        raise StoreError(f"{path}: has no scenario.toml, so the run cannot be resumed; "
+                         "start it again with --force")
     scenario, text = load(path / "scenario.toml")
     if sha256(text) != m.get("scenario_sha256"):
-        from capsim.models.scenario import ScenarioError
-
         raise ScenarioError(str(path / "scenario.toml"),
                             ["differs from the scenario this run started with (sha256 mismatch)"])
-    return RunSpec(scenario, text, int(m["replications"]), int(m["seed"]), workers, executor,
-                   scheduler, tuple(m.get("overrides", [])), progress,
-                   dict(m.get("targets") or {}), m.get("max_replications"))
+    return RunSpec(scenario, text, fields["replications"], fields["seed"], workers, executor,
+                   scheduler, fields["overrides"], progress, fields["targets"],
+                   fields["max_replications"])
+
+
+def _manifest_fields(path: Path, m: dict) -> dict:
+    """The manifest's fields a resume needs, checked (a damaged one is a StoreError)."""
+    def bad(key: str, want: str) -> StoreError:
+        return StoreError(f"{path / 'manifest.json'}: {key} is {m.get(key)!r}, not {want}; "
+                          "the manifest is damaged (start the run again with --force)")
+
+    out: dict = {}
+    for key in ("replications", "seed"):
+        v = m.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < (1 if key == "replications"
+                                                                   else 0):
+            raise bad(key, "a whole number" + (" >= 1" if key == "replications" else " >= 0"))
+        out[key] = v
+    over = m.get("overrides", [])
+    if not isinstance(over, list) or not all(isinstance(o, str) for o in over):
+        raise bad("overrides", "a list of KEY=VALUE texts")
+    out["overrides"] = tuple(over)
+    targets = m.get("targets") or {}
+    if not isinstance(targets, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+            for v in targets.values()):
+        raise bad("targets", "a table of KPI names and half-widths > 0")
+    out["targets"] = dict(targets)
+    cap = m.get("max_replications")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise bad("max_replications", "a whole number >= 1 or null")
+    out["max_replications"] = cap
+    return out

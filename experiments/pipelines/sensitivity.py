@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from capsim.experiments.pipelines import figure_index
 from capsim.models.capacity import KPIS, MILESTONES
 from capsim.models.decisions import OUTCOMES, Window, evaluate
 from capsim.models.inputs import Builder, Input
@@ -110,7 +111,8 @@ def start(scenario: str | None, overrides: list[str], method: str, params: list[
         "scenario": b.base.name, "scenario_arg": scenario, "overrides": list(overrides),
         "params": names, "samples": samples, "points": int(len(x)),
         "replications": replications, "seed": seed, "kpis": kpis,
-        "window": [str(w) for w in _window(b.base)[:2]]}, force=force)
+        "window": [str(w) for w in _window(b.base)[:2]]}, force=force,
+                            own_plot=figure_index.own_plot)
     store.write_text("scenario.toml", to_toml(b.base))
     atomic_write_table(store.path / "design.parquet", pa.Table.from_pandas(table,
                                                                           preserve_index=False))

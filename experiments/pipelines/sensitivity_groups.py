@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines import figure_index
 from capsim.models.decisions import Window, evaluate_yearly, headline_kpi
 from capsim.models.input_groups import groups_of
 from capsim.models.inputs import Builder
@@ -200,7 +201,8 @@ def _store(out: Path, manifest: dict[str, Any], force: bool) -> RunStore:
             raise ScenarioError(str(out), ["holds a different grouped sensitivity; use "
                                            "--force to replace it or another --out"])
         return store
-    return RunStore.create(out, manifest, force=force)
+    return RunStore.create(out, manifest, force=force,
+                           own_plot=figure_index.own_plot)
 
 
 def _result(spec: GroupSpec, names, groups, screen, keep, s_names, s_groups, conv, delta,

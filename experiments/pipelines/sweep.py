@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from capsim.experiments.pipelines import kpi_text
+from capsim.experiments.pipelines import figure_index
 from capsim.models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
 from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import plots, sensitivity
@@ -124,7 +125,8 @@ def run_sweep(scenario_name, overrides: list[str], params: dict[str, tuple[float
                                   "scenario": scenarios[0].name, "overrides": overrides,
                                   "params": {k: list(v) for k, v in params.items()},
                                   "samples": samples, "method": method, "seed": seed,
-                                  "replications": replications}, force=force)
+                                  "replications": replications}, force=force,
+                            own_plot=figure_index.own_plot)
     ex = make_executor(executor, workers)
     rows = []
     tasks = [(i, scenarios[i], seed, r) for i in range(len(pts)) for r in range(replications)]

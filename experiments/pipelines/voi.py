@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from capsim.experiments.pipelines import figure_index
 from capsim.models.decisions import (
     Window,
     evaluate_observed,
@@ -175,7 +176,8 @@ def _store(out: Path, manifest: dict[str, Any], force: bool) -> RunStore:
             raise ScenarioError(str(out), ["holds a different value-of-information study; "
                                            "use --force to replace it or another --out"])
         return store
-    return RunStore.create(out, manifest, force=force)
+    return RunStore.create(out, manifest, force=force,
+                           own_plot=figure_index.own_plot)
 
 
 def _run(spec: VoiSpec, store: RunStore, builder: Builder, plans: dict[str, list[str]],

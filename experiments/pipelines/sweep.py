@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from capsim.experiments.pipelines import kpi_text
-from capsim.experiments.pipelines import figure_index
+from capsim.experiments.pipelines import figure_index, kpi_text
 from capsim.models.capacity import HIGHER_IS_BETTER, KPIS, MILESTONES, CapacityModel
 from capsim.models.scenario import ScenarioError, load
 from capsim.simcore import plots, sensitivity

@@ -69,11 +69,14 @@ def test_the_history_digest_moves_with_an_observed_series():
     golden = json.loads(GOLDEN.read_text())
     before = ship_posterior.history_digest(sc, golden)
     run = f"{NAME}/0"
-    golden["runs"][run]["series.run_rate_reported_usd"]["sha"] = "0" * 24
+    q = golden["runs"][run]["series.run_rate_reported_usd"]
+    q["sha"] = "0" * 24  # another CPU's rounding: the same history
+    q["sum"] *= 1 + 1e-13
+    assert ship_posterior.history_digest(sc, golden) == before
+    q["sum"] *= 1 + 1e-6  # a moved series
     assert ship_posterior.history_digest(sc, golden) != before
-    golden["runs"][run]["kpi.revenue_total_usd"]["sha"] = "1" * 24  # not observed
-    golden["runs"][run]["series.run_rate_reported_usd"]["sha"] = json.loads(
-        GOLDEN.read_text())["runs"][run]["series.run_rate_reported_usd"]["sha"]
+    q["sum"] /= (1 + 1e-6) * (1 + 1e-13)
+    golden["runs"][run]["kpi.revenue_total_usd"]["value"] = 1.0  # not observed
     assert ship_posterior.history_digest(sc, golden) == before
 
 

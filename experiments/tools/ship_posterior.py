@@ -53,6 +53,8 @@ def observations_text(scenario: Scenario) -> tuple[str, str]:
 def history_digest(scenario: Scenario, golden: dict[str, Any] | None = None) -> str:
     """SHA-256 of the pinned series the scenario's observations read (tests/golden.json).
 
+    Each series enters by its count, sum, first and last value to 8 significant digits.
+
     The golden digest pins every series of a few replications of the scenario (drawn from
     the priors); a posterior stays valid while the series it was matched on do not move.
     """
@@ -62,10 +64,18 @@ def history_digest(scenario: Scenario, golden: dict[str, Any] | None = None) -> 
     golden = golden if golden is not None else json.loads(GOLDEN.read_text())
     obs = load_observations(scenario, drop_outside=True) or []
     names = sorted(set(needed_series(obs)))
+    def figures(q: dict | None) -> list[str] | None:
+        # The plain figures to 8 significant digits, not the bytes' digest: another CPU
+        # rounds the last digit of some series differently (see tests/golden_digest.py).
+        if q is None:
+            return None
+        return [k if not isinstance(v, float) else f"{k}={v:.8g}" for k, v in sorted(q.items())
+                if k != "sha"]
+
     rows = []
     for run in sorted(k for k in golden["runs"] if k.split("/")[0] == scenario.name):
         entry = golden["runs"][run]
-        rows.append([run, [entry.get(f"series.{n}", {}).get("sha") for n in names]])
+        rows.append([run, [figures(entry.get(f"series.{n}")) for n in names]])
     if not rows:
         raise SystemExit(f"ship_posterior: {GOLDEN} pins no replication of {scenario.name}")
     return hashlib.sha256(json.dumps([names, rows]).encode()).hexdigest()

@@ -303,3 +303,29 @@ def test_long_runs_draw_daily_series_from_a_bounded_subset(run_dir, tmp_path, mo
     assert made and all(p.exists() for p in made)
     assert weeks[0].replications == 1
     assert f"{len(reps)} replications" in footers[0] and "daily series of 1 of them" in footers[0]
+
+
+def test_the_kpi_ecdf_names_the_headline_kpis_by_their_labels(run_dir, figure_texts):
+    """Panels are the headline KPIs (no 0/1 indicator), titled by the registry's labels."""
+    from capsim.experiments.pipelines import kpi_text
+
+    panels = {}
+
+    def grab(fig, path):
+        if Path(path).stem == "kpi_ecdf":
+            panels["titles"] = [next(t for t in (ax.get_title(loc) for loc in
+                                                 ("left", "center", "right")) if t)
+                                .split("\n")[0] for ax in fig.axes if ax.axison]
+            panels["title"] = fig._suptitle.get_text().replace("\n", " ")
+
+    plots.page.before_save.append(grab)
+    figures.write_plots(RunStore.open(run_dir))
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    names = [k for k in kpi_text.headline_names(summary)
+             if {**summary["kpis"], **summary["milestones"]}[k]["unit"] != "probability"]
+    assert panels["titles"] == [kpi_text.label(k) for k in names]
+    assert "p_shortfall_any" not in names and all("_" not in t for t in panels["titles"])
+    assert panels["title"].startswith(f"Across {summary['replications']} replications the "
+                                      "middle 90% of unmet demand runs from ")

@@ -36,9 +36,10 @@ def convergence_plot(r: dict[str, Any], path: Path, top: int = 8) -> Path:
         axes[row, 0].set_ylabel(f"total order index of {label(kpi)}")
         axes[row, 1].set_ylabel("95% half-width")
         axes[row, 1].legend(fontsize=7, loc="upper right")
-    top = ", ".join(f"{label(k)}: {r['final'][k][0]['group']}" for k in kpis if r["final"][k])
-    fig.suptitle(plots._wrap(fig, f"Strongest group ({top}); grouped Sobol' indices against N: "
-                                  f"{r['stop_reason']}"),
+    strongest = ", ".join(f"{label(k)}: {r['final'][k][0]['group']}" for k in kpis
+                          if r["final"][k])
+    fig.suptitle(plots._wrap(fig, f"Strongest group ({strongest}); grouped Sobol' indices "
+                                  f"against N: {r['stop_reason']}"),
                  fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     fig.savefig(path)
@@ -66,9 +67,9 @@ def yearly_plot(r: dict[str, Any], path: Path) -> Path:
     fig.colorbar(im, ax=ax, label="total order index")
     title = f"Which groups drive {label(r['by_year_kpi'])} each year (total order Sobol' index)"
     if z.size and np.isfinite(z).any():
-        i, j = np.unravel_index(int(np.nanargmax(z)), z.shape)
-        title = (f"{groups[i]} drives {label(r['by_year_kpi'])} most in {years[j]} (total order "
-                 f"Sobol' index {z[i, j]:.2f}); by group and year")
+        gi, yj = (int(v) for v in np.unravel_index(int(np.nanargmax(z)), z.shape))
+        title = (f"{groups[gi]} drives {label(r['by_year_kpi'])} most in {years[yj]} (total "
+                 f"order Sobol' index {z[gi, yj]:.2f}); by group and year")
     ax.set_title(plots._wrap(fig, title), loc="left", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

@@ -391,3 +391,29 @@ def test_anthropic_wide_figures_are_named_for_the_clouds_that_imply_them():
     assert {m.name for m in wide} >= {"run_rate_usd", "run_rate_reported_usd",
                                       "spend_anthropic_daily_usd"}
     assert all("AWS-implied" in m.definition for m in wide)
+
+
+def test_the_kpi_ecdf_names_the_headline_kpis_by_their_labels(run_dir, figure_texts):
+    """Panels are the headline KPIs (no 0/1 indicator), titled by the registry's labels."""
+    from capsim.experiments.pipelines import kpi_text
+
+    panels = {}
+
+    def grab(fig, path):
+        if Path(path).stem == "kpi_ecdf":
+            panels["titles"] = [next(t for t in (ax.get_title(loc) for loc in
+                                                 ("left", "center", "right")) if t)
+                                .split("\n")[0] for ax in fig.axes if ax.axison]
+            panels["title"] = fig._suptitle.get_text().replace("\n", " ")
+
+    plots.page.before_save.append(grab)
+    figures.write_plots(RunStore.open(run_dir))
+    import json
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    names = [k for k in kpi_text.headline_names(summary)
+             if {**summary["kpis"], **summary["milestones"]}[k]["unit"] != "probability"]
+    assert panels["titles"] == [kpi_text.label(k) for k in names]
+    assert "p_shortfall_any" not in names and all("_" not in t for t in panels["titles"])
+    assert panels["title"].startswith(f"Across {summary['replications']} replications the "
+                                      "middle 90% of unmet demand runs from ")

@@ -101,3 +101,46 @@ def test_sweep_shows_a_progress_bar(tmp_path, capsys):
               "lhs", 1, 1, 1, tmp_path / "sw", progress=True, executor="serial")
     err = capsys.readouterr().err
     assert "sweep" in err and "3/3" in err
+
+
+def test_tornado_and_discovery_speak_the_registrys_labels(tmp_path):
+    """Ticks, axes and titles name inputs and KPIs in words, with a finding in the title."""
+    import re
+
+    import numpy as np
+    from capsim.experiments.pipelines import sweep
+    from capsim.simcore import plots
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(30, 2))
+    result = {"kpi": "unserved_fraction", "points": 30, "names": ["demand.growth_multiplier",
+                                                                  "surges.intensity_multiplier"],
+              "ranking": [{"param": "demand.growth_multiplier", "prcc": 0.8, "ci95": [0.6, 0.9]},
+                          {"param": "surges.intensity_multiplier", "prcc": -0.1,
+                           "ci95": [-0.4, 0.2]}],
+              "box": {"param": "demand.growth_multiplier", "side": "above", "threshold": 0.6,
+                      "density": 0.9, "coverage": 0.7, "base_rate": 0.5},
+              "x": x, "bad": x[:, 0] > 0.6}
+    seen = []
+
+    def grab(fig, path):
+        ax = fig.axes[0]
+        seen.append({"title": fig._suptitle.get_text().replace("\n", " "),
+                     "ticks": [t.get_text() for t in ax.get_yticklabels()],
+                     "axes": ax.get_xlabel() + " | " + ax.get_ylabel()})
+
+    plots.before_save.append(grab)
+    try:
+        sweep.tornado(result, tmp_path / "t.png")
+        sweep.discovery_plot(result, tmp_path / "d.png")
+    finally:
+        plots.before_save.remove(grab)
+    tornado, discovery = seen
+    assert tornado["title"].startswith("Growth multiplier (demand) drives tokens not served "
+                                       "most (PRCC +0.80, 30 points)")
+    assert set(tornado["ticks"]) == {"growth multiplier (demand)",
+                                     "intensity multiplier (surges)"}
+    assert discovery["title"].startswith("Tokens not served above its median in 90% of points "
+                                         "with growth multiplier (demand) above 0.6")
+    for shown in (*tornado.values(), *discovery.values()):
+        assert not re.search(r"[a-z]+_[a-z]+", str(shown)), shown  # no snake_case name

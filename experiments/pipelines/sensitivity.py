@@ -223,9 +223,12 @@ def bar_chart(method: str, kpi: str, entry: dict, points: int, reps: int, path: 
               top: int = 25) -> Path:
     """Sobol': first and total order with intervals; Morris: mu* with interval, and sigma."""
     import matplotlib.pyplot as plt
+    from capsim.experiments.pipelines.kpi_text import key_label, label
 
     rows = entry["inputs"][:top][::-1]
-    labels = [e["param"] for e in rows]
+    labels = [key_label(e["param"]) for e in rows]
+    first = entry["inputs"][0] if entry["inputs"] else None
+    kpi = label(kpi)
     yy = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(10, 0.32 * len(rows) + 1.8), dpi=110)
     if method == "sobol":
@@ -239,6 +242,9 @@ def bar_chart(method: str, kpi: str, entry: dict, points: int, reps: int, path: 
         lo, hi = entry["sum_s1_ci95"]
         title = (f"Sobol' indices of {kpi}: {points} points x {reps} replication(s); "
                  f"sum of S1 = {entry['sum_s1']:.2f} [{lo:.2f}, {hi:.2f}]")
+        if first is not None:
+            title = (f"{key_label(first['param']).capitalize()} accounts for the largest share "
+                     f"of the variance of {kpi} (total order {first['ST']:.2f}); " + title)
     else:
         ax.barh(yy, [e["mu_star"] for e in rows], 0.6, xerr=[e["mu_star_conf"] for e in rows],
                 color=plots.PALETTE[0], capsize=2, label="mu* (mean |elementary effect|)")
@@ -246,6 +252,9 @@ def bar_chart(method: str, kpi: str, entry: dict, points: int, reps: int, path: 
                 label="sigma (interactions, non-linearity)")
         ax.set_xlabel(f"change in {kpi} per unit of the input's quantile")
         title = f"Morris screening of {kpi}: {points} points x {reps} replication(s)"
+        if first is not None:
+            title = (f"{key_label(first['param']).capitalize()} moves {kpi} most (mu* "
+                     f"{first['mu_star']:.3g}); " + title)
     ax.set_yticks(yy, labels, fontsize=8)
     title += (f" (top {top} of {len(entry['inputs'])})" if len(entry["inputs"]) > top else "")
     ax.set_title(plots._wrap(fig, title), loc="left", fontsize=10)  # long titles wrap

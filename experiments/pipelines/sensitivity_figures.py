@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from capsim.experiments.pipelines.kpi_text import label
 from capsim.simcore import plots
 
 
@@ -32,10 +33,13 @@ def convergence_plot(r: dict[str, Any], path: Path, top: int = 8) -> Path:
             ax.set_xscale("log", base=2)
             ax.set_xlabel("base samples N (Saltelli: N x (groups + 2) points)")
             ax.grid(alpha=0.3)
-        axes[row, 0].set_ylabel(f"total order index of {kpi}")
+        axes[row, 0].set_ylabel(f"total order index of {label(kpi)}")
         axes[row, 1].set_ylabel("95% half-width")
         axes[row, 1].legend(fontsize=7, loc="upper right")
-    fig.suptitle(plots._wrap(fig, f"Grouped Sobol' indices against N: {r['stop_reason']}"),
+    strongest = ", ".join(f"{label(k)}: {r['final'][k][0]['group']}" for k in kpis
+                          if r["final"][k])
+    fig.suptitle(plots._wrap(fig, f"Strongest group ({strongest}); grouped Sobol' indices "
+                                  f"against N: {r['stop_reason']}"),
                  fontsize=10, x=0.01, ha="left")
     fig.tight_layout()
     fig.savefig(path)
@@ -61,8 +65,12 @@ def yearly_plot(r: dict[str, Any], path: Path) -> Path:
             ax.text(j, i, f"{z[i, j]:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if z[i, j] < 0.5 else "black")
     fig.colorbar(im, ax=ax, label="total order index")
-    ax.set_title(plots._wrap(fig, f"Which groups drive {r['by_year_kpi']} each year "
-                                  "(total order Sobol' index)"), loc="left", fontsize=10)
+    title = f"Which groups drive {label(r['by_year_kpi'])} each year (total order Sobol' index)"
+    if z.size and np.isfinite(z).any():
+        gi, yj = (int(v) for v in np.unravel_index(int(np.nanargmax(z)), z.shape))
+        title = (f"{groups[gi]} drives {label(r['by_year_kpi'])} most in {years[yj]} (total "
+                 f"order Sobol' index {z[gi, yj]:.2f}); by group and year")
+    ax.set_title(plots._wrap(fig, title), loc="left", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -99,6 +99,12 @@ def test_unmet_demand_share_leads_when_the_registry_has_it():
     s["kpis"] = {"unmet_demand_share": {**s["kpis"]["unserved_fraction"]}, **s["kpis"]}
     assert headline_names(s)[0] == "unmet_demand_share"
     assert short_answer(s).startswith("On average 50% of demand goes unmet")
+    # With the revenue it forgoes, beside it in the sentence and second in the table.
+    s["kpis"]["forgone_revenue_total_usd"] = {"mean": 2.3e11, "ci95": [2e11, 2.6e11],
+                                              "unit": "USD", "n": 4}
+    assert headline_names(s)[:2] == ["unmet_demand_share", "forgone_revenue_total_usd"]
+    assert "goes unmet (95% CI" in short_answer(s)
+    assert ", forgoing $230.0B of revenue" in short_answer(s)
 
 
 def test_short_answer_says_how_likely_when_and_how_much():

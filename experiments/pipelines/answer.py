@@ -239,8 +239,12 @@ def short_answer(summary: dict, threshold: float | None = None) -> str:
     parts = []
     unmet = k.get("unmet_demand_share")
     if unmet and unmet.get("mean") is not None:
-        parts.append(f"On average {pct(unmet['mean'])} of demand goes unmet (95% CI "
-                     f"{interval(unmet, 'share')})")
+        text = (f"On average {pct(unmet['mean'])} of demand goes unmet (95% CI "
+                f"{interval(unmet, 'share')})")
+        forgone = k.get("forgone_revenue_total_usd")
+        if forgone and forgone.get("mean") is not None:
+            text += f", forgoing {format_value(forgone['mean'], 'USD')} of revenue"
+        parts.append(text)
     if p:
         lo, hi = p["ci95"]
         lead = short if parts else f"{short[0].upper()}{short[1:]}"  # after a ";" or first

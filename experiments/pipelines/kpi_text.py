@@ -76,13 +76,13 @@ def key_label(key: str) -> str:
 
 HEADLINE_KPIS = (
     "unmet_demand_share",  # the headline KPI, once the model reports it
+    "forgone_revenue_total_usd",
     "p_shortfall_any",
     "first_short_month",
     "unserved_fraction",
     "demand_lost_share",
     "customers_lost_to_competitors",
     "enterprise_throttled_monthly_share",
-    "lost_revenue_total_usd",
     "slo_attainment",
     "aws_spend_total_usd",
     "held_chip_cost_usd",

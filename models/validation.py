@@ -169,9 +169,9 @@ def check_data(data: Any) -> list[str]:
                 problems.append(f"{key}: must be a finite number (got {node!r})")
             elif abs(node) > MAX_MAGNITUDE:
                 # An integer of hundreds of digits has no float to print it as.
-                shown = f"{node:g}" if isinstance(node, float) or abs(node) < 1e300 \
+                big = f"{node:g}" if isinstance(node, float) or abs(node) < 1e300 \
                     else f"an integer of {len(str(abs(node)))} digits"
-                problems.append(f"{key}: {shown} is beyond the largest accepted magnitude "
+                problems.append(f"{key}: {big} is beyond the largest accepted magnitude "
                                 f"({MAX_MAGNITUDE:g})")
     return sorted(problems)
 

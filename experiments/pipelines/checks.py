@@ -261,7 +261,7 @@ def run_dir(path: Path, command: str, finished: bool = True):
                      or not (path / "timeseries.parquet").exists()):
         raise UsageError(f"{where}: run is not complete (status {m.get('status')!r}); finish "
                          f"it with: capsim run --resume {path}")
-    if finished:
+    if finished and not m.get("kind"):  # a run (designs and plans have a kind)
         n = m.get("replications")
         damage = store.tables_problem(n) if isinstance(n, int) and not isinstance(n, bool) \
             and n > 0 else f"its manifest's replications is {n!r}"

@@ -59,7 +59,7 @@ def kept(scenario: Scenario, series: str | Sequence[str] | None) -> list[str] | 
     from capsim.experiments.pipelines.history import load_observations
     from capsim.models.history import needed_series
 
-    observed = needed_series(load_observations(scenario, drop_outside=True))
+    observed = needed_series(load_observations(scenario, drop_outside=True) or [])
     out: list[str] = []
     for n in (*ESSENTIAL, *observed, *names):
         if n not in out:

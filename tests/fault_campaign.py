@@ -51,6 +51,12 @@ def run_case(case: Case, cwd: Path, cmd: list[str] | None = None,
     if cmd is None:
         cmd = [PY, "-m", "capsim", *case.argv] if case.argv is not None \
             else [PY, "-c", case.script]
+    if sum(len(a) for a in cmd) > 100_000:  # beyond what exec takes: argv from a file
+        fd, argfile = tempfile.mkstemp(dir=cwd, suffix=".json")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(cmd[3:], fh)
+        cmd = [PY, "-c", "import json, sys\nfrom capsim.experiments.cli import main\n"
+               f"sys.exit(main(json.load(open({argfile!r}))))"]
     with tempfile.TemporaryFile("w+") as errf:
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errf,

@@ -168,7 +168,10 @@ def check_data(data: Any) -> list[str]:
             if isinstance(node, float) and not math.isfinite(node):
                 problems.append(f"{key}: must be a finite number (got {node!r})")
             elif abs(node) > MAX_MAGNITUDE:
-                problems.append(f"{key}: {node:g} is beyond the largest accepted magnitude "
+                # An integer of hundreds of digits has no float to print it as.
+                big = f"{node:g}" if isinstance(node, float) or abs(node) < 1e300 \
+                    else f"an integer of {len(str(abs(node)))} digits"
+                problems.append(f"{key}: {big} is beyond the largest accepted magnitude "
                                 f"({MAX_MAGNITUDE:g})")
     return sorted(problems)
 

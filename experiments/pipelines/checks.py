@@ -272,16 +272,28 @@ def run_dir(path: Path, command: str, finished: bool = True):
                      or not (path / "timeseries.parquet").exists()):
         raise UsageError(f"{where}: run is not complete (status {m.get('status')!r}); finish "
                          f"it with: capsim run --resume {path}")
-    if finished:
+    if finished and not m.get("kind"):  # a run (designs and plans have a kind)
         n = m.get("replications")
         damage = store.tables_problem(n) if isinstance(n, int) and not isinstance(n, bool) \
             and n > 0 else f"its manifest's replications is {n!r}"
+        if damage is None and not readable_json(path / "summary.json"):
+            damage = "its summary.json is damaged"
         if damage is not None:
             raise UsageError(f"{where}: run is marked complete, but {damage}; finish it "
                              f"with: capsim run --resume {path}")
     if not finished and not store.done() and not (path / "kpis.parquet").exists():
         raise UsageError(f"{where}: run has no finished replication yet")
     return store
+
+
+def readable_json(path: Path) -> bool:
+    """True when `path` holds a JSON object (a summary capsim wrote and nobody damaged)."""
+    import json
+
+    try:
+        return isinstance(json.loads(path.read_bytes()), dict)
+    except (OSError, ValueError):
+        return False
 
 
 def plot_file(path: Path, option: str = "capsim compare: --plot") -> None:

@@ -14,8 +14,12 @@ from capsim.simcore.store import RunStore
 def missing_outputs(store: RunStore) -> list[str]:
     """Files a complete run should have and has not (tables first)."""
     m = store.manifest()
-    missing = [n for n in ("kpis.parquet", "timeseries.parquet", "summary.json")
+    from capsim.experiments.pipelines.checks import readable_json
+
+    missing = [n for n in ("kpis.parquet", "timeseries.parquet")
                if not (store.path / n).is_file()]
+    if not readable_json(store.path / "summary.json"):
+        missing.append("summary.json")  # gone, or damaged: written again
     plots = store.path / "plots"
     listed = m.get("plots")
     if isinstance(listed, list):

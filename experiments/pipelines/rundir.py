@@ -92,8 +92,16 @@ class Run:
 
     @cached_property
     def summary(self) -> dict[str, Any]:
-        """summary.json: KPI estimates with 95% intervals."""
-        return json.loads((self.path / "summary.json").read_text())
+        """summary.json: KPI estimates with 95% intervals.
+
+        Raises:
+            StoreError: summary.json is missing or damaged (naming it).
+        """
+        s = _read(self.path / "summary.json", lambda p: json.loads(p.read_bytes()))
+        if not isinstance(s, dict):
+            raise StoreError(f"{self.path / 'summary.json'}: damaged (not a JSON object); "
+                             f"capsim run --resume {self.path} writes it again")
+        return s
 
     @cached_property
     def kpis(self) -> pd.DataFrame:
@@ -102,7 +110,8 @@ class Run:
         Raises:
             StoreError: a complete run whose table lacks replications its manifest promises.
         """
-        kp = pd.read_parquet(self.path / "kpis.parquet").set_index("replication").sort_index()
+        kp = _read(self.path / "kpis.parquet", pd.read_parquet)
+        kp = kp.set_index("replication").sort_index()
         m = self.manifest
         n = m.get("replications")
         if m.get("status") == "complete" and isinstance(n, int) and list(kp.index) != list(
@@ -115,7 +124,8 @@ class Run:
     @cached_property
     def timeseries(self) -> pd.DataFrame:
         """One row per (replication, date): daily series (dates as datetime64)."""
-        return _dates(RunStore(self.path).read_timeseries())
+        return _dates(_read(self.path / "timeseries.parquet",
+                            lambda p: RunStore(self.path).read_timeseries()))
 
     def series(self, *columns: str) -> pd.DataFrame:
         """Only some columns of the daily series (with replication and date): cheaper.
@@ -181,6 +191,25 @@ class Run:
              out: str | os.PathLike[str] | None = None) -> list[Path]:
         """Redraw the run's plots into `out` (default DIR/plots/) as png or svg files."""
         return plot(self.path, fmt=fmt, dpi=dpi, out=out)
+
+
+def _read(path: Path, how):
+    """`how(path)`, a missing or damaged file told as a StoreError naming it.
+
+    Permission and disk errors stay OSErrors (the machine's state, exit 74).
+    """
+    try:
+        return how(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path}: missing (is the run finished? capsim run --resume "
+                         f"{path.parent} finishes it)") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise StoreError(f"{path}: damaged ({str(exc).strip()[:200]})") from None
+    except Exception as exc:  # noqa: BLE001  (Arrow and json raise many kinds on garbage)
+        raise StoreError(f"{path}: damaged ({type(exc).__name__}: "
+                         f"{str(exc).strip()[:200]})") from None
 
 
 def _dates(df: pd.DataFrame) -> pd.DataFrame:

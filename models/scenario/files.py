@@ -55,6 +55,9 @@ def parse_toml(label: str, text: str) -> dict:
         validation.check_text(text)
         return tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError is a ValueError
+        if "integer string conversion" in str(exc):  # Python's 4,300-digit limit
+            raise ScenarioError(label, ["a number too long to read (at most 4,300 digits)"]
+                                ) from None
         prefix = "TOML syntax error: " if isinstance(exc, tomllib.TOMLDecodeError) else ""
         raise ScenarioError(label, [f"{prefix}{exc}"]) from None
     except RecursionError:

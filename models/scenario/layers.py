@@ -39,7 +39,18 @@ def apply_overrides(label: str, data: dict, overrides: list[str]) -> dict:
             continue
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
-        except (tomllib.TOMLDecodeError, RecursionError):
+        except ValueError as exc:
+            if not isinstance(exc, tomllib.TOMLDecodeError):  # Python's 4,300-digit limit
+                problems.append(f"--set {key}: a number of {len(raw):,} characters is too "
+                                "long to read (at most 4,300 digits)")
+                continue
+            bare = raw.replace("-", "").replace("_", "").replace(".", "")
+            if bare.isalnum() and not raw[0].isdigit():
+                value = raw
+            else:
+                problems.append(f"--set {key}: cannot parse value {raw!r}")
+                continue
+        except RecursionError:
             bare = raw.replace("-", "").replace("_", "").replace(".", "")
             if bare.isalnum() and not raw[0].isdigit():
                 value = raw

@@ -13,6 +13,7 @@ from capsim.experiments.cli import main
 from capsim.models.capacity import CapacityModel
 from capsim.models.scenario import load
 from capsim.simcore.streams import Streams
+from conftest import PRIORS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -109,7 +110,8 @@ def _total_unserved(overrides, seed):
     # Customers who react make demand depend on past service (more stress, more of them
     # leave, less demand later), so "never serves more" is a property of the service
     # alone: reactions off. tests/test_customers.py covers the reactions.
-    sc = load(None, ["scenario.end=2027-04-01", "customers.reactions=[]", *overrides])[0]
+    sc = load(None, ["scenario.end=2027-04-01", "customers.reactions=[]", PRIORS,
+                     *overrides])[0]
     r = run_replication(CapacityModel, sc, seed, 0)
     return r.timeseries["unserved_tps"].sum()
 

@@ -64,7 +64,7 @@ def test_the_answer_comes_first_and_matches_the_run(run, html):
     # The probability and its Wilson interval, recomputed from the per-replication table.
     k = int(kp["p_shortfall_any"].sum())
     p, lo, hi = stats.proportion_ci(k, len(kp))
-    assert f"{p * 100:.0f}%" in sentence and f"{lo * 100:.0f}%-{hi * 100:.0f}%" in sentence
+    assert answer.pct(p) in sentence and f"{answer.pct(lo)}-{answer.pct(hi)}" in sentence
     # It leads with unmet demand and the revenue it forgoes.
     unmet = summary["kpis"]["unmet_demand_share"]["mean"]
     assert sentence.startswith(answer.pct(unmet) + " of the demand the market would bring")
@@ -230,7 +230,7 @@ window.addEventListener('load', () => {
     assert width == 1366 and 500 <= height <= 768
     assert 0 <= top < bottom <= height and 0 <= left < right <= width
     sentence = _text(re.search(r'id="answer-sentence">(.*?)</p>', dom, re.S).group(1))
-    assert re.search(r"in \d+% of 6 replications \(95% CI \d+%-\d+%\)", sentence)
+    assert re.search(r"in \d+% of 6 replications \(95% CI [\d.]+%-\d+%\)", sentence)
     assert re.search(r"never stays adequate for \d+ months in a row before \d{4}-\d\d in \d+% "
                      r"\(95% CI", sentence)
     widths = [int(w) for w in re.search(r'data-imgs="([0-9,]*)"', dom).group(1).split(",")]

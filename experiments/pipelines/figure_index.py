@@ -127,10 +127,12 @@ def own_plot(name: str) -> bool:
     """True for a file name in plots/ that capsim writes (its figures' names, png or svg).
 
     What `--force` may replace in a run directory whose manifest lists no plots: any
-    other file there is the user's.
+    other file there is the user's. The captions file beside the plots is capsim's too.
     """
     from capsim.models import kpis as registry
 
+    if name == CAPTIONS:
+        return True
     stem, dot, ext = name.rpartition(".")
     if not dot or ext not in ("png", "svg"):
         return False

@@ -34,7 +34,7 @@ MARKER = re.compile(r"<!-- fig:([\w-]+)\.([\w-]+) -->(.*?)<!-- /fig -->", re.S)
 SEED = 2026
 FIGURES = {
     "baseline": {"scenario": None, "overrides": [], "replications": 100,
-                 "plots": ["fan_chart.png", "shortfall_probability.png"]},
+                 "plots": ["fan_chart.png", "shortfall_probability.png", "chips_by_state.png"]},
     "demand150": {"scenario": None, "overrides": ["demand.growth_multiplier=1.5"],
                   "replications": 100, "plots": []},
 }

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from capsim.experiments.cli import main
 from capsim.experiments.pipelines import backtest as bt
+from capsim.experiments.pipelines.history import load_observations
 from capsim.models.inputs import uncertain_inputs
 from capsim.models.observations import Observation
 from capsim.models.scenario import ScenarioError, load
@@ -111,7 +112,14 @@ def test_a_small_backtest_uses_only_inputs_dated_by_each_origin_and_resumes(tmp_
         assert all(v <= origin for v in used.values())  # ... none written after the origin
         assert cal["priors_as_of"] == origin
     table = pd.read_parquet(out / "backtest.parquet")
-    assert (pd.to_datetime(table["date"]) > pd.to_datetime(table["origin"])).all()
+    # Every forecast is of a figure not public at its origin: later, or published later;
+    # and every figure fitted at an origin was public by then.
+    obs = {o.name: o for o in load_observations(load(None)[0], drop_outside=True)}
+    for origin, name in zip(table["origin"], table["observation"], strict=True):
+        assert not obs[name].known_by(dt.date.fromisoformat(str(origin)[:10])), (origin, name)
+    for origin in ("2025-06-30", "2026-06-30"):
+        cal = json.loads((out / "origins" / origin / "summary.json").read_text())
+        assert all(obs[n].known_by(dt.date.fromisoformat(origin)) for n in cal["fitted"])
     assert {"crps", "in_band", "interval_score", "median_error", "band_width", "skill_trend",
             "skill_growth"} <= set(table.columns)
     assert (out / "backtest.csv").is_file() and (out / "summary.md").is_file()

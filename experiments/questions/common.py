@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -115,7 +116,17 @@ def print_rows(a: Path, b: Path, rows: tuple[Row, ...], a_label: str, b_label: s
     return out
 
 
+def _toml(v) -> str:
+    """One value as inline TOML: dates as TOML dates, tables and lists inline."""
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return json.dumps(v)
+
+
 def param_toml(param) -> str:
     """A scenario parameter as an inline TOML table, for a --set override."""
-    items = ", ".join(f"{k} = {json.dumps(v)}" for k, v in param.as_toml().items())
-    return "{" + items + "}"
+    return _toml(param.as_toml())

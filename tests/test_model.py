@@ -320,10 +320,11 @@ def test_stress_knobs_move_kpis_the_right_way():
        _kpis(legacy)["stranded_chip_months"])
     idle = ("stranded_chip_months", "held_chip_months")
     assert sum(late_power[k] for k in idle).mean() > sum(base[k] for k in idle).mean()
-    # Late chips lower the GW populated at end 2026 on average; per replication it can
-    # rise a little where power binds, since whole racks of another generation pack the
-    # same powered space differently.
-    assert late_chips["trainium_gw_2026_12_31"].mean() < base["trainium_gw_2026_12_31"].mean()
+    # Late chips do not raise the GW populated at end 2026: where power binds that day (as
+    # in the posterior's draws) a delay changes it only by how whole racks of another
+    # generation pack the same powered space (a few MW at most).
+    gw = late_chips["trainium_gw_2026_12_31"] - base["trainium_gw_2026_12_31"]
+    assert gw.mean() < 1e-3 and gw.max() < 0.01, gw
     up(more_demand["unserved_fraction"], base["unserved_fraction"])
     # SLO attainment is over the requests served: customers who leave after big surges
     # lighten the load for those who stay, so the comparison holds the customers to

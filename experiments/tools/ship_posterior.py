@@ -37,7 +37,9 @@ from capsim.models.scenario import Scenario
 from capsim.simcore.store import atomic_write_bytes
 
 GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden.json"
-"""The pinned replications of the source checkout (absent from an installed package)."""
+"""The pinned replications of the source checkout, run from it (`python -m ...` in the
+checkout with an editable install); an installed package has none: give the golden
+digest's contents to `history_digest`."""
 
 
 def observations_text(scenario: Scenario) -> tuple[str, str]:
@@ -61,7 +63,11 @@ def history_digest(scenario: Scenario, golden: dict[str, Any] | None = None) -> 
     from capsim.experiments.pipelines.history import load_observations
     from capsim.models.history import needed_series
 
-    golden = golden if golden is not None else json.loads(GOLDEN.read_text())
+    if golden is None:
+        if not GOLDEN.is_file():
+            raise SystemExit(f"ship_posterior: no {GOLDEN}: run from a source checkout "
+                             "(pip install -e .)")
+        golden = json.loads(GOLDEN.read_text())
     obs = load_observations(scenario, drop_outside=True) or []
     names = sorted(set(needed_series(obs)))
     def figures(q: dict | None) -> list[str] | None:

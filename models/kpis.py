@@ -85,8 +85,9 @@ _KPIS = [
        "demand-weighted share of tokens not served in the window (one part of unmet demand; "
        "the other is demand_lost_share)", "window", (0.0, 1.0)),
     _m("slo_attainment", "share of requests",
-       "share of the window's served requests whose time to first token is within "
-       "service.slo_ttft_s and whose batch decodes within service.slo_tpot_s a token",
+       "share of served requests whose time to first token is within service.slo_ttft_s "
+       "and whose batch decodes within service.slo_tpot_s a token; the mean over the "
+       "window's days",
        "window", (0.0, 1.0), higher_is_better=True),
     _m("sustained_adequacy_date", "decimal year",
        "start of the first month from which unmet demand stays below the short-month "
@@ -194,10 +195,10 @@ _KPIS = [
        "window", higher_is_better=True),
     _m("p99_latency_s", "seconds",
        "p99 end-to-end latency (queue wait, prefill and decode) of the requests served in "
-       "the window, each hour weighted by its served requests", "window"),
+       "the window, every day weighing the same (a typical day's requests)", "window"),
     _m("ttft_p99_s", "seconds",
        "p99 time to first token (queue wait and prefill) of the requests served in the "
-       "window, each hour weighted by its served requests", "window"),
+       "window, every day weighing the same (a typical day's requests)", "window"),
     _m("rejected_request_share", "share of requests",
        "share of the window's requests turned away: they found a replica's waiting room "
        "full (service.queue_limit_s of work) or no serving capacity", "window", (0.0, 1.0)),

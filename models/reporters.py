@@ -121,14 +121,14 @@ def service(r: Replication, s: Report) -> None:
     # Clipped against rounding: the ratio of two sums of the same hours.
     s.kpi("unserved_fraction", float(np.clip(unserved.sum() / demand.sum(), 0, 1))
           if demand.sum() > 0 else 0.0)
-    served = lat.served[win].sum()
-    s.kpi("slo_attainment", float(lat.slo_met[win].sum() / served) if served > 0 else 0.0)
+    # Window figures weigh every day the same (models/serving.py, `typical_day`).
+    s.kpi("slo_attainment", lat.slo_share(win))
     loan, deficit = outcomes.loan_shares(s.series("capacity_tps")[win], own_cap[win],
                                          reservation[win])
     s.kpi("loan_share", loan)
     s.kpi("training_deficit_share", deficit)
-    s.kpi("p99_latency_s", lat.pooled("e2e", 0.99, win))
-    s.kpi("ttft_p99_s", lat.pooled("ttft", 0.99, win))
+    s.kpi("p99_latency_s", lat.typical_day("e2e", 0.99, win))
+    s.kpi("ttft_p99_s", lat.typical_day("ttft", 0.99, win))
     offered = lat.offered[win].sum()
     s.kpi("rejected_request_share",
           float(np.clip(lat.rejected[win].sum() / offered, 0, 1)) if offered > 0 else 0.0)

@@ -61,6 +61,24 @@ def test_latency_rises_with_load_before_saturation():
     assert e99[_at(t, 0.5)] > 1.05 * e99[_at(t, 0.1)]
 
 
+def test_the_window_kpis_do_not_fall_when_only_the_fast_days_get_busier():
+    # Day 0 is served by the slow generation (CURVE), day 1 by the fast one. 1.5 times
+    # the load on day 1 alone: pooling every request lowers the window's p99 (more of the
+    # requests are fast ones); weighing days alike, it rises, as congestion does.
+    load, cap = _hours(np.full(48, 0.4))
+    mix = np.array([[1.0, 0.0], [0.0, 1.0]])
+    a = serving.latencies(load, cap, mix, SPEC, 0.9)
+    busier = load.copy()
+    busier[1] *= 1.5
+    b = serving.latencies(busier, cap, mix, SPEC, 0.9)
+    every = slice(None)
+    assert a.quantile("ttft", 0.99)[0] > a.quantile("ttft", 0.99)[1]  # day 0 is slower
+    assert b.pooled("ttft", 0.99, every) < a.pooled("ttft", 0.99, every)
+    for which in ("ttft", "e2e"):
+        assert b.typical_day(which, 0.99, every) > a.typical_day(which, 0.99, every)
+    assert b.slo_share(every) <= a.slo_share(every)
+
+
 @pytest.mark.parametrize("factor", [1.05, 1.3, 2.0])
 def test_more_load_never_lowers_a_latency_figure_nor_raises_the_slo(factor):
     # Many load levels, one hour each, through the serving model (generation mix varies).
@@ -72,10 +90,15 @@ def test_more_load_never_lowers_a_latency_figure_nor_raises_the_slo(factor):
     b = serving.latencies(load * factor, cap, mix, SPEC, 0.9)
     for which in ("ttft", "e2e"):
         for q in (0.5, 0.99):
-            assert np.all(b.quantile(which, q) >= a.quantile(which, q) * (1 - 1e-5))
+            assert np.all(b.quantile(which, q) >= a.quantile(which, q) * (1 - 1e-12))
             assert b.pooled(which, q, slice(None)) >= a.pooled(which, q, slice(None))
+            assert b.typical_day(which, q, slice(None)) >= a.typical_day(which, q,
+                                                                         slice(None))
     assert np.all(b.slo_met / b.served <= a.slo_met / a.served + 1e-9)
+    assert b.slo_share(slice(None)) <= a.slo_share(slice(None))
     assert np.all(b.rejected / b.offered >= a.rejected / a.offered - 1e-12)
+    for x in (a, b):  # every request is served or turned away
+        np.testing.assert_allclose(x.served + x.rejected, x.offered, rtol=1e-12)
     assert np.all(b.slo_hours <= a.slo_hours)
 
 
@@ -171,10 +194,11 @@ def _paired(overrides: list[str], reps: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known: in the merged model growth x1.3 lowers p99 TTFT "
-                   "in replication 0 (2.48 s -> 2.46 s); cause not yet found")
 def test_more_demand_never_lowers_latency_nor_raises_slo_in_any_replication():
-    # Growth x1.3 on the same seeds, two years from the default start.
+    # Growth x1.3 on the same seeds, two years from the default start (the shipped
+    # posterior's draws). Pooling every request of the window let p99 TTFT fall in
+    # replication 0 (2.48 s -> 2.46 s): more of the requests came in the later months,
+    # when the fleet's newer chips are faster. The KPIs weigh days alike.
     _paired(["scenario.end=2028-04-01"], 6)
 
 
@@ -210,5 +234,7 @@ def test_scaling_a_replications_hours_never_lowers_its_latency_kpis(short_scenar
     every = slice(None)
     for which in ("ttft", "e2e"):
         assert b.pooled(which, 0.99, every) > a.pooled(which, 0.99, every)
+        assert b.typical_day(which, 0.99, every) > a.typical_day(which, 0.99, every)
     assert b.slo_met.sum() / b.served.sum() < a.slo_met.sum() / a.served.sum()
+    assert b.slo_share(every) < a.slo_share(every)
     assert b.rejected.sum() / b.offered.sum() >= a.rejected.sum() / a.offered.sum()

@@ -462,14 +462,17 @@ def plan(scenario: str | os.PathLike[str] | None = None, *, max_shortfall: float
          workers: int | None = None, out: str | os.PathLike[str] | None = None,
          overrides: Sequence[str] = (), force: bool = False, progress: bool | None = None,
          on_start: Callable[[], None] | None = None, **settings: Any) -> dict[str, Any]:
-    """Search the scenario's `[levers]` for the cheapest plan with P(short month) <= max_shortfall.
+    """Search the scenario's `[levers]` for the cheapest plan that meets the shortage target.
 
-    `objective` is "spend", "spend_plus_lost" or "stranded". Other `settings` are fields
-    of `capsim.experiments.pipelines.plan.PlanSpec` (reps, max_reps, check_reps, threshold,
-    window, robust, states, executor). Returns plan.json as a dict; `out` (default: a new
-    temporary directory) holds plan.toml, schedule.csv, candidates.parquet, plots/pareto.png
-    and the fresh-seed check runs. An unfinished `out` is resumed. `on_start` is called
-    once the settings are checked, before the search.
+    The target is, by default, the expected unmet demand share at most the scenario's
+    `[plan] max_unmet_share` (`risk="short_month"`: P(short month) <= max_shortfall).
+    `objective` is "spend", "spend_plus_forgone", "spend_plus_lost" or "stranded". Other
+    `settings` are fields of `capsim.experiments.pipelines.plan.PlanSpec` (reps, max_reps,
+    check_reps, threshold, window, risk, max_risk, robust, states, executor). Returns
+    plan.json as a dict; `out` (default: a new temporary directory) holds plan.toml,
+    schedule.csv, candidates.parquet, plots/pareto.png and the fresh-seed check runs. An
+    unfinished `out` is resumed. `on_start` is called once the settings are checked, before
+    the search.
 
     Raises:
         ScenarioError: bad scenario, overrides, levers or settings.

@@ -160,6 +160,7 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
         "spend_usd": float(spend),
         "lost_revenue_total_usd": float(kpis["lost_revenue_total_usd"]),
         "spend_plus_lost_usd": float(spend + kpis["lost_revenue_total_usd"]),
+        "spend_plus_forgone_usd": float(spend + kpis["forgone_revenue_total_usd"]),
         "stranded_power_mw_months": float(kpis["stranded_power_mw_months"]),
         "unserved_fraction": float(kpis["unserved_fraction"]),
         "unmet_demand_share": float(kpis["unmet_demand_share"]),
@@ -169,10 +170,12 @@ def outcomes(kpis: dict[str, float], dates: np.ndarray, demand: np.ndarray,
 
 
 OUTCOMES = ("short", "short_month_share", "spend_usd", "lost_revenue_total_usd",
-            "spend_plus_lost_usd", "stranded_power_mw_months", "unserved_fraction",
-            "unmet_demand_share", "forgone_revenue_total_usd", "ordered_total_mw")
+            "spend_plus_lost_usd", "spend_plus_forgone_usd", "stranded_power_mw_months",
+            "unserved_fraction", "unmet_demand_share", "forgone_revenue_total_usd",
+            "ordered_total_mw")
 """The names `outcomes` returns (spend_usd: the spend_total_usd__<cloud> KPIs summed, plus
-held_chip_cost_usd)."""
+held_chip_cost_usd; spend_plus_lost_usd adds the revenue of unserved tokens only,
+spend_plus_forgone_usd that of all unmet demand, customers who left included)."""
 
 
 def evaluate(key: Any, scenario: Scenario, seed: int, replication: int,

@@ -308,14 +308,15 @@ def _value_of_information(sub) -> None:
 
 def _plan(sub) -> None:
     pn = sub.add_parser("plan", help="search the scenario's levers for the cheapest plan that "
-                        "keeps P(short month) under a target")
+                        "keeps expected unmet demand under the scenario's target")
     _scenario(pn, "TOML file or embedded scenario name (default: the default scenario)")
     pn.add_argument("--max-shortfall", type=float, default=0.10, metavar="P",
                     help="largest acceptable P(some month of the window is short) (default 0.1)")
-    pn.add_argument("--objective", choices=("spend", "spend_plus_lost", "stranded"),
+    pn.add_argument("--objective",
+                    choices=("spend", "spend_plus_forgone", "spend_plus_lost", "stranded"),
                     default="spend", help="what the plan minimises (default: spend)")
     pn.add_argument("--budget", type=int_at_least(1, "--budget"), default=40,
-                    help="candidates to evaluate (default 40: ~10-20 minutes on 2 cores)")
+                    help="candidates to evaluate (default 40: a few minutes on 2 cores)")
     pn.add_argument("--reps", type=int_at_least(2, "--reps"), default=8,
                     help="first replications per candidate (default 8)")
     pn.add_argument("--max-reps", type=int_at_least(2, "--max-reps"), default=32,

@@ -11,11 +11,15 @@ from capsim.models.scenario import Scenario, ScenarioError
 OBJECTIVES = {"spend": ("spend_usd",
                         "expected spend on the enabled clouds over the evaluation window, "
                         "with the cost of chips held at the supplier, USD"),
-              "spend_plus_lost": ("spend_plus_lost_usd", "expected spend plus lost revenue, USD"),
+              "spend_plus_lost": ("spend_plus_lost_usd",
+                                  "expected spend plus the revenue of unserved tokens, USD"),
+              "spend_plus_forgone": ("spend_plus_forgone_usd",
+                                     "expected spend plus forgone revenue (every unmet token, "
+                                     "customers who left included), USD"),
               "stranded": ("stranded_power_mw_months",
                            "expected powered but empty facility MW-months")}
 DEFAULT_BUDGET = 40
-"""Candidates of the default search: about 10 minutes on 2 cores for the default scenario."""
+"""Candidates of the default search (docs/developer/timings.md has its measured time)."""
 
 
 @dataclass

@@ -53,23 +53,37 @@ def yearly_plot(r: dict[str, Any], path: Path) -> Path:
 
     years = list(r["by_year"])
     groups = [e["group"] for e in r["final"][r["kpis"][0]]]
-    z = np.array([[next(e["ST"] for e in r["by_year"][y] if e["group"] == g) for y in years]
-                  for g in groups]) if years else np.zeros((len(groups), 0))
-    fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(years) + 4), 0.4 * len(groups) + 1.8),
+
+    def cell(key: str) -> np.ndarray:
+        return np.array([[next(e[key] for e in r["by_year"][y] if e["group"] == g)
+                          for y in years] for g in groups]) if years else np.zeros(
+            (len(groups), 0))
+
+    z, hw = cell("ST"), cell("ST_conf")
+    loose = ~(hw <= r["target"])  # NaN counts as not resolved
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(years) + 4), 0.5 * len(groups) + 1.8),
                            dpi=110)
     im = ax.imshow(np.clip(z, 0, 1), aspect="auto", cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(years)), years)
     ax.set_yticks(range(len(groups)), groups, fontsize=8)
     for i in range(z.shape[0]):
         for j in range(z.shape[1]):
-            ax.text(j, i, f"{z[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if z[i, j] < 0.5 else "black")
+            ax.text(j, i, f"{z[i, j]:.2f}\n+-{hw[i, j]:.2f}", ha="center", va="center",
+                    fontsize=6.5, color="white" if z[i, j] < 0.5 else "black",
+                    fontweight="normal" if loose[i, j] else "bold")
+            if loose[i, j]:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                           edgecolor="0.45", lw=0))
     fig.colorbar(im, ax=ax, label="total order index")
+    n = r["steps"][-1]["n"] if r.get("steps") else 0
     title = f"Which groups drive {label(r['by_year_kpi'])} each year (total order Sobol' index)"
     if z.size and np.isfinite(z).any():
         gi, yj = (int(v) for v in np.unravel_index(int(np.nanargmax(z)), z.shape))
         title = (f"{groups[gi]} drives {label(r['by_year_kpi'])} most in {years[yj]} (total "
-                 f"order Sobol' index {z[gi, yj]:.2f}); by group and year")
+                 f"order index {z[gi, yj]:.2f} +- {hw[gi, yj]:.2f})")
+    title += (f"; hatched: 95% half-width above {r['target']:g} at N = {n}, "
+              f"{int(loose.sum())} of {loose.size} cells" if loose.any() else
+              f"; every cell within +-{r['target']:g}")
     ax.set_title(plots._wrap(fig, title), loc="left", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

@@ -263,7 +263,9 @@ def report(r: dict[str, Any], top: int = 12) -> str:
         lines.append(f"Largest total order index of {r['by_year_kpi']} by year:")
         for y, rows in r["by_year"].items():
             e = rows[0]
-            lines.append(f"  {y}: {e['group']} (ST {e['ST']:.2f} +- {e['ST_conf']:.2f})")
+            loose = "" if e["ST_conf"] <= r["target"] else (
+                "; not resolved: the half-width is above the target")
+            lines.append(f"  {y}: {e['group']} (ST {e['ST']:.2f} +- {e['ST_conf']:.2f}{loose})")
     lines += [f"  plot: {p}" for p in r.get("plots", [])]
     return "\n".join(lines)
 

@@ -3,8 +3,9 @@
 The states of the world are the replications: replication s draws every uncertain input
 from its distribution (or a row of the scenario's posterior) on its own named streams, so
 every plan meets the same state s (common random numbers). Each plan runs `states`
-replications; its loss in a state is spend plus lost revenue over the evaluation window
-(USD: the cost of the plan and the price of the demand it leaves unmet), its risk the
+replications; its loss in a state is spend plus forgone revenue over the evaluation window
+(USD: the cost of the plan and the price of all the demand it leaves unmet, customers who
+left included), its risk the
 headline shortage KPI. Deciding now takes the plan of least expected loss.
 
 For each candidate observation (`[value_of_information.observations.<name>]`: a series of
@@ -46,8 +47,9 @@ from capsim.simcore.resultlog import ResultLog
 from capsim.simcore.store import RunStore
 from capsim.simcore.streams import Streams
 
-LOSS = "spend_plus_lost_usd"
-"""The loss of a plan in a state: spend plus lost revenue over the evaluation window, USD."""
+LOSS = "spend_plus_forgone_usd"
+"""The loss of a plan in a state: spend plus forgone revenue (of every unmet token, the
+demand of customers who left included) over the evaluation window, USD."""
 
 
 @dataclass

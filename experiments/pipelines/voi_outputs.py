@@ -28,7 +28,7 @@ def voi_plot(r: dict[str, Any], path: Path) -> Path:
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [f"{e['observation']}\n{e['series']} {e['date']}" for e in rows],
                   fontsize=8)
-    ax.set_xlabel("USD billions of expected spend plus lost revenue saved by waiting for it")
+    ax.set_xlabel("USD billions of expected spend plus forgone revenue saved by waiting for it")
     ax.set_title(plots._wrap(fig, f"Value of information for {r['scenario']}: {r['states']} "
                                   f"states x {len(r['plans'])} plans; chosen now: "
                                   f"{r['plan_now']}"), loc="left", fontsize=10)
@@ -55,7 +55,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"  {i:4d} {e['observation']:28s} {where:40s} {e['error_share']:6.0%} "
                      f"{_usd(e['evsi_usd']):>10s} {_usd(e['evsi_se_usd']):>9s} "
                      f"{e['switch_share']:7.0%} {e['risk_change']:+9.4f}")
-    lines.append("EVSI: expected spend plus lost revenue saved by choosing the plan after "
+    lines.append("EVSI: expected spend plus forgone revenue saved by choosing the plan after "
                  "seeing the number; switch: share of states where it changes the plan.")
     if "plot" in r:
         lines.append(f"  plot: {r['plot']}")

@@ -1,8 +1,8 @@
-"""Experiment: what must be ordered to keep P(short month) under 10%?
+"""Experiment: what must be ordered to keep expected unmet demand under the target?
 
-Runs `capsim plan` on the scenario's levers (minimum expected spend subject to P(some
-month of the scenario's evaluation window has more than service.short_month_threshold
-(1%) of its demand unserved) <= 0.10), checks the plan on fresh seeds against the
+Runs `capsim plan` on the scenario's levers (minimum expected spend subject to the
+expected headline shortage KPI, unmet demand over the evaluation window, at most the
+scenario's `[plan] max_unmet_share`), checks the plan on fresh seeds against the
 scenario's own policy, and tests the best plans across the uncertain inputs. `-n` sets
 the effort: budget 5n candidates, n first replications each (up to 4n for close ones),
 12.5n fresh-seed replications, 6n states of the world; the default -n 8 is `capsim
@@ -19,7 +19,8 @@ from capsim.experiments.questions.common import parser
 
 from capsim import api
 
-DESCRIPTION = "what must be ordered to keep P(short month) under 10%? (capsim plan)"
+DESCRIPTION = ("what must be ordered to keep expected unmet demand under the scenario's "
+               "target? (capsim plan)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,17 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     pf, of = r["fresh"]["plan"], r["fresh"]["own"]
     d = r["paired_plan_minus_own"]
     lo, hi = (v / 1e9 for v in d["spend_usd"]["diff_ci95"])
+    what = r["risk_label"]
     if r["feasible_found"]:
-        head = (f"the plan {r['chosen']} keeps P(short month) at {pf['p_short']:.2f} "
-                f"[{pf['p_lo']:.2f}, {pf['p_hi']:.2f}] on fresh seeds ({r['verdict']} the "
-                f"{args.max_shortfall:g} target)")
+        head = (f"the plan {r['chosen']} keeps the {what} at {pf['risk']:.3f} "
+                f"[{pf['risk_lo']:.3f}, {pf['risk_hi']:.3f}] on fresh seeds ({r['verdict']} "
+                f"the {r['limit']:g} target)")
     else:
-        head = (f"no plan within the levers' bounds keeps P(short month) under "
-                f"{args.max_shortfall:g}; the closest, {r['chosen']}, reaches {pf['p_short']:.2f} "
-                f"[{pf['p_lo']:.2f}, {pf['p_hi']:.2f}] on fresh seeds")
-    print(f"Conclusion: {head}, against {of['p_short']:.2f} [{of['p_lo']:.2f}, {of['p_hi']:.2f}] "
-          f"for the scenario's own policy, for {d['spend_usd']['diff_mean'] / 1e9:+,.1f}B "
-          f"[{lo:+,.1f}, {hi:+,.1f}] $ of spend (paired); levers: "
+        head = (f"no plan within the levers' bounds keeps the {what} under "
+                f"{r['limit']:g}; the closest, {r['chosen']}, reaches {pf['risk']:.3f} "
+                f"[{pf['risk_lo']:.3f}, {pf['risk_hi']:.3f}] on fresh seeds")
+    print(f"Conclusion: {head}, against {of['risk']:.3f} [{of['risk_lo']:.3f}, "
+          f"{of['risk_hi']:.3f}] for the scenario's own policy, for "
+          f"{d['spend_usd']['diff_mean'] / 1e9:+,.1f}B [{lo:+,.1f}, {hi:+,.1f}] $ of spend "
+          "(paired); levers: "
           + ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                       for k, v in r["levers"].items()) + ".")
     return 0

@@ -73,6 +73,17 @@ def _values(run, compare=None) -> dict[str, str]:
         out[name] = short_value(d.get("mean"), d.get("unit", ""))
         if d.get("p50") is not None:
             out[f"{name}_p50"] = short_value(d.get("p50"), d.get("unit", ""))
+    # Peak-hour load over serving capacity on the evaluation's first day (the
+    # announcement in the default): the strain no observation measures.
+    import numpy as np
+    import pandas as pd
+
+    start = pd.Timestamp(run.scenario.scenario.evaluation_start or run.scenario.scenario.start)
+    ser = run.series("peak_utilization")
+    day = ser[pd.to_datetime(ser["date"]) == start]["peak_utilization"].to_numpy()
+    if day.size:
+        out["peak_load_at_start_p50"] = f"{np.median(day):.0%}"
+        out["peak_load_at_start_over_90pct"] = f"{np.mean(day >= 0.9):.0%}"
     hist = s.get("history")
     if hist:
         from capsim.models.history import headline

@@ -70,6 +70,8 @@ def simulate(obs: Observation, series: Callable[[str], np.ndarray], dates: np.nd
         return x[:, day] - before
     if obs.aggregation == "sum":
         return x[:, first:day + 1].sum(axis=1)
+    if obs.aggregation == "max":
+        return x[:, first:day + 1].max(axis=1)
     return x[:, first:day + 1].mean(axis=1)
 
 

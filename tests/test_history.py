@@ -163,11 +163,11 @@ def test_run_writes_and_prints_the_history_section(tmp_path, capsys, monkeypatch
     printed = capsys.readouterr().out
     s = json.loads((out / "summary.json").read_text())
     h = s["history"]
-    assert h["total"] == 21 and 0 <= h["inside"] <= 21
+    assert h["total"] == 22 and 0 <= h["inside"] <= 22
     kinds = h["by_kind"]
     assert {k: c["total"] for k, c in kinds.items()} == {
-        "input-echo": 9, "independent": 11, "plan": 1}
-    assert (f"independent: {kinds['independent']['inside']} of 11 inside" in printed
+        "input-echo": 9, "independent": 12, "plan": 1}
+    assert (f"independent: {kinds['independent']['inside']} of 12 inside" in printed
             and "input-echo: " in printed and "(give back inputs)" in printed)
     ts = pd.read_parquet(out / "timeseries.parquet", columns=["date"])
     assert pd.to_datetime(ts["date"]).min() <= pd.Timestamp("2024-01-31")

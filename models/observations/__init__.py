@@ -8,7 +8,9 @@ daily series it is compared with and how that series is aggregated:
 - ``increase``: the series on the date minus the series on the day before ``from``
   (for running totals, e.g. chips shipped in a quarter);
 - ``mean``: the mean of the series from ``from`` to the date;
-- ``sum``: the sum of the daily series from ``from`` to the date (e.g. a year's spend).
+- ``sum``: the sum of the daily series from ``from`` to the date (e.g. a year's spend);
+- ``max``: the largest value of the series from ``from`` to the date (e.g. the busiest
+  hour of a quarter).
 
 ``kind`` says what the figure is evidence of, so that a history is not read as stronger
 than it is:

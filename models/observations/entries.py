@@ -18,10 +18,10 @@ from capsim.models import kpis
 from capsim.models.scenario.params import Frozen
 from pydantic import AfterValidator, BeforeValidator, Field
 
-Aggregation = Literal["value", "increase", "mean", "sum"]
+Aggregation = Literal["value", "increase", "mean", "sum", "max"]
 """How a series is read against a figure (see the package docstring)."""
 AGGREGATIONS: tuple[str, ...] = get_args(Aggregation)
-SPANNING = ("increase", "mean", "sum")
+SPANNING = ("increase", "mean", "sum", "max")
 """Aggregations over a span of days: they need `from`."""
 
 _POWER = re.compile(r"\b[kMG]W\b")

@@ -400,11 +400,15 @@ class DemandModel:
                    for p, r in zip(d.growth_by_period, x.period_rates, strict=True)]
         L = period_log_growth(years + 0.5 / DAYS_PER_YEAR, periods, x.growth_start,
                               x.growth_long_run, x.growth_halflife_years)
+        # The stress scales the expected growth; the shocks stay as drawn (the same on the
+        # same seed), so a stronger trend means more demand on every day after the start
+        # of the stress. Scaling the shocks too made demand fall faster wherever a shock
+        # turned growth negative.
+        L = stressed_growth(L, d.growth_multiplier, stress_from_day)
         self.shocks = shocks  # the month's growth shocks (None: the mean curve)
         if x.growth_volatility > 0 and shocks is not None and days:
             L = L + growth_deviation(clock.dates(), shocks, x.growth_persistence,
                                      x.growth_volatility)
-        L = stressed_growth(L, d.growth_multiplier, stress_from_day)
         self.ent_growth = np.exp(L)
         self.con_growth = np.exp(x.consumer_growth * L)
 

@@ -200,8 +200,9 @@ _KPIS = [
        "p99 time to first token (queue wait and prefill) of the requests served in the "
        "window, every day weighing the same (a typical day's requests)", "window"),
     _m("rejected_request_share", "share of requests",
-       "share of the window's requests turned away: they found a replica's waiting room "
-       "full (service.queue_limit_s of work) or no serving capacity", "window", (0.0, 1.0)),
+       "share of requests turned away: they found a replica's waiting room full "
+       "(service.queue_limit_s of work) or no serving capacity; the mean over the "
+       "window's days", "window", (0.0, 1.0)),
     _m("overloaded_hour_share", "share of hours",
        "share of the window's hours whose serving demand reaches capacity (utilization >= "
        "1)", "window", (0.0, 1.0)),

@@ -129,9 +129,7 @@ def service(r: Replication, s: Report) -> None:
     s.kpi("training_deficit_share", deficit)
     s.kpi("p99_latency_s", lat.typical_day("e2e", 0.99, win))
     s.kpi("ttft_p99_s", lat.typical_day("ttft", 0.99, win))
-    offered = lat.offered[win].sum()
-    s.kpi("rejected_request_share",
-          float(np.clip(lat.rejected[win].sum() / offered, 0, 1)) if offered > 0 else 0.0)
+    s.kpi("rejected_request_share", lat.rejected_share(win))
     s.kpi("overloaded_hour_share", float((h_util[win] >= 1.0).mean()))
 
 

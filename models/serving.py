@@ -182,6 +182,14 @@ class Latencies:
             return 0.0
         return float(np.mean(self.slo_met[days][ok] / served[ok]))
 
+    def rejected_share(self, days: slice) -> float:
+        """The share of arriving requests turned away, every day weighing the same."""
+        offered = self.offered[days]
+        ok = offered > 0
+        if not ok.any():
+            return 0.0
+        return float(np.clip(np.mean(self.rejected[days][ok] / offered[ok]), 0.0, 1.0))
+
     def pooled(self, which: str, q: float, days: slice) -> float:
         """The q-quantile over all requests served on `days` (NaN without any)."""
         tot = self.served[days].sum()

@@ -63,3 +63,18 @@ def test_the_stress_start_is_the_evaluation_start():
     clock = Clock.between(sc.scenario.start, sc.scenario.end)
     assert stress_start_h(sc, clock) == clock.hours(sc.scenario.evaluation_start)
     assert sc.scenario.evaluation_start == dt.date(2026, 4, 1)
+
+
+@pytest.mark.parametrize("replication", range(6))
+def test_faster_growth_means_more_potential_demand_on_every_day_after_the_start(replication):
+    # The shipped posterior's draws, whose growth shocks turn growth negative in some
+    # months: the multiplier scales the expected growth, not the shocks, so the demand the
+    # market would bring is never lower than unstressed, on any day.
+    base = load(None, BASE)[0]
+    more = load(None, [*BASE, "demand.growth_multiplier=1.3"])[0]
+    a = run_replication(CapacityModel, base, 2026, replication).timeseries
+    b = run_replication(CapacityModel, more, 2026, replication).timeseries
+    w0 = (base.scenario.evaluation_start - base.scenario.start).days
+    x, y = np.asarray(a["demand_potential_tps"]), np.asarray(b["demand_potential_tps"])
+    np.testing.assert_array_equal(y[:w0], x[:w0])
+    assert np.all(y[w0:] >= x[w0:]) and y[-1] > x[-1]

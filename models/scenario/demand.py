@@ -83,7 +83,8 @@ class Demand(Frozen):
     """
 
     growth_multiplier: Annotated[float, Field(
-        gt=0, le=10, description="stress knob: scales log growth; (0, 10]")] = 1.0
+        gt=0, le=10,
+        description="stress knob: scales the expected log growth (not its shocks); (0, 10]")] = 1.0
     revenue_run_rate_usd: NonNeg
     enterprise_revenue_share: Share
     price_usd_per_mtok: Positive

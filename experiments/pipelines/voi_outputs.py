@@ -29,15 +29,27 @@ def voi_plot(r: dict[str, Any], path: Path) -> Path:
     ax.set_yticks(y, [f"{e['observation']}\n{e['series']} {e['date']}" for e in rows],
                   fontsize=8)
     ax.set_xlabel("USD billions of expected spend plus forgone revenue saved by waiting for it")
-    ax.set_title(plots._wrap(fig, f"Value of information for {r['scenario']}: {r['states']} "
-                                  f"states x {len(r['plans'])} plans; chosen now: "
-                                  f"{r['plan_now']}"), loc="left", fontsize=10)
+    ax.set_title(plots._wrap(fig, f"{finding(r)} ({r['scenario']}: {r['states']} states x "
+                                  f"{len(r['plans'])} plans; chosen now: {r['plan_now']})"),
+                 loc="left", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return Path(path)
+
+
+def finding(r: dict[str, Any]) -> str:
+    """What the figure shows, from its numbers: which observation is worth waiting for."""
+    clear = [e for e in r["observations"] if e["evsi_usd"] > 2 * e["evsi_se_usd"]]
+    ceiling = f"knowing the state exactly is worth {_usd(r['evpi_usd'])}"
+    if not clear:
+        return ("No candidate observation is worth measurably more than nothing (every "
+                f"value within 2 standard errors of zero); {ceiling}")
+    best = max(clear, key=lambda e: e["evsi_usd"])
+    return (f"Waiting for {best['observation']} is worth {_usd(best['evsi_usd'])} "
+            f"(+- {_usd(2 * best['evsi_se_usd'])}); {ceiling}")
 
 
 def report(r: dict[str, Any]) -> str:
@@ -55,6 +67,7 @@ def report(r: dict[str, Any]) -> str:
         lines.append(f"  {i:4d} {e['observation']:28s} {where:40s} {e['error_share']:6.0%} "
                      f"{_usd(e['evsi_usd']):>10s} {_usd(e['evsi_se_usd']):>9s} "
                      f"{e['switch_share']:7.0%} {e['risk_change']:+9.4f}")
+    lines.append(finding(r) + ".")
     lines.append("EVSI: expected spend plus forgone revenue saved by choosing the plan after "
                  "seeing the number; switch: share of states where it changes the plan.")
     if "plot" in r:

@@ -63,9 +63,12 @@ def test_value_of_information_pipeline_is_reproducible_from_the_seed(tmp_path):
         e["observation"] for e in b["observations"]]
     assert [e["evsi_usd"] for e in a["observations"]] == [e["evsi_usd"] for e in b["observations"]]
     assert (tmp_path / "a/plots/value_of_information.png").exists()
-    # preposterior values never exceed perfect information (same states)
+    # preposterior values never exceed perfect information (same states), up to the
+    # rounding of sums of losses of hundreds of billions of dollars
+    slack = 1e-12 * abs(a["expected_loss_now_usd"])
+    assert a["evpi_usd"] >= -slack
     for e in a["observations"]:
-        assert e["evsi_usd"] <= a["evpi_usd"] + 1e-6
+        assert -slack <= e["evsi_usd"] <= a["evpi_usd"] + slack
     # the same command again reuses the replications (nothing new to run): same answer
     again = pipeline.value_of_information(spec, tmp_path / "a")
     assert again["observations"] == a["observations"]
